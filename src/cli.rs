@@ -1,0 +1,235 @@
+//! The command line: global flags, the subcommands, passphrase sources and output.
+//!
+//! stdout carries data (ids, listings, JSON, attachment bytes); stderr carries people
+//! (prompts, confirmations, warnings, errors). Each subcommand lives in its own file with its
+//! `Args` (whose doc comments are the help) and its `run`.
+
+mod add;
+mod cat;
+pub mod error;
+pub mod harden;
+mod init;
+mod list;
+mod passphrase;
+mod search;
+mod show;
+mod status;
+mod terminal;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use tvault::Vault;
+
+use error::CliError;
+use passphrase::Sources;
+
+/// tvault keeps witness testimony encrypted in one file, and releases it only on purpose.
+#[derive(Debug, Parser)]
+#[command(name = "tvault", version, max_term_width = 100)]
+pub struct Cli {
+    /// The vault file [default: $XDG_DATA_HOME/tvault/vault.tvault]
+    #[arg(long, global = true, env = "TVAULT_VAULT", value_name = "PATH")]
+    vault: Option<PathBuf>,
+
+    /// Print one JSON document on stdout (errors as JSON on stderr)
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// Print nothing on stderr but errors
+    #[arg(short, long, global = true)]
+    quiet: bool,
+
+    /// Never prompt; fail with exit code 14 when a secret is needed and no source is given
+    #[arg(long, global = true)]
+    no_input: bool,
+
+    /// The operator: the name recorded at init, and the keyslot that must unlock
+    #[arg(long, global = true, value_name = "NAME")]
+    operator: Option<String>,
+
+    /// Read the passphrase from this inherited file descriptor (first line)
+    #[arg(long, global = true, value_name = "N")]
+    passphrase_fd: Option<i32>,
+
+    /// Read the passphrase from the first line of FILE
+    #[arg(
+        long,
+        global = true,
+        env = "TVAULT_PASSPHRASE_FILE",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
+    passphrase_file: Option<PathBuf>,
+
+    /// Run CMD with `sh -c` and read the passphrase from the first line it prints
+    #[arg(
+        long,
+        global = true,
+        env = "TVAULT_PASSPHRASE_COMMAND",
+        value_name = "CMD",
+        hide_env_values = true
+    )]
+    passphrase_command: Option<String>,
+
+    /// Show the causes of errors
+    #[arg(short, long, global = true)]
+    verbose: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Init(init::Args),
+    Add(add::Args),
+    List(list::Args),
+    Show(show::Args),
+    Cat(cat::Args),
+    Search(search::Args),
+    Status(status::Args),
+}
+
+/// What every subcommand gets: the global flags, resolved.
+pub struct Context {
+    pub vault_path: PathBuf,
+    pub json: bool,
+    pub quiet: bool,
+    pub operator: Option<String>,
+    pub sources: Sources,
+}
+
+/// Parses argv. Help and version print and exit 0; usage errors exit 2.
+pub fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        ExitCode::from(e.exit_code() as u8)
+    })
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let (json, verbose) = (cli.json, cli.verbose);
+    let ctx = Context {
+        vault_path: match cli.vault {
+            Some(p) => p,
+            None => default_vault_path()?,
+        },
+        json: cli.json,
+        quiet: cli.quiet,
+        operator: cli.operator,
+        sources: Sources {
+            fd: cli.passphrase_fd,
+            file: cli.passphrase_file,
+            command: cli.passphrase_command,
+            no_input: cli.no_input,
+        },
+    };
+    let result = match cli.command {
+        Command::Init(args) => init::run(&ctx, args),
+        Command::Add(args) => add::run(&ctx, args),
+        Command::List(args) => list::run(&ctx, args),
+        Command::Show(args) => show::run(&ctx, args),
+        Command::Cat(args) => cat::run(&ctx, args),
+        Command::Search(args) => search::run(&ctx, args),
+        Command::Status(args) => status::run(&ctx, args),
+    };
+    result.map_err(|mut e| {
+        e.json = json;
+        e.verbose = verbose;
+        e
+    })
+}
+
+/// `$XDG_DATA_HOME/tvault/vault.tvault`, or `~/.local/share/tvault/vault.tvault`.
+fn default_vault_path() -> Result<PathBuf, CliError> {
+    let absolute = |v: Option<std::ffi::OsString>| v.map(PathBuf::from).filter(|p| p.is_absolute());
+    let data = absolute(std::env::var_os("XDG_DATA_HOME"))
+        .or_else(|| absolute(std::env::var_os("HOME")).map(|h| h.join(".local/share")))
+        .ok_or_else(|| {
+            CliError::usage(
+                "cannot find a place for the vault: neither XDG_DATA_HOME nor HOME is set",
+            )
+            .hint("name the vault file with --vault PATH or TVAULT_VAULT")
+        })?;
+    Ok(data.join("tvault").join("vault.tvault"))
+}
+
+impl Context {
+    /// Asks for the passphrase and unlocks the vault.
+    pub fn unlock(&self) -> Result<Vault, CliError> {
+        // Fail on a missing vault before asking for anything.
+        if !self.vault_path.exists() {
+            return Err(tvault::Error::NoVault {
+                path: self.vault_path.clone(),
+            }
+            .into());
+        }
+        let passphrase = self.sources.read("Vault passphrase: ")?;
+        Ok(Vault::open(
+            &self.vault_path,
+            &passphrase,
+            self.operator.as_deref(),
+        )?)
+    }
+
+    /// A line for people, on stderr, unless `--quiet`.
+    pub fn say(&self, text: &str) {
+        if !self.quiet {
+            let _ = writeln!(io::stderr().lock(), "{text}");
+        }
+    }
+}
+
+/// Writes text to stdout. A closed pipe ends the command quietly.
+pub fn print(text: &str) -> Result<(), CliError> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(CliError::stdout)
+}
+
+/// Writes one JSON document and a newline to stdout.
+pub fn print_json(value: &impl Serialize) -> Result<(), CliError> {
+    let mut text = serde_json::to_string_pretty(value).expect("output serialises");
+    text.push('\n');
+    print(&text)
+}
+
+/// `12.3 MiB`: sizes for people.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(5 << 30), "5.0 GiB");
+    }
+}

@@ -1,0 +1,194 @@
+//! The one place library errors become messages, hints and exit codes.
+//!
+//! Rendered as `error: …`, then `caused by: …` lines (always for storage failures, where the
+//! cause is the useful part; otherwise with `-v`), then `hint: …` lines. With `--json` the same
+//! goes to stderr as one JSON object.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use tvault::Error;
+
+/// The stable exit codes (README.md, "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Failure = 1,
+    Usage = 2,
+    NoVault = 10,
+    Busy = 11,
+    WrongPassphrase = 12,
+    Integrity = 13,
+    NoSecretSource = 14,
+    Io = 15,
+}
+
+pub struct CliError {
+    pub kind: Exit,
+    pub message: String,
+    /// The chain of causes, outermost first.
+    pub causes: Vec<String>,
+    pub hints: Vec<String>,
+    /// Render as JSON on stderr.
+    pub json: bool,
+    /// Show causes even when the kind would not.
+    pub verbose: bool,
+    /// A closed stdout (`tvault list | head`): not an error at all.
+    quiet_success: bool,
+}
+
+impl CliError {
+    pub fn new(kind: Exit, message: impl Into<String>) -> Self {
+        CliError {
+            kind,
+            message: message.into(),
+            causes: Vec::new(),
+            hints: Vec::new(),
+            json: false,
+            verbose: false,
+            quiet_success: false,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    pub fn with_source(mut self, source: &dyn std::error::Error) -> Self {
+        let mut next = Some(source);
+        while let Some(e) = next {
+            self.causes.push(e.to_string());
+            next = e.source();
+        }
+        self
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError::new(Exit::Usage, message)
+    }
+
+    /// Writing to stdout failed. A closed pipe is a quiet success, as in ripgrep.
+    pub fn stdout(e: io::Error) -> Self {
+        let mut err = CliError::new(Exit::Io, "cannot write to standard output").with_source(&e);
+        err.quiet_success = e.kind() == io::ErrorKind::BrokenPipe;
+        err
+    }
+
+    pub fn report(self) -> ExitCode {
+        if self.quiet_success {
+            return ExitCode::SUCCESS;
+        }
+        let show_causes = self.verbose || self.kind == Exit::Io;
+        let stderr = io::stderr();
+        let mut w = stderr.lock();
+        // Nothing useful can be done if stderr itself is gone.
+        let _ = if self.json {
+            let doc = serde_json::json!({
+                "error": {
+                    "message": self.message,
+                    "exit_code": self.kind as i32,
+                    "causes": self.causes,
+                    "hints": self.hints,
+                }
+            });
+            writeln!(w, "{doc}")
+        } else {
+            let mut text = format!("error: {}\n", self.message);
+            if show_causes {
+                for c in &self.causes {
+                    text.push_str(&format!("caused by: {c}\n"));
+                }
+            }
+            for h in &self.hints {
+                text.push_str(&format!("hint: {h}\n"));
+            }
+            w.write_all(text.as_bytes())
+        };
+        ExitCode::from(self.kind as u8)
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(err: Error) -> Self {
+        let message = err.to_string();
+        let (kind, hints): (Exit, &[&str]) = match &err {
+            Error::NoVault { .. } => (
+                Exit::NoVault,
+                &[
+                    "create one with `tvault init`, or name an existing vault with --vault PATH or TVAULT_VAULT",
+                ],
+            ),
+            Error::VaultExists { .. } => (
+                Exit::Failure,
+                &[
+                    "tvault never replaces a vault; to make a second one, pass --vault with a new path",
+                ],
+            ),
+            Error::Busy => (
+                Exit::Busy,
+                &[
+                    "another tvault command is using this vault; wait for it to finish and try again",
+                ],
+            ),
+            Error::WrongPassphrase => (
+                Exit::WrongPassphrase,
+                &["check the passphrase and the keyboard layout; nothing was changed"],
+            ),
+            Error::Integrity(_) => (
+                Exit::Integrity,
+                &[
+                    "the vault may have been damaged or tampered with; do not write to it",
+                    "keep a copy of the file exactly as it is, and compare with a backup you trust",
+                ],
+            ),
+            Error::UnsupportedFormat { .. } => (
+                Exit::Failure,
+                &["this vault was written by a newer tvault; install that version to open it"],
+            ),
+            Error::RecordNotFound(_) => (Exit::Failure, &["`tvault list` shows every record's id"]),
+            Error::AmbiguousId(_) => (Exit::Failure, &["type more digits of the id"]),
+            Error::AttachmentNotFound(_) => (
+                Exit::Failure,
+                &["`tvault show ID` lists the record's attachments by name"],
+            ),
+            Error::StatementNotUtf8 => (
+                Exit::Failure,
+                &[
+                    "convert the text to UTF-8 first, for example: iconv -f WINDOWS-1252 -t UTF-8 in.txt > out.txt",
+                ],
+            ),
+            Error::StatementTooLarge { .. } => (
+                Exit::Failure,
+                &["store long material as an attachment with --attach"],
+            ),
+            Error::InvalidKdf(_) => (
+                Exit::Usage,
+                &["memory is in MiB (at most 4096), iterations 1 to 16, parallelism 1 to 16"],
+            ),
+            Error::KdfMemory { .. } => (
+                Exit::Failure,
+                &["close other programs, or choose less memory with --kdf-memory-mib"],
+            ),
+            Error::ReadStatement(_) | Error::ReadAttachment { .. } => (
+                Exit::Io,
+                &["nothing was stored; check the file and try again"],
+            ),
+            Error::Output(_) | Error::Io { .. } => {
+                (Exit::Io, &["check free disk space and permissions"])
+            }
+            Error::Database(_) if err.is_storage() => (
+                Exit::Io,
+                &["check free disk space and permissions; the vault keeps its last complete state"],
+            ),
+            Error::Database(_) => (Exit::Failure, &[]),
+        };
+        let quiet = matches!(&err, Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe);
+        let mut out = CliError::new(kind, message);
+        if let Some(source) = std::error::Error::source(&err) {
+            out = out.with_source(source);
+        }
+        out.hints = hints.iter().map(|h| h.to_string()).collect();
+        out.quiet_success = quiet;
+        out
+    }
+}

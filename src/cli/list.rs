@@ -1,0 +1,97 @@
+//! `tvault list`: one line per record.
+
+use std::str::FromStr;
+
+use serde::Serialize;
+use tvault::RecordId;
+use tvault::record::{InterviewDate, Metadata};
+use tvault::vault::{Filter, RecordSummary};
+
+use super::error::CliError;
+use super::terminal::escape;
+use super::{Context, human_size, print, print_json};
+
+/// List records: id, interview date, witness pseudonym, title, attachments, size
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only records with this tag
+    #[arg(long, value_name = "T")]
+    tag: Option<String>,
+
+    /// Only records of this witness pseudonym
+    #[arg(long, value_name = "W")]
+    witness: Option<String>,
+
+    /// Only interviews on or after this date
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = InterviewDate::from_str)]
+    since: Option<InterviewDate>,
+
+    /// Only interviews on or before this date
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = InterviewDate::from_str)]
+    until: Option<InterviewDate>,
+}
+
+/// A record as `list --json` and `search --json` show it: all metadata but the identity.
+#[derive(Serialize)]
+pub struct RecordJson<'a> {
+    id: RecordId,
+    version: u32,
+    #[serde(flatten)]
+    meta: &'a Metadata,
+    created_at: &'a str,
+    operator: &'a str,
+    has_statement: bool,
+    attachments: usize,
+    size: u64,
+}
+
+impl<'a> RecordJson<'a> {
+    pub fn new(r: &'a RecordSummary) -> Self {
+        RecordJson {
+            id: r.id,
+            version: r.version,
+            meta: &r.sealed.meta,
+            created_at: &r.sealed.created_at,
+            operator: &r.sealed.operator,
+            has_statement: r.sealed.statement.is_some(),
+            attachments: r.sealed.attachments.len(),
+            size: r.sealed.total_size(),
+        }
+    }
+}
+
+/// The short form of a record for one line of a listing.
+pub fn summary_line(r: &RecordSummary) -> String {
+    let m = &r.sealed.meta;
+    format!(
+        "{}  {:<10}  {:<16}  {:<32}  {:>3} files  {:>9}",
+        &r.id.to_string()[..12],
+        m.date.as_ref().map_or("-", InterviewDate::as_str),
+        escape(&m.witness, false),
+        escape(m.title.as_deref().unwrap_or("-"), false),
+        r.sealed.attachments.len(),
+        human_size(r.sealed.total_size()),
+    )
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let mut vault = ctx.unlock()?;
+    let records = vault.list(&Filter {
+        tag: args.tag,
+        witness: args.witness,
+        since: args.since,
+        until: args.until,
+    })?;
+    if ctx.json {
+        let docs: Vec<RecordJson<'_>> = records.iter().map(RecordJson::new).collect();
+        return print_json(&docs);
+    }
+    let mut text = String::new();
+    for r in &records {
+        text.push_str(&summary_line(r));
+        text.push('\n');
+    }
+    print(&text)?;
+    ctx.say(&format!("{} record(s)", records.len()));
+    Ok(())
+}

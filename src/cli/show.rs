@@ -1,0 +1,135 @@
+//! `tvault show`: one record's metadata, consent, statement and attachments.
+
+use serde::Serialize;
+use tvault::RecordIdPrefix;
+use tvault::record::{InterviewDate, PartInfo};
+
+use super::error::CliError;
+use super::terminal::escape;
+use super::{Context, human_size, print, print_json};
+
+/// Show a record: metadata, consent, statement and attachments
+///
+/// The witness's real identity is shown only with --identity.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The record's id, or a unique prefix of it
+    id: RecordIdPrefix,
+
+    /// Also show the witness's real name and contact
+    #[arg(long)]
+    identity: bool,
+}
+
+#[derive(Serialize)]
+struct AttachmentJson<'a> {
+    name: &'a str,
+    size: u64,
+    sha256: &'a str,
+}
+
+fn attachment_json(p: &PartInfo) -> AttachmentJson<'_> {
+    AttachmentJson {
+        name: p.name.as_deref().unwrap_or_default(),
+        size: p.size,
+        sha256: &p.sha256,
+    }
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let mut vault = ctx.unlock()?;
+    let view = vault.show(&args.id, args.identity)?;
+    let sealed = &view.sealed;
+    let m = &sealed.meta;
+    if ctx.json {
+        let mut doc = serde_json::json!({
+            "id": view.id,
+            "version": view.version,
+            "metadata": m,
+            "created_at": sealed.created_at,
+            "operator": sealed.operator,
+            "statement": view.statement.as_ref().map(|s| s.expose_secret()),
+            "statement_sha256": sealed.statement.as_ref().map(|s| &s.sha256),
+            "attachments": sealed.attachments.iter().map(attachment_json).collect::<Vec<_>>(),
+        });
+        if args.identity {
+            doc["identity"] = serde_json::to_value(&view.identity).expect("identity serialises");
+        }
+        return print_json(&doc);
+    }
+
+    let field = |name: &str, value: Option<&str>| {
+        format!("{name:<12} {}\n", escape(value.unwrap_or("-"), false))
+    };
+    let mut text = format!("{:<12} {} (version {})\n", "record", view.id, view.version);
+    text += &field("witness", Some(&m.witness));
+    text += &field("title", m.title.as_deref());
+    text += &field("interviewer", m.interviewer.as_deref());
+    text += &field("date", m.date.as_ref().map(InterviewDate::as_str));
+    text += &field("location", m.location.as_deref());
+    text += &field("language", m.language.as_deref());
+    text += &field(
+        "tags",
+        Some(&m.tags.join(", "))
+            .filter(|t| !t.is_empty())
+            .map(String::as_str),
+    );
+    let purposes: Vec<&str> = m.consent.purposes.iter().map(|p| p.as_str()).collect();
+    let media = match (m.consent.media.voice, m.consent.media.face) {
+        (true, true) => "voice, face",
+        (true, false) => "voice",
+        (false, true) => "face",
+        (false, false) => "none",
+    };
+    text += &format!(
+        "{:<12} purposes: {}; identity: {}; media: {}\n",
+        "consent",
+        if purposes.is_empty() {
+            "none".to_owned()
+        } else {
+            purposes.join(", ")
+        },
+        m.consent.identity_level.as_str(),
+        media
+    );
+    text += &format!(
+        "{:<12} {} by {}\n",
+        "recorded",
+        sealed.created_at,
+        escape(&sealed.operator, false)
+    );
+    if args.identity {
+        match &view.identity {
+            Some(id) => {
+                text += &field("real name", id.name.as_deref());
+                text += &field("contact", id.contact.as_deref());
+            }
+            None => text += &field("identity", Some("none recorded")),
+        }
+    } else if sealed.has_identity {
+        text += &field("identity", Some("withheld (show it with --identity)"));
+    }
+    if !sealed.attachments.is_empty() {
+        text += "attachments:\n";
+        for a in &sealed.attachments {
+            text += &format!(
+                "  {}  {}  sha256:{}\n",
+                escape(a.name.as_deref().unwrap_or_default(), false),
+                human_size(a.size),
+                a.sha256
+            );
+        }
+    }
+    if let (Some(info), Some(statement)) = (&sealed.statement, &view.statement) {
+        text += &format!(
+            "statement ({}, sha256:{}):\n",
+            human_size(info.size),
+            info.sha256
+        );
+        text += &escape(statement.expose_secret(), true);
+        if !statement.expose_secret().ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    print(&text)
+}

@@ -1,0 +1,41 @@
+//! `tvault status`: what the vault file shows without a passphrase.
+
+use tvault::Vault;
+
+use super::error::CliError;
+use super::{Context, human_size, print, print_json};
+
+/// Show the vault's path, format, size and keyslots (needs no passphrase)
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
+    let status = Vault::status(&ctx.vault_path)?;
+    if ctx.json {
+        return print_json(&status);
+    }
+    let mut text = format!(
+        "vault:          {}\nformat version: {}\nvault id:       {}\nrecords:        {}\nsize:           {}\nkeyslots:       {}\n",
+        status.path.display(),
+        status.format_version,
+        status.vault_id,
+        status.records,
+        human_size(status.file_size),
+        status.keyslots.len()
+    );
+    for slot in &status.keyslots {
+        text.push_str(&format!(
+            "  {:<10} argon2id {} MiB × {} passes × {} lanes{}\n",
+            slot.kind,
+            slot.kdf_memory_mib,
+            slot.kdf_iterations,
+            slot.kdf_parallelism,
+            if slot.weak { "  (WEAK)" } else { "" }
+        ));
+    }
+    print(&text)?;
+    if status.keyslots.iter().any(|s| s.weak) {
+        ctx.say("warning: a keyslot's KDF parameters are below the floor of 256 MiB and 768 MiB × passes; a stolen copy of this vault is easier to crack");
+    }
+    Ok(())
+}

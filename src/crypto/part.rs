@@ -1,0 +1,376 @@
+//! Content parts as age v1 files with tvault's own stanza.
+//!
+//! Each part (a statement or an attachment) is an ordinary age file whose single stanza is
+//!
+//! ```text
+//! -> tvault <base64 192-bit nonce>
+//! <base64 XChaCha20-Poly1305(K_wrap, nonce, file key, AAD)>
+//! ```
+//!
+//! where the AAD binds the vault id, record id, version and part number. A part moved to
+//! another record, version or slot no longer unwraps. The plaintext is padded with zeros to
+//! [`padded_len`](super::padded_len) before encryption; its true size and SHA-256 live in the
+//! record's sealed manifest and are checked on every read.
+
+use std::collections::HashSet;
+use std::io::{self, Read, Write};
+
+use age::{DecryptError, EncryptError, Identity, Recipient};
+use age_core::format::{FileKey, Stanza};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::{Key, aad, padded_len, random_array};
+use crate::record::RecordId;
+
+const STANZA_TAG: &str = "tvault";
+const IO_BUF: usize = 64 * 1024;
+
+/// Where a part belongs: bound into its stanza's AAD.
+#[derive(Debug, Clone, Copy)]
+pub struct PartBinding {
+    pub vault_id: [u8; 16],
+    pub record: RecordId,
+    pub version: u32,
+    pub part: u32,
+}
+
+impl PartBinding {
+    fn aad(&self) -> Vec<u8> {
+        aad(
+            "tvault part v1",
+            &[
+                &self.vault_id,
+                self.record.as_bytes(),
+                &self.version.to_be_bytes(),
+                &self.part.to_be_bytes(),
+            ],
+        )
+    }
+}
+
+/// K_wrap and a binding: an age recipient when writing, an age identity when reading.
+pub struct PartKey<'a> {
+    pub key: &'a Key,
+    pub binding: PartBinding,
+}
+
+impl Recipient for PartKey<'_> {
+    fn wrap_file_key(
+        &self,
+        file_key: &FileKey,
+    ) -> Result<(Vec<Stanza>, HashSet<String>), EncryptError> {
+        use age::secrecy::ExposeSecret;
+        let nonce: [u8; 24] = random_array();
+        let cipher = XChaCha20Poly1305::new(self.key.expose_secret().into());
+        let body = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: file_key.expose_secret(),
+                    aad: &self.binding.aad(),
+                },
+            )
+            .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory input");
+        let stanza = Stanza {
+            tag: STANZA_TAG.into(),
+            args: vec![STANDARD_NO_PAD.encode(nonce)],
+            body,
+        };
+        Ok((vec![stanza], HashSet::new()))
+    }
+}
+
+impl Identity for PartKey<'_> {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, DecryptError>> {
+        if stanza.tag != STANZA_TAG {
+            return None;
+        }
+        let [nonce] = stanza.args.as_slice() else {
+            return Some(Err(DecryptError::InvalidHeader));
+        };
+        let nonce = match STANDARD_NO_PAD.decode(nonce) {
+            Ok(n) if n.len() == 24 => n,
+            _ => return Some(Err(DecryptError::InvalidHeader)),
+        };
+        let cipher = XChaCha20Poly1305::new(self.key.expose_secret().into());
+        let plain = cipher.decrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: &stanza.body,
+                aad: &self.binding.aad(),
+            },
+        );
+        Some(match plain.map(Zeroizing::new) {
+            Ok(k) if k.len() == 16 => Ok(FileKey::init_with_mut(|fk| fk.copy_from_slice(&k))),
+            _ => Err(DecryptError::KeyDecryptionFailed),
+        })
+    }
+}
+
+/// What intake learned about a part's plaintext.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    pub size: u64,
+    pub sha256: [u8; 32],
+    pub padded_size: u64,
+}
+
+/// Why writing a part failed.
+#[derive(Debug)]
+pub enum EncryptFailure {
+    /// Reading the plaintext failed.
+    Read(io::Error),
+    /// Writing the ciphertext failed.
+    Write(io::Error),
+    /// The plaintext is longer than the limit given.
+    TooLarge,
+}
+
+/// Streams `input` through age into `output`: hashes the plaintext, pads it and encrypts it,
+/// holding at most one buffer of it in memory. Returns the output writer.
+pub fn encrypt<W: Write>(
+    key: &PartKey<'_>,
+    input: &mut dyn Read,
+    limit: Option<u64>,
+    output: W,
+) -> Result<(Sealed, W), EncryptFailure> {
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(key as &dyn Recipient))
+        .expect("a single tvault stanza is a valid recipient set");
+    let mut writer = encryptor
+        .wrap_output(output)
+        .map_err(EncryptFailure::Write)?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut buf = Zeroizing::new(vec![0u8; IO_BUF]);
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(EncryptFailure::Read(e)),
+        };
+        size += n as u64;
+        if limit.is_some_and(|l| size > l) {
+            return Err(EncryptFailure::TooLarge);
+        }
+        hasher.update(&buf[..n]);
+        writer.write_all(&buf[..n]).map_err(EncryptFailure::Write)?;
+    }
+    let padded_size = padded_len(size);
+    buf.fill(0);
+    let mut pad = padded_size - size;
+    while pad > 0 {
+        let n = pad.min(IO_BUF as u64) as usize;
+        writer.write_all(&buf[..n]).map_err(EncryptFailure::Write)?;
+        pad -= n as u64;
+    }
+    let output = writer.finish().map_err(EncryptFailure::Write)?;
+    Ok((
+        Sealed {
+            size,
+            sha256: hasher.finalize().into(),
+            padded_size,
+        },
+        output,
+    ))
+}
+
+/// Why reading a part failed.
+#[derive(Debug)]
+pub enum DecryptFailure {
+    /// The header or a payload chunk does not authenticate, or the stream ends early.
+    Auth,
+    /// The plaintext authenticates but does not match the size, padding or hash expected.
+    Mismatch,
+    /// The storage under the reader failed (passed through from it).
+    Source(io::Error),
+    /// Writing the plaintext out failed.
+    Output(io::Error),
+}
+
+/// Decrypts the age file read from `input`, writes the first `size` bytes of plaintext to
+/// `output` as each authenticated chunk arrives, then checks that the rest is zero padding
+/// to `padded_size`, that the stream ends authenticated and that the SHA-256 matches.
+///
+/// `is_source_error` tells errors raised by `input` itself apart from age's own.
+pub fn decrypt<R: Read>(
+    key: &PartKey<'_>,
+    input: R,
+    size: u64,
+    padded_size: u64,
+    sha256: &[u8; 32],
+    output: &mut dyn Write,
+    is_source_error: impl Fn(&io::Error) -> bool,
+) -> Result<(), DecryptFailure> {
+    let classify = |e: io::Error| {
+        if is_source_error(&e) {
+            DecryptFailure::Source(e)
+        } else {
+            DecryptFailure::Auth
+        }
+    };
+    let decryptor = age::Decryptor::new(input).map_err(|e| match e {
+        DecryptError::Io(e) => classify(e),
+        _ => DecryptFailure::Auth,
+    })?;
+    let mut reader = decryptor
+        .decrypt(std::iter::once(key as &dyn Identity))
+        .map_err(|e| match e {
+            DecryptError::Io(e) => classify(e),
+            _ => DecryptFailure::Auth,
+        })?;
+    let mut hasher = Sha256::new();
+    let mut buf = Zeroizing::new(vec![0u8; IO_BUF]);
+    let mut seen: u64 = 0;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(classify(e)),
+        };
+        let chunk = &buf[..n];
+        let content = if seen < size {
+            let take = (size - seen).min(n as u64) as usize;
+            hasher.update(&chunk[..take]);
+            output
+                .write_all(&chunk[..take])
+                .map_err(DecryptFailure::Output)?;
+            &chunk[take..]
+        } else {
+            chunk
+        };
+        if content.iter().any(|&b| b != 0) {
+            return Err(DecryptFailure::Mismatch);
+        }
+        seen += n as u64;
+    }
+    let digest: [u8; 32] = hasher.finalize().into();
+    if seen != padded_size || digest != *sha256 {
+        return Err(DecryptFailure::Mismatch);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(part: u32) -> PartBinding {
+        PartBinding {
+            vault_id: [7; 16],
+            record: RecordId([9; 16]),
+            version: 1,
+            part,
+        }
+    }
+
+    fn roundtrip_input(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn parts_round_trip_and_bind_their_place() {
+        let key = Key::random();
+        let pk = PartKey {
+            key: &key,
+            binding: binding(1),
+        };
+        for len in [0, 1, 65_535, 65_536, 65_537, 300_000] {
+            let plain = roundtrip_input(len);
+            let (sealed, file) = encrypt(&pk, &mut plain.as_slice(), None, Vec::new()).unwrap();
+            assert_eq!(sealed.size, len as u64);
+            let mut out = Vec::new();
+            decrypt(
+                &pk,
+                file.as_slice(),
+                sealed.size,
+                sealed.padded_size,
+                &sealed.sha256,
+                &mut out,
+                |_| false,
+            )
+            .unwrap();
+            assert_eq!(out, plain);
+
+            let elsewhere = PartKey {
+                key: &key,
+                binding: binding(2),
+            };
+            let err = decrypt(
+                &elsewhere,
+                file.as_slice(),
+                sealed.size,
+                sealed.padded_size,
+                &sealed.sha256,
+                &mut Vec::new(),
+                |_| false,
+            );
+            assert!(matches!(err, Err(DecryptFailure::Auth)));
+        }
+    }
+
+    #[test]
+    fn a_stock_age_header_is_written() {
+        let key = Key::random();
+        let pk = PartKey {
+            key: &key,
+            binding: binding(0),
+        };
+        let (_, file) = encrypt(&pk, &mut &b"x"[..], None, Vec::new()).unwrap();
+        assert!(file.starts_with(b"age-encryption.org/v1\n-> tvault "));
+    }
+
+    #[test]
+    fn a_wrong_hash_or_size_is_a_mismatch_not_a_success() {
+        let key = Key::random();
+        let pk = PartKey {
+            key: &key,
+            binding: binding(1),
+        };
+        let plain = roundtrip_input(5000);
+        let (sealed, file) = encrypt(&pk, &mut plain.as_slice(), None, Vec::new()).unwrap();
+        let mut wrong = sealed.sha256;
+        wrong[0] ^= 1;
+        let run = |size, padded, hash: &[u8; 32]| {
+            decrypt(
+                &pk,
+                file.as_slice(),
+                size,
+                padded,
+                hash,
+                &mut Vec::new(),
+                |_| false,
+            )
+        };
+        assert!(matches!(
+            run(5000, sealed.padded_size, &wrong),
+            Err(DecryptFailure::Mismatch)
+        ));
+        assert!(matches!(
+            run(4000, sealed.padded_size, &sealed.sha256),
+            Err(DecryptFailure::Mismatch)
+        ));
+        assert!(matches!(
+            run(5000, sealed.padded_size + 1, &sealed.sha256),
+            Err(DecryptFailure::Mismatch)
+        ));
+    }
+
+    #[test]
+    fn the_limit_stops_intake() {
+        let key = Key::random();
+        let pk = PartKey {
+            key: &key,
+            binding: binding(0),
+        };
+        let plain = roundtrip_input(2000);
+        let res = encrypt(&pk, &mut plain.as_slice(), Some(1999), Vec::new());
+        assert!(matches!(res, Err(EncryptFailure::TooLarge)));
+    }
+}

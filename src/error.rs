@@ -1,0 +1,163 @@
+//! The library's one error type.
+//!
+//! Each variant is a failure a user can act on. Messages are lowercase and name what failed and
+//! where, but never carry testimony, metadata, witness names, attachment names or key material:
+//! an error message may end up in a terminal scrollback, a CI log or a bug report.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::record::{RecordId, RecordIdPrefix};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no vault at {}", path.display())]
+    NoVault { path: PathBuf },
+
+    #[error("a vault already exists at {}", path.display())]
+    VaultExists { path: PathBuf },
+
+    #[error("the vault is busy: another tvault process is using it")]
+    Busy,
+
+    /// Deliberately one message whatever failed: the caller learns nothing about which check.
+    #[error("wrong passphrase, or no keyslot matches")]
+    WrongPassphrase,
+
+    #[error("integrity check failed: {0}")]
+    Integrity(Integrity),
+
+    #[error("the vault has format version {found}, newer than this tvault supports ({supported})")]
+    UnsupportedFormat { found: i64, supported: i64 },
+
+    #[error("no record matches id {0}")]
+    RecordNotFound(RecordIdPrefix),
+
+    #[error("id {0} matches more than one record")]
+    AmbiguousId(RecordIdPrefix),
+
+    #[error("record {0} has no attachment with that name")]
+    AttachmentNotFound(RecordId),
+
+    #[error("the statement is not valid UTF-8 text")]
+    StatementNotUtf8,
+
+    #[error("the statement is larger than {limit} bytes")]
+    StatementTooLarge { limit: u64 },
+
+    #[error("invalid KDF parameters: {0}")]
+    InvalidKdf(&'static str),
+
+    #[error("not enough memory for the key derivation ({mib} MiB)")]
+    KdfMemory { mib: u64 },
+
+    #[error("cannot read the statement")]
+    ReadStatement(#[source] io::Error),
+
+    /// `index` counts from 1 in the order the attachments were given.
+    #[error("cannot read attachment {index}")]
+    ReadAttachment {
+        index: usize,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cannot write the output")]
+    Output(#[source] io::Error),
+
+    #[error("cannot use {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("database error")]
+    Database(#[source] rusqlite::Error),
+}
+
+/// What an integrity failure was about. Names places, never content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Integrity {
+    #[error("the file is not a tvault vault, or its header is damaged")]
+    NotAVault,
+    #[error("unexpected object in the database schema: {0:?}")]
+    UnexpectedSchema(String),
+    #[error("SQLite did not accept the required setting {0}")]
+    Pragma(&'static str),
+    #[error("a keyslot's KDF parameters are out of bounds")]
+    KdfOutOfBounds,
+    #[error("the vault header or keyslot table was modified")]
+    HeaderMac,
+    #[error("the database file is damaged")]
+    Corrupt,
+    #[error("record {0}: metadata does not authenticate")]
+    Metadata(RecordId),
+    #[error("record {0}: witness identity does not authenticate")]
+    Identity(RecordId),
+    #[error("record {record}: part {part} does not authenticate")]
+    Part { record: RecordId, part: u32 },
+    #[error("record {record}: part {part} is truncated or has missing chunks")]
+    PartLength { record: RecordId, part: u32 },
+    #[error("record {record}: part {part} does not match its intake hash")]
+    PartHash { record: RecordId, part: u32 },
+    #[error("record {record}: part {part} is missing")]
+    PartMissing { record: RecordId, part: u32 },
+}
+
+impl From<Integrity> for Error {
+    fn from(value: Integrity) -> Self {
+        Error::Integrity(value)
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Busy,
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+                Error::Integrity(Integrity::Corrupt)
+            }
+            _ => Error::Database(e),
+        }
+    }
+}
+
+impl Error {
+    /// True when the failure came from the operating system's storage: a full disk, a
+    /// permission, a failing device. The command line maps these to their own exit code.
+    pub fn is_storage(&self) -> bool {
+        use rusqlite::ErrorCode;
+        match self {
+            Error::Io { .. } | Error::Output(_) => true,
+            Error::Database(e) => matches!(
+                e.sqlite_error_code(),
+                Some(
+                    ErrorCode::DiskFull
+                        | ErrorCode::SystemIoFailure
+                        | ErrorCode::CannotOpen
+                        | ErrorCode::ReadOnly
+                        | ErrorCode::PermissionDenied
+                )
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Adds the path to an I/O error, the way jj's `IoResultExt::context` does.
+pub(crate) trait IoResultExt<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoResultExt<T> for io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            path: path.into(),
+            source,
+        })
+    }
+}

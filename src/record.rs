@@ -1,0 +1,401 @@
+//! Records and what is known about them: ids, consent, metadata, the witness's identity and
+//! the manifest of content parts.
+//!
+//! Everything here except [`RecordId`] is sensitive. It only ever reaches the database sealed
+//! under K_meta (see [`crate::crypto`]). Types that hold names or text zeroize on drop and have
+//! a redacted `Debug`, so a stray `{:?}` cannot print a witness's name.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// A record's id: 128 random bits, shown as 32 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordId(pub [u8; 16]);
+
+impl RecordId {
+    pub fn random() -> Self {
+        RecordId(crate::crypto::random_array())
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecordId({self})")
+    }
+}
+
+impl Serialize for RecordId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// What a user types to name a record: the whole id or a unique prefix of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RecordIdPrefix {
+    digits: String,
+}
+
+impl RecordIdPrefix {
+    /// The smallest and largest ids that start with this prefix.
+    pub fn range(&self) -> ([u8; 16], [u8; 16]) {
+        let low = format!("{:0<32}", self.digits);
+        let high = format!("{:f<32}", self.digits);
+        let parse = |s: &str| {
+            let mut out = [0u8; 16];
+            hex::decode_to_slice(s, &mut out).expect("prefix digits were validated as hex");
+            out
+        };
+        (parse(&low), parse(&high))
+    }
+}
+
+impl FromStr for RecordIdPrefix {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let digits = s.trim().to_ascii_lowercase();
+        if digits.is_empty() || digits.len() > 32 || !digits.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Err("a record id is 1 to 32 hexadecimal digits".into());
+        }
+        Ok(RecordIdPrefix { digits })
+    }
+}
+
+impl fmt::Display for RecordIdPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.digits)
+    }
+}
+
+impl fmt::Debug for RecordIdPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecordIdPrefix({})", self.digits)
+    }
+}
+
+/// A purpose a witness can consent to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    Archive,
+    Advocacy,
+    Public,
+    Un,
+    Court,
+}
+
+impl Purpose {
+    pub const ALL: [Purpose; 5] = [
+        Purpose::Archive,
+        Purpose::Advocacy,
+        Purpose::Public,
+        Purpose::Un,
+        Purpose::Court,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Archive => "archive",
+            Purpose::Advocacy => "advocacy",
+            Purpose::Public => "public",
+            Purpose::Un => "un",
+            Purpose::Court => "court",
+        }
+    }
+}
+
+impl FromStr for Purpose {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Purpose::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s.trim())
+            .ok_or_else(|| "expected one of archive, advocacy, public, un, court".into())
+    }
+}
+
+/// How the witness may be identified in anything released.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityLevel {
+    Named,
+    #[default]
+    Pseudonym,
+    Anonymous,
+}
+
+impl IdentityLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityLevel::Named => "named",
+            IdentityLevel::Pseudonym => "pseudonym",
+            IdentityLevel::Anonymous => "anonymous",
+        }
+    }
+}
+
+impl FromStr for IdentityLevel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "named" => Ok(IdentityLevel::Named),
+            "pseudonym" => Ok(IdentityLevel::Pseudonym),
+            "anonymous" => Ok(IdentityLevel::Anonymous),
+            _ => Err("expected named, pseudonym or anonymous".into()),
+        }
+    }
+}
+
+/// Which identifying media (voices, faces) the witness agreed may be released.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaConsent {
+    pub voice: bool,
+    pub face: bool,
+}
+
+impl FromStr for MediaConsent {
+    type Err = String;
+
+    /// `none`, or a comma-separated list of `voice` and `face`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut media = MediaConsent::default();
+        if s.trim() == "none" {
+            return Ok(media);
+        }
+        for item in s.split(',') {
+            match item.trim() {
+                "voice" => media.voice = true,
+                "face" => media.face = true,
+                _ => return Err("expected none, or a list of voice and face".into()),
+            }
+        }
+        Ok(media)
+    }
+}
+
+/// What the witness agreed to. The default is the narrowest: no purpose, a pseudonym, no media.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub purposes: BTreeSet<Purpose>,
+    pub identity_level: IdentityLevel,
+    pub media: MediaConsent,
+}
+
+/// Parses `archive,court`, the form `--consent` takes.
+pub fn parse_purposes(s: &str) -> Result<BTreeSet<Purpose>, String> {
+    s.split(',').map(Purpose::from_str).collect()
+}
+
+/// An interview date, `YYYY-MM-DD`, validated on the way in.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Zeroize)]
+#[serde(transparent)]
+pub struct InterviewDate(String);
+
+impl FromStr for InterviewDate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        time::Date::parse(s.trim(), &format)
+            .map(|d| InterviewDate(d.format(&format).expect("a parsed date formats")))
+            .map_err(|_| "expected a date as YYYY-MM-DD".into())
+    }
+}
+
+impl InterviewDate {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for InterviewDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InterviewDate(..)")
+    }
+}
+
+/// The descriptive metadata of one record version, as given at intake.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct Metadata {
+    /// The witness's pseudonym: how the record is listed and searched.
+    pub witness: String,
+    pub title: Option<String>,
+    pub interviewer: Option<String>,
+    pub date: Option<InterviewDate>,
+    pub location: Option<String>,
+    pub language: Option<String>,
+    pub tags: Vec<String>,
+    #[zeroize(skip)]
+    pub consent: Consent,
+}
+
+impl fmt::Debug for Metadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Metadata(..)")
+    }
+}
+
+/// The witness's real identity. Sealed apart from the metadata and shown only when asked.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct WitnessIdentity {
+    pub name: Option<String>,
+    pub contact: Option<String>,
+}
+
+impl WitnessIdentity {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.contact.is_none()
+    }
+}
+
+impl fmt::Debug for WitnessIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WitnessIdentity(..)")
+    }
+}
+
+/// One stored content part (the statement or an attachment), as recorded in the sealed
+/// manifest. The manifest is authenticated, so these values are trusted when reading.
+#[derive(Clone, PartialEq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct PartInfo {
+    /// 0 is the statement; attachments count from 1.
+    pub part: u32,
+    /// The attachment's file name, unique within the record; `None` for the statement.
+    pub name: Option<String>,
+    /// Plaintext size in bytes.
+    pub size: u64,
+    /// SHA-256 of the original plaintext, taken at intake.
+    pub sha256: String,
+    /// Size of the padded plaintext that was encrypted.
+    pub padded_size: u64,
+    /// Length of the stored age file: header row plus all chunk rows.
+    pub stored_len: u64,
+}
+
+impl fmt::Debug for PartInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PartInfo(part {})", self.part)
+    }
+}
+
+/// Everything sealed in a record version's `meta` column.
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct SealedMeta {
+    /// The sealed layout's version; 1 is the only one so far.
+    #[zeroize(skip)]
+    pub v: u32,
+    pub meta: Metadata,
+    /// Intake time, RFC 3339 UTC.
+    pub created_at: String,
+    /// The operator whose keyslot unlocked the vault for this intake.
+    pub operator: String,
+    pub statement: Option<PartInfo>,
+    pub attachments: Vec<PartInfo>,
+    /// Whether a witness identity part was sealed alongside.
+    #[zeroize(skip)]
+    pub has_identity: bool,
+}
+
+impl SealedMeta {
+    pub const VERSION: u32 = 1;
+
+    pub fn total_size(&self) -> u64 {
+        self.statement
+            .iter()
+            .chain(&self.attachments)
+            .map(|p| p.size)
+            .sum()
+    }
+}
+
+/// Makes attachment names unique within a record: a second `photo.jpg` becomes `photo (2).jpg`.
+pub fn unique_names(names: &[String]) -> Vec<String> {
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let mut candidate = name.clone();
+        let mut n = 2;
+        while taken.contains(&candidate) {
+            candidate = match name.rsplit_once('.') {
+                Some((stem, ext)) if !stem.is_empty() => format!("{stem} ({n}).{ext}"),
+                _ => format!("{name} ({n})"),
+            };
+            n += 1;
+        }
+        taken.insert(candidate.clone());
+        out.push(candidate);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_range_covers_exactly_the_ids_with_that_prefix() {
+        let p: RecordIdPrefix = "AB1".parse().unwrap();
+        let (lo, hi) = p.range();
+        assert_eq!(hex::encode(lo), format!("ab1{}", "0".repeat(29)));
+        assert_eq!(hex::encode(hi), format!("ab1{}", "f".repeat(29)));
+        assert!("".parse::<RecordIdPrefix>().is_err());
+        assert!("xyz".parse::<RecordIdPrefix>().is_err());
+        assert!("0".repeat(33).parse::<RecordIdPrefix>().is_err());
+    }
+
+    #[test]
+    fn consent_values_parse_strictly() {
+        assert_eq!(
+            parse_purposes("court,un").unwrap(),
+            BTreeSet::from([Purpose::Court, Purpose::Un])
+        );
+        assert!(parse_purposes("court,press").is_err());
+        assert_eq!(
+            "voice,face".parse::<MediaConsent>().unwrap(),
+            MediaConsent {
+                voice: true,
+                face: true
+            }
+        );
+        assert_eq!(
+            "none".parse::<MediaConsent>().unwrap(),
+            MediaConsent::default()
+        );
+        assert!("voice,smell".parse::<MediaConsent>().is_err());
+        assert!("named".parse::<IdentityLevel>().is_ok());
+        assert!("2024-02-30".parse::<InterviewDate>().is_err());
+        assert_eq!(
+            "2024-02-29".parse::<InterviewDate>().unwrap().as_str(),
+            "2024-02-29"
+        );
+    }
+
+    #[test]
+    fn duplicate_attachment_names_are_made_unique() {
+        let names: Vec<String> = ["a.mp3", "a.mp3", "notes", "notes", "a (2).mp3"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            unique_names(&names),
+            ["a.mp3", "a (2).mp3", "notes", "notes (2)", "a (2) (2).mp3"]
+        );
+    }
+}

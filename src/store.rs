@@ -1,0 +1,626 @@
+//! The SQLite file: the only module with SQL.
+//!
+//! It sees ciphertext and opaque ids, never keys or plaintext. Every connection sets and reads
+//! back the pragmas that keep deleted and temporary data off the disk, refuses files that are
+//! not tvault vaults, applies migrations under `user_version`, and compares the schema with the
+//! one its migrations build, so a hostile file cannot smuggle in triggers or views.
+//!
+//! Journal mode: the rollback journal (`DELETE`). Measured on a 2-core machine it wrote 1 GiB
+//! of 1 MiB blobs in 5.5 s against WAL's 13.7 s, and it leaves no `-wal` file holding pages of
+//! deleted records.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use rusqlite::config::DbConfig;
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+
+use crate::crypto::{KdfParams, Keyslot, SlotKind};
+use crate::error::{Error, Integrity, IoResultExt, Result};
+use crate::record::{RecordId, RecordIdPrefix};
+
+/// `PRAGMA application_id`: "tvlt".
+const APPLICATION_ID: i64 = 0x7476_6c74;
+
+/// Migrations, in order; the format version is the number applied.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+/// The vault format this build writes and the newest it reads.
+pub const FORMAT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Size of one payload chunk row.
+pub const CHUNK_SIZE: usize = 1 << 20;
+
+/// How long a command waits for another tvault process to release the vault.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A record version's sealed columns.
+pub struct VersionRow {
+    pub record: RecordId,
+    pub version: u32,
+    pub meta: Vec<u8>,
+    pub identity: Option<Vec<u8>>,
+}
+
+impl Store {
+    /// Creates a new, empty vault file (0600, refusing an existing path) and its schema.
+    pub fn create(path: &Path) -> Result<Self> {
+        crate::fs::create_new_private(path)?;
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.configure()?;
+        store
+            .conn
+            .pragma_update(None, "application_id", APPLICATION_ID)?;
+        store.migrate(0)?;
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// Opens an existing vault file.
+    pub fn open(path: &Path) -> Result<Self> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Err(Integrity::NotAVault.into()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::NoVault {
+                    path: path.to_owned(),
+                });
+            }
+            Err(e) => return Err(e).at(path),
+        }
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.configure()?;
+        let app_id: i64 = store
+            .conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(not_a_vault)?;
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(not_a_vault)?;
+        if app_id != APPLICATION_ID || version < 1 {
+            return Err(Integrity::NotAVault.into());
+        }
+        if version > FORMAT_VERSION {
+            return Err(Error::UnsupportedFormat {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        store.check_schema_version(version)?;
+        if version < FORMAT_VERSION {
+            store.migrate(version)?;
+        }
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        let conn = &self.conn;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+        let wanted: [(&'static str, &str, &str); 6] = [
+            ("trusted_schema", "OFF", "0"),
+            ("secure_delete", "ON", "1"),
+            ("temp_store", "MEMORY", "2"),
+            ("foreign_keys", "ON", "1"),
+            ("synchronous", "FULL", "2"),
+            ("journal_mode", "DELETE", "delete"),
+        ];
+        for (name, value, readback) in wanted {
+            let got: String = conn
+                .pragma_update_and_check(None, name, value, |r| {
+                    r.get::<_, rusqlite::types::Value>(0)
+                })
+                .or_else(|_| conn.pragma_query_value(None, name, |r| r.get(0)))
+                .map(|v| match v {
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(t) => t.to_ascii_lowercase(),
+                    _ => String::new(),
+                })
+                .map_err(not_a_vault)?;
+            if got != readback {
+                return Err(Integrity::Pragma(name).into());
+            }
+        }
+        Ok(())
+    }
+
+    fn migrate(&mut self, from: i64) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The schema must be exactly what the migrations build: no extra table, index, trigger
+    /// or view, and no altered definition.
+    fn check_schema(&self) -> Result<()> {
+        self.check_schema_version(FORMAT_VERSION)
+    }
+
+    fn check_schema_version(&self, version: i64) -> Result<()> {
+        let expected = expected_schema(version as usize)?;
+        let actual = read_schema(&self.conn).map_err(not_a_vault)?;
+        if let Some(extra) = actual.iter().find(|o| !expected.contains(o)) {
+            return Err(Integrity::UnexpectedSchema(extra.1.clone()).into());
+        }
+        if let Some(missing) = expected.iter().find(|o| !actual.contains(o)) {
+            return Err(Integrity::UnexpectedSchema(missing.1.clone()).into());
+        }
+        Ok(())
+    }
+
+    /// Starts a write transaction, taking the write lock now so a busy vault is reported
+    /// before any work is done.
+    pub fn write(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    /// Starts a read transaction: one consistent view across several queries.
+    pub fn read(&self) -> Result<Transaction<'_>> {
+        Ok(self.conn.unchecked_transaction()?)
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The file's size on disk.
+    pub fn file_size(&self) -> Result<u64> {
+        Ok(std::fs::metadata(&self.path).at(&self.path)?.len())
+    }
+}
+
+fn not_a_vault(e: rusqlite::Error) -> Error {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => Integrity::NotAVault.into(),
+        _ => e.into(),
+    }
+}
+
+type SchemaObject = (String, String, String, Option<String>);
+
+fn read_schema(conn: &Connection) -> rusqlite::Result<Vec<SchemaObject>> {
+    let mut stmt = conn.prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect()
+}
+
+/// The schema each format version's migrations build, made once in memory.
+fn expected_schema(version: usize) -> Result<&'static Vec<SchemaObject>> {
+    static SCHEMAS: OnceLock<Vec<Vec<SchemaObject>>> = OnceLock::new();
+    if let Some(all) = SCHEMAS.get() {
+        return Ok(&all[version - 1]);
+    }
+    let mut all = Vec::new();
+    let conn = Connection::open_in_memory()?;
+    for sql in MIGRATIONS {
+        conn.execute_batch(sql)?;
+        all.push(read_schema(&conn)?);
+    }
+    Ok(&SCHEMAS.get_or_init(|| all)[version - 1])
+}
+
+// --- header and keyslots -------------------------------------------------------------------
+
+pub fn insert_header(conn: &Connection, vault_id: &[u8; 16], mac: &[u8]) -> Result<()> {
+    conn.execute(
+        "INSERT INTO vault (singleton, vault_id, header_mac) VALUES (1, ?1, ?2)",
+        params![vault_id, mac],
+    )?;
+    Ok(())
+}
+
+pub fn set_header_mac(conn: &Connection, mac: &[u8]) -> Result<()> {
+    conn.execute(
+        "UPDATE vault SET header_mac = ?1 WHERE singleton = 1",
+        [mac],
+    )?;
+    Ok(())
+}
+
+/// The vault id and the stored header MAC.
+pub fn header(conn: &Connection) -> Result<([u8; 16], Vec<u8>)> {
+    let row: Option<(Vec<u8>, Vec<u8>)> = conn
+        .query_row(
+            "SELECT vault_id, header_mac FROM vault WHERE singleton = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (id, mac) = row.ok_or(Integrity::NotAVault)?;
+    let id = <[u8; 16]>::try_from(id.as_slice()).map_err(|_| Integrity::NotAVault)?;
+    Ok((id, mac))
+}
+
+pub fn insert_keyslot(conn: &Connection, slot: &Keyslot) -> Result<()> {
+    conn.execute(
+        "INSERT INTO keyslot (slot_id, kind, kdf_m_kib, kdf_t, kdf_p, weak_kdf, salt,
+                              wrapped_vmk, label)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            slot.slot_id,
+            slot.kind.as_str(),
+            slot.kdf.m_kib,
+            slot.kdf.t,
+            slot.kdf.p,
+            slot.weak_kdf,
+            slot.salt,
+            slot.wrapped,
+            slot.label
+        ],
+    )?;
+    Ok(())
+}
+
+/// Every keyslot, in slot-id order. A row that does not decode is an integrity failure.
+pub fn keyslots(conn: &Connection) -> Result<Vec<Keyslot>> {
+    let mut stmt = conn.prepare(
+        "SELECT slot_id, kind, kdf_m_kib, kdf_t, kdf_p, weak_kdf, salt, wrapped_vmk, label
+         FROM keyslot ORDER BY slot_id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, bool>(5)?,
+            r.get::<_, Vec<u8>>(6)?,
+            r.get::<_, Vec<u8>>(7)?,
+            r.get::<_, Vec<u8>>(8)?,
+        ))
+    })?;
+    let mut slots = Vec::new();
+    for row in rows {
+        let (id, kind, m, t, p, weak, salt, wrapped, label) = row?;
+        let int = |v: i64| u32::try_from(v).map_err(|_| Integrity::KdfOutOfBounds);
+        slots.push(Keyslot {
+            slot_id: id.as_slice().try_into().map_err(|_| Integrity::NotAVault)?,
+            kind: SlotKind::parse(&kind).ok_or(Integrity::NotAVault)?,
+            kdf: KdfParams {
+                m_kib: int(m)?,
+                t: int(t)?,
+                p: int(p)?,
+            },
+            weak_kdf: weak,
+            salt,
+            wrapped,
+            label,
+        });
+    }
+    Ok(slots)
+}
+
+// --- records -------------------------------------------------------------------------------
+
+pub fn record_count(conn: &Connection) -> Result<u64> {
+    Ok(conn.query_row(
+        "SELECT count(DISTINCT record_id) FROM record_version",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
+}
+
+/// Up to `limit` record ids starting with `prefix`.
+pub fn find_records(
+    conn: &Connection,
+    prefix: &RecordIdPrefix,
+    limit: u32,
+) -> Result<Vec<RecordId>> {
+    let (low, high) = prefix.range();
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT record_id FROM record_version
+         WHERE record_id BETWEEN ?1 AND ?2 ORDER BY record_id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![low, high, limit], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
+    for id in rows {
+        out.push(record_id(id?)?);
+    }
+    Ok(out)
+}
+
+fn record_id(bytes: Vec<u8>) -> Result<RecordId> {
+    Ok(RecordId(
+        bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| Integrity::Corrupt)?,
+    ))
+}
+
+fn version_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(Vec<u8>, i64, Vec<u8>, Option<Vec<u8>>)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn to_version_row(raw: (Vec<u8>, i64, Vec<u8>, Option<Vec<u8>>)) -> Result<VersionRow> {
+    let (id, version, meta, identity) = raw;
+    Ok(VersionRow {
+        record: record_id(id)?,
+        version: u32::try_from(version).map_err(|_| Integrity::Corrupt)?,
+        meta,
+        identity,
+    })
+}
+
+/// The latest version of every record, in record-id order.
+pub fn current_versions(conn: &Connection) -> Result<Vec<VersionRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT record_id, max(version), meta, identity FROM record_version
+         GROUP BY record_id ORDER BY record_id",
+    )?;
+    let rows = stmt.query_map([], version_row)?;
+    rows.map(|r| to_version_row(r?)).collect()
+}
+
+/// The latest version of one record.
+pub fn current_version(conn: &Connection, id: &RecordId) -> Result<Option<VersionRow>> {
+    let raw = conn
+        .query_row(
+            "SELECT record_id, version, meta, identity FROM record_version
+             WHERE record_id = ?1 ORDER BY version DESC LIMIT 1",
+            [id.as_bytes()],
+            version_row,
+        )
+        .optional()?;
+    raw.map(to_version_row).transpose()
+}
+
+pub fn insert_version(conn: &Connection, row: &VersionRow) -> Result<()> {
+    conn.execute(
+        "INSERT INTO record_version (record_id, version, meta, identity) VALUES (?1, ?2, ?3, ?4)",
+        params![row.record.as_bytes(), row.version, row.meta, row.identity],
+    )?;
+    Ok(())
+}
+
+// --- content parts -------------------------------------------------------------------------
+
+/// Where one part is stored.
+#[derive(Debug, Clone, Copy)]
+pub struct PartPlace {
+    pub record: RecordId,
+    pub version: u32,
+    pub part: u32,
+}
+
+/// Receives an age file and stores it: the header in the part row, the payload in chunk rows
+/// of [`CHUNK_SIZE`]. Used inside a write transaction.
+pub struct PartWriter<'c> {
+    conn: &'c Connection,
+    place: PartPlace,
+    part_id: Option<i64>,
+    buf: Vec<u8>,
+    seq: i64,
+    written: u64,
+}
+
+impl<'c> PartWriter<'c> {
+    pub fn new(conn: &'c Connection, place: PartPlace) -> Self {
+        PartWriter {
+            conn,
+            place,
+            part_id: None,
+            buf: Vec::with_capacity(CHUNK_SIZE),
+            seq: 0,
+            written: 0,
+        }
+    }
+
+    /// Stores what is left and returns the total stored length (header plus payload).
+    pub fn finish(mut self) -> Result<u64> {
+        if self.part_id.is_none() {
+            // An age file always has a complete header: this is a broken invariant.
+            return Err(Error::Integrity(Integrity::PartMissing {
+                record: self.place.record,
+                part: self.place.part,
+            }));
+        }
+        if !self.buf.is_empty() {
+            self.flush_chunk()?;
+        }
+        Ok(self.written)
+    }
+
+    /// Once the buffer holds the whole age header (it ends with the `---` MAC line), stores it
+    /// in the part row and keeps the rest as payload.
+    fn try_split_header(&mut self) -> rusqlite::Result<()> {
+        let Some(mac_line) = find(&self.buf, b"\n--- ") else {
+            return Ok(());
+        };
+        let Some(end) = self.buf[mac_line + 1..].iter().position(|&b| b == b'\n') else {
+            return Ok(());
+        };
+        let header_len = mac_line + 1 + end + 1;
+        self.conn.execute(
+            "INSERT INTO part (record_id, version, part_no, header) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                self.place.record.as_bytes(),
+                self.place.version,
+                self.place.part,
+                &self.buf[..header_len]
+            ],
+        )?;
+        self.part_id = Some(self.conn.last_insert_rowid());
+        self.written += header_len as u64;
+        self.buf.drain(..header_len);
+        Ok(())
+    }
+
+    fn flush_chunk(&mut self) -> rusqlite::Result<()> {
+        let part_id = self.part_id.expect("chunks are written after the header");
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT INTO chunk (part_id, seq, data) VALUES (?1, ?2, ?3)")?;
+        stmt.execute(params![part_id, self.seq, &self.buf])?;
+        self.written += self.buf.len() as u64;
+        self.seq += 1;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// True when an `io::Error` came from the store rather than from its caller.
+pub fn is_store_error(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<rusqlite::Error>())
+}
+
+impl Write for PartWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.part_id.is_none() {
+            self.buf.extend_from_slice(data);
+            self.try_split_header().map_err(io::Error::other)?;
+            if self.part_id.is_none() && self.buf.len() > 64 * 1024 {
+                // Our own headers are a few hundred bytes; anything else is a bug.
+                return Err(io::Error::other(rusqlite::Error::InvalidQuery));
+            }
+        } else {
+            let mut rest = data;
+            while !rest.is_empty() {
+                let room = CHUNK_SIZE - self.buf.len();
+                let take = room.min(rest.len());
+                self.buf.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                if self.buf.len() == CHUNK_SIZE {
+                    self.flush_chunk().map_err(io::Error::other)?;
+                }
+            }
+        }
+        if self.part_id.is_some() && self.buf.len() >= CHUNK_SIZE {
+            self.flush_chunk().map_err(io::Error::other)?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A stored part: its row id and header.
+pub struct StoredPart {
+    id: i64,
+    pub header: Vec<u8>,
+    /// Number of chunk rows, and the sum of their lengths.
+    pub chunks: i64,
+    pub payload_len: u64,
+    /// Whether the chunk sequence numbers run 0, 1, … without a gap.
+    pub contiguous: bool,
+}
+
+pub fn stored_part(conn: &Connection, place: &PartPlace) -> Result<Option<StoredPart>> {
+    let row = conn
+        .query_row(
+            "SELECT id, header FROM part WHERE record_id = ?1 AND version = ?2 AND part_no = ?3",
+            params![place.record.as_bytes(), place.version, place.part],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )
+        .optional()?;
+    let Some((id, header)) = row else {
+        return Ok(None);
+    };
+    // length() of a BLOB reads the size without loading the content.
+    let (chunks, payload_len, min_seq, max_seq): (i64, i64, Option<i64>, Option<i64>) = conn
+        .query_row(
+            "SELECT count(*), coalesce(sum(length(data)), 0), min(seq), max(seq)
+             FROM chunk WHERE part_id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+    let contiguous = match (min_seq, max_seq) {
+        (Some(0), Some(max)) => max + 1 == chunks,
+        (None, None) => chunks == 0,
+        _ => false,
+    };
+    Ok(Some(StoredPart {
+        id,
+        header,
+        chunks,
+        payload_len: payload_len as u64,
+        contiguous,
+    }))
+}
+
+/// Reads a stored part back as one age file: the header, then each chunk in order.
+pub struct PartReader<'c> {
+    conn: &'c Connection,
+    part_id: i64,
+    chunks: i64,
+    current: Vec<u8>,
+    pos: usize,
+    next_seq: i64,
+}
+
+impl<'c> PartReader<'c> {
+    pub fn new(conn: &'c Connection, part: StoredPart) -> Self {
+        PartReader {
+            conn,
+            part_id: part.id,
+            chunks: part.chunks,
+            current: part.header,
+            pos: 0,
+            next_seq: 0,
+        }
+    }
+}
+
+impl Read for PartReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            if self.next_seq == self.chunks {
+                return Ok(0);
+            }
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT data FROM chunk WHERE part_id = ?1 AND seq = ?2")
+                .map_err(io::Error::other)?;
+            self.current = stmt
+                .query_row(params![self.part_id, self.next_seq], |r| r.get(0))
+                .map_err(io::Error::other)?;
+            self.pos = 0;
+            self.next_seq += 1;
+        }
+        let n = out.len().min(self.current.len() - self.pos);
+        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
