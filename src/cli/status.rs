@@ -11,6 +11,9 @@ pub struct Args {}
 
 pub fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
     let status = Vault::status(&ctx.vault_path)?;
+    if status.keyslots.iter().any(|s| s.weak) {
+        ctx.say("warning: a keyslot's KDF parameters are below the floor of 256 MiB and 768 MiB × passes; a stolen copy of this vault is easier to crack");
+    }
     if ctx.json {
         return print_json(&status);
     }
@@ -33,9 +36,5 @@ pub fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
             if slot.weak { "  (WEAK)" } else { "" }
         ));
     }
-    print(&text)?;
-    if status.keyslots.iter().any(|s| s.weak) {
-        ctx.say("warning: a keyslot's KDF parameters are below the floor of 256 MiB and 768 MiB × passes; a stolen copy of this vault is easier to crack");
-    }
-    Ok(())
+    print(&text)
 }

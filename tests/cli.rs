@@ -1,0 +1,663 @@
+//! The command-line contract, through the real binary: commands, flags, output and exit codes.
+
+mod common;
+
+use common::{TestVault, content};
+use predicates::prelude::*;
+
+fn json(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out).expect("stdout is one JSON document")
+}
+
+#[test]
+fn init_prints_the_vault_id_and_creates_a_private_file() {
+    let tv = TestVault::empty();
+    let out = tv.init().assert().success();
+    let id = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert_eq!(id.trim().len(), 32);
+    assert!(id.trim().bytes().all(|b| b.is_ascii_hexdigit()));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&tv.vault).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let dir_mode = std::fs::metadata(tv.vault.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o777, 0o700);
+}
+
+#[test]
+fn init_refuses_an_existing_vault_with_exit_1_and_leaves_it_alone() {
+    let tv = TestVault::new();
+    let before = tv.vault_bytes();
+    tv.init()
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already exists").and(predicate::str::contains("hint:")));
+    assert_eq!(before, tv.vault_bytes());
+}
+
+#[test]
+fn init_json_reports_id_and_kdf() {
+    let tv = TestVault::empty();
+    let out = tv.init().arg("--json").assert().success();
+    let doc = json(&out.get_output().stdout);
+    assert_eq!(doc["vault_id"].as_str().unwrap().len(), 32);
+    assert_eq!(doc["kdf"]["memory_mib"], 1);
+    assert_eq!(doc["kdf"]["weak"], true);
+}
+
+#[test]
+fn init_refuses_weak_kdf_without_the_flag() {
+    let tv = TestVault::empty();
+    tv.cmd()
+        .args(["init", "--kdf-memory-mib", "64", "--kdf-iterations", "1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--allow-weak-kdf"));
+    assert!(!tv.vault.exists());
+}
+
+#[test]
+fn init_refuses_a_guessable_passphrase_unless_allowed() {
+    let tv = TestVault::empty();
+    std::fs::write(&tv.pass_file, "password123\n").unwrap();
+    tv.init()
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("too easy to guess"));
+    assert!(!tv.vault.exists());
+    tv.init().arg("--allow-weak-passphrase").assert().success();
+}
+
+#[test]
+fn status_needs_no_passphrase_and_warns_about_weak_kdf() {
+    let tv = TestVault::new();
+    tv.add(&["--witness", "W1"]);
+    let out = tv
+        .bare_cmd()
+        .args(["--no-input", "--vault"])
+        .arg(&tv.vault)
+        .args(["status", "--json"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("warning"));
+    let doc = json(&out.get_output().stdout);
+    assert_eq!(doc["records"], 1);
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["keyslots"][0]["weak"], true);
+    assert_eq!(doc["keyslots"][0]["kdf_memory_mib"], 1);
+}
+
+#[test]
+fn a_missing_vault_is_exit_10_before_any_prompt() {
+    let tv = TestVault::empty();
+    for args in [
+        &["list"][..],
+        &["status"],
+        &["show", "ab"],
+        &["search", "x"],
+    ] {
+        tv.bare_cmd()
+            .arg("--vault")
+            .arg(&tv.vault)
+            .arg("--no-input")
+            .args(args)
+            .assert()
+            .code(10)
+            .stderr(predicate::str::contains("tvault init"));
+    }
+}
+
+#[test]
+fn the_default_vault_lives_under_xdg_data_home() {
+    let tv = TestVault::empty();
+    let data = tv.path("xdg-data");
+    tv.bare_cmd()
+        .env("XDG_DATA_HOME", &data)
+        .arg("--passphrase-file")
+        .arg(&tv.pass_file)
+        .args([
+            "init",
+            "--kdf-memory-mib",
+            "1",
+            "--kdf-iterations",
+            "1",
+            "--allow-weak-kdf",
+        ])
+        .assert()
+        .success();
+    assert!(data.join("tvault/vault.tvault").is_file());
+    tv.bare_cmd()
+        .env("TVAULT_VAULT", data.join("tvault/vault.tvault"))
+        .args(["status"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_wrong_passphrase_is_exit_12_and_changes_nothing() {
+    let tv = TestVault::new();
+    tv.add(&["--witness", "W1"]);
+    let before = tv.vault_bytes();
+    let wrong = tv.write("wrong", b"not the passphrase\n");
+    tv.bare_cmd()
+        .arg("--vault")
+        .arg(&tv.vault)
+        .arg("--passphrase-file")
+        .arg(&wrong)
+        .arg("list")
+        .assert()
+        .code(12)
+        .stderr(predicate::str::contains(
+            "wrong passphrase, or no keyslot matches",
+        ));
+    assert_eq!(before, tv.vault_bytes());
+}
+
+#[test]
+fn no_passphrase_source_and_no_terminal_is_exit_14() {
+    let tv = TestVault::new();
+    tv.bare_cmd()
+        .arg("--vault")
+        .arg(&tv.vault)
+        .args(["--no-input", "list"])
+        .assert()
+        .code(14)
+        .stderr(predicate::str::contains("--passphrase-file"));
+    // Without a controlling terminal at all: setsid detaches from it.
+    if std::path::Path::new("/usr/bin/setsid").exists() {
+        let status = std::process::Command::new("/usr/bin/setsid")
+            .arg("-w")
+            .arg(assert_cmd::cargo::cargo_bin("tvault"))
+            .arg("--vault")
+            .arg(&tv.vault)
+            .arg("list")
+            .env_remove("TVAULT_PASSPHRASE_FILE")
+            .env_remove("TVAULT_PASSPHRASE_COMMAND")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(14));
+    }
+}
+
+#[test]
+fn passphrase_sources_fd_file_env_and_command_all_work() {
+    let tv = TestVault::new();
+    let vault = tv.vault.to_str().unwrap().to_owned();
+    let pass = tv.pass_file.to_str().unwrap().to_owned();
+    let bin = assert_cmd::cargo::cargo_bin("tvault");
+    let bin = bin.to_str().unwrap();
+    // An inherited descriptor.
+    let status = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!(
+            "'{bin}' --vault '{vault}' --no-input --passphrase-fd 3 list 3<'{pass}'"
+        ))
+        .env_remove("TVAULT_PASSPHRASE_FILE")
+        .env_remove("TVAULT_PASSPHRASE_COMMAND")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The environment names a file.
+    tv.bare_cmd()
+        .env("TVAULT_PASSPHRASE_FILE", &tv.pass_file)
+        .env("TVAULT_VAULT", &tv.vault)
+        .args(["--no-input", "list"])
+        .assert()
+        .success();
+    // A command prints it.
+    tv.bare_cmd()
+        .arg("--vault")
+        .arg(&tv.vault)
+        .arg("--passphrase-command")
+        .arg(format!("cat '{pass}'"))
+        .args(["--no-input", "list"])
+        .assert()
+        .success();
+    // A failing command is exit 14.
+    tv.bare_cmd()
+        .arg("--vault")
+        .arg(&tv.vault)
+        .args(["--passphrase-command", "exit 3", "--no-input", "list"])
+        .assert()
+        .code(14);
+    // The first source wins: a good descriptor beats a wrong file.
+    let wrong = tv.write("wrong", b"nope\n");
+    let status = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!(
+            "'{bin}' --vault '{vault}' --passphrase-file '{}' --passphrase-fd 3 list 3<'{pass}'",
+            wrong.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn add_list_show_cat_and_search_round_trip() {
+    let tv = TestVault::new();
+    let statement = tv.write(
+        "statement.txt",
+        "They took my brother in March.\nNo one has heard from him.\n".as_bytes(),
+    );
+    let audio = content(3 * 1024 * 1024 + 17, 1);
+    let audio_path = tv.write("interview.mp3", &audio);
+    let id = tv.add(&[
+        "--witness",
+        "Nightingale",
+        "--title",
+        "Detention of a brother",
+        "--interviewer",
+        "R.",
+        "--date",
+        "2024-03-05",
+        "--location",
+        "Almaty",
+        "--language",
+        "ug",
+        "--tag",
+        "detention",
+        "--tag",
+        "family",
+        "--consent",
+        "court,un",
+        "--identity-level",
+        "named",
+        "--media-consent",
+        "voice",
+        "--witness-name",
+        "Real Person",
+        "--witness-contact",
+        "+7 000",
+        "--text-file",
+        statement.to_str().unwrap(),
+        "--attach",
+        audio_path.to_str().unwrap(),
+        "--attach",
+        audio_path.to_str().unwrap(),
+    ]);
+
+    let out = tv.cmd().args(["list", "--json"]).assert().success();
+    let list = json(&out.get_output().stdout);
+    let rec = &list[0];
+    assert_eq!(rec["id"], id.as_str());
+    assert_eq!(rec["witness"], "Nightingale");
+    assert_eq!(rec["date"], "2024-03-05");
+    assert_eq!(rec["tags"], serde_json::json!(["detention", "family"]));
+    assert_eq!(
+        rec["consent"]["purposes"],
+        serde_json::json!(["un", "court"])
+    );
+    assert_eq!(rec["consent"]["identity_level"], "named");
+    assert_eq!(rec["attachments"], 2);
+    let listing = serde_json::to_string(&list).unwrap();
+    assert!(
+        !listing.contains("Real Person"),
+        "list never shows identity"
+    );
+
+    tv.cmd()
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(&id[..12]).and(predicate::str::contains("Nightingale")));
+
+    // show: a unique prefix is enough; identity only when asked.
+    let out = tv
+        .cmd()
+        .args(["show", &id[..6], "--json"])
+        .assert()
+        .success();
+    let shown = json(&out.get_output().stdout);
+    assert_eq!(
+        shown["statement"],
+        "They took my brother in March.\nNo one has heard from him.\n"
+    );
+    assert_eq!(shown["metadata"]["location"], "Almaty");
+    assert!(shown.get("identity").is_none());
+    let names: Vec<&str> = shown["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["interview.mp3", "interview (2).mp3"]);
+    let sha = sha256_hex(&audio);
+    assert_eq!(shown["attachments"][0]["sha256"], sha.as_str());
+    assert_eq!(shown["attachments"][0]["size"], audio.len());
+    tv.cmd().args(["show", &id]).assert().success().stdout(
+        predicate::str::contains("withheld").and(predicate::str::contains("Real Person").not()),
+    );
+    let out = tv
+        .cmd()
+        .args(["show", &id, "--identity", "--json"])
+        .assert()
+        .success();
+    let shown = json(&out.get_output().stdout);
+    assert_eq!(shown["identity"]["name"], "Real Person");
+    assert_eq!(shown["identity"]["contact"], "+7 000");
+
+    // cat: byte for byte, each attachment by its name.
+    assert_eq!(tv.cat(&id, "interview.mp3"), audio);
+    assert_eq!(tv.cat(&id, "interview (2).mp3"), audio);
+    tv.cmd()
+        .args(["cat", &id, "missing.mp3"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty());
+    let out_file = tv.path("out.mp3");
+    tv.cmd()
+        .args([
+            "cat",
+            &id,
+            "interview.mp3",
+            "-o",
+            out_file.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&out_file).unwrap(), audio);
+    tv.cmd()
+        .args([
+            "cat",
+            &id,
+            "interview.mp3",
+            "-o",
+            out_file.to_str().unwrap(),
+        ])
+        .assert()
+        .code(15)
+        .stderr(predicate::str::contains("never replaces"));
+
+    // search: statements and metadata, case-insensitively; never the identity.
+    let out = tv
+        .cmd()
+        .args(["search", "HEARD FROM", "--json"])
+        .assert()
+        .success();
+    let hits = json(&out.get_output().stdout);
+    assert_eq!(hits[0]["id"], id.as_str());
+    assert_eq!(hits[0]["field"], "statement");
+    assert!(
+        hits[0]["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("heard from him")
+    );
+    let out = tv
+        .cmd()
+        .args(["search", "almaty", "--json"])
+        .assert()
+        .success();
+    assert_eq!(json(&out.get_output().stdout)[0]["field"], "location");
+    let out = tv
+        .cmd()
+        .args(["search", "Real Person", "--json"])
+        .assert()
+        .success();
+    assert_eq!(json(&out.get_output().stdout), serde_json::json!([]));
+}
+
+#[test]
+fn the_statement_can_come_from_stdin() {
+    let tv = TestVault::new();
+    let out = tv
+        .cmd()
+        .args(["add", "--witness", "Piped", "--text-file", "-", "--json"])
+        .write_stdin("spoken words\n")
+        .assert()
+        .success();
+    let id = json(&out.get_output().stdout)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = tv.cmd().args(["show", &id, "--json"]).assert().success();
+    assert_eq!(
+        json(&out.get_output().stdout)["statement"],
+        "spoken words\n"
+    );
+}
+
+#[test]
+fn list_filters_by_tag_witness_and_date() {
+    let tv = TestVault::new();
+    let a = tv.add(&[
+        "--witness",
+        "Alpha",
+        "--date",
+        "2024-01-10",
+        "--tag",
+        "camp",
+    ]);
+    let b = tv.add(&[
+        "--witness",
+        "Beta",
+        "--date",
+        "2024-06-01",
+        "--tag",
+        "border",
+    ]);
+    let c = tv.add(&["--witness", "alpha", "--tag", "camp"]);
+    let ids = |args: &[&str]| -> Vec<String> {
+        let out = tv
+            .cmd()
+            .arg("list")
+            .args(args)
+            .arg("--json")
+            .assert()
+            .success();
+        let mut ids: Vec<String> = json(&out.get_output().stdout)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&[]), sorted(vec![a.clone(), b.clone(), c.clone()]));
+    assert_eq!(ids(&["--tag", "camp"]), sorted(vec![a.clone(), c.clone()]));
+    assert_eq!(
+        ids(&["--witness", "ALPHA"]),
+        sorted(vec![a.clone(), c.clone()])
+    );
+    assert_eq!(ids(&["--since", "2024-02-01"]), vec![b.clone()]);
+    assert_eq!(ids(&["--until", "2024-02-01"]), vec![a.clone()]);
+    tv.cmd()
+        .args(["list", "--since", "2024-13-01"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn ids_accept_a_unique_prefix_and_refuse_an_ambiguous_one() {
+    let tv = TestVault::new();
+    let ids: Vec<String> = (0..20)
+        .map(|i| tv.add(&["--witness", &format!("W{i}")]))
+        .collect();
+    // With 20 random ids, some pair shares its first hex digit.
+    let first = ids
+        .iter()
+        .find(|id| ids.iter().filter(|o| o[..1] == id[..1]).count() > 1)
+        .unwrap();
+    tv.cmd()
+        .args(["show", &first[..1]])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("more than one record"));
+    tv.cmd().args(["show", &first[..10]]).assert().success();
+}
+
+#[test]
+fn sizes_0_1_and_64k_boundaries_round_trip_byte_for_byte() {
+    let tv = TestVault::new();
+    let sizes = [
+        0usize,
+        1,
+        65_535,
+        65_536,
+        65_537,
+        1024 * 1024 - 1,
+        1024 * 1024 + 1,
+    ];
+    let mut args = vec!["--witness".to_owned(), "Sizes".to_owned()];
+    let mut expected = Vec::new();
+    for (i, &size) in sizes.iter().enumerate() {
+        let data = content(size, i as u8);
+        let path = tv.write(&format!("f{i}.bin"), &data);
+        args.push("--attach".into());
+        args.push(path.to_str().unwrap().into());
+        expected.push((format!("f{i}.bin"), data));
+    }
+    let empty_statement = tv.write("empty.txt", b"");
+    args.push("--text-file".into());
+    args.push(empty_statement.to_str().unwrap().into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let id = tv.add(&args);
+    for (name, data) in expected {
+        assert_eq!(tv.cat(&id, &name), data, "{name}");
+    }
+    let out = tv.cmd().args(["show", &id, "--json"]).assert().success();
+    assert_eq!(json(&out.get_output().stdout)["statement"], "");
+}
+
+#[test]
+fn non_utf8_statements_and_file_names_get_a_clear_error_and_store_nothing() {
+    let tv = TestVault::new();
+    let latin1 = tv.write("latin1.txt", b"caf\xe9 au lait\n");
+    tv.cmd()
+        .args([
+            "add",
+            "--witness",
+            "W",
+            "--text-file",
+            latin1.to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not valid UTF-8").and(predicate::str::contains("iconv")));
+
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(b"r\xe9cit.txt");
+    let path = tv.dir.path().join(name);
+    std::fs::write(&path, b"data").unwrap();
+    tv.cmd()
+        .args(["add", "--witness", "W", "--attach"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not valid UTF-8"));
+    tv.cmd()
+        .args(["add", "--witness", "W", "--attach"])
+        .arg(tv.path("does-not-exist"))
+        .assert()
+        .code(15)
+        .stderr(predicate::str::contains("attachment 1"));
+    let out = tv.cmd().args(["list", "--json"]).assert().success();
+    assert_eq!(json(&out.get_output().stdout), serde_json::json!([]));
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    let tv = TestVault::new();
+    tv.cmd().args(["add"]).assert().code(2);
+    tv.cmd()
+        .args(["add", "--witness", "W", "--consent", "press"])
+        .assert()
+        .code(2);
+    tv.cmd()
+        .args(["add", "--witness", "W", "--date", "05/03/2024"])
+        .assert()
+        .code(2);
+    tv.cmd()
+        .args(["add", "--witness", "W", "--identity-level", "famous"])
+        .assert()
+        .code(2);
+    tv.cmd().args(["frobnicate"]).assert().code(2);
+    tv.cmd().args(["show", "not-hex"]).assert().code(2);
+    tv.bare_cmd().arg("--help").assert().success();
+}
+
+#[test]
+fn errors_render_as_json_with_json() {
+    let tv = TestVault::empty();
+    let out = tv
+        .bare_cmd()
+        .arg("--vault")
+        .arg(&tv.vault)
+        .args(["--json", "list"])
+        .assert()
+        .code(10);
+    let doc: serde_json::Value = serde_json::from_slice(&out.get_output().stderr).unwrap();
+    assert_eq!(doc["error"]["exit_code"], 10);
+    assert!(
+        doc["error"]["hints"][0]
+            .as_str()
+            .unwrap()
+            .contains("tvault init")
+    );
+}
+
+#[test]
+fn untrusted_text_is_escaped_for_the_terminal() {
+    let tv = TestVault::new();
+    let id = tv.add(&["--witness", "W", "--title", "evil\u{1b}[2J\u{202e}title"]);
+    tv.cmd().args(["show", &id]).assert().success().stdout(
+        predicate::str::contains("\\u{1b}[2J\\u{202e}title")
+            .and(predicate::str::contains("\u{1b}").not()),
+    );
+}
+
+#[test]
+fn a_second_operator_name_does_not_unlock() {
+    let tv = TestVault::empty();
+    tv.init().args(["--operator", "amina"]).assert().success();
+    tv.cmd()
+        .args(["--operator", "amina", "list"])
+        .assert()
+        .success();
+    tv.cmd()
+        .args(["--operator", "someone-else", "list"])
+        .assert()
+        .code(12);
+    let id = tv.add(&["--witness", "W"]);
+    let out = tv.cmd().args(["show", &id, "--json"]).assert().success();
+    assert_eq!(json(&out.get_output().stdout)["operator"], "amina");
+}
+
+#[test]
+fn a_closed_stdout_is_a_quiet_success() {
+    let tv = TestVault::new();
+    let id = tv.add(&[
+        "--witness",
+        "W",
+        "--attach",
+        tv.write("big.bin", &content(2 << 20, 3)).to_str().unwrap(),
+    ]);
+    let bin = assert_cmd::cargo::cargo_bin("tvault");
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; '{}' --vault '{}' --passphrase-file '{}' cat {id} big.bin | head -c 10 >/dev/null",
+            bin.display(),
+            tv.vault.display(),
+            tv.pass_file.display()
+        ))
+        .env("HOME", tv.path("home"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}

@@ -1,0 +1,152 @@
+//! Shared test helpers: a hermetic vault in a temporary folder, driven through the real
+//! binary with the same flags a user has (cheap KDF parameters via --kdf-memory-mib).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+/// A passphrase the strength estimate accepts.
+pub const PASSPHRASE: &str = "umbrella quarry lantern velvet oxygen 7 mosaic";
+
+pub struct TestVault {
+    pub dir: TempDir,
+    pub vault: PathBuf,
+    pub pass_file: PathBuf,
+    /// TMPDIR for every command, scanned by the leakage tests.
+    pub tmp: PathBuf,
+}
+
+impl TestVault {
+    /// A folder with a passphrase file, and no vault yet.
+    pub fn empty() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let vault = dir.path().join("data").join("vault.tvault");
+        let pass_file = dir.path().join("pass");
+        std::fs::write(&pass_file, format!("{PASSPHRASE}\n")).unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        TestVault {
+            dir,
+            vault,
+            pass_file,
+            tmp,
+        }
+    }
+
+    /// A vault made with `init`, cheap KDF parameters.
+    pub fn new() -> Self {
+        let tv = Self::empty();
+        tv.init().assert().success();
+        tv
+    }
+
+    /// `tvault` with a clean environment: no TVAULT_* or XDG_* from the developer's shell.
+    pub fn bare_cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("tvault").expect("binary");
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy().into_owned();
+            if key.starts_with("TVAULT_") || key.starts_with("XDG_") {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.env("HOME", self.dir.path().join("home"))
+            .env("TMPDIR", &self.tmp)
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// `tvault --vault V --passphrase-file P …`
+    pub fn cmd(&self) -> Command {
+        let mut cmd = self.bare_cmd();
+        cmd.arg("--vault")
+            .arg(&self.vault)
+            .arg("--passphrase-file")
+            .arg(&self.pass_file);
+        cmd
+    }
+
+    pub fn init(&self) -> Command {
+        let mut cmd = self.cmd();
+        cmd.args([
+            "init",
+            "--kdf-memory-mib",
+            "1",
+            "--kdf-iterations",
+            "1",
+            "--kdf-parallelism",
+            "1",
+            "--allow-weak-kdf",
+        ]);
+        cmd
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, data: &[u8]) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+
+    /// Runs `add` with the given arguments and returns the new record id.
+    pub fn add(&self, args: &[&str]) -> String {
+        let out = self.cmd().arg("add").args(args).assert().success();
+        let id = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+        let id = id.trim().to_owned();
+        assert_eq!(id.len(), 32, "add prints a full id: {id:?}");
+        id
+    }
+
+    /// `cat ID NAME` to stdout, returning the bytes.
+    pub fn cat(&self, id: &str, name: &str) -> Vec<u8> {
+        let out = self.cmd().args(["cat", id, name]).assert().success();
+        out.get_output().stdout.clone()
+    }
+
+    pub fn vault_bytes(&self) -> Vec<u8> {
+        std::fs::read(&self.vault).unwrap()
+    }
+
+    pub fn conn(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(&self.vault).unwrap()
+    }
+}
+
+/// Deterministic test content of any length.
+pub fn content(len: usize, seed: u8) -> Vec<u8> {
+    let mut x = u32::from(seed).wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Finds `needle` in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
