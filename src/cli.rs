@@ -86,7 +86,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Init(init::Args),
-    Add(add::Args),
+    Add(Box<add::Args>),
     List(list::Args),
     Show(show::Args),
     Cat(cat::Args),
@@ -130,7 +130,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     };
     let result = match cli.command {
         Command::Init(args) => init::run(&ctx, args),
-        Command::Add(args) => add::run(&ctx, args),
+        Command::Add(args) => add::run(&ctx, *args),
         Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
         Command::Cat(args) => cat::run(&ctx, args),

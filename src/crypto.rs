@@ -116,15 +116,16 @@ impl fmt::Debug for Passphrase {
     }
 }
 
-/// The subkeys of one vault.
+/// The vault master key and the subkeys derived from it.
 pub struct VaultKeys {
+    pub vmk: Key,
     pub wrap: Key,
     pub meta: Key,
     pub hdr: Key,
 }
 
 impl VaultKeys {
-    pub fn derive(vmk: &Key, vault_id: &[u8; 16]) -> Self {
+    pub fn derive(vmk: Key, vault_id: &[u8; 16]) -> Self {
         let hk = hkdf::Hkdf::<Sha256>::new(Some(vault_id), vmk.expose_secret());
         let sub = |label: &[u8]| {
             Key::from_fn(|k| {
@@ -136,6 +137,7 @@ impl VaultKeys {
             wrap: sub(b"tvault v1 K_wrap"),
             meta: sub(b"tvault v1 K_meta"),
             hdr: sub(b"tvault v1 K_hdr"),
+            vmk,
         }
     }
 }
@@ -293,14 +295,13 @@ impl Keyslot {
         aad("tvault keyslot label v1", &[vault_id, &self.slot_id])
     }
 
-    /// Creates a slot that opens `vmk` with `passphrase`. Runs the KDF once.
+    /// Creates a slot that opens the vault's master key with `passphrase`. Runs the KDF once.
     pub fn create(
         vault_id: &[u8; 16],
         kind: SlotKind,
         kdf: KdfParams,
         weak_kdf: bool,
         passphrase: &Passphrase,
-        vmk: &Key,
         keys: &VaultKeys,
         label: &str,
     ) -> crate::Result<Self> {
@@ -314,7 +315,7 @@ impl Keyslot {
             label: Vec::new(),
         };
         let kek = kdf::derive(passphrase, &slot.salt, &slot.kdf)?;
-        slot.wrapped = seal(&kek, &slot.wrap_aad(vault_id), vmk.expose_secret());
+        slot.wrapped = seal(&kek, &slot.wrap_aad(vault_id), keys.vmk.expose_secret());
         slot.label = seal(&keys.meta, &slot.label_aad(vault_id), label.as_bytes());
         Ok(slot)
     }
@@ -435,8 +436,7 @@ mod tests {
     #[test]
     fn keyslot_opens_only_with_its_passphrase_and_unedited_parameters() {
         let vault_id = random_array();
-        let vmk = Key::random();
-        let keys = VaultKeys::derive(&vmk, &vault_id);
+        let keys = VaultKeys::derive(Key::random(), &vault_id);
         let kdf = KdfParams {
             m_kib: 64,
             t: 1,
@@ -448,7 +448,6 @@ mod tests {
             kdf,
             true,
             &pass("right horse"),
-            &vmk,
             &keys,
             "ana",
         )
@@ -457,7 +456,7 @@ mod tests {
             .unlock(&vault_id, &pass("right horse"))
             .unwrap()
             .unwrap();
-        assert_eq!(opened.expose_secret(), vmk.expose_secret());
+        assert_eq!(opened.expose_secret(), keys.vmk.expose_secret());
         assert_eq!(slot.label(&vault_id, &keys).as_deref(), Some("ana"));
         assert!(
             slot.unlock(&vault_id, &pass("wrong horse"))

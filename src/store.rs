@@ -360,13 +360,14 @@ fn record_id(bytes: Vec<u8>) -> Result<RecordId> {
     ))
 }
 
-fn version_row(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(Vec<u8>, i64, Vec<u8>, Option<Vec<u8>>)> {
+/// A `record_version` row as SQLite returns it: id, version, meta, identity.
+type RawVersion = (Vec<u8>, i64, Vec<u8>, Option<Vec<u8>>);
+
+fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawVersion> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
-fn to_version_row(raw: (Vec<u8>, i64, Vec<u8>, Option<Vec<u8>>)) -> Result<VersionRow> {
+fn to_version_row(raw: RawVersion) -> Result<VersionRow> {
     let (id, version, meta, identity) = raw;
     Ok(VersionRow {
         record: record_id(id)?,

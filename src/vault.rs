@@ -132,15 +132,13 @@ impl Vault {
             });
         }
         let vault_id: [u8; 16] = crypto::random_array();
-        let vmk = Key::random();
-        let keys = VaultKeys::derive(&vmk, &vault_id);
+        let keys = VaultKeys::derive(Key::random(), &vault_id);
         let slot = Keyslot::create(
             &vault_id,
             SlotKind::Passphrase,
             options.kdf,
             options.weak_kdf,
             passphrase,
-            &vmk,
             &keys,
             options.operator,
         )?;
@@ -177,7 +175,7 @@ impl Vault {
             let Some(vmk) = slot.unlock(&vault_id, passphrase)? else {
                 continue;
             };
-            let keys = VaultKeys::derive(&vmk, &vault_id);
+            let keys = VaultKeys::derive(vmk, &vault_id);
             if !crypto::verify_header_mac(&keys, &vault_id, &slots, &mac) {
                 return Err(Integrity::HeaderMac.into());
             }

@@ -29,7 +29,7 @@ fn encodings(canary: &str) -> Vec<(String, Vec<u8>)> {
         let end = 4 * (padded.len() / 3);
         out.push((
             format!("base64+{shift}"),
-            text[skip..end].as_bytes().to_vec(),
+            text.as_bytes()[skip..end].to_vec(),
         ));
     }
     out
