@@ -28,8 +28,9 @@ CREATE TABLE record_version (
     version     INTEGER NOT NULL CHECK (version >= 1),
     -- Metadata and the manifest of parts, sealed under K_meta.
     meta        BLOB NOT NULL,
-    -- The witness's real identity sealed under K_meta, or NULL when none was given.
-    identity    BLOB,
+    -- The witness's real identity sealed under K_meta; sealed (empty) even when none was
+    -- given, so the file does not show which records name their witness.
+    identity    BLOB NOT NULL,
     PRIMARY KEY (record_id, version)
 );
 

@@ -316,7 +316,7 @@ impl Keyslot {
         };
         let kek = kdf::derive(passphrase, &slot.salt, &slot.kdf)?;
         slot.wrapped = seal(&kek, &slot.wrap_aad(vault_id), keys.vmk.expose_secret());
-        slot.label = seal(&keys.meta, &slot.label_aad(vault_id), label.as_bytes());
+        slot.label = seal_padded(&keys.meta, &slot.label_aad(vault_id), label.as_bytes());
         Ok(slot)
     }
 
@@ -340,7 +340,7 @@ impl Keyslot {
 
     /// The operator's name, once the vault is unlocked.
     pub fn label(&self, vault_id: &[u8; 16], keys: &VaultKeys) -> Option<String> {
-        let bytes = open(&keys.meta, &self.label_aad(vault_id), &self.label)?;
+        let bytes = open_padded(&keys.meta, &self.label_aad(vault_id), &self.label)?;
         String::from_utf8(bytes.to_vec()).ok()
     }
 }

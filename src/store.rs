@@ -48,7 +48,7 @@ pub struct VersionRow {
     pub record: RecordId,
     pub version: u32,
     pub meta: Vec<u8>,
-    pub identity: Option<Vec<u8>>,
+    pub identity: Vec<u8>,
 }
 
 impl Store {
@@ -361,7 +361,7 @@ fn record_id(bytes: Vec<u8>) -> Result<RecordId> {
 }
 
 /// A `record_version` row as SQLite returns it: id, version, meta, identity.
-type RawVersion = (Vec<u8>, i64, Vec<u8>, Option<Vec<u8>>);
+type RawVersion = (Vec<u8>, i64, Vec<u8>, Vec<u8>);
 
 fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawVersion> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))

@@ -320,14 +320,14 @@ impl Vault {
             has_identity,
         };
         let meta_json = Zeroizing::new(serde_json::to_vec(&sealed).expect("metadata serialises"));
-        let identity_blob = has_identity.then(|| {
-            let json = Zeroizing::new(serde_json::to_vec(&identity).expect("identity serialises"));
-            crypto::seal_padded(
-                &self.keys.meta,
-                &crypto::record_aad("tvault identity v1", &vault_id, &record, version),
-                &json,
-            )
-        });
+        // Sealed even when empty, so the file does not tell which records name a witness.
+        let identity_json =
+            Zeroizing::new(serde_json::to_vec(&identity).expect("identity serialises"));
+        let identity_blob = crypto::seal_padded(
+            &self.keys.meta,
+            &crypto::record_aad("tvault identity v1", &vault_id, &record, version),
+            &identity_json,
+        );
         store::insert_version(
             &tx,
             &VersionRow {
@@ -474,11 +474,9 @@ impl Vault {
         Ok(sealed)
     }
 
-    /// Opens a version's sealed witness identity, if one was stored.
+    /// Opens a version's sealed witness identity; `None` when none was given.
     fn open_identity(&self, row: &VersionRow) -> Result<Option<WitnessIdentity>> {
-        let Some(blob) = &row.identity else {
-            return Ok(None);
-        };
+        let blob = &row.identity;
         let aad = crypto::record_aad(
             "tvault identity v1",
             &self.vault_id,
@@ -627,12 +625,14 @@ fn snippet(text: &str, needle: &str) -> Option<Zeroizing<String>> {
     if start > 0 {
         out.push('…');
     }
-    out.extend(
+    let excerpt: Zeroizing<String> = Zeroizing::new(
         text.chars()
             .skip(start)
             .take(end - start)
-            .map(|c| if c.is_whitespace() { ' ' } else { c }),
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .collect(),
     );
+    out.push_str(excerpt.trim());
     if end < total {
         out.push('…');
     }

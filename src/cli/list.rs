@@ -64,12 +64,17 @@ impl<'a> RecordJson<'a> {
 pub fn summary_line(r: &RecordSummary) -> String {
     let m = &r.sealed.meta;
     format!(
-        "{}  {:<10}  {:<16}  {:<32}  {:>3} files  {:>9}",
+        "{}  {:<10}  {:<16}  {:<32}  {:>3} {}  {:>9}",
         &r.id.to_string()[..12],
         m.date.as_ref().map_or("-", InterviewDate::as_str),
         escape(&m.witness, false),
         escape(m.title.as_deref().unwrap_or("-"), false),
         r.sealed.attachments.len(),
+        if r.sealed.attachments.len() == 1 {
+            "file "
+        } else {
+            "files"
+        },
         human_size(r.sealed.total_size()),
     )
 }

@@ -95,7 +95,8 @@ impl KdfParams {
     }
 
     /// Chooses parameters that take about `target` on this machine: 1 GiB of memory when
-    /// `available_mib` allows twice that, never below the floor. Measures a 64 MiB run first.
+    /// `available_mib` allows twice that and one pass fits in twice the target, never below
+    /// the floor. Measures a 64 MiB run first.
     pub fn calibrate(available_mib: u64, cores: u32, target: Duration) -> Result<Self> {
         let p = default_lanes(cores);
         let probe = KdfParams {
@@ -109,13 +110,15 @@ impl KdfParams {
         let mib_per_sec = 64.0 / start.elapsed().as_secs_f64().max(1e-6);
         let budget = ((mib_per_sec * target.as_secs_f64()) as u64).max(FLOOR_M_T_MIB);
         let max_m = (available_mib / 2).clamp(FLOOR_M_MIB, CALIBRATED_MAX_M_MIB);
-        let (m, t) = if budget >= max_m {
+        // Prefer the most memory (it is what makes guessing expensive on GPUs) as long as one
+        // pass over it stays within twice the target time; then add passes to fill the budget.
+        let (m, t) = if max_m as f64 / mib_per_sec <= 2.0 * target.as_secs_f64() {
             (
                 max_m,
                 (budget as f64 / max_m as f64).round().max(1.0) as u64,
             )
         } else {
-            (budget, 1)
+            (budget.min(max_m), 1)
         };
         // The floor wins over the time target on a slow machine.
         let t = t.max(FLOOR_M_T_MIB.div_ceil(m)).min(u64::from(MAX_T));
