@@ -52,21 +52,33 @@ pub struct VersionRow {
 }
 
 impl Store {
-    /// Creates a new, empty vault file (0600, refusing an existing path) and its schema.
-    pub fn create(path: &Path) -> Result<Self> {
+    /// Creates a new vault file (0600, refusing an existing path): the schema and whatever
+    /// `fill` writes, in one transaction. On any failure the new file is removed, so a vault
+    /// either exists complete or not at all.
+    pub fn create(path: &Path, fill: impl FnOnce(&Connection) -> Result<()>) -> Result<Self> {
         crate::fs::create_new_private(path)?;
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        let mut store = Store {
-            conn,
-            path: path.to_owned(),
-        };
-        store.configure()?;
-        store
-            .conn
-            .pragma_update(None, "application_id", APPLICATION_ID)?;
-        store.migrate(0)?;
-        store.check_schema()?;
-        Ok(store)
+        let created = (|| {
+            let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+            let mut store = Store {
+                conn,
+                path: path.to_owned(),
+            };
+            store.configure()?;
+            let tx = store
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+            apply_migrations(&tx, 0)?;
+            fill(&tx)?;
+            tx.commit()?;
+            store.check_schema()?;
+            Ok(store)
+        })();
+        if created.is_err() {
+            // Best effort: the file holds no secret, at most an empty schema.
+            let _ = crate::fs::remove_if_exists(path);
+        }
+        created
     }
 
     /// Opens an existing vault file.
@@ -151,10 +163,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        }
+        apply_migrations(&tx, from)?;
         tx.commit()?;
         Ok(())
     }
@@ -198,6 +207,14 @@ impl Store {
     pub fn file_size(&self) -> Result<u64> {
         Ok(std::fs::metadata(&self.path).at(&self.path)?.len())
     }
+}
+
+fn apply_migrations(conn: &Connection, from: i64) -> Result<()> {
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+        conn.execute_batch(sql)?;
+        conn.pragma_update(None, "user_version", i as i64 + 1)?;
+    }
+    Ok(())
 }
 
 fn not_a_vault(e: rusqlite::Error) -> Error {

@@ -144,20 +144,10 @@ impl Vault {
         )?;
         let mac = crypto::header_mac(&keys, &vault_id, std::slice::from_ref(&slot));
 
-        let mut store = Store::create(path)?;
-        let setup = (|| {
-            let tx = store.write()?;
-            store::insert_header(&tx, &vault_id, &mac)?;
-            store::insert_keyslot(&tx, &slot)?;
-            tx.commit()?;
-            Ok(())
-        })();
-        if let Err(e) = setup {
-            drop(store);
-            // Best effort: the file holds no secret yet, only an empty schema.
-            let _ = crate::fs::remove_if_exists(path);
-            return Err(e);
-        }
+        let store = Store::create(path, |conn| {
+            store::insert_header(conn, &vault_id, &mac)?;
+            store::insert_keyslot(conn, &slot)
+        })?;
         Ok(Vault {
             store,
             vault_id,
@@ -243,7 +233,7 @@ impl Vault {
         let path = self.store.path().to_owned();
         let tx = self.store.write()?;
 
-        let write_part = |part: u32, reader: &mut dyn Read, limit: Option<u64>| {
+        let write_part = |part: u32, reader: &mut dyn Read| {
             let place = PartPlace {
                 record,
                 version,
@@ -258,15 +248,12 @@ impl Vault {
                     part,
                 },
             };
-            let (sealed, writer) = part::encrypt(&key, reader, limit, PartWriter::new(&tx, place))
+            let (sealed, writer) = part::encrypt(&key, reader, PartWriter::new(&tx, place))
                 .map_err(|e| match e {
                     EncryptFailure::Read(e) if part == 0 => Error::ReadStatement(e),
                     EncryptFailure::Read(source) => Error::ReadAttachment {
                         index: part as usize,
                         source,
-                    },
-                    EncryptFailure::TooLarge => Error::StatementTooLarge {
-                        limit: STATEMENT_LIMIT,
                     },
                     EncryptFailure::Write(e) => from_store_io(e, &path),
                 })?;
@@ -283,20 +270,11 @@ impl Vault {
         let statement = match statement {
             Some(mut reader) => {
                 // Read it whole first: it must be UTF-8 text, and it is bounded.
-                let mut text = Zeroizing::new(Vec::new());
-                (&mut reader)
-                    .take(STATEMENT_LIMIT + 1)
-                    .read_to_end(&mut text)
-                    .map_err(Error::ReadStatement)?;
-                if text.len() as u64 > STATEMENT_LIMIT {
-                    return Err(Error::StatementTooLarge {
-                        limit: STATEMENT_LIMIT,
-                    });
-                }
+                let text = read_statement_input(&mut reader)?;
                 if std::str::from_utf8(&text).is_err() {
                     return Err(Error::StatementNotUtf8);
                 }
-                Some(write_part(0, &mut text.as_slice(), Some(STATEMENT_LIMIT))?)
+                Some(write_part(0, &mut text.as_slice())?)
             }
             None => None,
         };
@@ -304,7 +282,7 @@ impl Vault {
         let names = crate::record::unique_names(&names);
         let mut parts = Vec::with_capacity(attachments.len());
         for ((i, mut attachment), name) in attachments.into_iter().enumerate().zip(names) {
-            let mut info = write_part(i as u32 + 1, &mut attachment.reader, None)?;
+            let mut info = write_part(i as u32 + 1, &mut attachment.reader)?;
             info.name = Some(name);
             parts.push(info);
         }
@@ -637,6 +615,32 @@ fn snippet(text: &str, needle: &str) -> Option<Zeroizing<String>> {
         out.push('…');
     }
     Some(out)
+}
+
+/// Reads a statement of at most [`STATEMENT_LIMIT`] bytes. The buffer grows by copying into a
+/// larger zeroizing one, so no reallocation leaves a copy of the text in freed memory.
+fn read_statement_input(reader: &mut dyn Read) -> Result<Zeroizing<Vec<u8>>> {
+    let mut text = Zeroizing::new(Vec::with_capacity(64 * 1024));
+    let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(text),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::ReadStatement(e)),
+        };
+        if (text.len() + n) as u64 > STATEMENT_LIMIT {
+            return Err(Error::StatementTooLarge {
+                limit: STATEMENT_LIMIT,
+            });
+        }
+        if text.len() + n > text.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity((text.len() + n) * 2));
+            bigger.extend_from_slice(&text);
+            text = bigger;
+        }
+        text.extend_from_slice(&buf[..n]);
+    }
 }
 
 fn now_rfc3339() -> String {

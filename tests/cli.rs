@@ -661,3 +661,68 @@ fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
 }
+
+#[test]
+fn a_vault_held_by_another_process_is_exit_11() {
+    let tv = TestVault::new();
+    let conn = tv.conn();
+    conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    tv.cmd()
+        .args(["add", "--witness", "W"])
+        .assert()
+        .code(11)
+        .stderr(predicate::str::contains("busy"));
+    conn.execute_batch("ROLLBACK").unwrap();
+    tv.cmd().args(["add", "--witness", "W"]).assert().success();
+}
+
+#[test]
+fn cat_refuses_to_write_to_a_terminal() {
+    // `script` runs the command on a pseudo-terminal.
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        return;
+    }
+    let tv = TestVault::new();
+    let id = tv.add(&[
+        "--witness",
+        "W",
+        "--attach",
+        tv.write("a.bin", b"\x1b[2Jbytes").to_str().unwrap(),
+    ]);
+    let command = format!(
+        "'{}' --vault '{}' --passphrase-file '{}' cat {id} a.bin",
+        assert_cmd::cargo::cargo_bin("tvault").display(),
+        tv.vault.display(),
+        tv.pass_file.display()
+    );
+    let out = std::process::Command::new("/usr/bin/script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HOME", tv.path("home"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("refusing to write an attachment to the terminal"),
+        "{shown}"
+    );
+    assert!(!shown.contains("bytes"));
+}
+
+#[test]
+fn a_statement_over_the_limit_is_refused_with_a_hint() {
+    let tv = TestVault::new();
+    let big = tv.write("huge.txt", &vec![b'a'; 64 * 1024 * 1024 + 1]);
+    tv.cmd()
+        .args([
+            "add",
+            "--witness",
+            "W",
+            "--text-file",
+            big.to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("larger than").and(predicate::str::contains("--attach")));
+}

@@ -127,8 +127,6 @@ pub enum EncryptFailure {
     Read(io::Error),
     /// Writing the ciphertext failed.
     Write(io::Error),
-    /// The plaintext is longer than the limit given.
-    TooLarge,
 }
 
 /// Streams `input` through age into `output`: hashes the plaintext, pads it and encrypts it,
@@ -136,7 +134,6 @@ pub enum EncryptFailure {
 pub fn encrypt<W: Write>(
     key: &PartKey<'_>,
     input: &mut dyn Read,
-    limit: Option<u64>,
     output: W,
 ) -> Result<(Sealed, W), EncryptFailure> {
     let encryptor = age::Encryptor::with_recipients(std::iter::once(key as &dyn Recipient))
@@ -155,9 +152,6 @@ pub fn encrypt<W: Write>(
             Err(e) => return Err(EncryptFailure::Read(e)),
         };
         size += n as u64;
-        if limit.is_some_and(|l| size > l) {
-            return Err(EncryptFailure::TooLarge);
-        }
         hasher.update(&buf[..n]);
         writer.write_all(&buf[..n]).map_err(EncryptFailure::Write)?;
     }
@@ -283,7 +277,7 @@ mod tests {
         };
         for len in [0, 1, 65_535, 65_536, 65_537, 300_000] {
             let plain = roundtrip_input(len);
-            let (sealed, file) = encrypt(&pk, &mut plain.as_slice(), None, Vec::new()).unwrap();
+            let (sealed, file) = encrypt(&pk, &mut plain.as_slice(), Vec::new()).unwrap();
             assert_eq!(sealed.size, len as u64);
             let mut out = Vec::new();
             decrypt(
@@ -322,7 +316,7 @@ mod tests {
             key: &key,
             binding: binding(0),
         };
-        let (_, file) = encrypt(&pk, &mut &b"x"[..], None, Vec::new()).unwrap();
+        let (_, file) = encrypt(&pk, &mut &b"x"[..], Vec::new()).unwrap();
         assert!(file.starts_with(b"age-encryption.org/v1\n-> tvault "));
     }
 
@@ -334,7 +328,7 @@ mod tests {
             binding: binding(1),
         };
         let plain = roundtrip_input(5000);
-        let (sealed, file) = encrypt(&pk, &mut plain.as_slice(), None, Vec::new()).unwrap();
+        let (sealed, file) = encrypt(&pk, &mut plain.as_slice(), Vec::new()).unwrap();
         let mut wrong = sealed.sha256;
         wrong[0] ^= 1;
         let run = |size, padded, hash: &[u8; 32]| {
@@ -360,17 +354,5 @@ mod tests {
             run(5000, sealed.padded_size + 1, &sealed.sha256),
             Err(DecryptFailure::Mismatch)
         ));
-    }
-
-    #[test]
-    fn the_limit_stops_intake() {
-        let key = Key::random();
-        let pk = PartKey {
-            key: &key,
-            binding: binding(0),
-        };
-        let plain = roundtrip_input(2000);
-        let res = encrypt(&pk, &mut plain.as_slice(), Some(1999), Vec::new());
-        assert!(matches!(res, Err(EncryptFailure::TooLarge)));
     }
 }
