@@ -20,6 +20,7 @@
 
 #![warn(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
+pub mod audit;
 pub mod crypto;
 pub mod error;
 pub mod fs;

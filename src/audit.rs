@@ -1,0 +1,700 @@
+//! The custody log: events, their Merkle tree, signed checkpoints and proofs. Pure logic.
+//!
+//! Every event is a leaf of an RFC 6962 / RFC 9162 Merkle tree: the leaf is the event's
+//! canonical JSON (which includes 128 random bits, so a stored leaf hash reveals nothing), its
+//! hash is `SHA-256(0x00 || leaf)`, and interior nodes are `SHA-256(0x01 || left || right)`.
+//! After every change the vault signs a checkpoint, a C2SP signed note:
+//!
+//! ```text
+//! tvault/<vault id>
+//! <tree size>
+//! <base64 root hash>
+//!
+//! — tvault/<vault id> <base64(key id || Ed25519 signature)>
+//! ```
+//!
+//! Consistency proofs between two checkpoints let anyone holding an older one check that the
+//! log only grew.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub type Hash = [u8; 32];
+
+/// `SHA-256(0x00 || data)`.
+pub fn leaf_hash(data: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(data);
+    h.finalize().into()
+}
+
+/// `SHA-256(0x01 || left || right)`.
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// The root of an empty tree: SHA-256 of nothing.
+pub fn empty_root() -> Hash {
+    Sha256::digest([]).into()
+}
+
+/// The largest power of two smaller than `n` (n ≥ 2).
+fn split(n: usize) -> usize {
+    debug_assert!(n >= 2);
+    1 << (usize::BITS - 1 - (n - 1).leading_zeros())
+}
+
+/// MTH(D[n]) over leaf hashes, as RFC 9162 §2.1.1 defines it.
+pub fn root(leaves: &[Hash]) -> Hash {
+    match leaves.len() {
+        0 => empty_root(),
+        1 => leaves[0],
+        n => {
+            let k = split(n);
+            node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
+        }
+    }
+}
+
+/// The audit path for leaf `index` (RFC 9162 §2.1.3.1).
+pub fn inclusion_proof(index: usize, leaves: &[Hash]) -> Vec<Hash> {
+    let n = leaves.len();
+    assert!(index < n, "the leaf is in the tree");
+    if n == 1 {
+        return Vec::new();
+    }
+    let k = split(n);
+    if index < k {
+        let mut p = inclusion_proof(index, &leaves[..k]);
+        p.push(root(&leaves[k..]));
+        p
+    } else {
+        let mut p = inclusion_proof(index - k, &leaves[k..]);
+        p.push(root(&leaves[..k]));
+        p
+    }
+}
+
+/// The consistency proof from the first `m` leaves to all of them (RFC 9162 §2.1.4.1).
+pub fn consistency_proof(m: usize, leaves: &[Hash]) -> Vec<Hash> {
+    assert!(
+        0 < m && m <= leaves.len(),
+        "the old tree is a prefix of the new one"
+    );
+    subproof(m, leaves, true)
+}
+
+fn subproof(m: usize, leaves: &[Hash], whole: bool) -> Vec<Hash> {
+    let n = leaves.len();
+    if m == n {
+        return if whole {
+            Vec::new()
+        } else {
+            vec![root(leaves)]
+        };
+    }
+    let k = split(n);
+    if m <= k {
+        let mut p = subproof(m, &leaves[..k], whole);
+        p.push(root(&leaves[k..]));
+        p
+    } else {
+        let mut p = subproof(m - k, &leaves[k..], false);
+        p.push(root(&leaves[..k]));
+        p
+    }
+}
+
+/// Checks an inclusion proof (RFC 9162 §2.1.3.2).
+pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root: &Hash) -> bool {
+    if index >= size {
+        return false;
+    }
+    let (mut f, mut s) = (index, size - 1);
+    let mut r = *leaf;
+    for p in proof {
+        if s == 0 {
+            return false;
+        }
+        if f & 1 == 1 || f == s {
+            r = node_hash(p, &r);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    s == 0 && r == *root
+}
+
+/// Checks a consistency proof between trees of `m` and `n` leaves (RFC 9162 §2.1.4.2).
+pub fn verify_consistency(
+    m: u64,
+    n: u64,
+    proof: &[Hash],
+    old_root: &Hash,
+    new_root: &Hash,
+) -> bool {
+    if m == 0 || m > n {
+        return false;
+    }
+    if m == n {
+        return proof.is_empty() && old_root == new_root;
+    }
+    let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
+    if m.is_power_of_two() {
+        path.push(*old_root);
+    }
+    path.extend_from_slice(proof);
+    let Some((first, rest)) = path.split_first() else {
+        return false;
+    };
+    let (mut f, mut s) = (m - 1, n - 1);
+    while f & 1 == 1 {
+        f >>= 1;
+        s >>= 1;
+    }
+    let (mut fr, mut sr) = (*first, *first);
+    for c in rest {
+        if s == 0 {
+            return false;
+        }
+        if f & 1 == 1 || f == s {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    fr == *old_root && sr == *new_root && s == 0
+}
+
+/// The right edge of a tree: the roots of its perfect subtrees, largest first. Enough to
+/// append a leaf and compute the new root in O(log n).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Frontier {
+    pub size: u64,
+    nodes: Vec<Hash>,
+}
+
+impl Frontier {
+    pub fn append(&mut self, leaf: Hash) {
+        let mut h = leaf;
+        let mut size = self.size;
+        while size & 1 == 1 {
+            let left = self.nodes.pop().expect("one node per set bit of the size");
+            h = node_hash(&left, &h);
+            size >>= 1;
+        }
+        self.nodes.push(h);
+        self.size += 1;
+    }
+
+    pub fn root(&self) -> Hash {
+        let mut nodes = self.nodes.iter().rev();
+        let Some(last) = nodes.next() else {
+            return empty_root();
+        };
+        nodes.fold(*last, |acc, left| node_hash(left, &acc))
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.nodes.concat()
+    }
+
+    /// Rebuilds a frontier stored with [`Frontier::to_bytes`]; `None` when the bytes cannot be
+    /// the frontier of a tree of `size` leaves.
+    pub fn from_bytes(size: u64, bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != 32 * size.count_ones() as usize {
+            return None;
+        }
+        let nodes = bytes
+            .chunks_exact(32)
+            .map(|c| c.try_into().expect("32-byte chunks"))
+            .collect();
+        Some(Frontier { size, nodes })
+    }
+}
+
+/// What an event is about. The names are part of the log's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    VaultCreated,
+    SigningKeyCreated,
+    RecordAdded,
+    RecordAmended,
+    RecordShown,
+    AttachmentRead,
+    RecordsListed,
+    Searched,
+    HistoryRead,
+    LogRead,
+    Verified,
+    RollbackAccepted,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::VaultCreated => "vault-created",
+            Action::SigningKeyCreated => "signing-key-created",
+            Action::RecordAdded => "record-added",
+            Action::RecordAmended => "record-amended",
+            Action::RecordShown => "record-shown",
+            Action::AttachmentRead => "attachment-read",
+            Action::RecordsListed => "records-listed",
+            Action::Searched => "searched",
+            Action::HistoryRead => "history-read",
+            Action::LogRead => "log-read",
+            Action::Verified => "verified",
+            Action::RollbackAccepted => "rollback-accepted",
+        }
+    }
+}
+
+/// A part's hashes as an event records them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartHashes {
+    pub part: u32,
+    /// SHA-256 of the original plaintext, taken at intake.
+    pub sha256: String,
+    /// SHA-256 of the stored age file (header and payload), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_sha256: Option<String>,
+}
+
+/// One entry of the custody log. Never holds testimony text or names of witnesses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// The operator whose keyslot unlocked the vault.
+    pub operator: String,
+    pub action: Action,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartHashes>,
+    /// Action-specific facts: counts, reasons, the checkpoints of an accepted rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
+    /// 128 random bits, so a leaf hash cannot be confirmed by guessing the event.
+    pub salt: String,
+}
+
+impl Event {
+    /// The leaf bytes: the event's JSON, fields in declaration order.
+    pub fn leaf(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("events serialise")
+    }
+}
+
+/// Errors reading a checkpoint note.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoteError {
+    #[error("the checkpoint is not in the expected format")]
+    Malformed,
+    #[error("the checkpoint's signature does not verify with the vault's signing key")]
+    BadSignature,
+}
+
+/// A signed checkpoint: the log's size and root at one moment.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub origin: String,
+    pub size: u64,
+    pub root: Hash,
+    /// The whole signed note, as written.
+    pub note: String,
+}
+
+impl fmt::Debug for Checkpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Checkpoint({} @ {})", self.origin, self.size)
+    }
+}
+
+/// The origin line, which is also the signing key's name.
+pub fn origin(vault_id: &[u8; 16]) -> String {
+    format!("tvault/{}", hex::encode(vault_id))
+}
+
+/// The 4-byte key id C2SP signed notes use for an Ed25519 key.
+fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update(b"\n\x01");
+    h.update(key.as_bytes());
+    let d = h.finalize();
+    [d[0], d[1], d[2], d[3]]
+}
+
+impl Checkpoint {
+    /// Signs the checkpoint for a tree of `size` leaves with root `root`.
+    pub fn sign(origin: &str, size: u64, root: &Hash, key: &SigningKey) -> Self {
+        let body = format!("{origin}\n{size}\n{}\n", STANDARD.encode(root));
+        let sig = key.sign(body.as_bytes());
+        let mut blob = key_id(origin, &key.verifying_key()).to_vec();
+        blob.extend_from_slice(&sig.to_bytes());
+        let note = format!("{body}\n\u{2014} {origin} {}\n", STANDARD.encode(blob));
+        Checkpoint {
+            origin: origin.to_owned(),
+            size,
+            root: *root,
+            note,
+        }
+    }
+
+    /// Parses a signed note and checks its signature with `key`.
+    pub fn verify(note: &str, key: &VerifyingKey) -> Result<Self, NoteError> {
+        let (body, sigs) = note.split_once("\n\n").ok_or(NoteError::Malformed)?;
+        let body = format!("{body}\n");
+        let mut lines = body.lines();
+        let origin = lines.next().ok_or(NoteError::Malformed)?.to_owned();
+        let size: u64 = lines
+            .next()
+            .and_then(|l| l.parse().ok())
+            .ok_or(NoteError::Malformed)?;
+        let root: Hash = lines
+            .next()
+            .and_then(|l| STANDARD.decode(l).ok())
+            .and_then(|r| r.try_into().ok())
+            .ok_or(NoteError::Malformed)?;
+        let id = key_id(&origin, key);
+        let prefix = format!("\u{2014} {origin} ");
+        let mut seen = false;
+        for line in sigs.lines() {
+            let Some(b64) = line.strip_prefix(&prefix) else {
+                continue;
+            };
+            seen = true;
+            let Ok(blob) = STANDARD.decode(b64) else {
+                continue;
+            };
+            if blob.len() != 68 || blob[..4] != id {
+                continue;
+            }
+            let sig = Signature::from_slice(&blob[4..]).map_err(|_| NoteError::Malformed)?;
+            if key.verify(body.as_bytes(), &sig).is_ok() {
+                return Ok(Checkpoint {
+                    origin,
+                    size,
+                    root,
+                    note: note.to_owned(),
+                });
+            }
+        }
+        Err(if seen {
+            NoteError::BadSignature
+        } else {
+            NoteError::Malformed
+        })
+    }
+}
+
+/// A consistency proof between two checkpoints, as `audit prove` writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    /// "tvault-consistency-proof/v1".
+    pub format: String,
+    pub old_checkpoint: String,
+    pub new_checkpoint: String,
+    /// Base64 hashes, as RFC 9162 orders them.
+    pub proof: Vec<String>,
+}
+
+impl ConsistencyProof {
+    pub const FORMAT: &'static str = "tvault-consistency-proof/v1";
+
+    /// Checks both signatures with `key` and the proof between them.
+    pub fn check(&self, key: &VerifyingKey) -> Result<(Checkpoint, Checkpoint), ProofError> {
+        if self.format != Self::FORMAT {
+            return Err(ProofError::Format);
+        }
+        let old = Checkpoint::verify(&self.old_checkpoint, key).map_err(ProofError::Old)?;
+        let new = Checkpoint::verify(&self.new_checkpoint, key).map_err(ProofError::New)?;
+        if old.origin != new.origin {
+            return Err(ProofError::Origin);
+        }
+        let proof: Vec<Hash> = self
+            .proof
+            .iter()
+            .map(|h| STANDARD.decode(h).ok().and_then(|b| b.try_into().ok()))
+            .collect::<Option<_>>()
+            .ok_or(ProofError::Format)?;
+        if !verify_consistency(old.size, new.size, &proof, &old.root, &new.root) {
+            return Err(ProofError::Inconsistent);
+        }
+        Ok((old, new))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    #[error("the proof file is not a tvault consistency proof")]
+    Format,
+    #[error("the older checkpoint: {0}")]
+    Old(NoteError),
+    #[error("the newer checkpoint: {0}")]
+    New(NoteError),
+    #[error("the two checkpoints belong to different vaults")]
+    Origin,
+    #[error("the newer log does not extend the older one: the log was rewritten")]
+    Inconsistent,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(s: &str) -> Hash {
+        hex::decode(s).unwrap().try_into().unwrap()
+    }
+
+    /// The Certificate Transparency test leaves and the roots of their first 1..=8.
+    fn ct_leaves() -> Vec<Hash> {
+        [
+            "",
+            "00",
+            "10",
+            "2021",
+            "3031",
+            "40414243",
+            "5051525354555657",
+            "606162636465666768696a6b6c6d6e6f",
+        ]
+        .iter()
+        .map(|d| leaf_hash(&hex::decode(d).unwrap()))
+        .collect()
+    }
+
+    const CT_ROOTS: [&str; 8] = [
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    ];
+
+    #[test]
+    fn roots_match_the_published_vectors() {
+        let leaves = ct_leaves();
+        assert_eq!(
+            root(&[]),
+            h("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        );
+        let mut frontier = Frontier::default();
+        for n in 1..=8 {
+            assert_eq!(root(&leaves[..n]), h(CT_ROOTS[n - 1]), "size {n}");
+            frontier.append(leaves[n - 1]);
+            assert_eq!(frontier.root(), h(CT_ROOTS[n - 1]), "frontier size {n}");
+        }
+    }
+
+    #[test]
+    fn proofs_match_the_published_vectors() {
+        let leaves = ct_leaves();
+        let inclusion: [(usize, usize, &[&str]); 4] = [
+            (
+                0,
+                8,
+                &[
+                    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+                ],
+            ),
+            (
+                5,
+                8,
+                &[
+                    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                    "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+                ],
+            ),
+            (
+                2,
+                3,
+                &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"],
+            ),
+            (
+                1,
+                5,
+                &[
+                    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                ],
+            ),
+        ];
+        for (index, size, expected) in inclusion {
+            let proof = inclusion_proof(index, &leaves[..size]);
+            let expected: Vec<Hash> = expected.iter().map(|e| h(e)).collect();
+            assert_eq!(proof, expected, "inclusion {index} in {size}");
+            assert!(verify_inclusion(
+                index as u64,
+                size as u64,
+                &leaves[index],
+                &proof,
+                &h(CT_ROOTS[size - 1])
+            ));
+        }
+        let consistency: [(usize, usize, &[&str]); 4] = [
+            (1, 1, &[]),
+            (
+                1,
+                8,
+                &[
+                    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+                ],
+            ),
+            (
+                6,
+                8,
+                &[
+                    "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+                    "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+                ],
+            ),
+            (
+                2,
+                5,
+                &[
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                ],
+            ),
+        ];
+        for (m, n, expected) in consistency {
+            let proof = consistency_proof(m, &leaves[..n]);
+            let expected: Vec<Hash> = expected.iter().map(|e| h(e)).collect();
+            assert_eq!(proof, expected, "consistency {m} -> {n}");
+            assert!(verify_consistency(
+                m as u64,
+                n as u64,
+                &proof,
+                &h(CT_ROOTS[m - 1]),
+                &h(CT_ROOTS[n - 1])
+            ));
+        }
+    }
+
+    /// Every tree size 1..=300: every inclusion proof and every consistency proof verifies,
+    /// and a wrong leaf, root or proof hash makes each of them fail. (The tree size is bound by
+    /// the signed checkpoint, not by the proof.)
+    #[test]
+    fn all_proofs_verify_exhaustively_up_to_300_leaves() {
+        let leaves: Vec<Hash> = (0..300u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let roots: Vec<Hash> = {
+            let mut f = Frontier::default();
+            leaves
+                .iter()
+                .map(|l| {
+                    f.append(*l);
+                    f.root()
+                })
+                .collect()
+        };
+        for n in 1..=300usize {
+            assert_eq!(roots[n - 1], root(&leaves[..n]));
+            let tree = &leaves[..n];
+            let r = roots[n - 1];
+            for i in 0..n {
+                let proof = inclusion_proof(i, tree);
+                assert!(
+                    verify_inclusion(i as u64, n as u64, &leaves[i], &proof, &r),
+                    "{i} in {n}"
+                );
+                assert!(!verify_inclusion(
+                    i as u64,
+                    n as u64,
+                    &leaves[(i + 1) % 300],
+                    &proof,
+                    &r
+                ));
+                if let Some(first) = proof.first() {
+                    let mut bad = proof.clone();
+                    bad[0] = node_hash(first, first);
+                    assert!(!verify_inclusion(i as u64, n as u64, &leaves[i], &bad, &r));
+                }
+            }
+            for m in 1..=n {
+                let proof = consistency_proof(m, tree);
+                let old = roots[m - 1];
+                assert!(
+                    verify_consistency(m as u64, n as u64, &proof, &old, &r),
+                    "{m} -> {n}"
+                );
+                if m < n {
+                    assert!(!verify_consistency(m as u64, n as u64, &proof, &r, &r));
+                    assert!(!verify_consistency(m as u64, n as u64, &proof, &old, &old));
+                    let mut bad = proof.clone();
+                    bad[0] = node_hash(&bad[0], &bad[0]);
+                    assert!(!verify_consistency(m as u64, n as u64, &bad, &old, &r));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn frontiers_survive_storage() {
+        let mut f = Frontier::default();
+        for i in 0..37u32 {
+            f.append(leaf_hash(&i.to_be_bytes()));
+            let back = Frontier::from_bytes(f.size, &f.to_bytes()).unwrap();
+            assert_eq!(back, f);
+        }
+        assert!(Frontier::from_bytes(37, &[0u8; 32]).is_none());
+    }
+
+    #[test]
+    fn checkpoints_sign_and_verify_as_signed_notes() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let origin = origin(&[1u8; 16]);
+        let cp = Checkpoint::sign(&origin, 5, &[9u8; 32], &key);
+        assert!(cp.note.starts_with(&format!("{origin}\n5\n")));
+        assert!(cp.note.contains("\n\n\u{2014} tvault/"));
+        let back = Checkpoint::verify(&cp.note, &key.verifying_key()).unwrap();
+        assert_eq!(back, cp);
+
+        let other = SigningKey::from_bytes(&[8u8; 32]);
+        assert!(Checkpoint::verify(&cp.note, &other.verifying_key()).is_err());
+        let edited = cp.note.replacen("\n5\n", "\n6\n", 1);
+        assert_eq!(
+            Checkpoint::verify(&edited, &key.verifying_key()),
+            Err(NoteError::BadSignature)
+        );
+        assert!(Checkpoint::verify("garbage", &key.verifying_key()).is_err());
+    }
+}
