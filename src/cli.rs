@@ -5,16 +5,21 @@
 //! `Args` (whose doc comments are the help) and its `run`.
 
 mod add;
+mod amend;
+mod audit;
 mod cat;
 pub mod error;
 pub mod harden;
+mod history;
 mod init;
 mod list;
+mod log;
 mod passphrase;
 mod search;
 mod show;
 mod status;
 mod terminal;
+mod verify;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -23,6 +28,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use tvault::Vault;
+use tvault::vault::OpenOptions;
 
 use error::CliError;
 use passphrase::Sources;
@@ -75,6 +81,14 @@ pub struct Cli {
     )]
     passphrase_command: Option<String>,
 
+    /// Keep anchor checkpoints here [default: $XDG_STATE_HOME/tvault/anchors]
+    #[arg(long, global = true, env = "TVAULT_ANCHOR_DIR", value_name = "DIR")]
+    anchor_dir: Option<PathBuf>,
+
+    /// Open a vault that is older than its anchor checkpoint (restored on purpose); logged
+    #[arg(long, global = true)]
+    accept_rollback: bool,
+
     /// Show the causes of errors
     #[arg(short, long, global = true)]
     verbose: bool,
@@ -87,16 +101,24 @@ pub struct Cli {
 enum Command {
     Init(init::Args),
     Add(Box<add::Args>),
+    Amend(Box<amend::Args>),
     List(list::Args),
     Show(show::Args),
     Cat(cat::Args),
     Search(search::Args),
+    History(history::Args),
+    Log(log::Args),
+    Verify(verify::Args),
+    #[command(subcommand)]
+    Audit(audit::Command),
     Status(status::Args),
 }
 
 /// What every subcommand gets: the global flags, resolved.
 pub struct Context {
     pub vault_path: PathBuf,
+    pub anchor_dir: PathBuf,
+    pub accept_rollback: bool,
     pub json: bool,
     pub quiet: bool,
     pub operator: Option<String>,
@@ -116,8 +138,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let ctx = Context {
         vault_path: match cli.vault {
             Some(p) => p,
-            None => default_vault_path()?,
+            None => xdg_dir("XDG_DATA_HOME", ".local/share")?.join("vault.tvault"),
         },
+        anchor_dir: match cli.anchor_dir {
+            Some(p) => p,
+            None => xdg_dir("XDG_STATE_HOME", ".local/state")?.join("anchors"),
+        },
+        accept_rollback: cli.accept_rollback,
         json: cli.json,
         quiet: cli.quiet,
         operator: cli.operator,
@@ -131,6 +158,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let result = match cli.command {
         Command::Init(args) => init::run(&ctx, args),
         Command::Add(args) => add::run(&ctx, *args),
+        Command::Amend(args) => amend::run(&ctx, *args),
+        Command::History(args) => history::run(&ctx, args),
+        Command::Log(args) => log::run(&ctx, args),
+        Command::Verify(args) => verify::run(&ctx, args),
+        Command::Audit(command) => audit::run(&ctx, command),
         Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
         Command::Cat(args) => cat::run(&ctx, args),
@@ -144,18 +176,18 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     })
 }
 
-/// `$XDG_DATA_HOME/tvault/vault.tvault`, or `~/.local/share/tvault/vault.tvault`.
-fn default_vault_path() -> Result<PathBuf, CliError> {
+/// `$VAR/tvault`, or `~/FALLBACK/tvault` (XDG base directories; relative values are ignored).
+fn xdg_dir(var: &str, fallback: &str) -> Result<PathBuf, CliError> {
     let absolute = |v: Option<std::ffi::OsString>| v.map(PathBuf::from).filter(|p| p.is_absolute());
-    let data = absolute(std::env::var_os("XDG_DATA_HOME"))
-        .or_else(|| absolute(std::env::var_os("HOME")).map(|h| h.join(".local/share")))
+    let base = absolute(std::env::var_os(var))
+        .or_else(|| absolute(std::env::var_os("HOME")).map(|h| h.join(fallback)))
         .ok_or_else(|| {
-            CliError::usage(
-                "cannot find a place for the vault: neither XDG_DATA_HOME nor HOME is set",
-            )
-            .hint("name the vault file with --vault PATH or TVAULT_VAULT")
+            CliError::usage(format!(
+                "cannot find tvault's folders: neither {var} nor HOME is set"
+            ))
+            .hint("name the vault with --vault PATH and the anchor folder with --anchor-dir DIR")
         })?;
-    Ok(data.join("tvault").join("vault.tvault"))
+    Ok(base.join("tvault"))
 }
 
 impl Context {
@@ -172,7 +204,11 @@ impl Context {
         Ok(Vault::open(
             &self.vault_path,
             &passphrase,
-            self.operator.as_deref(),
+            &OpenOptions {
+                operator: self.operator.as_deref(),
+                anchor_dir: Some(&self.anchor_dir),
+                accept_rollback: self.accept_rollback,
+            },
         )?)
     }
 

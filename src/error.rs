@@ -29,6 +29,16 @@ pub enum Error {
     #[error("integrity check failed: {0}")]
     Integrity(Integrity),
 
+    /// The vault's log is shorter than, or inconsistent with, the checkpoint kept outside it.
+    #[error(
+        "the vault was rolled back or its log rewritten: it does not extend the checkpoint kept outside it\n\nanchor checkpoint ({anchor_path}):\n{anchor}\nvault checkpoint:\n{vault}"
+    )]
+    Rollback {
+        anchor_path: String,
+        anchor: String,
+        vault: String,
+    },
+
     #[error("the vault has format version {found}, newer than this tvault supports ({supported})")]
     UnsupportedFormat { found: i64, supported: i64 },
 
@@ -105,6 +115,10 @@ pub enum Integrity {
     PartHash { record: RecordId, part: u32 },
     #[error("record {record}: part {part} is missing")]
     PartMissing { record: RecordId, part: u32 },
+    #[error("the custody log: {0}")]
+    Log(String),
+    #[error("the vault's signing key does not match its public half")]
+    SigningKey,
 }
 
 impl From<Integrity> for Error {

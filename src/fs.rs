@@ -48,3 +48,36 @@ pub fn remove_if_exists(path: &Path) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+/// Replaces `path` with `data` atomically: a new private temporary file in the same folder,
+/// written and synced, then renamed over the old one, then the folder synced. A crash leaves
+/// the old file or the new one, never a mix.
+pub fn replace_private(path: &Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    create_private_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let suffix: [u8; 8] = crate::crypto::random_array();
+    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(suffix)));
+    let written = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_data()?;
+        std::fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.at(path)
+}

@@ -288,6 +288,12 @@ pub struct PartInfo {
     pub padded_size: u64,
     /// Length of the stored age file: header row plus all chunk rows.
     pub stored_len: u64,
+    /// SHA-256 of the stored age file (vaults of format 2 on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_sha256: Option<String>,
+    /// The version the part is stored under, when it was carried over from an earlier one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_at: Option<u32>,
 }
 
 impl fmt::Debug for PartInfo {

@@ -18,6 +18,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
+use sha2::{Digest, Sha256};
 
 use crate::crypto::{KdfParams, Keyslot, SlotKind};
 use crate::error::{Error, Integrity, IoResultExt, Result};
@@ -27,7 +28,10 @@ use crate::record::{RecordId, RecordIdPrefix};
 const APPLICATION_ID: i64 = 0x7476_6c74;
 
 /// Migrations, in order; the format version is the number applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_custody.sql"),
+];
 
 /// The vault format this build writes and the newest it reads.
 pub const FORMAT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -339,6 +343,112 @@ pub fn keyslots(conn: &Connection) -> Result<Vec<Keyslot>> {
     Ok(slots)
 }
 
+/// The signing key columns: the public key and the sealed secret, when set.
+pub fn signing_key(conn: &Connection) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+    Ok(conn.query_row(
+        "SELECT signing_public, signing_secret FROM vault WHERE singleton = 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+pub fn set_signing_key(conn: &Connection, public: &[u8], sealed_secret: &[u8]) -> Result<()> {
+    conn.execute(
+        "UPDATE vault SET signing_public = ?1, signing_secret = ?2 WHERE singleton = 1",
+        params![public, sealed_secret],
+    )?;
+    Ok(())
+}
+
+// --- custody log ---------------------------------------------------------------------------
+
+/// The stored checkpoint: tree size, frontier bytes and signed note.
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub frontier: Vec<u8>,
+    pub note: String,
+}
+
+pub fn checkpoint(conn: &Connection) -> Result<Option<StoredCheckpoint>> {
+    let row = conn
+        .query_row(
+            "SELECT tree_size, frontier, note FROM checkpoint WHERE singleton = 1",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    Ok(row.map(|(size, frontier, note)| StoredCheckpoint {
+        size: size as u64,
+        frontier,
+        note,
+    }))
+}
+
+pub fn set_checkpoint(conn: &Connection, cp: &StoredCheckpoint) -> Result<()> {
+    conn.execute(
+        "INSERT INTO checkpoint (singleton, tree_size, frontier, note) VALUES (1, ?1, ?2, ?3)
+         ON CONFLICT (singleton) DO UPDATE
+         SET tree_size = excluded.tree_size, frontier = excluded.frontier, note = excluded.note",
+        params![cp.size as i64, cp.frontier, cp.note],
+    )?;
+    Ok(())
+}
+
+/// The number of events: one more than the highest sequence number.
+pub fn event_count(conn: &Connection) -> Result<u64> {
+    let next: i64 = conn.query_row("SELECT coalesce(max(seq) + 1, 0) FROM event", [], |r| {
+        r.get(0)
+    })?;
+    Ok(next as u64)
+}
+
+pub fn insert_event(
+    conn: &Connection,
+    seq: u64,
+    leaf_hash: &[u8; 32],
+    sealed: &[u8],
+) -> Result<()> {
+    conn.prepare_cached("INSERT INTO event (seq, leaf_hash, sealed) VALUES (?1, ?2, ?3)")?
+        .execute(params![seq as i64, leaf_hash, sealed])?;
+    Ok(())
+}
+
+/// Every event row in sequence order: sequence number, leaf hash, sealed event.
+pub fn events(conn: &Connection) -> Result<Vec<(u64, Vec<u8>, Vec<u8>)>> {
+    let mut stmt = conn.prepare("SELECT seq, leaf_hash, sealed FROM event ORDER BY seq")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The leaf hashes of the first `limit` events, in order. A row whose hash is not 32 bytes,
+/// or a gap in the sequence, is an integrity failure.
+pub fn leaf_hashes(conn: &Connection, limit: u64) -> Result<Vec<[u8; 32]>> {
+    let mut stmt = conn.prepare("SELECT seq, leaf_hash FROM event WHERE seq < ?1 ORDER BY seq")?;
+    let rows = stmt.query_map([limit as i64], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, hash) = row?;
+        if seq as usize != out.len() {
+            return Err(Integrity::Log(format!("event {} is missing", out.len())).into());
+        }
+        out.push(
+            hash.try_into()
+                .map_err(|_| Integrity::Log(format!("event {seq} has a damaged hash")))?,
+        );
+    }
+    Ok(out)
+}
+
+/// `PRAGMA integrity_check`: `None` when SQLite finds the file sound.
+pub fn integrity_check(conn: &Connection) -> Result<Option<String>> {
+    let result: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    Ok((result != "ok").then_some(result))
+}
+
 // --- records -------------------------------------------------------------------------------
 
 pub fn record_count(conn: &Connection) -> Result<u64> {
@@ -417,6 +527,16 @@ pub fn current_version(conn: &Connection, id: &RecordId) -> Result<Option<Versio
     raw.map(to_version_row).transpose()
 }
 
+/// Every version of one record, oldest first; with `None`, every version of every record.
+pub fn versions(conn: &Connection, id: Option<&RecordId>) -> Result<Vec<VersionRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT record_id, version, meta, identity FROM record_version
+         WHERE ?1 IS NULL OR record_id = ?1 ORDER BY record_id, version",
+    )?;
+    let rows = stmt.query_map([id.map(|i| i.as_bytes().to_vec())], version_row)?;
+    rows.map(|r| to_version_row(r?)).collect()
+}
+
 pub fn insert_version(conn: &Connection, row: &VersionRow) -> Result<()> {
     conn.execute(
         "INSERT INTO record_version (record_id, version, meta, identity) VALUES (?1, ?2, ?3, ?4)",
@@ -444,6 +564,7 @@ pub struct PartWriter<'c> {
     buf: Vec<u8>,
     seq: i64,
     written: u64,
+    hasher: Sha256,
 }
 
 impl<'c> PartWriter<'c> {
@@ -455,11 +576,13 @@ impl<'c> PartWriter<'c> {
             buf: Vec::with_capacity(CHUNK_SIZE),
             seq: 0,
             written: 0,
+            hasher: Sha256::new(),
         }
     }
 
-    /// Stores what is left and returns the total stored length (header plus payload).
-    pub fn finish(mut self) -> Result<u64> {
+    /// Stores what is left and returns the total stored length (header plus payload) and the
+    /// SHA-256 of the stored bytes.
+    pub fn finish(mut self) -> Result<(u64, [u8; 32])> {
         if self.part_id.is_none() {
             // An age file always has a complete header: this is a broken invariant.
             return Err(Error::Integrity(Integrity::PartMissing {
@@ -470,7 +593,7 @@ impl<'c> PartWriter<'c> {
         if !self.buf.is_empty() {
             self.flush_chunk()?;
         }
-        Ok(self.written)
+        Ok((self.written, self.hasher.finalize().into()))
     }
 
     /// Once the buffer holds the whole age header (it ends with the `---` MAC line), stores it
@@ -493,6 +616,7 @@ impl<'c> PartWriter<'c> {
             ],
         )?;
         self.part_id = Some(self.conn.last_insert_rowid());
+        self.hasher.update(&self.buf[..header_len]);
         self.written += header_len as u64;
         self.buf.drain(..header_len);
         Ok(())
@@ -504,6 +628,7 @@ impl<'c> PartWriter<'c> {
             .conn
             .prepare_cached("INSERT INTO chunk (part_id, seq, data) VALUES (?1, ?2, ?3)")?;
         stmt.execute(params![part_id, self.seq, &self.buf])?;
+        self.hasher.update(&self.buf);
         self.written += self.buf.len() as u64;
         self.seq += 1;
         self.buf.clear();

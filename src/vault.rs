@@ -1,23 +1,30 @@
-//! The facade: create and unlock a vault, take in testimony, list, show, stream and search it.
+//! The facade: create and unlock a vault, take in and amend testimony, read it, and keep the
+//! custody log.
 //!
-//! Every read of testimony goes through [`Vault::read_part`] (content) or [`Vault::open_meta`]
-//! and [`Vault::open_identity`] (sealed metadata), so there is one place where reads can be
-//! recorded.
+//! Every command that reads or writes appends its events to the log, signs a new checkpoint
+//! and commits, all in one transaction, before any testimony is shown; the checkpoint is then
+//! copied to the anchor file outside the vault. Content is decrypted only in
+//! [`Session::read_part`], metadata only in [`Session::open_meta`] and
+//! [`Session::open_identity`].
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use rusqlite::Connection;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use crate::audit::{self, Action, Checkpoint, Event, Frontier, PartHashes};
 use crate::crypto::part::{self, DecryptFailure, EncryptFailure, PartBinding, PartKey};
 use crate::crypto::{self, KdfParams, Key, Keyslot, Passphrase, SlotKind, VaultKeys};
 use crate::error::{Error, Integrity, Result};
 use crate::record::{
-    InterviewDate, Metadata, PartInfo, RecordId, RecordIdPrefix, SealedMeta, WitnessIdentity,
+    IdentityLevel, InterviewDate, MediaConsent, Metadata, PartInfo, Purpose, RecordId,
+    RecordIdPrefix, SealedMeta, WitnessIdentity,
 };
-use crate::store::{self, PartPlace, PartReader, PartWriter, Store, VersionRow};
+use crate::store::{self, PartPlace, PartReader, PartWriter, Store, StoredCheckpoint, VersionRow};
 
 /// The most a statement may hold: it is text, read whole for `show` and `search`.
 pub const STATEMENT_LIMIT: u64 = 64 * 1024 * 1024;
@@ -25,18 +32,39 @@ pub const STATEMENT_LIMIT: u64 = 64 * 1024 * 1024;
 /// An unlocked vault.
 pub struct Vault {
     store: Store,
+    s: Session,
+}
+
+/// What an unlocked vault knows: its keys, who unlocked it, and where its anchor is.
+struct Session {
     vault_id: [u8; 16],
     keys: VaultKeys,
     operator: String,
+    signing: SigningKey,
+    /// The anchor file, when the caller keeps one.
+    anchor: Option<PathBuf>,
 }
 
-/// How `init` sets up the first keyslot.
+/// How `init` sets up the vault.
 pub struct CreateOptions<'a> {
     pub kdf: KdfParams,
     /// The caller accepted parameters below the floor.
     pub weak_kdf: bool,
     /// The first operator's name.
     pub operator: &'a str,
+    /// The folder that keeps anchor checkpoints, outside the vault's folder.
+    pub anchor_dir: Option<&'a Path>,
+}
+
+/// How to open a vault.
+#[derive(Default)]
+pub struct OpenOptions<'a> {
+    /// Accept only this operator's keyslot.
+    pub operator: Option<&'a str>,
+    /// The folder that keeps anchor checkpoints.
+    pub anchor_dir: Option<&'a Path>,
+    /// Open a vault whose log does not extend its anchor, and log that this was done.
+    pub accept_rollback: bool,
 }
 
 /// What can be said about a vault without unlocking it.
@@ -48,6 +76,14 @@ pub struct Status {
     pub records: u64,
     pub file_size: u64,
     pub keyslots: Vec<SlotStatus>,
+    /// The signing key, as an OpenSSH public key line; `None` before the first unlock of a
+    /// vault made by an older tvault.
+    pub signing_key: Option<String>,
+    pub signing_key_fingerprint: Option<String>,
+    /// Number of events in the custody log.
+    pub log_size: u64,
+    /// The anchor file, when one exists.
+    pub anchor: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,7 +112,73 @@ pub struct Attachment<'a> {
     pub reader: Box<dyn Read + 'a>,
 }
 
-/// A record's latest version, as `list` and `search` see it.
+/// Changes to metadata: each field given replaces the old value.
+#[derive(Default)]
+pub struct MetaEdit {
+    pub witness: Option<String>,
+    pub title: Option<String>,
+    pub interviewer: Option<String>,
+    pub date: Option<InterviewDate>,
+    pub location: Option<String>,
+    pub language: Option<String>,
+    /// Replaces all tags.
+    pub tags: Option<Vec<String>>,
+    pub purposes: Option<BTreeSet<Purpose>>,
+    pub identity_level: Option<IdentityLevel>,
+    pub media: Option<MediaConsent>,
+}
+
+impl MetaEdit {
+    fn apply(self, meta: &mut Metadata) {
+        let MetaEdit {
+            witness,
+            title,
+            interviewer,
+            date,
+            location,
+            language,
+            tags,
+            purposes,
+            identity_level,
+            media,
+        } = self;
+        if let Some(v) = witness {
+            meta.witness = v;
+        }
+        meta.title = title.or(meta.title.take());
+        meta.interviewer = interviewer.or(meta.interviewer.take());
+        meta.date = date.or(meta.date.take());
+        meta.location = location.or(meta.location.take());
+        meta.language = language.or(meta.language.take());
+        if let Some(v) = tags {
+            meta.tags = v;
+        }
+        if let Some(v) = purposes {
+            meta.consent.purposes = v;
+        }
+        if let Some(v) = identity_level {
+            meta.consent.identity_level = v;
+        }
+        if let Some(v) = media {
+            meta.consent.media = v;
+        }
+    }
+}
+
+/// A new version of a record: what changes. Parts not named are carried over unchanged.
+pub struct Amendment<'a> {
+    pub meta: MetaEdit,
+    pub witness_name: Option<String>,
+    pub witness_contact: Option<String>,
+    /// Replaces the statement.
+    pub statement: Option<Box<dyn Read + 'a>>,
+    /// Added; one with the name of an existing attachment replaces it.
+    pub attachments: Vec<Attachment<'a>>,
+    /// Names of attachments to leave out of the new version (earlier versions keep them).
+    pub remove: Vec<String>,
+}
+
+/// A record version, as `list`, `search` and `history` see it.
 pub struct RecordSummary {
     pub id: RecordId,
     pub version: u32,
@@ -118,8 +220,153 @@ pub struct SearchHit {
     pub snippet: Zeroizing<String>,
 }
 
+/// What `verify` found.
+#[derive(Debug, Default, Serialize)]
+pub struct VerifyReport {
+    /// Each failure, naming the place; empty when the vault is sound.
+    pub failures: Vec<String>,
+    pub records: u64,
+    pub versions: u64,
+    pub parts: u64,
+    /// Bytes of content decrypted and hashed (0 with `quick`).
+    pub bytes: u64,
+    pub events: u64,
+    pub quick: bool,
+}
+
+/// An event about to be appended.
+struct Draft {
+    action: Action,
+    record: Option<RecordId>,
+    version: Option<u32>,
+    parts: Vec<PartHashes>,
+    detail: Option<serde_json::Value>,
+}
+
+impl Draft {
+    fn new(action: Action) -> Self {
+        Draft {
+            action,
+            record: None,
+            version: None,
+            parts: Vec::new(),
+            detail: None,
+        }
+    }
+
+    fn on(mut self, record: RecordId, version: u32) -> Self {
+        self.record = Some(record);
+        self.version = Some(version);
+        self
+    }
+
+    fn parts<'p>(mut self, parts: impl IntoIterator<Item = &'p PartInfo>) -> Self {
+        self.parts = parts.into_iter().map(part_hashes).collect();
+        self
+    }
+
+    fn detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+}
+
+fn part_hashes(p: &PartInfo) -> PartHashes {
+    PartHashes {
+        part: p.part,
+        sha256: p.sha256.clone(),
+        stored_sha256: p.stored_sha256.clone(),
+    }
+}
+
+/// The signing key's public half as an OpenSSH line, and its SHA-256 fingerprint.
+pub fn ssh_public_key(vault_id: &[u8; 16], key: &VerifyingKey) -> (String, String) {
+    let public = ssh_key::PublicKey::new(
+        ssh_key::public::KeyData::Ed25519(ssh_key::public::Ed25519PublicKey(key.to_bytes())),
+        audit::origin(vault_id),
+    );
+    let line = public
+        .to_openssh()
+        .expect("an Ed25519 key encodes as OpenSSH");
+    let fingerprint = public.fingerprint(ssh_key::HashAlg::Sha256).to_string();
+    (line, fingerprint)
+}
+
+fn anchor_path(dir: Option<&Path>, vault_id: &[u8; 16]) -> Option<PathBuf> {
+    dir.map(|d| d.join(format!("{}.checkpoint", hex::encode(vault_id))))
+}
+
+/// The vault's public signing key, from its plaintext column.
+fn public_key(conn: &Connection) -> Result<Option<VerifyingKey>> {
+    let (public, _) = store::signing_key(conn)?;
+    public
+        .map(|p| {
+            let bytes: [u8; 32] = p.try_into().map_err(|_| Integrity::SigningKey)?;
+            VerifyingKey::from_bytes(&bytes).map_err(|_| Integrity::SigningKey.into())
+        })
+        .transpose()
+}
+
+/// Compares the vault's log with the checkpoint in the anchor file. `Ok(Some(..))` describes a
+/// log that is shorter than the anchor or does not extend it; `Ok(None)` is consistent (or
+/// there is no anchor yet).
+fn anchor_mismatch(
+    conn: &Connection,
+    vault_id: &[u8; 16],
+    key: Option<&VerifyingKey>,
+    anchor: &Path,
+) -> Result<Option<Error>> {
+    let text = match std::fs::read_to_string(anchor) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::Io {
+                path: anchor.to_owned(),
+                source: e,
+            });
+        }
+    };
+    let stored = store::checkpoint(conn)?;
+    let rollback = || Error::Rollback {
+        anchor_path: anchor.display().to_string(),
+        anchor: text.clone(),
+        vault: stored
+            .as_ref()
+            .map_or_else(|| "(no checkpoint)\n".to_owned(), |c| c.note.clone()),
+    };
+    // An anchor exists, so the vault had a signing key when it was written.
+    let Some(key) = key else {
+        return Ok(Some(rollback()));
+    };
+    let theirs = Checkpoint::verify(&text, key)
+        .map_err(|e| Integrity::Log(format!("the anchor file {}: {e}", anchor.display())))?;
+    if theirs.origin != audit::origin(vault_id) {
+        return Err(Integrity::Log(format!(
+            "the anchor file {} belongs to another vault",
+            anchor.display()
+        ))
+        .into());
+    }
+    let Some(stored_cp) = &stored else {
+        return Ok(Some(rollback()));
+    };
+    if theirs.size > stored_cp.size {
+        return Ok(Some(rollback()));
+    }
+    // Fast path: the same checkpoint. Otherwise recompute the older tree from the leaves.
+    if theirs.size == stored_cp.size && theirs.note == stored_cp.note {
+        return Ok(None);
+    }
+    let leaves = store::leaf_hashes(conn, theirs.size)?;
+    if leaves.len() as u64 != theirs.size || audit::root(&leaves) != theirs.root {
+        return Ok(Some(rollback()));
+    }
+    Ok(None)
+}
+
 impl Vault {
-    /// Creates a vault at `path` with one passphrase keyslot. Runs the KDF once.
+    /// Creates a vault at `path` with one passphrase keyslot and a signing key, and starts its
+    /// custody log. Runs the KDF once.
     pub fn create(
         path: &Path,
         passphrase: &Passphrase,
@@ -143,24 +390,41 @@ impl Vault {
             options.operator,
         )?;
         let mac = crypto::header_mac(&keys, &vault_id, std::slice::from_ref(&slot));
-
-        let store = Store::create(path, |conn| {
-            store::insert_header(conn, &vault_id, &mac)?;
-            store::insert_keyslot(conn, &slot)
-        })?;
-        Ok(Vault {
-            store,
+        let s = Session {
             vault_id,
             keys,
             operator: options.operator.to_owned(),
-        })
+            signing: SigningKey::generate(&mut rand::rngs::OsRng),
+            anchor: anchor_path(options.anchor_dir, &vault_id),
+        };
+        let mut checkpoint = None;
+        let store = Store::create(path, |conn| {
+            store::insert_header(conn, &vault_id, &mac)?;
+            store::insert_keyslot(conn, &slot)?;
+            s.store_signing_key(conn)?;
+            let drafts = vec![
+                Draft::new(Action::VaultCreated).detail(serde_json::json!({
+                    "kdf": { "memory_mib": options.kdf.memory_mib(), "iterations": options.kdf.t,
+                             "parallelism": options.kdf.p },
+                })),
+                Draft::new(Action::SigningKeyCreated).detail(serde_json::json!({
+                    "fingerprint": s.fingerprint(),
+                })),
+            ];
+            checkpoint = Some(s.append(conn, drafts)?);
+            Ok(())
+        })?;
+        s.write_anchor(&checkpoint.expect("create appended events"))?;
+        Ok(Vault { store, s })
     }
 
-    /// Unlocks the vault at `path`. With `operator`, only that operator's keyslot is accepted.
-    pub fn open(path: &Path, passphrase: &Passphrase, operator: Option<&str>) -> Result<Self> {
+    /// Unlocks the vault at `path`, checks its log against the anchor, and gives a vault made
+    /// by an older tvault its signing key.
+    pub fn open(path: &Path, passphrase: &Passphrase, options: &OpenOptions<'_>) -> Result<Self> {
         let store = Store::open(path)?;
         let (vault_id, mac) = store::header(store.conn())?;
         let slots = store::keyslots(store.conn())?;
+        let mut unlocked = None;
         for slot in slots.iter().filter(|s| s.kind == SlotKind::Passphrase) {
             let Some(vmk) = slot.unlock(&vault_id, passphrase)? else {
                 continue;
@@ -170,24 +434,103 @@ impl Vault {
                 return Err(Integrity::HeaderMac.into());
             }
             let label = slot.label(&vault_id, &keys).ok_or(Integrity::HeaderMac)?;
-            if operator.is_some_and(|op| op != label) {
+            if options.operator.is_some_and(|op| op != label) {
                 continue;
             }
-            return Ok(Vault {
-                store,
+            unlocked = Some((keys, label));
+            break;
+        }
+        let (keys, operator) = unlocked.ok_or(Error::WrongPassphrase)?;
+
+        let (public, secret) = store::signing_key(store.conn())?;
+        let mut drafts = Vec::new();
+        let signing = match (public, secret) {
+            (Some(public), Some(sealed)) => {
+                let secret = crypto::open(&keys.meta, &signing_aad(&vault_id), &sealed)
+                    .ok_or(Integrity::SigningKey)?;
+                let bytes: [u8; 32] = secret
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| Integrity::SigningKey)?;
+                let signing = SigningKey::from_bytes(&bytes);
+                if signing.verifying_key().as_bytes().as_slice() != public.as_slice() {
+                    return Err(Integrity::SigningKey.into());
+                }
+                signing
+            }
+            (None, None) => {
+                drafts.push(Draft::new(Action::SigningKeyCreated));
+                SigningKey::generate(&mut rand::rngs::OsRng)
+            }
+            _ => return Err(Integrity::SigningKey.into()),
+        };
+        let mut vault = Vault {
+            store,
+            s: Session {
                 vault_id,
                 keys,
-                operator: label,
-            });
+                operator,
+                signing,
+                anchor: anchor_path(options.anchor_dir, &vault_id),
+            },
+        };
+        if let Some(anchor) = vault.s.anchor.clone() {
+            let key = public_key(vault.store.conn())?;
+            if let Some(rollback) =
+                anchor_mismatch(vault.store.conn(), &vault_id, key.as_ref(), &anchor)?
+            {
+                if !options.accept_rollback {
+                    return Err(rollback);
+                }
+                let Error::Rollback {
+                    anchor,
+                    vault: ours,
+                    ..
+                } = &rollback
+                else {
+                    unreachable!("anchor_mismatch describes a rollback");
+                };
+                drafts.push(
+                    Draft::new(Action::RollbackAccepted).detail(serde_json::json!({
+                        "anchor_checkpoint": anchor,
+                        "vault_checkpoint": ours,
+                    })),
+                );
+            }
         }
-        Err(Error::WrongPassphrase)
+        if !drafts.is_empty() {
+            let new_key = drafts.iter().any(|d| d.action == Action::SigningKeyCreated);
+            let tx = vault.store.write()?;
+            if new_key {
+                vault.s.store_signing_key(&tx)?;
+                let fingerprint = vault.s.fingerprint();
+                for d in drafts
+                    .iter_mut()
+                    .filter(|d| d.action == Action::SigningKeyCreated)
+                {
+                    d.detail = Some(serde_json::json!({ "fingerprint": fingerprint }));
+                }
+            }
+            let cp = vault.s.append(&tx, drafts)?;
+            tx.commit()?;
+            vault.s.write_anchor(&cp)?;
+        }
+        Ok(vault)
     }
 
-    /// Reads what is stored in plaintext. Needs no passphrase.
-    pub fn status(path: &Path) -> Result<Status> {
+    /// Reads what is stored in plaintext, and checks the log against the anchor. Needs no
+    /// passphrase, and records nothing.
+    pub fn status(path: &Path, anchor_dir: Option<&Path>) -> Result<Status> {
         let store = Store::open(path)?;
         let conn = store.conn();
         let (vault_id, _) = store::header(conn)?;
+        let key = public_key(conn)?;
+        let anchor = anchor_path(anchor_dir, &vault_id);
+        if let Some(anchor) = &anchor
+            && let Some(rollback) = anchor_mismatch(conn, &vault_id, key.as_ref(), anchor)?
+        {
+            return Err(rollback);
+        }
         let keyslots = store::keyslots(conn)?
             .iter()
             .map(|s| SlotStatus {
@@ -199,6 +542,7 @@ impl Vault {
                 weak_allowed: s.weak_kdf,
             })
             .collect();
+        let ssh = key.map(|k| ssh_public_key(&vault_id, &k));
         Ok(Status {
             path: path.to_owned(),
             format_version: store::FORMAT_VERSION,
@@ -206,20 +550,124 @@ impl Vault {
             records: store::record_count(conn)?,
             file_size: store.file_size()?,
             keyslots,
+            signing_key: ssh.as_ref().map(|(line, _)| line.clone()),
+            signing_key_fingerprint: ssh.map(|(_, fp)| fp),
+            log_size: store::event_count(conn)?,
+            anchor: anchor.filter(|a| a.exists()),
         })
     }
 
+    /// The current signed checkpoint, checked against the vault's public key and its anchor.
+    /// Needs no passphrase.
+    pub fn checkpoint(path: &Path, anchor_dir: Option<&Path>) -> Result<Checkpoint> {
+        let (checkpoint, _) = Self::checked_log(path, anchor_dir, false)?;
+        Ok(checkpoint)
+    }
+
+    /// A consistency proof from an older checkpoint of this vault (a signed note) to the
+    /// current one. Needs no passphrase.
+    pub fn prove(
+        path: &Path,
+        anchor_dir: Option<&Path>,
+        old_note: &str,
+    ) -> Result<audit::ConsistencyProof> {
+        let (current, leaves) = Self::checked_log(path, anchor_dir, true)?;
+        let store = Store::open(path)?;
+        let key = public_key(store.conn())?.ok_or(Integrity::SigningKey)?;
+        let old = Checkpoint::verify(old_note, &key)
+            .map_err(|e| Integrity::Log(format!("the older checkpoint: {e}")))?;
+        if old.origin != current.origin {
+            return Err(
+                Integrity::Log("the older checkpoint belongs to another vault".into()).into(),
+            );
+        }
+        if old.size == 0 || old.size > current.size {
+            return Err(Integrity::Log(format!(
+                "the older checkpoint has {} events and the vault {}: the vault was rolled back",
+                old.size, current.size
+            ))
+            .into());
+        }
+        if audit::root(&leaves[..old.size as usize]) != old.root {
+            return Err(Integrity::Log(
+                "the vault's log does not extend the older checkpoint: it was rewritten".into(),
+            )
+            .into());
+        }
+        let proof = audit::consistency_proof(old.size as usize, &leaves);
+        use base64::Engine;
+        Ok(audit::ConsistencyProof {
+            format: audit::ConsistencyProof::FORMAT.into(),
+            old_checkpoint: old.note,
+            new_checkpoint: current.note,
+            proof: proof
+                .iter()
+                .map(|h| base64::engine::general_purpose::STANDARD.encode(h))
+                .collect(),
+        })
+    }
+
+    /// The stored checkpoint, its signature checked, and (when `with_leaves`, or when it
+    /// differs from what the leaves give) the leaf hashes it must commit to.
+    fn checked_log(
+        path: &Path,
+        anchor_dir: Option<&Path>,
+        with_leaves: bool,
+    ) -> Result<(Checkpoint, Vec<audit::Hash>)> {
+        let store = Store::open(path)?;
+        let conn = store.conn();
+        let (vault_id, _) = store::header(conn)?;
+        let key = public_key(conn)?.ok_or_else(|| {
+            Integrity::Log("this vault has no signing key yet: unlock it once (for example with `tvault list`)".into())
+        })?;
+        if let Some(anchor) = anchor_path(anchor_dir, &vault_id)
+            && let Some(rollback) = anchor_mismatch(conn, &vault_id, Some(&key), &anchor)?
+        {
+            return Err(rollback);
+        }
+        let stored =
+            store::checkpoint(conn)?.ok_or_else(|| Integrity::Log("no checkpoint".into()))?;
+        let cp = Checkpoint::verify(&stored.note, &key)
+            .map_err(|e| Integrity::Log(format!("the vault's checkpoint: {e}")))?;
+        let leaves = if with_leaves {
+            let leaves = store::leaf_hashes(conn, u64::MAX >> 1)?;
+            if leaves.len() as u64 != cp.size || audit::root(&leaves) != cp.root {
+                return Err(
+                    Integrity::Log("the checkpoint does not match the events".into()).into(),
+                );
+            }
+            leaves
+        } else {
+            Vec::new()
+        };
+        Ok((cp, leaves))
+    }
+
     pub fn id(&self) -> String {
-        hex::encode(self.vault_id)
+        hex::encode(self.s.vault_id)
     }
 
     /// The operator whose keyslot unlocked the vault.
     pub fn operator(&self) -> &str {
-        &self.operator
+        &self.s.operator
+    }
+
+    /// The signing key as an OpenSSH public key line, and its fingerprint.
+    pub fn signing_key(&self) -> (String, String) {
+        ssh_public_key(&self.s.vault_id, &self.s.signing.verifying_key())
+    }
+
+    /// Appends events, signs the new checkpoint and commits, then updates the anchor.
+    fn record(&mut self, drafts: Vec<Draft>) -> Result<()> {
+        let tx = self.store.write()?;
+        let cp = self.s.append(&tx, drafts)?;
+        tx.commit()?;
+        self.s.write_anchor(&cp)
     }
 
     /// Takes in one testimony in a single transaction: the statement and every attachment
-    /// are streamed through age into the store, then the sealed manifest is written.
+    /// are streamed through age into the store, then the sealed manifest and the intake event
+    /// are written.
     pub fn add(&mut self, intake: Intake<'_>) -> Result<RecordId> {
         let Intake {
             meta,
@@ -229,10 +677,557 @@ impl Vault {
         } = intake;
         let record = RecordId::random();
         let version = 1;
-        let vault_id = self.vault_id;
         let path = self.store.path().to_owned();
         let tx = self.store.write()?;
+        let (statement, parts) =
+            self.s
+                .store_content(&tx, &path, record, version, statement, attachments)?;
+        let sealed = SealedMeta {
+            v: SealedMeta::VERSION,
+            meta,
+            created_at: now_rfc3339(),
+            operator: self.s.operator.clone(),
+            statement,
+            attachments: parts,
+            has_identity: !identity.is_empty(),
+        };
+        store::insert_version(
+            &tx,
+            &self.s.seal_version(record, version, &sealed, &identity),
+        )?;
+        let event = Draft::new(Action::RecordAdded)
+            .on(record, version)
+            .parts(sealed.statement.iter().chain(&sealed.attachments));
+        let cp = self.s.append(&tx, vec![event])?;
+        tx.commit()?;
+        self.s.write_anchor(&cp)?;
+        Ok(record)
+    }
 
+    /// Creates the next version of a record. Earlier versions stay as they are.
+    pub fn amend(
+        &mut self,
+        prefix: &RecordIdPrefix,
+        change: Amendment<'_>,
+    ) -> Result<(RecordId, u32)> {
+        let id = self.resolve(prefix)?;
+        let path = self.store.path().to_owned();
+        let tx = self.store.write()?;
+        let old_row =
+            store::current_version(&tx, &id)?.ok_or(Error::RecordNotFound(prefix.clone()))?;
+        let old = self.s.open_meta(&old_row)?;
+        let mut identity = self.s.open_identity(&old_row)?.unwrap_or_default();
+        let version = old_row.version + 1;
+        let Amendment {
+            meta: edit,
+            witness_name,
+            witness_contact,
+            statement,
+            attachments,
+            remove,
+        } = change;
+
+        // Carried-over parts keep pointing at the version that stores them.
+        let carry = |p: &PartInfo| {
+            let mut carried = p.clone();
+            carried.stored_at = Some(p.stored_at.unwrap_or(old_row.version));
+            carried
+        };
+        let replaced: BTreeSet<&str> = attachments.iter().map(|a| a.name.as_str()).collect();
+        for name in &remove {
+            if !old
+                .attachments
+                .iter()
+                .any(|a| a.name.as_deref() == Some(name.as_str()))
+            {
+                return Err(Error::AttachmentNotFound(id));
+            }
+        }
+        let kept: Vec<PartInfo> = old
+            .attachments
+            .iter()
+            .filter(|a| {
+                let name = a.name.as_deref().unwrap_or_default();
+                !replaced.contains(name) && !remove.iter().any(|r| r == name)
+            })
+            .map(carry)
+            .collect();
+        let had_statement = statement.is_some();
+        let (new_statement, new_parts) =
+            self.s
+                .store_content(&tx, &path, id, version, statement, attachments)?;
+        let mut meta = old.meta.clone();
+        edit.apply(&mut meta);
+        if let Some(name) = witness_name {
+            identity.name = Some(name);
+        }
+        if let Some(contact) = witness_contact {
+            identity.contact = Some(contact);
+        }
+        let sealed = SealedMeta {
+            v: SealedMeta::VERSION,
+            meta,
+            created_at: now_rfc3339(),
+            operator: self.s.operator.clone(),
+            statement: if had_statement {
+                new_statement
+            } else {
+                old.statement.as_ref().map(carry)
+            },
+            attachments: kept.into_iter().chain(new_parts).collect(),
+            has_identity: !identity.is_empty(),
+        };
+        store::insert_version(&tx, &self.s.seal_version(id, version, &sealed, &identity))?;
+        let event = Draft::new(Action::RecordAmended)
+            .on(id, version)
+            .parts(sealed.statement.iter().chain(&sealed.attachments));
+        let cp = self.s.append(&tx, vec![event])?;
+        tx.commit()?;
+        self.s.write_anchor(&cp)?;
+        Ok((id, version))
+    }
+
+    /// The latest version of every record that passes `filter`, by interview date.
+    pub fn list(&mut self, filter: &Filter) -> Result<Vec<RecordSummary>> {
+        let rows = store::current_versions(self.store.conn())?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let sealed = self.s.open_meta(row)?;
+            if filter.matches(&sealed.meta) {
+                out.push(RecordSummary {
+                    id: row.record,
+                    version: row.version,
+                    sealed,
+                });
+            }
+        }
+        self.record(vec![Draft::new(Action::RecordsListed).detail(
+            serde_json::json!({
+                "records": rows.len(),
+                "shown": out.len(),
+            }),
+        )])?;
+        out.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+        Ok(out)
+    }
+
+    /// Resolves an id or unique prefix to a record.
+    pub fn resolve(&self, prefix: &RecordIdPrefix) -> Result<RecordId> {
+        match store::find_records(self.store.conn(), prefix, 2)?.as_slice() {
+            [] => Err(Error::RecordNotFound(prefix.clone())),
+            [one] => Ok(*one),
+            _ => Err(Error::AmbiguousId(prefix.clone())),
+        }
+    }
+
+    /// A record's latest version: metadata, consent, statement, and the witness's identity
+    /// when `with_identity`.
+    pub fn show(&mut self, prefix: &RecordIdPrefix, with_identity: bool) -> Result<RecordView> {
+        let id = self.resolve(prefix)?;
+        let row = store::current_version(self.store.conn(), &id)?
+            .ok_or(Error::RecordNotFound(prefix.clone()))?;
+        let sealed = self.s.open_meta(&row)?;
+        self.record(vec![
+            Draft::new(Action::RecordShown)
+                .on(id, row.version)
+                .parts(sealed.statement.iter())
+                .detail(serde_json::json!({ "identity": with_identity })),
+        ])?;
+        let tx = self.store.read()?;
+        let statement = match &sealed.statement {
+            Some(info) => Some(self.s.read_statement(&tx, &row, info)?),
+            None => None,
+        };
+        let identity = if with_identity {
+            self.s.open_identity(&row)?
+        } else {
+            None
+        };
+        Ok(RecordView {
+            id,
+            version: row.version,
+            sealed,
+            statement,
+            identity,
+        })
+    }
+
+    /// Streams one attachment's plaintext to `out`, after logging the read. Nothing is written
+    /// before the stored length is checked, and each chunk only once it authenticates.
+    pub fn cat(&mut self, prefix: &RecordIdPrefix, name: &str, out: &mut dyn Write) -> Result<u64> {
+        let id = self.resolve(prefix)?;
+        let row = store::current_version(self.store.conn(), &id)?
+            .ok_or(Error::RecordNotFound(prefix.clone()))?;
+        let sealed = self.s.open_meta(&row)?;
+        let info = sealed
+            .attachments
+            .iter()
+            .find(|a| a.name.as_deref() == Some(name))
+            .ok_or(Error::AttachmentNotFound(id))?;
+        self.record(vec![
+            Draft::new(Action::AttachmentRead)
+                .on(id, row.version)
+                .parts([info]),
+        ])?;
+        let tx = self.store.read()?;
+        self.s.read_part(&tx, &row, info, out)?;
+        Ok(info.size)
+    }
+
+    /// Case-insensitive search over every record's statement and metadata (never the
+    /// witness's identity). Returns one hit per matching record.
+    pub fn search(&mut self, query: &str) -> Result<Vec<SearchHit>> {
+        let needle = Zeroizing::new(query.to_lowercase());
+        let rows = store::current_versions(self.store.conn())?;
+        self.record(vec![Draft::new(Action::Searched).detail(
+            serde_json::json!({
+                "records": rows.len(),
+            }),
+        )])?;
+        let tx = self.store.read()?;
+        let mut hits = Vec::new();
+        for row in rows {
+            let sealed = self.s.open_meta(&row)?;
+            let m = &sealed.meta;
+            let fields: [(&'static str, Option<&str>); 6] = [
+                ("witness", Some(m.witness.as_str())),
+                ("title", m.title.as_deref()),
+                ("interviewer", m.interviewer.as_deref()),
+                ("location", m.location.as_deref()),
+                ("language", m.language.as_deref()),
+                ("date", m.date.as_ref().map(InterviewDate::as_str)),
+            ];
+            let tags = m.tags.iter().map(|t| ("tag", Some(t.as_str())));
+            let mut found = fields
+                .into_iter()
+                .chain(tags)
+                .find_map(|(field, text)| Some((field, snippet(text?, &needle)?)));
+            if found.is_none()
+                && let Some(info) = &sealed.statement
+            {
+                let text = self.s.read_statement(&tx, &row, info)?;
+                found = snippet(text.expose_secret(), &needle).map(|s| ("statement", s));
+            }
+            if let Some((field, snippet)) = found {
+                hits.push(SearchHit {
+                    record: RecordSummary {
+                        id: row.record,
+                        version: row.version,
+                        sealed,
+                    },
+                    field,
+                    snippet,
+                });
+            }
+        }
+        hits.sort_by(|a, b| sort_key(&a.record).cmp(&sort_key(&b.record)));
+        Ok(hits)
+    }
+
+    /// Every version of a record, oldest first.
+    pub fn history(&mut self, prefix: &RecordIdPrefix) -> Result<Vec<RecordSummary>> {
+        let id = self.resolve(prefix)?;
+        let rows = store::versions(self.store.conn(), Some(&id))?;
+        self.record(vec![
+            Draft::new(Action::HistoryRead).on(id, rows.len() as u32),
+        ])?;
+        rows.iter()
+            .map(|row| {
+                Ok(RecordSummary {
+                    id,
+                    version: row.version,
+                    sealed: self.s.open_meta(row)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The custody log, oldest first; with a record, only its events. Each event is checked
+    /// against its stored leaf hash.
+    pub fn log(&mut self, record: Option<&RecordIdPrefix>) -> Result<Vec<Event>> {
+        let id = record.map(|p| self.resolve(p)).transpose()?;
+        let mut draft = Draft::new(Action::LogRead);
+        draft.record = id;
+        self.record(vec![draft])?;
+        let mut events = Vec::new();
+        for (seq, leaf, sealed) in store::events(self.store.conn())? {
+            let event = self.s.open_event(seq, &leaf, &sealed)?;
+            if id.is_none_or(|id| event.record.as_deref() == Some(id.to_string().as_str())) {
+                events.push(event);
+            }
+        }
+        Ok(events)
+    }
+
+    /// Checks everything: SQLite's own integrity check, every event against the signed
+    /// checkpoint and the anchor, every version against the log, and (unless `quick`) every
+    /// part decrypted and compared with its intake hash. `progress` hears (done, total) parts.
+    pub fn verify(
+        &mut self,
+        quick: bool,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<VerifyReport> {
+        let mut report = VerifyReport {
+            quick,
+            ..VerifyReport::default()
+        };
+        // Record the verification before decrypting anything. A log too damaged to append to
+        // is itself a finding, and the checks still run.
+        if let Err(e) = self.record(vec![
+            Draft::new(Action::Verified).detail(serde_json::json!({ "quick": quick })),
+        ]) {
+            match e {
+                Error::Integrity(i) => report
+                    .failures
+                    .push(format!("cannot append to the log: {i}")),
+                other => return Err(other),
+            }
+        }
+        let conn = self.store.conn();
+        if let Some(problem) = store::integrity_check(conn)? {
+            report
+                .failures
+                .push(format!("SQLite integrity check: {problem}"));
+        }
+
+        // The log: every event authenticates, hashes to its leaf, and the leaves give the
+        // signed root.
+        let mut logged: BTreeMap<(String, u32), Vec<PartHashes>> = BTreeMap::new();
+        let mut leaves = Vec::new();
+        for (seq, leaf, sealed) in store::events(conn)? {
+            if seq != leaves.len() as u64 {
+                report.failures.push(format!(
+                    "the custody log: event {} is missing",
+                    leaves.len()
+                ));
+            }
+            match self.s.open_event(seq, &leaf, &sealed) {
+                Ok(event) => {
+                    if matches!(event.action, Action::RecordAdded | Action::RecordAmended)
+                        && let (Some(r), Some(v)) = (&event.record, event.version)
+                    {
+                        logged.insert((r.clone(), v), event.parts.clone());
+                    }
+                }
+                Err(e) => report.failures.push(e.to_string()),
+            }
+            leaves.push(leaf.as_slice().try_into().unwrap_or([0u8; 32]));
+        }
+        report.events = leaves.len() as u64;
+        match store::checkpoint(conn)? {
+            None => report
+                .failures
+                .push("the custody log has no checkpoint".into()),
+            Some(stored) => {
+                match Checkpoint::verify(&stored.note, &self.s.signing.verifying_key()) {
+                    Err(e) => report.failures.push(format!("the vault's checkpoint: {e}")),
+                    Ok(cp) => {
+                        if cp.size != leaves.len() as u64 || cp.root != audit::root(&leaves) {
+                            report.failures.push(format!(
+                                "the custody log does not match its signed checkpoint ({} events signed, {} present)",
+                                cp.size,
+                                leaves.len()
+                            ));
+                        }
+                    }
+                }
+                let frontier_ok =
+                    Frontier::from_bytes(stored.size, &stored.frontier).is_some_and(|f| {
+                        f.size == leaves.len() as u64 && f.root() == audit::root(&leaves)
+                    });
+                if !frontier_ok {
+                    report.failures.push(
+                        "the custody log's stored tree edge does not match its events".into(),
+                    );
+                }
+            }
+        }
+        if let Some(anchor) = &self.s.anchor {
+            match anchor_mismatch(
+                conn,
+                &self.s.vault_id,
+                Some(&self.s.signing.verifying_key()),
+                anchor,
+            ) {
+                Ok(None) => {}
+                Ok(Some(e)) | Err(e) => report.failures.push(e.to_string()),
+            }
+        }
+
+        // The records: each version matches the log, and each part decrypts to its hash.
+        let rows = store::versions(conn, None)?;
+        let total_parts = rows.len() as u64;
+        let mut seen_records = BTreeSet::new();
+        for (i, row) in rows.iter().enumerate() {
+            progress(i as u64, total_parts);
+            seen_records.insert(row.record);
+            report.versions += 1;
+            let key = (row.record.to_string(), row.version);
+            let sealed = match self.s.open_meta(row) {
+                Ok(s) => s,
+                Err(e) => {
+                    report.failures.push(e.to_string());
+                    logged.remove(&key);
+                    continue;
+                }
+            };
+            if let Err(e) = self.s.open_identity(row) {
+                report.failures.push(e.to_string());
+            }
+            let parts: Vec<&PartInfo> =
+                sealed.statement.iter().chain(&sealed.attachments).collect();
+            match logged.remove(&key) {
+                None => report.failures.push(format!(
+                    "record {} version {} has no intake event in the custody log",
+                    row.record, row.version
+                )),
+                Some(hashes) => {
+                    let ours: Vec<PartHashes> = parts.iter().map(|p| part_hashes(p)).collect();
+                    if hashes != ours {
+                        report.failures.push(format!(
+                            "record {} version {} does not match the hashes in its intake event",
+                            row.record, row.version
+                        ));
+                    }
+                }
+            }
+            for info in parts.into_iter().filter(|p| p.stored_at.is_none()) {
+                report.parts += 1;
+                let checked = if quick {
+                    self.s.check_part_length(conn, row, info)
+                } else {
+                    self.s.read_part(conn, row, info, &mut std::io::sink())
+                };
+                match checked {
+                    Ok(()) => report.bytes += if quick { 0 } else { info.size },
+                    Err(e @ Error::Integrity(_)) => report.failures.push(e.to_string()),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        progress(total_parts, total_parts);
+        for (record, version) in logged.keys() {
+            report.failures.push(format!(
+                "record {record} version {version} is in the custody log but missing from the vault"
+            ));
+        }
+        report.records = seen_records.len() as u64;
+        Ok(report)
+    }
+}
+
+fn signing_aad(vault_id: &[u8; 16]) -> Vec<u8> {
+    crypto::aad("tvault signing key v1", &[vault_id])
+}
+
+impl Session {
+    fn fingerprint(&self) -> String {
+        ssh_public_key(&self.vault_id, &self.signing.verifying_key()).1
+    }
+
+    fn store_signing_key(&self, conn: &Connection) -> Result<()> {
+        let secret = Zeroizing::new(self.signing.to_bytes());
+        store::set_signing_key(
+            conn,
+            self.signing.verifying_key().as_bytes(),
+            &crypto::seal(
+                &self.keys.meta,
+                &signing_aad(&self.vault_id),
+                secret.as_ref(),
+            ),
+        )
+    }
+
+    fn event_aad(&self, seq: u64) -> Vec<u8> {
+        crypto::aad("tvault event v1", &[&self.vault_id, &seq.to_be_bytes()])
+    }
+
+    /// Appends events to the log inside the caller's transaction and signs the new
+    /// checkpoint. The stored tree edge must cover exactly the stored events.
+    fn append(&self, conn: &Connection, drafts: Vec<Draft>) -> Result<Checkpoint> {
+        let count = store::event_count(conn)?;
+        let mut frontier = match store::checkpoint(conn)? {
+            Some(cp) => Frontier::from_bytes(cp.size, &cp.frontier)
+                .ok_or_else(|| Integrity::Log("the stored tree edge is damaged".into()))?,
+            None => Frontier::default(),
+        };
+        if frontier.size != count {
+            return Err(Integrity::Log(format!(
+                "the checkpoint covers {} events but {count} are stored",
+                frontier.size
+            ))
+            .into());
+        }
+        let time = now_rfc3339();
+        for draft in drafts {
+            let seq = frontier.size;
+            let event = Event {
+                seq,
+                time: time.clone(),
+                operator: self.operator.clone(),
+                action: draft.action,
+                record: draft.record.map(|r| r.to_string()),
+                version: draft.version,
+                parts: draft.parts,
+                detail: draft.detail,
+                salt: hex::encode(crypto::random_array::<16>()),
+            };
+            let leaf = event.leaf();
+            let hash = audit::leaf_hash(&leaf);
+            store::insert_event(
+                conn,
+                seq,
+                &hash,
+                &crypto::seal_padded(&self.keys.meta, &self.event_aad(seq), &leaf),
+            )?;
+            frontier.append(hash);
+        }
+        let origin = audit::origin(&self.vault_id);
+        let cp = Checkpoint::sign(&origin, frontier.size, &frontier.root(), &self.signing);
+        store::set_checkpoint(
+            conn,
+            &StoredCheckpoint {
+                size: frontier.size,
+                frontier: frontier.to_bytes(),
+                note: cp.note.clone(),
+            },
+        )?;
+        Ok(cp)
+    }
+
+    /// Copies a committed checkpoint to the anchor file.
+    fn write_anchor(&self, cp: &Checkpoint) -> Result<()> {
+        match &self.anchor {
+            Some(path) => crate::fs::replace_private(path, cp.note.as_bytes()),
+            None => Ok(()),
+        }
+    }
+
+    /// Opens one stored event and checks it against its leaf hash and place.
+    fn open_event(&self, seq: u64, leaf: &[u8], sealed: &[u8]) -> Result<Event> {
+        let bad = |what: &str| Error::Integrity(Integrity::Log(format!("event {seq} {what}")));
+        let json = crypto::open_padded(&self.keys.meta, &self.event_aad(seq), sealed)
+            .ok_or_else(|| bad("does not authenticate"))?;
+        if audit::leaf_hash(&json).as_slice() != leaf {
+            return Err(bad("does not match its leaf hash"));
+        }
+        let event: Event = serde_json::from_slice(&json).map_err(|_| bad("cannot be read"))?;
+        if event.seq != seq {
+            return Err(bad("is out of place"));
+        }
+        Ok(event)
+    }
+
+    /// Stores the statement (part 0) and attachments (parts 1…) of one version.
+    fn store_content(
+        &self,
+        tx: &Connection,
+        path: &Path,
+        record: RecordId,
+        version: u32,
+        statement: Option<Box<dyn Read + '_>>,
+        attachments: Vec<Attachment<'_>>,
+    ) -> Result<(Option<PartInfo>, Vec<PartInfo>)> {
         let write_part = |part: u32, reader: &mut dyn Read| {
             let place = PartPlace {
                 record,
@@ -242,31 +1237,33 @@ impl Vault {
             let key = PartKey {
                 key: &self.keys.wrap,
                 binding: PartBinding {
-                    vault_id,
+                    vault_id: self.vault_id,
                     record,
                     version,
                     part,
                 },
             };
-            let (sealed, writer) = part::encrypt(&key, reader, PartWriter::new(&tx, place))
+            let (sealed, writer) = part::encrypt(&key, reader, PartWriter::new(tx, place))
                 .map_err(|e| match e {
                     EncryptFailure::Read(e) if part == 0 => Error::ReadStatement(e),
                     EncryptFailure::Read(source) => Error::ReadAttachment {
                         index: part as usize,
                         source,
                     },
-                    EncryptFailure::Write(e) => from_store_io(e, &path),
+                    EncryptFailure::Write(e) => from_store_io(e, path),
                 })?;
+            let (stored_len, stored_sha256) = writer.finish()?;
             Ok::<_, Error>(PartInfo {
                 part,
                 name: None,
                 size: sealed.size,
                 sha256: hex::encode(sealed.sha256),
                 padded_size: sealed.padded_size,
-                stored_len: writer.finish()?,
+                stored_len,
+                stored_sha256: Some(hex::encode(stored_sha256)),
+                stored_at: None,
             })
         };
-
         let statement = match statement {
             Some(mut reader) => {
                 // Read it whole first: it must be UTF-8 text, and it is bounded.
@@ -286,163 +1283,41 @@ impl Vault {
             info.name = Some(name);
             parts.push(info);
         }
+        Ok((statement, parts))
+    }
 
-        let has_identity = !identity.is_empty();
-        let sealed = SealedMeta {
-            v: SealedMeta::VERSION,
-            meta,
-            created_at: now_rfc3339(),
-            operator: self.operator.clone(),
-            statement,
-            attachments: parts,
-            has_identity,
-        };
-        let meta_json = Zeroizing::new(serde_json::to_vec(&sealed).expect("metadata serialises"));
-        // Sealed even when empty, so the file does not tell which records name a witness.
+    /// Seals a version's manifest and identity (the identity even when empty, so the file
+    /// does not tell which records name a witness).
+    fn seal_version(
+        &self,
+        record: RecordId,
+        version: u32,
+        sealed: &SealedMeta,
+        identity: &WitnessIdentity,
+    ) -> VersionRow {
+        let meta_json = Zeroizing::new(serde_json::to_vec(sealed).expect("metadata serialises"));
         let identity_json =
-            Zeroizing::new(serde_json::to_vec(&identity).expect("identity serialises"));
-        let identity_blob = crypto::seal_padded(
-            &self.keys.meta,
-            &crypto::record_aad("tvault identity v1", &vault_id, &record, version),
-            &identity_json,
-        );
-        store::insert_version(
-            &tx,
-            &VersionRow {
-                record,
-                version,
-                meta: crypto::seal_padded(
-                    &self.keys.meta,
-                    &crypto::record_aad("tvault meta v1", &vault_id, &record, version),
-                    &meta_json,
-                ),
-                identity: identity_blob,
-            },
-        )?;
-        tx.commit()?;
-        Ok(record)
-    }
-
-    /// The latest version of every record that passes `filter`, by interview date.
-    pub fn list(&mut self, filter: &Filter) -> Result<Vec<RecordSummary>> {
-        let rows = store::current_versions(self.store.conn())?;
-        let mut out = Vec::new();
-        for row in rows {
-            let sealed = self.open_meta(&row)?;
-            if filter.matches(&sealed.meta) {
-                out.push(RecordSummary {
-                    id: row.record,
-                    version: row.version,
-                    sealed,
-                });
-            }
+            Zeroizing::new(serde_json::to_vec(identity).expect("identity serialises"));
+        VersionRow {
+            record,
+            version,
+            meta: crypto::seal_padded(
+                &self.keys.meta,
+                &crypto::record_aad("tvault meta v1", &self.vault_id, &record, version),
+                &meta_json,
+            ),
+            identity: crypto::seal_padded(
+                &self.keys.meta,
+                &crypto::record_aad("tvault identity v1", &self.vault_id, &record, version),
+                &identity_json,
+            ),
         }
-        out.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
-        Ok(out)
-    }
-
-    /// Resolves an id or unique prefix to a record.
-    pub fn resolve(&self, prefix: &RecordIdPrefix) -> Result<RecordId> {
-        match store::find_records(self.store.conn(), prefix, 2)?.as_slice() {
-            [] => Err(Error::RecordNotFound(prefix.clone())),
-            [one] => Ok(*one),
-            _ => Err(Error::AmbiguousId(prefix.clone())),
-        }
-    }
-
-    /// A record's latest version: metadata, consent, statement, and the witness's identity
-    /// when `with_identity`.
-    pub fn show(&mut self, prefix: &RecordIdPrefix, with_identity: bool) -> Result<RecordView> {
-        let id = self.resolve(prefix)?;
-        let tx = self.store.read()?;
-        let row = store::current_version(&tx, &id)?.ok_or(Error::RecordNotFound(prefix.clone()))?;
-        let sealed = self.open_meta(&row)?;
-        let statement = match &sealed.statement {
-            Some(info) => Some(self.read_statement(&tx, &row, info)?),
-            None => None,
-        };
-        let identity = if with_identity {
-            self.open_identity(&row)?
-        } else {
-            None
-        };
-        Ok(RecordView {
-            id,
-            version: row.version,
-            sealed,
-            statement,
-            identity,
-        })
-    }
-
-    /// Streams one attachment's plaintext to `out`. Nothing is written before the stored
-    /// length is checked, and each chunk is written only once it authenticates.
-    pub fn cat(&mut self, prefix: &RecordIdPrefix, name: &str, out: &mut dyn Write) -> Result<u64> {
-        let id = self.resolve(prefix)?;
-        let tx = self.store.read()?;
-        let row = store::current_version(&tx, &id)?.ok_or(Error::RecordNotFound(prefix.clone()))?;
-        let sealed = self.open_meta(&row)?;
-        let info = sealed
-            .attachments
-            .iter()
-            .find(|a| a.name.as_deref() == Some(name))
-            .ok_or(Error::AttachmentNotFound(id))?;
-        self.read_part(&tx, &row, info, out)?;
-        Ok(info.size)
-    }
-
-    /// Case-insensitive search over every record's statement and metadata (never the
-    /// witness's identity). Returns one hit per matching record.
-    pub fn search(&mut self, query: &str) -> Result<Vec<SearchHit>> {
-        let needle = Zeroizing::new(query.to_lowercase());
-        let tx = self.store.read()?;
-        let rows = store::current_versions(&tx)?;
-        let mut hits = Vec::new();
-        for row in rows {
-            let sealed = self.open_meta(&row)?;
-            let m = &sealed.meta;
-            let fields: [(&'static str, Option<&str>); 6] = [
-                ("witness", Some(m.witness.as_str())),
-                ("title", m.title.as_deref()),
-                ("interviewer", m.interviewer.as_deref()),
-                ("location", m.location.as_deref()),
-                ("language", m.language.as_deref()),
-                ("date", m.date.as_ref().map(InterviewDate::as_str)),
-            ];
-            let tags = m.tags.iter().map(|t| ("tag", Some(t.as_str())));
-            let mut found = fields
-                .into_iter()
-                .chain(tags)
-                .find_map(|(field, text)| Some((field, snippet(text?, &needle)?)));
-            if found.is_none()
-                && let Some(info) = &sealed.statement
-            {
-                let text = self.read_statement(&tx, &row, info)?;
-                found = snippet(text.expose_secret(), &needle).map(|s| ("statement", s));
-            }
-            if let Some((field, snippet)) = found {
-                hits.push(SearchHit {
-                    record: RecordSummary {
-                        id: row.record,
-                        version: row.version,
-                        sealed,
-                    },
-                    field,
-                    snippet,
-                });
-            }
-        }
-        hits.sort_by(|a, b| sort_key(&a.record).cmp(&sort_key(&b.record)));
-        Ok(hits)
-    }
-
-    fn meta_aad(&self, row: &VersionRow) -> Vec<u8> {
-        crypto::record_aad("tvault meta v1", &self.vault_id, &row.record, row.version)
     }
 
     /// Opens a version's sealed metadata and manifest.
     fn open_meta(&self, row: &VersionRow) -> Result<SealedMeta> {
-        let json = crypto::open_padded(&self.keys.meta, &self.meta_aad(row), &row.meta)
+        let aad = crypto::record_aad("tvault meta v1", &self.vault_id, &row.record, row.version);
+        let json = crypto::open_padded(&self.keys.meta, &aad, &row.meta)
             .ok_or(Integrity::Metadata(row.record))?;
         let sealed: SealedMeta =
             serde_json::from_slice(&json).map_err(|_| Integrity::Metadata(row.record))?;
@@ -454,18 +1329,17 @@ impl Vault {
 
     /// Opens a version's sealed witness identity; `None` when none was given.
     fn open_identity(&self, row: &VersionRow) -> Result<Option<WitnessIdentity>> {
-        let blob = &row.identity;
         let aad = crypto::record_aad(
             "tvault identity v1",
             &self.vault_id,
             &row.record,
             row.version,
         );
-        let json = crypto::open_padded(&self.keys.meta, &aad, blob)
+        let json = crypto::open_padded(&self.keys.meta, &aad, &row.identity)
             .ok_or(Integrity::Identity(row.record))?;
-        let identity =
+        let identity: WitnessIdentity =
             serde_json::from_slice(&json).map_err(|_| Integrity::Identity(row.record))?;
-        Ok(Some(identity))
+        Ok((!identity.is_empty()).then_some(identity))
     }
 
     fn read_statement(
@@ -484,20 +1358,23 @@ impl Vault {
         Ok(Statement(Zeroizing::new(text)))
     }
 
-    /// The one place content parts are decrypted. Checks the stored length against the
-    /// sealed manifest before writing anything, so a truncated part releases nothing.
-    fn read_part(
+    /// Where a part is stored: its own version, or the earlier one it was carried from.
+    fn place(row: &VersionRow, info: &PartInfo) -> PartPlace {
+        PartPlace {
+            record: row.record,
+            version: info.stored_at.unwrap_or(row.version),
+            part: info.part,
+        }
+    }
+
+    /// Checks a part's stored length and chunk sequence against the sealed manifest.
+    fn stored_part(
         &self,
         conn: &Connection,
         row: &VersionRow,
         info: &PartInfo,
-        out: &mut dyn Write,
-    ) -> Result<()> {
-        let place = PartPlace {
-            record: row.record,
-            version: row.version,
-            part: info.part,
-        };
+    ) -> Result<store::StoredPart> {
+        let place = Self::place(row, info);
         let stored = store::stored_part(conn, &place)?.ok_or(Integrity::PartMissing {
             record: row.record,
             part: info.part,
@@ -510,13 +1387,36 @@ impl Vault {
             }
             .into());
         }
+        Ok(stored)
+    }
+
+    fn check_part_length(
+        &self,
+        conn: &Connection,
+        row: &VersionRow,
+        info: &PartInfo,
+    ) -> Result<()> {
+        self.stored_part(conn, row, info).map(|_| ())
+    }
+
+    /// The one place content parts are decrypted. Checks the stored length against the
+    /// sealed manifest before writing anything, so a truncated part releases nothing.
+    fn read_part(
+        &self,
+        conn: &Connection,
+        row: &VersionRow,
+        info: &PartInfo,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let stored = self.stored_part(conn, row, info)?;
+        let place = Self::place(row, info);
         let key = PartKey {
             key: &self.keys.wrap,
             binding: PartBinding {
                 vault_id: self.vault_id,
-                record: row.record,
-                version: row.version,
-                part: info.part,
+                record: place.record,
+                version: place.version,
+                part: place.part,
             },
         };
         let mut sha256 = [0u8; 32];
@@ -543,7 +1443,9 @@ impl Vault {
                 part: info.part,
             }
             .into(),
-            DecryptFailure::Source(e) => from_store_io(e, self.store.path()),
+            DecryptFailure::Source(e) => {
+                from_store_io(e, conn.path().map(Path::new).unwrap_or(Path::new("")))
+            }
             DecryptFailure::Output(e) => Error::Output(e),
         })
     }

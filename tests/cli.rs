@@ -84,7 +84,19 @@ fn status_needs_no_passphrase_and_warns_about_weak_kdf() {
         .stderr(predicate::str::contains("warning"));
     let doc = json(&out.get_output().stdout);
     assert_eq!(doc["records"], 1);
-    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["format_version"], 2);
+    assert!(
+        doc["signing_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("ssh-ed25519 ")
+    );
+    assert!(
+        doc["signing_key_fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("SHA256:")
+    );
     assert_eq!(doc["keyslots"][0]["weak"], true);
     assert_eq!(doc["keyslots"][0]["kdf_memory_mib"], 1);
 }

@@ -1,4 +1,4 @@
-//! `tvault add`: record one testimony.
+//! `tvault add`: record one testimony. Its content flags are shared with `amend`.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -23,103 +23,120 @@ pub struct Args {
     #[arg(long, value_name = "PSEUDONYM")]
     witness: String,
 
+    #[command(flatten)]
+    content: ContentArgs,
+}
+
+/// The flags `add` and `amend` share.
+#[derive(Debug, clap::Args)]
+pub struct ContentArgs {
     #[arg(long, value_name = "T")]
-    title: Option<String>,
+    pub title: Option<String>,
 
     #[arg(long, value_name = "NAME")]
-    interviewer: Option<String>,
+    pub interviewer: Option<String>,
 
     /// The interview date
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = InterviewDate::from_str)]
-    date: Option<InterviewDate>,
+    pub date: Option<InterviewDate>,
 
     #[arg(long, value_name = "TEXT")]
-    location: Option<String>,
+    pub location: Option<String>,
 
     /// The interview's language, e.g. ug, en, zh
     #[arg(long, value_name = "CODE")]
-    language: Option<String>,
+    pub language: Option<String>,
 
     /// A tag; repeat for several
     #[arg(long = "tag", value_name = "T")]
-    tags: Vec<String>,
+    pub tags: Vec<String>,
 
     /// Purposes the witness consented to: archive,advocacy,public,un,court [default: none]
     #[arg(long, value_name = "PURPOSES", value_parser = parse_purposes)]
-    consent: Option<BTreeSet<Purpose>>,
+    pub consent: Option<BTreeSet<Purpose>>,
 
-    /// How the witness may be identified in what is released
-    #[arg(long, value_name = "named|pseudonym|anonymous", value_parser = IdentityLevel::from_str, default_value = "pseudonym")]
-    identity_level: IdentityLevel,
+    /// How the witness may be identified in what is released [default: pseudonym]
+    #[arg(long, value_name = "named|pseudonym|anonymous", value_parser = IdentityLevel::from_str)]
+    pub identity_level: Option<IdentityLevel>,
 
-    /// Identifying media the witness agreed to release
-    #[arg(long, value_name = "voice,face|none", value_parser = MediaConsent::from_str, default_value = "none")]
-    media_consent: MediaConsent,
+    /// Identifying media the witness agreed to release [default: none]
+    #[arg(long, value_name = "voice,face|none", value_parser = MediaConsent::from_str)]
+    pub media_consent: Option<MediaConsent>,
 
     /// The witness's real name: sealed apart, shown only with `show --identity`
     #[arg(long, value_name = "NAME")]
-    witness_name: Option<String>,
+    pub witness_name: Option<String>,
 
     /// How to reach the witness: sealed with the real name
     #[arg(long, value_name = "TEXT")]
-    witness_contact: Option<String>,
+    pub witness_contact: Option<String>,
 
     /// The statement, as UTF-8 text; `-` reads standard input
     #[arg(long, value_name = "FILE|-")]
-    text_file: Option<PathBuf>,
+    pub text_file: Option<PathBuf>,
 
     /// A file to attach (audio, video, photo, document); repeat for several
     #[arg(long = "attach", value_name = "FILE")]
-    attach: Vec<PathBuf>,
+    pub attach: Vec<PathBuf>,
+}
+
+impl ContentArgs {
+    /// Opens the statement and every attachment, before any passphrase is asked for, so a
+    /// typo fails fast.
+    pub fn open_inputs(
+        &self,
+    ) -> Result<(Option<Box<dyn Read>>, Vec<Attachment<'static>>), CliError> {
+        let statement: Option<Box<dyn Read>> = match &self.text_file {
+            None => None,
+            Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdin().lock())),
+            Some(p) => Some(Box::new(open_input(p, "the statement file")?)),
+        };
+        let mut attachments = Vec::with_capacity(self.attach.len());
+        for (i, path) in self.attach.iter().enumerate() {
+            let what = format!("attachment {}", i + 1);
+            let name = path
+                .file_name()
+                .ok_or_else(|| CliError::usage(format!("{what} has no file name")))?
+                .to_str()
+                .ok_or_else(|| {
+                    CliError::usage(format!("{what}'s file name is not valid UTF-8"))
+                        .hint("rename the file (for example with `convmv`) and try again")
+                })?
+                .to_owned();
+            attachments.push(Attachment {
+                name,
+                reader: Box::new(open_input(path, &what)?),
+            });
+        }
+        Ok((statement, attachments))
+    }
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     if args.witness.trim().is_empty() {
         return Err(CliError::usage("--witness needs a pseudonym"));
     }
-    // Open every input before asking for the passphrase, so a typo fails fast.
-    let statement: Option<Box<dyn Read>> = match &args.text_file {
-        None => None,
-        Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdin().lock())),
-        Some(p) => Some(Box::new(open_input(p, "the statement file")?)),
-    };
-    let mut attachments = Vec::with_capacity(args.attach.len());
-    for (i, path) in args.attach.iter().enumerate() {
-        let what = format!("attachment {}", i + 1);
-        let name = path
-            .file_name()
-            .ok_or_else(|| CliError::usage(format!("{what} has no file name")))?
-            .to_str()
-            .ok_or_else(|| {
-                CliError::usage(format!("{what}'s file name is not valid UTF-8"))
-                    .hint("rename the file (for example with `convmv`) and try again")
-            })?
-            .to_owned();
-        attachments.push(Attachment {
-            name,
-            reader: Box::new(open_input(path, &what)?),
-        });
-    }
-
+    let (statement, attachments) = args.content.open_inputs()?;
+    let c = args.content;
     let mut vault = ctx.unlock()?;
     let intake = Intake {
         meta: Metadata {
             witness: args.witness.trim().to_owned(),
-            title: args.title,
-            interviewer: args.interviewer,
-            date: args.date,
-            location: args.location,
-            language: args.language,
-            tags: args.tags,
+            title: c.title,
+            interviewer: c.interviewer,
+            date: c.date,
+            location: c.location,
+            language: c.language,
+            tags: c.tags,
             consent: Consent {
-                purposes: args.consent.unwrap_or_default(),
-                identity_level: args.identity_level,
-                media: args.media_consent,
+                purposes: c.consent.unwrap_or_default(),
+                identity_level: c.identity_level.unwrap_or_default(),
+                media: c.media_consent.unwrap_or_default(),
             },
         },
         identity: WitnessIdentity {
-            name: args.witness_name,
-            contact: args.witness_contact,
+            name: c.witness_name,
+            contact: c.witness_contact,
         },
         statement,
         attachments,

@@ -134,6 +134,13 @@ impl From<Error> for CliError {
                 Exit::WrongPassphrase,
                 &["check the passphrase and the keyboard layout; nothing was changed"],
             ),
+            Error::Rollback { .. } => (
+                Exit::Integrity,
+                &[
+                    "this copy of the vault is older than, or differs from, the one last used here: it may have been restored from a backup or swapped",
+                    "if you restored it on purpose, run the command again with --accept-rollback (this is recorded in the custody log)",
+                ],
+            ),
             Error::Integrity(_) => (
                 Exit::Integrity,
                 &[

@@ -103,15 +103,19 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             kdf,
             weak_kdf: kdf.is_weak(),
             operator,
+            anchor_dir: Some(&ctx.anchor_dir),
         },
     )?;
     let unlock_time = started.elapsed();
+    let (public_key, fingerprint) = vault.signing_key();
 
     if ctx.json {
         print_json(&serde_json::json!({
             "vault_id": vault.id(),
             "path": ctx.vault_path,
             "operator": operator,
+            "signing_key": public_key,
+            "signing_key_fingerprint": fingerprint,
             "kdf": {
                 "algorithm": "argon2id",
                 "memory_mib": kdf.memory_mib(),
@@ -130,6 +134,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             kdf.t,
             kdf.p,
             unlock_time.as_secs_f64()
+        ));
+        ctx.say(&format!(
+            "The vault signs its custody log with this key. Publish it, or give it to your legal team, \
+             through another channel:\n  {public_key}\n  fingerprint {fingerprint}"
         ));
         if kdf.is_weak() {
             ctx.say("warning: these KDF parameters are below the floor; a stolen copy of this vault is easier to crack.");

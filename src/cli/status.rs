@@ -10,7 +10,7 @@ use super::{Context, human_size, print, print_json};
 pub struct Args {}
 
 pub fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
-    let status = Vault::status(&ctx.vault_path)?;
+    let status = Vault::status(&ctx.vault_path, Some(&ctx.anchor_dir))?;
     if status.keyslots.iter().any(|s| s.weak) {
         ctx.say("warning: a keyslot's KDF parameters are below the floor of 256 MiB and 768 MiB × passes; a stolen copy of this vault is easier to crack");
     }
@@ -36,5 +36,19 @@ pub fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
             if slot.weak { "  (WEAK)" } else { "" }
         ));
     }
+    match (&status.signing_key, &status.signing_key_fingerprint) {
+        (Some(key), Some(fp)) => {
+            text.push_str(&format!("signing key:    {key}\nfingerprint:    {fp}\n"))
+        }
+        _ => text.push_str("signing key:    none yet (made at the next unlock)\n"),
+    }
+    text.push_str(&format!(
+        "custody log:    {} events\nanchor:         {}\n",
+        status.log_size,
+        status
+            .anchor
+            .as_ref()
+            .map_or_else(|| "none yet".to_owned(), |a| a.display().to_string())
+    ));
     print(&text)
 }
