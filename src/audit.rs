@@ -244,6 +244,8 @@ pub enum Action {
     SigningKeyCreated,
     RecordAdded,
     RecordAmended,
+    /// A version that existed before the vault had a custody log (an upgraded vault).
+    RecordInventoried,
     RecordShown,
     AttachmentRead,
     RecordsListed,
@@ -261,6 +263,7 @@ impl Action {
             Action::SigningKeyCreated => "signing-key-created",
             Action::RecordAdded => "record-added",
             Action::RecordAmended => "record-amended",
+            Action::RecordInventoried => "record-inventoried",
             Action::RecordShown => "record-shown",
             Action::AttachmentRead => "attachment-read",
             Action::RecordsListed => "records-listed",

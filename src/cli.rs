@@ -261,6 +261,157 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Every subcommand, found through clap, is run against a real vault, and must append
+    /// exactly the events listed for it. A new command that is not listed here fails this
+    /// test: no command may read or change the vault unrecorded.
+    #[test]
+    fn every_command_leaves_exactly_its_expected_events() {
+        use tvault::audit::Action::{self, *};
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+        std::fs::write(
+            p("pass"),
+            "umbrella quarry lantern velvet oxygen 7 mosaic\n",
+        )
+        .unwrap();
+        std::fs::write(p("statement.txt"), "the statement\n").unwrap();
+        std::fs::write(p("a.bin"), "attachment").unwrap();
+        let vault = p("vault.tvault");
+        let run_args = |args: &[&str]| {
+            let mut argv = vec!["tvault", "-q", "--vault", &vault, "--anchor-dir"];
+            let anchors = p("anchors");
+            argv.push(&anchors);
+            let pass = p("pass");
+            argv.extend(["--passphrase-file", &pass]);
+            argv.extend_from_slice(args);
+            let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            if let Err(e) = run(cli) {
+                panic!("{args:?} failed: {}", e.message);
+            }
+        };
+        let log_size = || {
+            tvault::Vault::status(std::path::Path::new(&vault), None)
+                .unwrap()
+                .log_size
+        };
+
+        // The commands, in an order that works from an empty folder, with their events.
+        let (st, a, out, cp, proof) = (
+            p("statement.txt"),
+            p("a.bin"),
+            p("out.bin"),
+            p("cp"),
+            p("proof"),
+        );
+        let mut plan: Vec<(Vec<&str>, Vec<Action>)> = vec![
+            (
+                vec![
+                    "init",
+                    "--kdf-memory-mib",
+                    "1",
+                    "--kdf-iterations",
+                    "1",
+                    "--allow-weak-kdf",
+                ],
+                vec![VaultCreated, SigningKeyCreated],
+            ),
+            (
+                vec!["add", "--witness", "W", "--text-file", &st, "--attach", &a],
+                vec![RecordAdded],
+            ),
+        ];
+        // Commands that take a record id get it after `add`.
+        let mut sizes = Vec::new();
+        let mut before = 0;
+        for (args, _) in &plan {
+            run_args(args);
+            sizes.push(log_size() - before);
+            before = log_size();
+        }
+        let store = tvault::store::Store::open(std::path::Path::new(&vault)).unwrap();
+        let id = tvault::store::current_versions(store.conn()).unwrap()[0]
+            .record
+            .to_string();
+        drop(store);
+        let key_file = p("key.pub");
+        let rest: Vec<(Vec<&str>, Vec<Action>)> = vec![
+            (vec!["amend", &id, "--title", "T2"], vec![RecordAmended]),
+            (vec!["list"], vec![RecordsListed]),
+            (vec!["show", &id], vec![RecordShown]),
+            (vec!["cat", &id, "a.bin", "-o", &out], vec![AttachmentRead]),
+            (vec!["search", "statement"], vec![Searched]),
+            (vec!["history", &id], vec![HistoryRead]),
+            (vec!["log"], vec![LogRead]),
+            (vec!["verify"], vec![Verified]),
+            (vec!["status"], vec![]),
+            (vec!["audit", "checkpoint", "-o", &cp], vec![]),
+            (vec!["audit", "prove", "--from", &cp, "-o", &proof], vec![]),
+            (
+                vec!["audit", "check-proof", &proof, "--signer", &key_file],
+                vec![],
+            ),
+        ];
+        for (args, _) in &rest {
+            if args.starts_with(&["audit", "check-proof"]) {
+                let status = tvault::Vault::status(std::path::Path::new(&vault), None).unwrap();
+                std::fs::write(&key_file, status.signing_key.unwrap()).unwrap();
+            }
+            run_args(args);
+            sizes.push(log_size() - before);
+            before = log_size();
+        }
+        plan.extend(rest);
+
+        // Every subcommand (and every `audit` subcommand) is in the plan.
+        let planned: std::collections::BTreeSet<String> = plan
+            .iter()
+            .map(|(args, _)| match args[0] {
+                "audit" => format!("audit {}", args[1]),
+                other => other.to_owned(),
+            })
+            .collect();
+        for sub in Cli::command().get_subcommands() {
+            let name = sub.get_name().to_owned();
+            if sub.has_subcommands() {
+                for inner in sub.get_subcommands() {
+                    let full = format!("{name} {}", inner.get_name());
+                    assert!(
+                        planned.contains(&full),
+                        "`{full}` has no expected events here"
+                    );
+                }
+            } else {
+                assert!(
+                    planned.contains(&name),
+                    "`{name}` has no expected events here"
+                );
+            }
+        }
+
+        // What each command appended, read back from the log itself.
+        let passphrase = tvault::crypto::Passphrase::from_bytes(zeroize::Zeroizing::new(
+            b"umbrella quarry lantern velvet oxygen 7 mosaic".to_vec(),
+        ))
+        .unwrap();
+        let mut opened = tvault::Vault::open(
+            std::path::Path::new(&vault),
+            &passphrase,
+            &tvault::vault::OpenOptions::default(),
+        )
+        .unwrap();
+        let events = opened.log(None).unwrap();
+        let mut at = 0;
+        for ((args, expected), n) in plan.iter().zip(&sizes) {
+            let got: Vec<Action> = events[at..at + *n as usize]
+                .iter()
+                .map(|e| e.action)
+                .collect();
+            assert_eq!(&got, expected, "{args:?}");
+            at += *n as usize;
+        }
+    }
+
     #[test]
     fn sizes_read_naturally() {
         assert_eq!(human_size(0), "0 B");

@@ -45,6 +45,9 @@ pub enum Error {
     #[error("no record matches id {0}")]
     RecordNotFound(RecordIdPrefix),
 
+    #[error("record {record} has no version {version}")]
+    VersionNotFound { record: RecordId, version: u32 },
+
     #[error("id {0} matches more than one record")]
     AmbiguousId(RecordIdPrefix),
 
@@ -130,6 +133,15 @@ impl From<Integrity> for Error {
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
+        // tvault never writes a value of the wrong type: one found is damage or tampering.
+        if matches!(
+            e,
+            rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..)
+        ) {
+            return Error::Integrity(Integrity::Corrupt);
+        }
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Busy,
             Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {

@@ -344,11 +344,21 @@ pub fn keyslots(conn: &Connection) -> Result<Vec<Keyslot>> {
 }
 
 /// The signing key columns: the public key and the sealed secret, when set.
-pub fn signing_key(conn: &Connection) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+pub struct SigningColumns {
+    pub public: Option<Vec<u8>>,
+    pub sealed_secret: Option<Vec<u8>>,
+}
+
+pub fn signing_key(conn: &Connection) -> Result<SigningColumns> {
     Ok(conn.query_row(
         "SELECT signing_public, signing_secret FROM vault WHERE singleton = 1",
         [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| {
+            Ok(SigningColumns {
+                public: r.get(0)?,
+                sealed_secret: r.get(1)?,
+            })
+        },
     )?)
 }
 
@@ -413,11 +423,22 @@ pub fn insert_event(
     Ok(())
 }
 
-/// Every event row in sequence order: sequence number, leaf hash, sealed event.
-pub fn events(conn: &Connection) -> Result<Vec<(u64, Vec<u8>, Vec<u8>)>> {
+/// One stored event: its sequence number, leaf hash and sealed content.
+pub struct EventRow {
+    pub seq: u64,
+    pub leaf_hash: Vec<u8>,
+    pub sealed: Vec<u8>,
+}
+
+/// Every event row in sequence order.
+pub fn events(conn: &Connection) -> Result<Vec<EventRow>> {
     let mut stmt = conn.prepare("SELECT seq, leaf_hash, sealed FROM event ORDER BY seq")?;
     let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+        Ok(EventRow {
+            seq: r.get::<_, i64>(0)? as u64,
+            leaf_hash: r.get(1)?,
+            sealed: r.get(2)?,
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -521,6 +542,19 @@ pub fn current_version(conn: &Connection, id: &RecordId) -> Result<Option<Versio
             "SELECT record_id, version, meta, identity FROM record_version
              WHERE record_id = ?1 ORDER BY version DESC LIMIT 1",
             [id.as_bytes()],
+            version_row,
+        )
+        .optional()?;
+    raw.map(to_version_row).transpose()
+}
+
+/// One version of one record.
+pub fn version(conn: &Connection, id: &RecordId, version: u32) -> Result<Option<VersionRow>> {
+    let raw = conn
+        .query_row(
+            "SELECT record_id, version, meta, identity FROM record_version
+             WHERE record_id = ?1 AND version = ?2",
+            params![id.as_bytes(), version],
             version_row,
         )
         .optional()?;

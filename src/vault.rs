@@ -298,8 +298,8 @@ fn anchor_path(dir: Option<&Path>, vault_id: &[u8; 16]) -> Option<PathBuf> {
 
 /// The vault's public signing key, from its plaintext column.
 fn public_key(conn: &Connection) -> Result<Option<VerifyingKey>> {
-    let (public, _) = store::signing_key(conn)?;
-    public
+    store::signing_key(conn)?
+        .public
         .map(|p| {
             let bytes: [u8; 32] = p.try_into().map_err(|_| Integrity::SigningKey)?;
             VerifyingKey::from_bytes(&bytes).map_err(|_| Integrity::SigningKey.into())
@@ -442,9 +442,10 @@ impl Vault {
         }
         let (keys, operator) = unlocked.ok_or(Error::WrongPassphrase)?;
 
-        let (public, secret) = store::signing_key(store.conn())?;
+        let columns = store::signing_key(store.conn())?;
         let mut drafts = Vec::new();
-        let signing = match (public, secret) {
+        let mut upgraded = false;
+        let signing = match (columns.public, columns.sealed_secret) {
             (Some(public), Some(sealed)) => {
                 let secret = crypto::open(&keys.meta, &signing_aad(&vault_id), &sealed)
                     .ok_or(Integrity::SigningKey)?;
@@ -460,6 +461,7 @@ impl Vault {
             }
             (None, None) => {
                 drafts.push(Draft::new(Action::SigningKeyCreated));
+                upgraded = true;
                 SigningKey::generate(&mut rand::rngs::OsRng)
             }
             _ => return Err(Integrity::SigningKey.into()),
@@ -474,6 +476,18 @@ impl Vault {
                 anchor: anchor_path(options.anchor_dir, &vault_id),
             },
         };
+        if upgraded {
+            // A vault made before the custody log: its log starts with an inventory of what
+            // it already holds, so verify can hold every version to a logged hash.
+            for row in store::versions(vault.store.conn(), None)? {
+                let sealed = vault.s.open_meta(&row)?;
+                drafts.push(
+                    Draft::new(Action::RecordInventoried)
+                        .on(row.record, row.version)
+                        .parts(sealed.statement.iter().chain(&sealed.attachments)),
+                );
+            }
+        }
         if let Some(anchor) = vault.s.anchor.clone() {
             let key = public_key(vault.store.conn())?;
             if let Some(rollback) =
@@ -820,12 +834,32 @@ impl Vault {
         }
     }
 
-    /// A record's latest version: metadata, consent, statement, and the witness's identity
-    /// when `with_identity`.
-    pub fn show(&mut self, prefix: &RecordIdPrefix, with_identity: bool) -> Result<RecordView> {
+    /// A version of a record (the latest unless `version` is given).
+    fn version_row(&self, prefix: &RecordIdPrefix, version: Option<u32>) -> Result<VersionRow> {
         let id = self.resolve(prefix)?;
-        let row = store::current_version(self.store.conn(), &id)?
-            .ok_or(Error::RecordNotFound(prefix.clone()))?;
+        let row = match version {
+            None => store::current_version(self.store.conn(), &id)?,
+            Some(v) => store::version(self.store.conn(), &id, v)?,
+        };
+        row.ok_or_else(|| match version {
+            Some(v) => Error::VersionNotFound {
+                record: id,
+                version: v,
+            },
+            None => Error::RecordNotFound(prefix.clone()),
+        })
+    }
+
+    /// A record's metadata, consent, statement, and the witness's identity when
+    /// `with_identity`; the latest version unless `version` is given.
+    pub fn show(
+        &mut self,
+        prefix: &RecordIdPrefix,
+        version: Option<u32>,
+        with_identity: bool,
+    ) -> Result<RecordView> {
+        let row = self.version_row(prefix, version)?;
+        let id = row.record;
         let sealed = self.s.open_meta(&row)?;
         self.record(vec![
             Draft::new(Action::RecordShown)
@@ -852,12 +886,18 @@ impl Vault {
         })
     }
 
-    /// Streams one attachment's plaintext to `out`, after logging the read. Nothing is written
+    /// Streams one attachment's plaintext to `out` (from the latest version unless `version`
+    /// is given), after logging the read. Nothing is written
     /// before the stored length is checked, and each chunk only once it authenticates.
-    pub fn cat(&mut self, prefix: &RecordIdPrefix, name: &str, out: &mut dyn Write) -> Result<u64> {
-        let id = self.resolve(prefix)?;
-        let row = store::current_version(self.store.conn(), &id)?
-            .ok_or(Error::RecordNotFound(prefix.clone()))?;
+    pub fn cat(
+        &mut self,
+        prefix: &RecordIdPrefix,
+        version: Option<u32>,
+        name: &str,
+        out: &mut dyn Write,
+    ) -> Result<u64> {
+        let row = self.version_row(prefix, version)?;
+        let id = row.record;
         let sealed = self.s.open_meta(&row)?;
         let info = sealed
             .attachments
@@ -950,8 +990,8 @@ impl Vault {
         draft.record = id;
         self.record(vec![draft])?;
         let mut events = Vec::new();
-        for (seq, leaf, sealed) in store::events(self.store.conn())? {
-            let event = self.s.open_event(seq, &leaf, &sealed)?;
+        for row in store::events(self.store.conn())? {
+            let event = self.s.open_event(row.seq, &row.leaf_hash, &row.sealed)?;
             if id.is_none_or(|id| event.record.as_deref() == Some(id.to_string().as_str())) {
                 events.push(event);
             }
@@ -971,18 +1011,6 @@ impl Vault {
             quick,
             ..VerifyReport::default()
         };
-        // Record the verification before decrypting anything. A log too damaged to append to
-        // is itself a finding, and the checks still run.
-        if let Err(e) = self.record(vec![
-            Draft::new(Action::Verified).detail(serde_json::json!({ "quick": quick })),
-        ]) {
-            match e {
-                Error::Integrity(i) => report
-                    .failures
-                    .push(format!("cannot append to the log: {i}")),
-                other => return Err(other),
-            }
-        }
         let conn = self.store.conn();
         if let Some(problem) = store::integrity_check(conn)? {
             report
@@ -994,24 +1022,27 @@ impl Vault {
         // signed root.
         let mut logged: BTreeMap<(String, u32), Vec<PartHashes>> = BTreeMap::new();
         let mut leaves = Vec::new();
-        for (seq, leaf, sealed) in store::events(conn)? {
+        for row in store::events(conn)? {
+            let (seq, leaf) = (row.seq, &row.leaf_hash);
             if seq != leaves.len() as u64 {
                 report.failures.push(format!(
                     "the custody log: event {} is missing",
                     leaves.len()
                 ));
             }
-            match self.s.open_event(seq, &leaf, &sealed) {
+            match self.s.open_event(seq, leaf, &row.sealed) {
                 Ok(event) => {
-                    if matches!(event.action, Action::RecordAdded | Action::RecordAmended)
-                        && let (Some(r), Some(v)) = (&event.record, event.version)
+                    if matches!(
+                        event.action,
+                        Action::RecordAdded | Action::RecordAmended | Action::RecordInventoried
+                    ) && let (Some(r), Some(v)) = (&event.record, event.version)
                     {
                         logged.insert((r.clone(), v), event.parts.clone());
                     }
                 }
                 Err(e) => report.failures.push(e.to_string()),
             }
-            leaves.push(leaf.as_slice().try_into().unwrap_or([0u8; 32]));
+            leaves.push(<[u8; 32]>::try_from(leaf.as_slice()).unwrap_or([0u8; 32]));
         }
         report.events = leaves.len() as u64;
         match store::checkpoint(conn)? {
@@ -1054,6 +1085,20 @@ impl Vault {
             }
         }
 
+        // Record the verification before decrypting any content (the log checks above
+        // read no testimony). A log too damaged to append to
+        // is itself a finding, and the checks still run.
+        if let Err(e) = self.record(vec![
+            Draft::new(Action::Verified).detail(serde_json::json!({ "quick": quick })),
+        ]) {
+            match e {
+                Error::Integrity(i) => report
+                    .failures
+                    .push(format!("cannot append to the log: {i}")),
+                other => return Err(other),
+            }
+        }
+        let conn = self.store.conn();
         // The records: each version matches the log, and each part decrypts to its hash.
         let rows = store::versions(conn, None)?;
         let total_parts = rows.len() as u64;
@@ -1147,8 +1192,19 @@ impl Session {
     fn append(&self, conn: &Connection, drafts: Vec<Draft>) -> Result<Checkpoint> {
         let count = store::event_count(conn)?;
         let mut frontier = match store::checkpoint(conn)? {
-            Some(cp) => Frontier::from_bytes(cp.size, &cp.frontier)
-                .ok_or_else(|| Integrity::Log("the stored tree edge is damaged".into()))?,
+            Some(cp) => {
+                // Never extend a log whose last checkpoint is not ours, or does not match the
+                // tree edge it was stored with: a new signature would hide the damage.
+                let signed = Checkpoint::verify(&cp.note, &self.signing.verifying_key())
+                    .map_err(|e| Integrity::Log(format!("the vault's checkpoint: {e}")))?;
+                Frontier::from_bytes(cp.size, &cp.frontier)
+                    .filter(|f| f.size == signed.size && f.root() == signed.root)
+                    .ok_or_else(|| {
+                        Integrity::Log(
+                            "the stored tree edge does not match the signed checkpoint".into(),
+                        )
+                    })?
+            }
             None => Frontier::default(),
         };
         if frontier.size != count {

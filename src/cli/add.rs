@@ -27,6 +27,9 @@ pub struct Args {
     content: ContentArgs,
 }
 
+/// The statement (when given) and the attachments, opened.
+pub type Inputs = (Option<Box<dyn Read>>, Vec<Attachment<'static>>);
+
 /// The flags `add` and `amend` share.
 #[derive(Debug, clap::Args)]
 pub struct ContentArgs {
@@ -83,9 +86,7 @@ pub struct ContentArgs {
 impl ContentArgs {
     /// Opens the statement and every attachment, before any passphrase is asked for, so a
     /// typo fails fast.
-    pub fn open_inputs(
-        &self,
-    ) -> Result<(Option<Box<dyn Read>>, Vec<Attachment<'static>>), CliError> {
+    pub fn open_inputs(&self) -> Result<Inputs, CliError> {
         let statement: Option<Box<dyn Read>> = match &self.text_file {
             None => None,
             Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdin().lock())),

@@ -22,6 +22,10 @@ pub struct Args {
     /// The attachment's name, as `show` lists it
     attachment: String,
 
+    /// Read it from this earlier version (as `history` lists them)
+    #[arg(long, value_name = "N")]
+    version: Option<u32>,
+
     /// Write to this new file (0600) instead of stdout; an existing file is never replaced
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -35,7 +39,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         }
         let mut vault = ctx.unlock()?;
         let mut out = io::stdout().lock();
-        vault.cat(&args.id, &args.attachment, &mut out)?;
+        vault.cat(&args.id, args.version, &args.attachment, &mut out)?;
         return out.flush().map_err(CliError::stdout);
     };
 
@@ -55,7 +59,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             }
         })?;
     let written = vault
-        .cat(&args.id, &args.attachment, &mut file)
+        .cat(&args.id, args.version, &args.attachment, &mut file)
         .map_err(CliError::from)
         .and_then(|_| {
             file.sync_all().map_err(|e| {

@@ -153,6 +153,10 @@ impl From<Error> for CliError {
                 &["this vault was written by a newer tvault; install that version to open it"],
             ),
             Error::RecordNotFound(_) => (Exit::Failure, &["`tvault list` shows every record's id"]),
+            Error::VersionNotFound { .. } => (
+                Exit::Failure,
+                &["`tvault history ID` lists the record's versions"],
+            ),
             Error::AmbiguousId(_) => (Exit::Failure, &["type more digits of the id"]),
             Error::AttachmentNotFound(_) => (
                 Exit::Failure,

@@ -19,6 +19,10 @@ pub struct Args {
     /// Also show the witness's real name and contact
     #[arg(long)]
     identity: bool,
+
+    /// Show this earlier version (as `history` lists them)
+    #[arg(long, value_name = "N")]
+    version: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -38,7 +42,7 @@ fn attachment_json(p: &PartInfo) -> AttachmentJson<'_> {
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let mut vault = ctx.unlock()?;
-    let view = vault.show(&args.id, args.identity)?;
+    let view = vault.show(&args.id, args.version, args.identity)?;
     let sealed = &view.sealed;
     let m = &sealed.meta;
     if ctx.json {
