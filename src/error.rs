@@ -39,6 +39,14 @@ pub enum Error {
         vault: String,
     },
 
+    /// The change was committed, but its checkpoint could not be copied to the anchor file.
+    #[error("the change was saved, but the anchor checkpoint could not be written to {}", path.display())]
+    Anchor {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
     #[error("the vault has format version {found}, newer than this tvault supports ({supported})")]
     UnsupportedFormat { found: i64, supported: i64 },
 
@@ -158,7 +166,7 @@ impl Error {
     pub fn is_storage(&self) -> bool {
         use rusqlite::ErrorCode;
         match self {
-            Error::Io { .. } | Error::Output(_) => true,
+            Error::Io { .. } | Error::Output(_) | Error::Anchor { .. } => true,
             Error::Database(e) => matches!(
                 e.sqlite_error_code(),
                 Some(

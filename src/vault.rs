@@ -1253,10 +1253,16 @@ impl Session {
 
     /// Copies a committed checkpoint to the anchor file.
     fn write_anchor(&self, cp: &Checkpoint) -> Result<()> {
-        match &self.anchor {
-            Some(path) => crate::fs::replace_private(path, cp.note.as_bytes()),
-            None => Ok(()),
-        }
+        let Some(path) = &self.anchor else {
+            return Ok(());
+        };
+        crate::fs::replace_private(path, cp.note.as_bytes()).map_err(|e| match e {
+            Error::Io { source, .. } => Error::Anchor {
+                path: path.clone(),
+                source,
+            },
+            other => other,
+        })
     }
 
     /// Opens one stored event and checks it against its leaf hash and place.

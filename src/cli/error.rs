@@ -184,6 +184,12 @@ impl From<Error> for CliError {
                 Exit::Io,
                 &["nothing was stored; check the file and try again"],
             ),
+            Error::Anchor { .. } => (
+                Exit::Io,
+                &[
+                    "do not repeat the command: its change is in the vault; free some space or fix the folder's permissions, and the next command writes the anchor again",
+                ],
+            ),
             Error::Output(_) | Error::Io { .. } => {
                 (Exit::Io, &["check free disk space and permissions"])
             }
