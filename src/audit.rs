@@ -254,6 +254,10 @@ pub enum Action {
     LogRead,
     Verified,
     RollbackAccepted,
+    /// Logged before a bundle is written; its receipt travels in the bundle.
+    ExportIntent,
+    /// Logged after the bundle is complete, with its SHA-256.
+    ExportComplete,
 }
 
 impl Action {
@@ -272,6 +276,8 @@ impl Action {
             Action::LogRead => "log-read",
             Action::Verified => "verified",
             Action::RollbackAccepted => "rollback-accepted",
+            Action::ExportIntent => "export-intent",
+            Action::ExportComplete => "export-complete",
         }
     }
 }

@@ -9,17 +9,20 @@ mod amend;
 mod audit;
 mod cat;
 pub mod error;
+mod export;
 pub mod harden;
 mod history;
 mod init;
 mod list;
 mod log;
+mod open_export;
 mod passphrase;
 mod search;
 mod show;
 mod status;
 mod terminal;
 mod verify;
+mod verify_export;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -109,6 +112,9 @@ enum Command {
     History(history::Args),
     Log(log::Args),
     Verify(verify::Args),
+    Export(Box<export::Args>),
+    VerifyExport(verify_export::Args),
+    OpenExport(open_export::Args),
     #[command(subcommand)]
     Audit(audit::Command),
     Status(status::Args),
@@ -162,6 +168,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::History(args) => history::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),
         Command::Verify(args) => verify::run(&ctx, args),
+        Command::Export(args) => export::run(&ctx, *args),
+        Command::VerifyExport(args) => verify_export::run(&ctx, args),
+        Command::OpenExport(args) => open_export::run(&ctx, args),
         Command::Audit(command) => audit::run(&ctx, command),
         Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
@@ -335,6 +344,8 @@ mod tests {
             .to_string();
         drop(store);
         let key_file = p("key.pub");
+        let (bundle, export_pass, opened) = (p("bundle.tar"), p("export-pass"), p("opened"));
+        std::fs::write(&export_pass, "an export passphrase for this test\n").unwrap();
         let rest: Vec<(Vec<&str>, Vec<Action>)> = vec![
             (vec!["amend", &id, "--title", "T2"], vec![RecordAmended]),
             (vec!["list"], vec![RecordsListed]),
@@ -344,6 +355,42 @@ mod tests {
             (vec!["history", &id], vec![HistoryRead]),
             (vec!["log"], vec![LogRead]),
             (vec!["verify"], vec![Verified]),
+            (
+                vec![
+                    "export",
+                    "-o",
+                    &bundle,
+                    "--purpose",
+                    "archive",
+                    "--all",
+                    "--export-passphrase-file",
+                    &export_pass,
+                    "--override-consent",
+                    "--reason",
+                    "test",
+                ],
+                vec![ExportIntent, ExportComplete],
+            ),
+            (
+                vec![
+                    "verify-export",
+                    &bundle,
+                    "--export-passphrase-file",
+                    &export_pass,
+                ],
+                vec![],
+            ),
+            (
+                vec![
+                    "open-export",
+                    &bundle,
+                    "--into",
+                    &opened,
+                    "--export-passphrase-file",
+                    &export_pass,
+                ],
+                vec![],
+            ),
             (vec!["status"], vec![]),
             (vec!["audit", "checkpoint", "-o", &cp], vec![]),
             (vec!["audit", "prove", "--from", &cp, "-o", &proof], vec![]),

@@ -53,6 +53,19 @@ pub enum Error {
     #[error("no record matches id {0}")]
     RecordNotFound(RecordIdPrefix),
 
+    /// Records whose consent does not cover the export's purpose.
+    #[error("consent does not allow this export:\n{}", .0.join("\n"))]
+    ConsentRefused(Vec<String>),
+
+    #[error("not a recipient tvault can seal to: {0}")]
+    InvalidRecipient(String),
+
+    #[error("no records match what was asked to export")]
+    NothingToExport,
+
+    #[error("the bundle failed verification at: {0}")]
+    Bundle(crate::export::BundleError),
+
     #[error("record {record} has no version {version}")]
     VersionNotFound { record: RecordId, version: u32 },
 

@@ -41,6 +41,20 @@ pub fn create_private_dir_all(path: &Path) -> Result<()> {
         .at(path)
 }
 
+/// Creates one new private folder (0700); fails if anything is already there.
+pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    DirBuilder::new().mode(0o700).create(path)
+}
+
+/// Creates a new private file (0600); fails if anything is already there.
+pub fn create_new_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
 /// Removes a file tvault created, ignoring one that is already gone.
 pub fn remove_if_exists(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {

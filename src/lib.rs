@@ -23,6 +23,7 @@
 pub mod audit;
 pub mod crypto;
 pub mod error;
+pub mod export;
 pub mod fs;
 pub mod record;
 pub mod store;

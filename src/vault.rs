@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rusqlite::Connection;
 use serde::Serialize;
+use sha2::Digest;
 use zeroize::Zeroizing;
 
 use crate::audit::{self, Action, Checkpoint, Event, Frontier, PartHashes};
-use crate::crypto::part::{self, DecryptFailure, EncryptFailure, PartBinding, PartKey};
+use crate::crypto::part::{self, EncryptFailure, PartBinding, PartKey};
 use crate::crypto::{self, KdfParams, Key, Keyslot, Passphrase, SlotKind, VaultKeys};
 use crate::error::{Error, Integrity, Result};
 use crate::record::{
@@ -220,6 +221,89 @@ pub struct SearchHit {
     pub snippet: Zeroizing<String>,
 }
 
+/// Which records an export takes.
+pub enum Selection {
+    Ids(Vec<RecordIdPrefix>),
+    Tag(String),
+    Witness(String),
+    All,
+}
+
+/// How an export's payload is sealed.
+pub enum Seal {
+    /// age X25519 (`age1…`) or OpenSSH `ssh-ed25519` public keys.
+    Recipients(Vec<String>),
+    /// age's scrypt passphrase recipient.
+    Passphrase(age::secrecy::SecretString),
+}
+
+/// What to export, for what, and how.
+pub struct ExportRequest<'a> {
+    pub purpose: Purpose,
+    pub reason: Option<String>,
+    pub selection: Selection,
+    pub include_identity: bool,
+    pub include_media: bool,
+    /// Include records whose consent does not list the purpose; needs a reason.
+    pub override_consent: bool,
+    pub seal: Seal,
+    pub output: &'a Path,
+}
+
+/// What an export wrote.
+#[derive(Debug, Serialize)]
+pub struct ExportSummary {
+    pub export_id: String,
+    pub path: PathBuf,
+    pub records: usize,
+    pub withheld: Vec<crate::export::Withheld>,
+    pub consent_overridden: Vec<String>,
+    pub bundle_sha256: String,
+    pub signer_fingerprint: String,
+}
+
+/// The kind of media an attachment's file name says it is, for consent.
+fn media_kind(name: &str) -> Option<(&'static str, bool, bool)> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    // (kind, shows a voice, shows a face)
+    match ext.as_str() {
+        "mp3" | "m4a" | "wav" | "ogg" | "oga" | "opus" | "flac" | "aac" | "amr" | "wma" => {
+            Some(("audio", true, false))
+        }
+        "mp4" | "mov" | "mkv" | "avi" | "webm" | "m4v" | "3gp" | "wmv" | "mpg" | "mpeg" => {
+            Some(("video", true, true))
+        }
+        "jpg" | "jpeg" | "png" | "heic" | "heif" | "gif" | "webp" | "tif" | "tiff" | "bmp" => {
+            Some(("photo", false, true))
+        }
+        _ => None,
+    }
+}
+
+/// Replaces the witness's real name in `text` with their pseudonym, case-insensitively: the
+/// whole name wherever it occurs, then each part of it of three or more letters (a given name,
+/// a family name) as a whole word. Returns whether anything changed.
+fn redact(text: &str, name: &str, pseudonym: &str) -> (String, bool) {
+    let mut patterns = vec![regex::escape(name.trim())];
+    patterns.extend(
+        name.split_whitespace()
+            .filter(|part| part.chars().count() >= 3)
+            .map(|part| format!(r"\b{}\b", regex::escape(part))),
+    );
+    let mut out = text.to_owned();
+    for pattern in patterns.iter().filter(|p| !p.is_empty()) {
+        let re = regex::RegexBuilder::new(pattern)
+            .case_insensitive(true)
+            .build()
+            .expect("an escaped literal is a valid pattern");
+        out = re
+            .replace_all(&out, regex::NoExpand(pseudonym))
+            .into_owned();
+    }
+    let changed = out != text;
+    (out, changed)
+}
+
 /// What `verify` found.
 #[derive(Debug, Default, Serialize)]
 pub struct VerifyReport {
@@ -232,6 +316,9 @@ pub struct VerifyReport {
     pub bytes: u64,
     pub events: u64,
     pub quick: bool,
+    /// Things worth knowing that are not failures: exports logged as started but never
+    /// completed (a crash or an error while writing).
+    pub notes: Vec<String>,
 }
 
 /// An event about to be appended.
@@ -999,6 +1086,381 @@ impl Vault {
         Ok(events)
     }
 
+    /// Writes an export bundle (docs/export-format.md). Refuses records outside their
+    /// consent unless overridden with a reason, withholds identities and identifying media
+    /// unless asked for and consented to, and logs an intent event (whose receipt the bundle
+    /// carries) before writing and a completion event with the bundle's SHA-256 after.
+    pub fn export(&mut self, req: ExportRequest<'_>) -> Result<ExportSummary> {
+        use crate::export::{InnerWriter, Manifest, ManifestRecord, OuterFiles, Receipt, Withheld};
+
+        if req.output.exists() {
+            return Err(Error::Io {
+                path: req.output.to_owned(),
+                source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            });
+        }
+        // Recipients first: a typo must fail before anything is logged.
+        let mut recipients: Vec<Box<dyn age::Recipient + Send>> = Vec::new();
+        let mut fingerprints = Vec::new();
+        match &req.seal {
+            Seal::Recipients(keys) => {
+                for k in keys {
+                    let k = k.trim();
+                    if k.starts_with("age1") {
+                        let r: age::x25519::Recipient = k
+                            .parse()
+                            .map_err(|_| Error::InvalidRecipient(k.to_owned()))?;
+                        fingerprints.push(k.to_owned());
+                        recipients.push(Box::new(r));
+                    } else {
+                        let r: age::ssh::Recipient = k
+                            .parse()
+                            .map_err(|_| Error::InvalidRecipient(k.to_owned()))?;
+                        let public = ssh_key::PublicKey::from_openssh(k)
+                            .map_err(|_| Error::InvalidRecipient(k.to_owned()))?;
+                        if public.key_data().ed25519().is_none() {
+                            return Err(Error::InvalidRecipient(k.to_owned()));
+                        }
+                        fingerprints.push(public.fingerprint(ssh_key::HashAlg::Sha256).to_string());
+                        recipients.push(Box::new(r));
+                    }
+                }
+                if recipients.is_empty() {
+                    return Err(Error::InvalidRecipient("(none given)".into()));
+                }
+            }
+            Seal::Passphrase(p) => {
+                fingerprints.push("scrypt passphrase".into());
+                recipients.push(Box::new(age::scrypt::Recipient::new(p.clone())));
+            }
+        }
+
+        // Select the records, at their latest versions.
+        let conn = self.store.conn();
+        let rows: Vec<VersionRow> = match &req.selection {
+            Selection::Ids(prefixes) => {
+                let mut rows = Vec::new();
+                for p in prefixes {
+                    let id = self.resolve(p)?;
+                    if !rows.iter().any(|r: &VersionRow| r.record == id) {
+                        rows.push(
+                            store::current_version(conn, &id)?
+                                .ok_or(Error::RecordNotFound(p.clone()))?,
+                        );
+                    }
+                }
+                rows
+            }
+            _ => store::current_versions(conn)?,
+        };
+        let mut chosen = Vec::new();
+        for row in rows {
+            let sealed = self.s.open_meta(&row)?;
+            let m = &sealed.meta;
+            let keep = match &req.selection {
+                Selection::Tag(t) => m.tags.iter().any(|x| x.to_lowercase() == t.to_lowercase()),
+                Selection::Witness(w) => m.witness.to_lowercase() == w.to_lowercase(),
+                _ => true,
+            };
+            if keep {
+                chosen.push((row, sealed));
+            }
+        }
+        if chosen.is_empty() {
+            return Err(Error::NothingToExport);
+        }
+
+        // Consent.
+        let refused: Vec<&RecordId> = chosen
+            .iter()
+            .filter(|(_, s)| !s.meta.consent.purposes.contains(&req.purpose))
+            .map(|(r, _)| &r.record)
+            .collect();
+        if !refused.is_empty() && !req.override_consent {
+            return Err(Error::ConsentRefused(
+                refused
+                    .iter()
+                    .map(|id| {
+                        format!(
+                            "  record {id}: consent does not include {}",
+                            req.purpose.as_str()
+                        )
+                    })
+                    .collect(),
+            ));
+        }
+        let overridden: Vec<String> = refused.iter().map(|id| id.to_string()).collect();
+
+        // What leaves and what is withheld.
+        let mut withheld = Vec::new();
+        let mut plans = Vec::new();
+        for (row, sealed) in &chosen {
+            let consent = &sealed.meta.consent;
+            let identity = self.s.open_identity(row)?;
+            let identity_included = identity.is_some()
+                && req.include_identity
+                && consent.identity_level == IdentityLevel::Named;
+            if identity.is_some() && !identity_included {
+                withheld.push(Withheld {
+                    record: row.record.to_string(),
+                    what: "identity".into(),
+                    name: None,
+                    why: if !req.include_identity {
+                        "identity not requested (--include-identity)".into()
+                    } else {
+                        format!(
+                            "consent identity level is {}",
+                            consent.identity_level.as_str()
+                        )
+                    },
+                });
+            }
+            let mut attachments = Vec::new();
+            for a in &sealed.attachments {
+                let name = a.name.clone().unwrap_or_default();
+                match media_kind(&name) {
+                    Some((kind, voice, face)) => {
+                        let consented =
+                            (!voice || consent.media.voice) && (!face || consent.media.face);
+                        if req.include_media && consented {
+                            attachments.push(a.clone());
+                        } else {
+                            withheld.push(Withheld {
+                                record: row.record.to_string(),
+                                what: "attachment".into(),
+                                name: Some(name),
+                                why: if !req.include_media {
+                                    format!("{kind} not requested (--include-media)")
+                                } else {
+                                    format!("media consent does not cover this {kind}")
+                                },
+                            });
+                        }
+                    }
+                    None => attachments.push(a.clone()),
+                }
+            }
+            plans.push((identity_included.then_some(identity).flatten(), attachments));
+        }
+
+        // Log the intent; its receipt goes into the bundle.
+        let export_id = hex::encode(crypto::random_array::<16>());
+        let intent = Draft::new(Action::ExportIntent).detail(serde_json::json!({
+            "export_id": export_id,
+            "purpose": req.purpose.as_str(),
+            "reason": req.reason,
+            "recipients": fingerprints,
+            "records": chosen.iter().map(|(r, _)| format!("{}@{}", r.record, r.version)).collect::<Vec<_>>(),
+            "include_identity": req.include_identity,
+            "include_media": req.include_media,
+            "consent_overridden": overridden,
+            "withheld": withheld.len(),
+        }));
+        self.record(vec![intent])?;
+        let conn = self.store.conn();
+        let leaves = store::leaf_hashes(conn, u64::MAX >> 1)?;
+        let index = leaves.len() - 1;
+        let intent_row = store::events(conn)?
+            .pop()
+            .ok_or_else(|| Integrity::Log("the intent event vanished".into()))?;
+        let intent_json = crypto::open_padded(
+            &self.s.keys.meta,
+            &self.s.event_aad(intent_row.seq),
+            &intent_row.sealed,
+        )
+        .ok_or_else(|| Integrity::Log("the intent event does not authenticate".into()))?;
+        let checkpoint =
+            store::checkpoint(conn)?.ok_or_else(|| Integrity::Log("no checkpoint".into()))?;
+        use base64::Engine;
+        let receipt = Receipt {
+            format: Receipt::FORMAT.into(),
+            event: String::from_utf8(intent_json.to_vec())
+                .map_err(|_| Integrity::Log("the intent event is not text".into()))?,
+            index: index as u64,
+            tree_size: leaves.len() as u64,
+            proof: audit::inclusion_proof(index, &leaves)
+                .iter()
+                .map(|h| base64::engine::general_purpose::STANDARD.encode(h))
+                .collect(),
+        };
+        let all_events: Vec<Event> = store::events(conn)?
+            .iter()
+            .map(|r| self.s.open_event(r.seq, &r.leaf_hash, &r.sealed))
+            .collect::<Result<_>>()?;
+
+        // Write the payload to a private temporary file beside the output, then the bundle.
+        let dir = req
+            .output
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(".{}.payload.tmp", export_id));
+        let (public_line, fingerprint) = self.signing_key();
+        let result = (|| -> Result<[u8; 32]> {
+            let io_at = |p: &Path| {
+                let p = p.to_owned();
+                move |e: std::io::Error| Error::Io {
+                    path: p.clone(),
+                    source: e,
+                }
+            };
+            let payload_file = crate::fs::create_new_file(&tmp).map_err(io_at(&tmp))?;
+            let hashing = crate::export::HashingWriter {
+                inner: payload_file,
+                hasher: sha2::Sha256::new(),
+            };
+            let encryptor = age::Encryptor::with_recipients(
+                recipients.iter().map(|r| r.as_ref() as &dyn age::Recipient),
+            )
+            .map_err(|e| Error::InvalidRecipient(e.to_string()))?;
+            let stream = encryptor.wrap_output(hashing).map_err(io_at(&tmp))?;
+            let mut inner = InnerWriter::new(stream);
+            let mut manifest_records = Vec::new();
+            let tx = self.store.read()?;
+            for ((row, sealed), (identity, attachments)) in chosen.iter().zip(&plans) {
+                let base = format!("records/{}", row.record);
+                let m = &sealed.meta;
+                let metadata = serde_json::json!({
+                    "id": row.record, "version": row.version, "metadata": m,
+                    "created_at": sealed.created_at, "operator": sealed.operator,
+                });
+                let metadata = Zeroizing::new(
+                    serde_json::to_vec_pretty(&metadata).expect("metadata serialises"),
+                );
+                inner
+                    .add_bytes(&format!("{base}/metadata.json"), &metadata)
+                    .map_err(io_at(&tmp))?;
+                if let Some(identity) = identity {
+                    let json = Zeroizing::new(
+                        serde_json::to_vec_pretty(identity).expect("identity serialises"),
+                    );
+                    inner
+                        .add_bytes(&format!("{base}/identity.json"), &json)
+                        .map_err(io_at(&tmp))?;
+                }
+                let mut redacted = false;
+                if let Some(info) = &sealed.statement {
+                    let text = self.s.read_statement(&tx, row, info)?;
+                    let real_name = self.s.open_identity(row)?.and_then(|i| i.name.clone());
+                    let out = match (&real_name, identity.is_some()) {
+                        (Some(name), false) => {
+                            let (t, changed) = redact(text.expose_secret(), name, &m.witness);
+                            redacted = changed;
+                            Zeroizing::new(t)
+                        }
+                        _ => Zeroizing::new(text.expose_secret().to_owned()),
+                    };
+                    inner
+                        .add_bytes(&format!("{base}/statement.txt"), out.as_bytes())
+                        .map_err(io_at(&tmp))?;
+                }
+                let custody: Vec<&Event> = all_events
+                    .iter()
+                    .filter(|e| e.record.as_deref() == Some(row.record.to_string().as_str()))
+                    .collect();
+                let custody = serde_json::to_vec_pretty(&custody).expect("events serialise");
+                inner
+                    .add_bytes(&format!("{base}/custody.json"), &custody)
+                    .map_err(io_at(&tmp))?;
+                for a in attachments {
+                    let name = a.name.clone().unwrap_or_default();
+                    let mut sha = [0u8; 32];
+                    hex::decode_to_slice(&a.sha256, &mut sha)
+                        .map_err(|_| Integrity::Metadata(row.record))?;
+                    let reader = self.s.open_part(&tx, row, a)?;
+                    inner
+                        .add_stream(&format!("{base}/attachments/{name}"), a.size, sha, reader)
+                        .map_err(|e| self.s.part_error(e, row, a, &tmp))?;
+                }
+                manifest_records.push(ManifestRecord {
+                    id: row.record.to_string(),
+                    version: row.version,
+                    witness: m.witness.clone(),
+                    consent: m.consent.clone(),
+                    consent_overridden: overridden.contains(&row.record.to_string()),
+                    intake_sha256: sealed
+                        .statement
+                        .iter()
+                        .chain(&sealed.attachments)
+                        .map(|p| (p.part, p.sha256.clone()))
+                        .collect(),
+                    statement_redacted: redacted,
+                    identity_included: identity.is_some(),
+                    attachments: attachments.iter().filter_map(|a| a.name.clone()).collect(),
+                });
+            }
+            drop(tx);
+            let manifest = Manifest {
+                format: crate::export::FORMAT.into(),
+                export_id: export_id.clone(),
+                vault_id: self.id(),
+                purpose: req.purpose.as_str().into(),
+                reason: req.reason.clone(),
+                operator: self.s.operator.clone(),
+                time: now_rfc3339(),
+                records: manifest_records,
+                withheld: withheld.clone(),
+            };
+            let stream = inner
+                .finish(&manifest, &self.s.signing)
+                .map_err(io_at(&tmp))?;
+            let hashing = stream.finish().map_err(io_at(&tmp))?;
+            let payload_sha256: [u8; 32] = hashing.hasher.finalize().into();
+            let file = hashing.inner;
+            file.sync_all().map_err(io_at(&tmp))?;
+            drop(file);
+
+            let mut payload = std::fs::File::open(&tmp).map_err(io_at(&tmp))?;
+            let payload_len = payload.metadata().map_err(io_at(&tmp))?.len();
+            let out = crate::fs::create_new_file(req.output).map_err(io_at(req.output))?;
+            let hashing = crate::export::HashingWriter {
+                inner: out,
+                hasher: sha2::Sha256::new(),
+            };
+            let files = OuterFiles {
+                checkpoint: checkpoint.note.clone(),
+                receipt: receipt.clone(),
+                signer_line: public_line.clone(),
+                fingerprint: fingerprint.clone(),
+                export_id: export_id.clone(),
+            };
+            let hashing = crate::export::write_outer(
+                hashing,
+                &mut payload,
+                payload_len,
+                payload_sha256,
+                &files,
+                &self.s.signing,
+            )
+            .map_err(io_at(req.output))?;
+            hashing.inner.sync_all().map_err(io_at(req.output))?;
+            Ok(hashing.hasher.finalize().into())
+        })();
+        let _ = std::fs::remove_file(&tmp);
+        let bundle_sha256 = match result {
+            Ok(h) => hex::encode(h),
+            Err(e) => {
+                let _ = std::fs::remove_file(req.output);
+                return Err(e);
+            }
+        };
+        self.record(vec![Draft::new(Action::ExportComplete).detail(
+            serde_json::json!({
+                "export_id": export_id,
+                "bundle_sha256": bundle_sha256,
+            }),
+        )])?;
+        Ok(ExportSummary {
+            export_id,
+            path: req.output.to_owned(),
+            records: chosen.len(),
+            withheld,
+            consent_overridden: overridden,
+            bundle_sha256,
+            signer_fingerprint: fingerprint,
+        })
+    }
+
     /// Checks everything: SQLite's own integrity check, every event against the signed
     /// checkpoint and the anchor, every version against the log, and (unless `quick`) every
     /// part decrypted and compared with its intake hash. `progress` hears (done, total) parts.
@@ -1021,6 +1483,7 @@ impl Vault {
         // The log: every event authenticates, hashes to its leaf, and the leaves give the
         // signed root.
         let mut logged: BTreeMap<(String, u32), Vec<PartHashes>> = BTreeMap::new();
+        let mut exports: BTreeMap<String, bool> = BTreeMap::new();
         let mut leaves = Vec::new();
         for row in store::events(conn)? {
             let (seq, leaf) = (row.seq, &row.leaf_hash);
@@ -1032,6 +1495,20 @@ impl Vault {
             }
             match self.s.open_event(seq, leaf, &row.sealed) {
                 Ok(event) => {
+                    let export_id = event
+                        .detail
+                        .as_ref()
+                        .and_then(|d| d["export_id"].as_str())
+                        .map(str::to_owned);
+                    match (event.action, export_id) {
+                        (Action::ExportIntent, Some(id)) => {
+                            exports.entry(id).or_insert(false);
+                        }
+                        (Action::ExportComplete, Some(id)) => {
+                            exports.insert(id, true);
+                        }
+                        _ => {}
+                    }
                     if matches!(
                         event.action,
                         Action::RecordAdded | Action::RecordAmended | Action::RecordInventoried
@@ -1045,6 +1522,11 @@ impl Vault {
             leaves.push(<[u8; 32]>::try_from(leaf.as_slice()).unwrap_or([0u8; 32]));
         }
         report.events = leaves.len() as u64;
+        for (id, _) in exports.iter().filter(|(_, done)| !**done) {
+            report.notes.push(format!(
+                "export {id} was logged as started but never completed (interrupted, or it failed while writing)"
+            ));
+        }
         match store::checkpoint(conn)? {
             None => report
                 .failures
@@ -1461,15 +1943,16 @@ impl Session {
         self.stored_part(conn, row, info).map(|_| ())
     }
 
-    /// The one place content parts are decrypted. Checks the stored length against the
-    /// sealed manifest before writing anything, so a truncated part releases nothing.
-    fn read_part(
+    /// The one place content parts are decrypted: a reader of the plaintext. The stored
+    /// length is checked against the sealed manifest first, so a truncated part releases
+    /// nothing; each chunk is released only once it authenticates (see
+    /// [`part::PlainReader`]).
+    fn open_part<'c>(
         &self,
-        conn: &Connection,
+        conn: &'c Connection,
         row: &VersionRow,
         info: &PartInfo,
-        out: &mut dyn Write,
-    ) -> Result<()> {
+    ) -> Result<part::PlainReader<PartReader<'c>>> {
         let stored = self.stored_part(conn, row, info)?;
         let place = Self::place(row, info);
         let key = PartKey {
@@ -1484,32 +1967,69 @@ impl Session {
         let mut sha256 = [0u8; 32];
         hex::decode_to_slice(&info.sha256, &mut sha256)
             .map_err(|_| Integrity::Metadata(row.record))?;
-        let reader = PartReader::new(conn, stored);
-        part::decrypt(
+        let path = conn.path().map(PathBuf::from).unwrap_or_default();
+        part::open(
             &key,
-            reader,
+            PartReader::new(conn, stored),
             info.size,
             info.padded_size,
             &sha256,
-            out,
-            store::is_store_error,
         )
-        .map_err(|e| match e {
-            DecryptFailure::Auth => Integrity::Part {
+        .map_err(|e| self.part_error(e, row, info, &path))
+    }
+
+    /// What an I/O error from a part's reader means.
+    fn part_error(
+        &self,
+        e: std::io::Error,
+        row: &VersionRow,
+        info: &PartInfo,
+        path: &Path,
+    ) -> Error {
+        if e.get_ref().is_some_and(|i| i.is::<part::MismatchError>()) {
+            Integrity::PartHash {
                 record: row.record,
                 part: info.part,
             }
-            .into(),
-            DecryptFailure::Mismatch => Integrity::PartHash {
+            .into()
+        } else if store::is_store_error(&e) {
+            from_store_io(e, path)
+        } else if e.kind() == std::io::ErrorKind::InvalidData
+            || e.kind() == std::io::ErrorKind::UnexpectedEof
+        {
+            Integrity::Part {
                 record: row.record,
                 part: info.part,
             }
-            .into(),
-            DecryptFailure::Source(e) => {
-                from_store_io(e, conn.path().map(Path::new).unwrap_or(Path::new("")))
+            .into()
+        } else {
+            Error::Io {
+                path: path.to_owned(),
+                source: e,
             }
-            DecryptFailure::Output(e) => Error::Output(e),
-        })
+        }
+    }
+
+    /// Decrypts a part into `out` (see [`Session::open_part`]).
+    fn read_part(
+        &self,
+        conn: &Connection,
+        row: &VersionRow,
+        info: &PartInfo,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let mut reader = self.open_part(conn, row, info)?;
+        let path = conn.path().map(PathBuf::from).unwrap_or_default();
+        let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.part_error(e, row, info, &path)),
+            };
+            out.write_all(&buf[..n]).map_err(Error::Output)?;
+        }
     }
 }
 

@@ -153,6 +153,26 @@ impl From<Error> for CliError {
                 &["this vault was written by a newer tvault; install that version to open it"],
             ),
             Error::RecordNotFound(_) => (Exit::Failure, &["`tvault list` shows every record's id"]),
+            Error::ConsentRefused(_) => (
+                Exit::Failure,
+                &[
+                    "export only records whose consent lists this purpose, or choose another --purpose",
+                    "--override-consent --reason TEXT includes them anyway; the reason is logged",
+                ],
+            ),
+            Error::InvalidRecipient(_) => (
+                Exit::Usage,
+                &["a recipient is an age X25519 key (age1…) or an OpenSSH ssh-ed25519 public key"],
+            ),
+            Error::NothingToExport => {
+                (Exit::Failure, &["`tvault list` shows what the vault holds"])
+            }
+            Error::Bundle(_) => (
+                Exit::Integrity,
+                &[
+                    "do not trust this bundle's content; ask the sender for a new copy through another channel",
+                ],
+            ),
             Error::VersionNotFound { .. } => (
                 Exit::Failure,
                 &["`tvault history ID` lists the record's versions"],

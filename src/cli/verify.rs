@@ -43,6 +43,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             report.events
         ))?;
     }
+    for note in &report.notes {
+        ctx.say(&format!("note: {note}"));
+    }
     if report.failures.is_empty() {
         return Ok(());
     }

@@ -187,9 +187,100 @@ pub enum DecryptFailure {
     Output(io::Error),
 }
 
-/// Decrypts the age file read from `input`, writes the first `size` bytes of plaintext to
-/// `output` as each authenticated chunk arrives, then checks that the rest is zero padding
-/// to `padded_size`, that the stream ends authenticated and that the SHA-256 matches.
+/// Carried inside an `io::Error` by [`PlainReader`] when the plaintext is not what the
+/// manifest says.
+#[derive(Debug, thiserror::Error)]
+#[error("the content does not match its intake size, padding or hash")]
+pub struct MismatchError;
+
+/// Reads a part's plaintext: exactly `size` bytes, each only after its chunk authenticates.
+/// The last bytes are returned only once the rest of the stream has been read and checked:
+/// zero padding to `padded_size`, an authenticated end, and the intake SHA-256.
+pub struct PlainReader<R: Read> {
+    inner: age::stream::StreamReader<R>,
+    remaining: u64,
+    padding: u64,
+    hasher: Sha256,
+    sha256: [u8; 32],
+}
+
+/// Opens an age file from `input` with the part's key.
+pub fn open<R: Read>(
+    key: &PartKey<'_>,
+    input: R,
+    size: u64,
+    padded_size: u64,
+    sha256: &[u8; 32],
+) -> Result<PlainReader<R>, io::Error> {
+    let as_io = |e: DecryptError| match e {
+        DecryptError::Io(e) => e,
+        other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
+    };
+    let decryptor = age::Decryptor::new(input).map_err(as_io)?;
+    let inner = decryptor
+        .decrypt(std::iter::once(key as &dyn Identity))
+        .map_err(as_io)?;
+    if padded_size < size {
+        return Err(io::Error::other(MismatchError));
+    }
+    Ok(PlainReader {
+        inner,
+        remaining: size,
+        padding: padded_size - size,
+        hasher: Sha256::new(),
+        sha256: *sha256,
+    })
+}
+
+impl<R: Read> PlainReader<R> {
+    /// Reads the padding to the authenticated end and checks the hash.
+    fn finish(&mut self) -> io::Result<()> {
+        let mut buf = Zeroizing::new(vec![0u8; IO_BUF]);
+        let mut seen: u64 = 0;
+        loop {
+            let n = match self.inner.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if buf[..n].iter().any(|&b| b != 0) {
+                return Err(io::Error::other(MismatchError));
+            }
+            seen += n as u64;
+        }
+        let digest: [u8; 32] = self.hasher.clone().finalize().into();
+        if seen != self.padding || digest != self.sha256 {
+            return Err(io::Error::other(MismatchError));
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for PlainReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 || out.is_empty() {
+            return Ok(0);
+        }
+        let want = (out.len() as u64).min(self.remaining) as usize;
+        let n = self.inner.read(&mut out[..want])?;
+        if n == 0 {
+            // The stream ended authenticated but short of the manifest's size.
+            return Err(io::Error::other(MismatchError));
+        }
+        self.hasher.update(&out[..n]);
+        self.remaining -= n as u64;
+        if self.remaining == 0
+            && let Err(e) = self.finish()
+        {
+            out[..n].fill(0);
+            return Err(e);
+        }
+        Ok(n)
+    }
+}
+
+/// Decrypts a part from `input` into `output` (see [`PlainReader`]).
 ///
 /// `is_source_error` tells errors raised by `input` itself apart from age's own.
 pub fn decrypt<R: Read>(
@@ -202,53 +293,27 @@ pub fn decrypt<R: Read>(
     is_source_error: impl Fn(&io::Error) -> bool,
 ) -> Result<(), DecryptFailure> {
     let classify = |e: io::Error| {
-        if is_source_error(&e) {
+        if e.get_ref().is_some_and(|inner| inner.is::<MismatchError>()) {
+            DecryptFailure::Mismatch
+        } else if is_source_error(&e) {
             DecryptFailure::Source(e)
         } else {
             DecryptFailure::Auth
         }
     };
-    let decryptor = age::Decryptor::new(input).map_err(|e| match e {
-        DecryptError::Io(e) => classify(e),
-        _ => DecryptFailure::Auth,
-    })?;
-    let mut reader = decryptor
-        .decrypt(std::iter::once(key as &dyn Identity))
-        .map_err(|e| match e {
-            DecryptError::Io(e) => classify(e),
-            _ => DecryptFailure::Auth,
-        })?;
-    let mut hasher = Sha256::new();
+    let mut reader = open(key, input, size, padded_size, sha256).map_err(classify)?;
     let mut buf = Zeroizing::new(vec![0u8; IO_BUF]);
-    let mut seen: u64 = 0;
     loop {
         let n = match reader.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(classify(e)),
         };
-        let chunk = &buf[..n];
-        let content = if seen < size {
-            let take = (size - seen).min(n as u64) as usize;
-            hasher.update(&chunk[..take]);
-            output
-                .write_all(&chunk[..take])
-                .map_err(DecryptFailure::Output)?;
-            &chunk[take..]
-        } else {
-            chunk
-        };
-        if content.iter().any(|&b| b != 0) {
-            return Err(DecryptFailure::Mismatch);
-        }
-        seen += n as u64;
+        output
+            .write_all(&buf[..n])
+            .map_err(DecryptFailure::Output)?;
     }
-    let digest: [u8; 32] = hasher.finalize().into();
-    if seen != padded_size || digest != *sha256 {
-        return Err(DecryptFailure::Mismatch);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

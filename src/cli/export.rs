@@ -1,0 +1,258 @@
+//! `tvault export`: a sealed, signed bundle for a court, a UN body or a partner.
+
+use std::path::PathBuf;
+
+use age::secrecy::SecretString;
+use tvault::export::Unlock;
+use tvault::vault::{ExportRequest, Seal, Selection};
+use tvault::{Purpose, RecordIdPrefix};
+use zeroize::Zeroizing;
+
+use super::error::{CliError, Exit};
+use super::{Context, print_json};
+
+/// Write a sealed, signed export bundle of records
+///
+/// Records leave only for a purpose their consent lists. The witness's identity and audio,
+/// video and photo attachments stay behind unless asked for and consented to. Recipients can
+/// check and open the bundle with tar, sha256sum, ssh-keygen and age alone (see VERIFY.txt
+/// inside it).
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["ids", "tag", "witness", "all"])))]
+pub struct Args {
+    /// The bundle to write (never replaces a file)
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+
+    /// What the export is for: archive, advocacy, public, un or court
+    #[arg(long, value_parser = |s: &str| s.parse::<Purpose>())]
+    purpose: Purpose,
+
+    /// Why; required with --override-consent, logged either way
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
+
+    /// Records to export, by id or unique prefix
+    #[arg(value_name = "ID")]
+    ids: Vec<RecordIdPrefix>,
+
+    /// Every record with this tag
+    #[arg(long, value_name = "T")]
+    tag: Option<String>,
+
+    /// Every record of this witness pseudonym
+    #[arg(long, value_name = "W")]
+    witness: Option<String>,
+
+    /// Every record
+    #[arg(long)]
+    all: bool,
+
+    /// Seal to this recipient: an age key (age1…) or an ssh-ed25519 public key; repeatable
+    #[arg(
+        long = "recipient",
+        value_name = "KEY",
+        conflicts_with = "export_passphrase_file"
+    )]
+    recipients: Vec<String>,
+
+    /// Seal to the recipients listed in FILE, one per line (# starts a comment)
+    #[arg(long, value_name = "FILE", conflicts_with = "export_passphrase_file")]
+    recipients_file: Option<PathBuf>,
+
+    /// Seal with the passphrase on the first line of FILE (age's scrypt)
+    #[arg(long, value_name = "FILE")]
+    export_passphrase_file: Option<PathBuf>,
+
+    /// Include the witness's identity where its consent level is `named`
+    #[arg(long)]
+    include_identity: bool,
+
+    /// Include audio, video and photos where the media consent covers them
+    #[arg(long)]
+    include_media: bool,
+
+    /// Include records whose consent does not list the purpose (needs --reason; logged)
+    #[arg(long, requires = "reason")]
+    override_consent: bool,
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    if args.output.exists() {
+        return Err(CliError::new(
+            Exit::Failure,
+            format!("{} already exists", args.output.display()),
+        )
+        .hint("tvault never replaces a file; choose a new name"));
+    }
+    let mut keys = args.recipients.clone();
+    if let Some(file) = &args.recipients_file {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            CliError::new(Exit::Io, format!("cannot read {}", file.display())).with_source(&e)
+        })?;
+        keys.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    let mut vault = ctx.unlock()?;
+    let seal = if !keys.is_empty() {
+        Seal::Recipients(keys)
+    } else {
+        Seal::Passphrase(export_passphrase(
+            ctx,
+            args.export_passphrase_file.as_deref(),
+            true,
+        )?)
+    };
+    let selection = if args.all {
+        Selection::All
+    } else if let Some(t) = args.tag {
+        Selection::Tag(t)
+    } else if let Some(w) = args.witness {
+        Selection::Witness(w)
+    } else {
+        Selection::Ids(args.ids)
+    };
+    let summary = vault.export(ExportRequest {
+        purpose: args.purpose,
+        reason: args.reason,
+        selection,
+        include_identity: args.include_identity,
+        include_media: args.include_media,
+        override_consent: args.override_consent,
+        seal,
+        output: &args.output,
+    })?;
+    if ctx.json {
+        return print_json(&summary);
+    }
+    ctx.say(&format!(
+        "Wrote {} ({} record(s), {} item(s) withheld), export {}.\nSHA-256 {}\nSigned by {}; the recipient should compare it with the fingerprint you give them another way.",
+        summary.path.display(),
+        summary.records,
+        summary.withheld.len(),
+        summary.export_id,
+        summary.bundle_sha256,
+        summary.signer_fingerprint
+    ));
+    for w in &summary.withheld {
+        ctx.say(&format!(
+            "  withheld from {}: {}{} ({})",
+            &w.record[..12],
+            w.what,
+            w.name
+                .as_deref()
+                .map(|n| format!(" {}", super::terminal::escape(n, false)))
+                .unwrap_or_default(),
+            w.why
+        ));
+    }
+    Ok(())
+}
+
+/// The export passphrase: the first line of FILE, or typed on the terminal (twice when
+/// sealing).
+pub fn export_passphrase(
+    ctx: &Context,
+    file: Option<&std::path::Path>,
+    confirm: bool,
+) -> Result<SecretString, CliError> {
+    let raw = match file {
+        Some(f) => {
+            let text = Zeroizing::new(std::fs::read_to_string(f).map_err(|e| {
+                CliError::new(Exit::NoSecretSource, format!("cannot read {}", f.display()))
+                    .with_source(&e)
+            })?);
+            Zeroizing::new(
+                text.lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches('\r')
+                    .to_owned(),
+            )
+        }
+        None => {
+            let mut tty = ctx.sources.terminal().map_err(|e| {
+                e.hint("seal to recipients with --recipient, or give --export-passphrase-file FILE")
+            })?;
+            let first = tty.prompt("Export passphrase: ")?;
+            if confirm {
+                let again = tty.prompt("Repeat it: ")?;
+                if first != again {
+                    return Err(CliError::new(Exit::Failure, "the two passphrases differ"));
+                }
+            }
+            Zeroizing::new(String::from_utf8(first.to_vec()).map_err(|_| {
+                CliError::new(Exit::Failure, "the passphrase is not valid UTF-8 text")
+            })?)
+        }
+    };
+    if raw.is_empty() {
+        return Err(CliError::new(
+            Exit::Failure,
+            "the export passphrase is empty",
+        ));
+    }
+    Ok(SecretString::from(raw.as_str().to_owned()))
+}
+
+/// How to open a bundle's payload: an identity file, a passphrase file, or (when `prompt`)
+/// a passphrase typed on the terminal.
+pub fn bundle_unlock(
+    ctx: &Context,
+    identity: Option<&std::path::Path>,
+    passphrase_file: Option<&std::path::Path>,
+    prompt: bool,
+) -> Result<Option<Unlock>, CliError> {
+    if let Some(path) = identity {
+        let text = Zeroizing::new(std::fs::read(path).map_err(|e| {
+            CliError::new(
+                Exit::NoSecretSource,
+                format!("cannot read {}", path.display()),
+            )
+            .with_source(&e)
+        })?);
+        let bad = || {
+            CliError::usage(format!(
+                "{} is not an age identity file or an unencrypted OpenSSH ed25519 key",
+                path.display()
+            ))
+        };
+        let ssh_marker: &[u8] = b"-----BEGIN OPENSSH PRIVATE KEY-----";
+        let ids: Vec<Box<dyn age::Identity>> =
+            if text.windows(ssh_marker.len()).any(|w| w == ssh_marker) {
+                match age::ssh::Identity::from_buffer(&text[..], Some(path.display().to_string()))
+                    .map_err(|_| bad())?
+                {
+                    age::ssh::Identity::Unencrypted(k) => {
+                        vec![Box::new(age::ssh::Identity::Unencrypted(k))]
+                    }
+                    _ => {
+                        return Err(bad().hint(
+                            "decrypt the key first (ssh-keygen -p), or use an age identity",
+                        ));
+                    }
+                }
+            } else {
+                age::IdentityFile::from_buffer(&text[..])
+                    .map_err(|_| bad())?
+                    .into_identities()
+                    .map_err(|_| bad())?
+                    .into_iter()
+                    .map(|i| i as Box<dyn age::Identity>)
+                    .collect()
+            };
+        return Ok(Some(Unlock::Identities(ids)));
+    }
+    if passphrase_file.is_some() || prompt {
+        return Ok(Some(Unlock::Passphrase(export_passphrase(
+            ctx,
+            passphrase_file,
+            false,
+        )?)));
+    }
+    Ok(None)
+}

@@ -1,0 +1,719 @@
+//! Export bundles: the writer's building blocks and the reader that verifies and opens them
+//! without any vault. The format (docs/export-format.md) is checkable with `tar`, `sha256sum`,
+//! `ssh-keygen` and `age` alone.
+//!
+//! Outer tar (deterministic: ustar, fixed order, mode 0644, times and owners zero):
+//! `payload.age`, `checkpoint.txt`, `checkpoint.txt.sig`, `receipt.json`, `allowed_signers`,
+//! `VERIFY.txt`, `SHA256SUMS`, `SHA256SUMS.sig`. Inside `payload.age`, a tar of
+//! `records/<id>/…`, `MANIFEST.json`, `SHA256SUMS` and `SHA256SUMS.sig`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use ssh_key::{HashAlg, LineEnding, SshSig};
+
+use crate::audit::{self, Checkpoint};
+
+/// The bundle format this build writes and reads.
+pub const FORMAT: &str = "tvault-export/v1";
+/// SSHSIG namespace of the outer `SHA256SUMS.sig` and `checkpoint.txt.sig`.
+pub const OUTER_NAMESPACE: &str = "tvault-export@v1";
+/// SSHSIG namespace of the inner `SHA256SUMS.sig`.
+pub const INNER_NAMESPACE: &str = "tvault-export-inner@v1";
+/// The principal named in `allowed_signers`.
+pub const PRINCIPAL: &str = "tvault-export";
+
+/// The outer files, in the order they are written.
+pub const OUTER_FILES: [&str; 8] = [
+    "payload.age",
+    "checkpoint.txt",
+    "checkpoint.txt.sig",
+    "receipt.json",
+    "allowed_signers",
+    "VERIFY.txt",
+    "SHA256SUMS",
+    "SHA256SUMS.sig",
+];
+
+/// The most any small file of a bundle (everything but the payload and attachments) may be.
+const SMALL_FILE_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// A tar header that says nothing about the machine that wrote it.
+pub fn header(path: &str, size: u64) -> io::Result<tar::Header> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(path)?;
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    Ok(h)
+}
+
+/// `sha256sum` format: one `<hex>  <name>` line per file.
+pub fn sums_text(sums: &BTreeMap<String, [u8; 32]>) -> String {
+    sums.iter()
+        .map(|(name, hash)| format!("{}  {name}\n", hex::encode(hash)))
+        .collect()
+}
+
+/// An SSHSIG (as `ssh-keygen -Y sign` makes) over `msg`.
+pub fn ssh_sign(key: &SigningKey, namespace: &str, msg: &[u8]) -> String {
+    let keypair = ssh_key::private::Ed25519Keypair::from_seed(&key.to_bytes());
+    let private = ssh_key::PrivateKey::from(keypair);
+    private
+        .sign(namespace, HashAlg::Sha512, msg)
+        .and_then(|sig| sig.to_pem(LineEnding::LF))
+        .expect("Ed25519 SSHSIG signing cannot fail")
+}
+
+fn ssh_verify(key: &VerifyingKey, namespace: &str, msg: &[u8], pem: &[u8]) -> bool {
+    let public = ssh_key::PublicKey::from(ssh_key::public::KeyData::Ed25519(
+        ssh_key::public::Ed25519PublicKey(key.to_bytes()),
+    ));
+    SshSig::from_pem(pem).is_ok_and(|sig| public.verify(namespace, msg, &sig).is_ok())
+}
+
+/// The receipt: the export's intent event and its inclusion proof in the checkpoint's tree.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Receipt {
+    /// "tvault-receipt/v1".
+    pub format: String,
+    /// The event's leaf bytes (its JSON).
+    pub event: String,
+    pub index: u64,
+    pub tree_size: u64,
+    /// Base64 hashes, RFC 9162 order.
+    pub proof: Vec<String>,
+}
+
+impl Receipt {
+    pub const FORMAT: &'static str = "tvault-receipt/v1";
+}
+
+/// The inner manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub export_id: String,
+    pub vault_id: String,
+    pub purpose: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub operator: String,
+    pub time: String,
+    pub records: Vec<ManifestRecord>,
+    pub withheld: Vec<Withheld>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestRecord {
+    pub id: String,
+    pub version: u32,
+    pub witness: String,
+    pub consent: crate::record::Consent,
+    /// Exported although its consent does not list the purpose (the reason is logged).
+    pub consent_overridden: bool,
+    /// Hashes of the original content taken at intake, by part (0 is the statement).
+    pub intake_sha256: BTreeMap<u32, String>,
+    /// The statement was changed for export (the real name replaced by the pseudonym).
+    pub statement_redacted: bool,
+    pub identity_included: bool,
+    /// Attachment names as exported.
+    pub attachments: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Withheld {
+    pub record: String,
+    /// "identity" or "attachment".
+    pub what: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub why: String,
+}
+
+/// Writes the inner tar into any writer (the age encryptor), keeping the SHA-256 of each
+/// file for the inner `SHA256SUMS`.
+pub struct InnerWriter<W: Write> {
+    tar: tar::Builder<W>,
+    sums: BTreeMap<String, [u8; 32]>,
+}
+
+impl<W: Write> InnerWriter<W> {
+    pub fn new(out: W) -> Self {
+        InnerWriter {
+            tar: tar::Builder::new(out),
+            sums: BTreeMap::new(),
+        }
+    }
+
+    pub fn add_bytes(&mut self, path: &str, data: &[u8]) -> io::Result<()> {
+        self.tar.append(&header(path, data.len() as u64)?, data)?;
+        self.sums
+            .insert(path.to_owned(), Sha256::digest(data).into());
+        Ok(())
+    }
+
+    /// Adds a file streamed from `data`, which yields exactly `size` bytes whose SHA-256 is
+    /// already known (and checked by the reader).
+    pub fn add_stream(
+        &mut self,
+        path: &str,
+        size: u64,
+        sha256: [u8; 32],
+        data: impl Read,
+    ) -> io::Result<()> {
+        self.tar.append(&header(path, size)?, data)?;
+        self.sums.insert(path.to_owned(), sha256);
+        Ok(())
+    }
+
+    /// Adds the manifest, the signed `SHA256SUMS`, and ends the tar.
+    pub fn finish(mut self, manifest: &Manifest, key: &SigningKey) -> io::Result<W> {
+        let manifest = serde_json::to_vec_pretty(manifest).expect("manifests serialise");
+        self.add_bytes("MANIFEST.json", &manifest)?;
+        let sums = sums_text(&self.sums);
+        let sig = ssh_sign(key, INNER_NAMESPACE, sums.as_bytes());
+        self.tar
+            .append(&header("SHA256SUMS", sums.len() as u64)?, sums.as_bytes())?;
+        self.tar
+            .append(&header("SHA256SUMS.sig", sig.len() as u64)?, sig.as_bytes())?;
+        self.tar.into_inner()
+    }
+}
+
+/// A writer that hashes what passes through it.
+pub struct HashingWriter<W: Write> {
+    pub inner: W,
+    pub hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The small outer files.
+pub struct OuterFiles {
+    pub checkpoint: String,
+    pub receipt: Receipt,
+    pub signer_line: String,
+    pub fingerprint: String,
+    pub export_id: String,
+}
+
+/// Writes the outer tar: the payload (read from `payload`, `payload_len` bytes, already
+/// hashed as `payload_sha256`) and the signed small files. Returns the writer.
+pub fn write_outer<W: Write>(
+    out: W,
+    payload: &mut File,
+    payload_len: u64,
+    payload_sha256: [u8; 32],
+    files: &OuterFiles,
+    key: &SigningKey,
+) -> io::Result<W> {
+    let mut tar = tar::Builder::new(out);
+    let mut sums = BTreeMap::new();
+    tar.append(&header("payload.age", payload_len)?, payload)?;
+    sums.insert("payload.age".to_owned(), payload_sha256);
+    let receipt = serde_json::to_string_pretty(&files.receipt).expect("receipts serialise") + "\n";
+    let allowed = format!(
+        "{PRINCIPAL} namespaces=\"{OUTER_NAMESPACE},{INNER_NAMESPACE}\" {}\n",
+        files.signer_line
+    );
+    let small: [(&str, String); 5] = [
+        ("checkpoint.txt", files.checkpoint.clone()),
+        (
+            "checkpoint.txt.sig",
+            ssh_sign(key, OUTER_NAMESPACE, files.checkpoint.as_bytes()),
+        ),
+        ("receipt.json", receipt),
+        ("allowed_signers", allowed),
+        (
+            "VERIFY.txt",
+            verify_text(&files.fingerprint, &files.export_id),
+        ),
+    ];
+    for (name, text) in &small {
+        tar.append(&header(name, text.len() as u64)?, text.as_bytes())?;
+        sums.insert((*name).to_owned(), Sha256::digest(text.as_bytes()).into());
+    }
+    let sums = sums_text(&sums);
+    let sig = ssh_sign(key, OUTER_NAMESPACE, sums.as_bytes());
+    tar.append(&header("SHA256SUMS", sums.len() as u64)?, sums.as_bytes())?;
+    tar.append(&header("SHA256SUMS.sig", sig.len() as u64)?, sig.as_bytes())?;
+    tar.into_inner()
+}
+
+/// The instructions inside every bundle.
+fn verify_text(fingerprint: &str, export_id: &str) -> String {
+    format!(
+        "tvault export {export_id}
+Format: {FORMAT} (see docs/export-format.md in tvault's source).
+
+1. Compare the signer's fingerprint with the one you were given out of band
+   (on paper, by phone, on the organisation's web site):
+
+       {fingerprint}
+
+   ssh-keygen -l -f allowed_signers   # prints the fingerprint of the key in this bundle
+
+2. Unpack this bundle into an empty folder and check it:
+
+       mkdir bundle && tar -xf EXPORT.tar -C bundle && cd bundle
+       sha256sum -c SHA256SUMS
+       ssh-keygen -Y verify -f allowed_signers -I {PRINCIPAL} -n {OUTER_NAMESPACE} -s SHA256SUMS.sig < SHA256SUMS
+       ssh-keygen -Y verify -f allowed_signers -I {PRINCIPAL} -n {OUTER_NAMESPACE} -s checkpoint.txt.sig < checkpoint.txt
+
+3. Decrypt the payload completely to a file first (age releases data before it can detect a
+   truncated file), then unpack and check it:
+
+       age -d -i YOUR_KEY_FILE -o payload.tar payload.age     # or: age -d -o payload.tar payload.age (passphrase)
+       mkdir payload && tar -xf payload.tar -C payload && cd payload
+       sha256sum -c SHA256SUMS
+       ssh-keygen -Y verify -f ../allowed_signers -I {PRINCIPAL} -n {INNER_NAMESPACE} -s SHA256SUMS.sig < SHA256SUMS
+
+Or, with tvault: tvault verify-export EXPORT.tar --identity YOUR_KEY_FILE --signer '{fingerprint}'
+"
+    )
+}
+
+/// The step of verification that failed, and what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{step}: {detail}")]
+pub struct BundleError {
+    pub step: &'static str,
+    pub detail: String,
+}
+
+fn fail<T>(step: &'static str, detail: impl Into<String>) -> Result<T, BundleError> {
+    Err(BundleError {
+        step,
+        detail: detail.into(),
+    })
+}
+
+/// What a verified bundle says.
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleReport {
+    pub export_id: Option<String>,
+    pub vault_id: String,
+    pub signer: String,
+    pub fingerprint: String,
+    pub tree_size: u64,
+    pub event_index: u64,
+    /// Whether the payload was decrypted and its inner files checked.
+    pub payload_checked: bool,
+    pub records: usize,
+    pub files: usize,
+}
+
+/// How to decrypt a payload.
+pub enum Unlock {
+    Identities(Vec<Box<dyn age::Identity>>),
+    Passphrase(age::secrecy::SecretString),
+}
+
+/// Checks that an entry name is a plain relative path with no `..`, no root, and no empty
+/// or odd components.
+fn safe_relative(name: &[u8]) -> Option<PathBuf> {
+    let name = std::str::from_utf8(name).ok()?;
+    if name.is_empty() || name.contains('\0') || name.contains('\\') {
+        return None;
+    }
+    let path = PathBuf::from(name);
+    path.components()
+        .all(|c| matches!(c, Component::Normal(_)))
+        .then_some(path)
+}
+
+/// Reads the outer tar: every entry a regular file with an expected name, once. The payload is
+/// hashed as it is read and not kept; small files are kept in memory.
+struct Outer {
+    small: BTreeMap<String, Vec<u8>>,
+    payload_sha256: [u8; 32],
+}
+
+fn read_outer(path: &Path, mut payload_sink: impl Write) -> Result<Outer, BundleError> {
+    let file = File::open(path).or_else(|e| fail("open the bundle", e.to_string()))?;
+    let mut archive = tar::Archive::new(file);
+    let mut small = BTreeMap::new();
+    let mut payload_sha256 = None;
+    let entries = archive
+        .entries()
+        .or_else(|e| fail("read the outer tar", e.to_string()))?;
+    for entry in entries {
+        let mut entry = entry.or_else(|e| fail("read the outer tar", e.to_string()))?;
+        let name = entry.path_bytes().into_owned();
+        let name = String::from_utf8_lossy(&name).into_owned();
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            return fail(
+                "read the outer tar",
+                format!("{name:?} is not a regular file"),
+            );
+        }
+        if !OUTER_FILES.contains(&name.as_str()) {
+            return fail("read the outer tar", format!("unexpected entry {name:?}"));
+        }
+        if small.contains_key(&name) || (name == "payload.age" && payload_sha256.is_some()) {
+            return fail("read the outer tar", format!("{name:?} appears twice"));
+        }
+        if name == "payload.age" {
+            let mut hashing = HashingWriter {
+                inner: &mut payload_sink,
+                hasher: Sha256::new(),
+            };
+            io::copy(&mut entry, &mut hashing)
+                .or_else(|e| fail("read payload.age", e.to_string()))?;
+            payload_sha256 = Some(hashing.hasher.finalize().into());
+        } else {
+            if entry.size() > SMALL_FILE_LIMIT {
+                return fail("read the outer tar", format!("{name:?} is too large"));
+            }
+            let mut data = Vec::new();
+            entry
+                .read_to_end(&mut data)
+                .or_else(|e| fail("read the outer tar", e.to_string()))?;
+            small.insert(name, data);
+        }
+    }
+    let payload_sha256 =
+        payload_sha256.map_or_else(|| fail("read the outer tar", "payload.age is missing"), Ok)?;
+    for name in OUTER_FILES.iter().skip(1) {
+        if !small.contains_key(*name) {
+            return fail("read the outer tar", format!("{name} is missing"));
+        }
+    }
+    Ok(Outer {
+        small,
+        payload_sha256,
+    })
+}
+
+/// Parses `sha256sum` output into name → hash; refuses anything else.
+fn parse_sums(text: &[u8]) -> Option<BTreeMap<String, [u8; 32]>> {
+    let text = std::str::from_utf8(text).ok()?;
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let (hash, name) = line.split_once("  ")?;
+        let hash: [u8; 32] = hex::decode(hash).ok()?.try_into().ok()?;
+        if out.insert(name.to_owned(), hash).is_some() {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Reads the signer's key from `allowed_signers`, and checks it against `expected` (an
+/// OpenSSH key line or a `SHA256:` fingerprint) when given.
+fn signer(
+    allowed: &[u8],
+    expected: Option<&str>,
+) -> Result<(VerifyingKey, String, String), BundleError> {
+    let step = "identify the signer";
+    let text =
+        std::str::from_utf8(allowed).or_else(|_| fail(step, "allowed_signers is not text"))?;
+    let line = text.lines().next().unwrap_or_default();
+    let key_part = line
+        .split_once(" ssh-ed25519 ")
+        .map(|(_, rest)| format!("ssh-ed25519 {rest}"))
+        .map_or_else(
+            || fail(step, "allowed_signers holds no ssh-ed25519 key"),
+            Ok,
+        )?;
+    let public =
+        ssh_key::PublicKey::from_openssh(&key_part).or_else(|e| fail(step, e.to_string()))?;
+    let ed = public
+        .key_data()
+        .ed25519()
+        .map_or_else(|| fail(step, "not an Ed25519 key"), Ok)?;
+    let key = VerifyingKey::from_bytes(&ed.0).or_else(|e| fail(step, e.to_string()))?;
+    let fingerprint = public.fingerprint(HashAlg::Sha256).to_string();
+    if let Some(expected) = expected {
+        let expected = expected.trim();
+        let matches = if expected.starts_with("SHA256:") {
+            expected == fingerprint
+        } else {
+            ssh_key::PublicKey::from_openssh(expected)
+                .ok()
+                .is_some_and(|k| k.key_data() == public.key_data())
+        };
+        if !matches {
+            return fail(
+                step,
+                format!("the bundle is signed by {fingerprint}, not by the signer given"),
+            );
+        }
+    }
+    Ok((key, key_part, fingerprint))
+}
+
+/// Verifies a bundle without any vault. With `unlock`, also decrypts the payload and checks
+/// every inner file and signature; with `into`, then writes the records into that new folder
+/// (only after everything verified).
+pub fn verify_bundle(
+    path: &Path,
+    expected_signer: Option<&str>,
+    unlock: Option<&Unlock>,
+    into: Option<&Path>,
+) -> Result<(BundleReport, Option<Manifest>), BundleError> {
+    let outer = read_outer(path, io::sink())?;
+    let small = &outer.small;
+    let (key, signer_line, fingerprint) = signer(&small["allowed_signers"], expected_signer)?;
+
+    let step = "outer SHA256SUMS";
+    let sums = parse_sums(&small["SHA256SUMS"])
+        .map_or_else(|| fail(step, "not in sha256sum format"), Ok)?;
+    if !ssh_verify(
+        &key,
+        OUTER_NAMESPACE,
+        &small["SHA256SUMS"],
+        &small["SHA256SUMS.sig"],
+    ) {
+        return fail(
+            "outer SHA256SUMS.sig",
+            "the signature does not verify with the signer's key",
+        );
+    }
+    for name in OUTER_FILES.iter().filter(|n| !n.starts_with("SHA256SUMS")) {
+        let actual: [u8; 32] = if *name == "payload.age" {
+            outer.payload_sha256
+        } else {
+            Sha256::digest(&small[*name]).into()
+        };
+        match sums.get(*name) {
+            Some(h) if *h == actual => {}
+            Some(_) => return fail(step, format!("{name} does not match its checksum")),
+            None => return fail(step, format!("{name} is not listed")),
+        }
+    }
+    if sums.len() != OUTER_FILES.len() - 2 {
+        return fail(step, "lists files the bundle does not hold");
+    }
+
+    let step = "checkpoint";
+    let note = std::str::from_utf8(&small["checkpoint.txt"]).or_else(|_| fail(step, "not text"))?;
+    let checkpoint = Checkpoint::verify(note, &key).or_else(|e| fail(step, e.to_string()))?;
+    if !ssh_verify(
+        &key,
+        OUTER_NAMESPACE,
+        &small["checkpoint.txt"],
+        &small["checkpoint.txt.sig"],
+    ) {
+        return fail(
+            "checkpoint.txt.sig",
+            "the signature does not verify with the signer's key",
+        );
+    }
+
+    let step = "receipt";
+    let receipt: Receipt =
+        serde_json::from_slice(&small["receipt.json"]).or_else(|e| fail(step, e.to_string()))?;
+    let proof: Option<Vec<audit::Hash>> = receipt
+        .proof
+        .iter()
+        .map(|h| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(h)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+        })
+        .collect();
+    let proof = proof.map_or_else(|| fail(step, "malformed proof"), Ok)?;
+    let leaf = audit::leaf_hash(receipt.event.as_bytes());
+    if receipt.format != Receipt::FORMAT
+        || receipt.tree_size != checkpoint.size
+        || !audit::verify_inclusion(
+            receipt.index,
+            receipt.tree_size,
+            &leaf,
+            &proof,
+            &checkpoint.root,
+        )
+    {
+        return fail(step, "the export's event is not in the signed log");
+    }
+    let event: audit::Event =
+        serde_json::from_str(&receipt.event).or_else(|e| fail(step, e.to_string()))?;
+    if event.action != audit::Action::ExportIntent || event.seq != receipt.index {
+        return fail(step, "the receipt is not for an export");
+    }
+    let export_id = event
+        .detail
+        .as_ref()
+        .and_then(|d| d["export_id"].as_str())
+        .map(str::to_owned);
+
+    let mut report = BundleReport {
+        export_id: export_id.clone(),
+        vault_id: checkpoint.origin.trim_start_matches("tvault/").to_owned(),
+        signer: signer_line,
+        fingerprint,
+        tree_size: checkpoint.size,
+        event_index: receipt.index,
+        payload_checked: false,
+        records: 0,
+        files: 0,
+    };
+    let Some(unlock) = unlock else {
+        return Ok((report, None));
+    };
+    let (manifest, files) = read_inner(path, unlock, &key, None)?;
+    if Some(&manifest.export_id) != export_id.as_ref() || manifest.format != FORMAT {
+        return fail(
+            "MANIFEST.json",
+            "the manifest is not for the export in the receipt",
+        );
+    }
+    report.payload_checked = true;
+    report.records = manifest.records.len();
+    report.files = files;
+    if let Some(dir) = into {
+        crate::fs::create_private_dir(dir).or_else(|e| fail("create the folder", e.to_string()))?;
+        read_inner(path, unlock, &key, Some(dir))?;
+    }
+    Ok((report, Some(manifest)))
+}
+
+/// Decrypts the payload and reads the inner tar, checking every name and hash and both
+/// signatures; with `into`, writes each file there. Streams: nothing is held whole.
+fn read_inner(
+    path: &Path,
+    unlock: &Unlock,
+    key: &VerifyingKey,
+    into: Option<&Path>,
+) -> Result<(Manifest, usize), BundleError> {
+    let step = "decrypt payload.age";
+    let file = File::open(path).or_else(|e| fail(step, e.to_string()))?;
+    let mut outer = tar::Archive::new(file);
+    let mut entries = outer.entries().or_else(|e| fail(step, e.to_string()))?;
+    let payload = loop {
+        let entry = match entries.next() {
+            Some(e) => e.or_else(|e| fail(step, e.to_string()))?,
+            None => return fail(step, "payload.age is missing"),
+        };
+        if entry.path_bytes().as_ref() == b"payload.age" {
+            break entry;
+        }
+    };
+    let decryptor = age::Decryptor::new(payload).or_else(|e| fail(step, e.to_string()))?;
+    let stream = match unlock {
+        Unlock::Identities(ids) => decryptor.decrypt(ids.iter().map(|i| i.as_ref())),
+        Unlock::Passphrase(p) => {
+            let identity = age::scrypt::Identity::new(p.clone());
+            decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity))
+        }
+    }
+    .or_else(|e| fail(step, e.to_string()))?;
+
+    let step = "read the inner tar";
+    let mut inner = tar::Archive::new(stream);
+    let mut hashes: BTreeMap<String, [u8; 32]> = BTreeMap::new();
+    let mut small: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut created_dirs = std::collections::BTreeSet::new();
+    for entry in inner.entries().or_else(|e| fail(step, e.to_string()))? {
+        let mut entry = entry.or_else(|e| fail(step, e.to_string()))?;
+        let raw = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            return fail(step, format!("{shown:?} is not a regular file"));
+        }
+        let rel =
+            safe_relative(&raw).map_or_else(|| fail(step, format!("unsafe name {shown:?}")), Ok)?;
+        let name = rel.to_string_lossy().into_owned();
+        let top_level = ["MANIFEST.json", "SHA256SUMS", "SHA256SUMS.sig"].contains(&name.as_str());
+        if !top_level && !name.starts_with("records/") {
+            return fail(step, format!("unexpected entry {shown:?}"));
+        }
+        if hashes.contains_key(&name) || small.contains_key(&name) {
+            return fail(step, format!("{shown:?} appears twice"));
+        }
+        let mut sink: Box<dyn Write> = match into {
+            Some(dir) => {
+                let target = dir.join(&rel);
+                if let Some(parent) = target.parent()
+                    && created_dirs.insert(parent.to_owned())
+                {
+                    crate::fs::create_private_dir_all(parent)
+                        .or_else(|e| fail("write the records", e.to_string()))?;
+                }
+                Box::new(
+                    crate::fs::create_new_file(&target)
+                        .or_else(|e| fail("write the records", e.to_string()))?,
+                )
+            }
+            _ => Box::new(io::sink()),
+        };
+        if top_level {
+            if entry.size() > SMALL_FILE_LIMIT {
+                return fail(step, format!("{shown:?} is too large"));
+            }
+            let mut data = Vec::new();
+            entry
+                .read_to_end(&mut data)
+                .or_else(|e| fail(step, e.to_string()))?;
+            sink.write_all(&data)
+                .or_else(|e| fail("write the records", e.to_string()))?;
+            if name == "MANIFEST.json" {
+                hashes.insert(name.clone(), Sha256::digest(&data).into());
+            }
+            small.insert(name, data);
+        } else {
+            let mut hashing = HashingWriter {
+                inner: sink,
+                hasher: Sha256::new(),
+            };
+            io::copy(&mut entry, &mut hashing).or_else(|e| fail(step, e.to_string()))?;
+            hashes.insert(name, hashing.hasher.finalize().into());
+        }
+    }
+
+    let step = "inner SHA256SUMS";
+    let (Some(sums_text), Some(sig), Some(manifest)) = (
+        small.get("SHA256SUMS"),
+        small.get("SHA256SUMS.sig"),
+        small.get("MANIFEST.json"),
+    ) else {
+        return fail(
+            step,
+            "MANIFEST.json, SHA256SUMS or SHA256SUMS.sig is missing",
+        );
+    };
+    if !ssh_verify(key, INNER_NAMESPACE, sums_text, sig) {
+        return fail(
+            "inner SHA256SUMS.sig",
+            "the signature does not verify with the signer's key",
+        );
+    }
+    let sums = parse_sums(sums_text).map_or_else(|| fail(step, "not in sha256sum format"), Ok)?;
+    if sums != hashes {
+        let bad = hashes
+            .iter()
+            .find(|(n, h)| sums.get(*n) != Some(*h))
+            .map(|(n, _)| n.clone())
+            .or_else(|| sums.keys().find(|n| !hashes.contains_key(*n)).cloned())
+            .unwrap_or_default();
+        return fail(
+            step,
+            format!("{bad:?} does not match its checksum, or is missing"),
+        );
+    }
+    let manifest: Manifest =
+        serde_json::from_slice(manifest).or_else(|e| fail("MANIFEST.json", e.to_string()))?;
+    Ok((manifest, hashes.len()))
+}
