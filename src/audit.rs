@@ -246,6 +246,8 @@ pub enum Action {
     RecordAmended,
     /// A version that existed before the vault had a custody log (an upgraded vault).
     RecordInventoried,
+    /// A version taken in from another vault's export bundle.
+    RecordImported,
     RecordShown,
     AttachmentRead,
     RecordsListed,
@@ -268,6 +270,7 @@ impl Action {
             Action::RecordAdded => "record-added",
             Action::RecordAmended => "record-amended",
             Action::RecordInventoried => "record-inventoried",
+            Action::RecordImported => "record-imported",
             Action::RecordShown => "record-shown",
             Action::AttachmentRead => "attachment-read",
             Action::RecordsListed => "records-listed",

@@ -12,6 +12,7 @@ pub mod error;
 mod export;
 pub mod harden;
 mod history;
+mod import;
 mod init;
 mod list;
 mod log;
@@ -115,6 +116,7 @@ enum Command {
     Export(Box<export::Args>),
     VerifyExport(verify_export::Args),
     OpenExport(open_export::Args),
+    Import(import::Args),
     #[command(subcommand)]
     Audit(audit::Command),
     Status(status::Args),
@@ -171,6 +173,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Export(args) => export::run(&ctx, *args),
         Command::VerifyExport(args) => verify_export::run(&ctx, args),
         Command::OpenExport(args) => open_export::run(&ctx, args),
+        Command::Import(args) => import::run(&ctx, args),
         Command::Audit(command) => audit::run(&ctx, command),
         Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
@@ -389,6 +392,11 @@ mod tests {
                     "--export-passphrase-file",
                     &export_pass,
                 ],
+                vec![],
+            ),
+            // Its own bundle: every version is already here, so nothing changes.
+            (
+                vec!["import", &bundle, "--export-passphrase-file", &export_pass],
                 vec![],
             ),
             (vec!["status"], vec![]),

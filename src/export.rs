@@ -320,6 +320,9 @@ pub struct BundleReport {
     pub payload_checked: bool,
     pub records: usize,
     pub files: usize,
+    /// The key that signed the bundle.
+    #[serde(skip)]
+    pub signer_key: Option<VerifyingKey>,
 }
 
 /// How to decrypt a payload.
@@ -569,11 +572,12 @@ pub fn verify_bundle(
         payload_checked: false,
         records: 0,
         files: 0,
+        signer_key: Some(key),
     };
     let Some(unlock) = unlock else {
         return Ok((report, None));
     };
-    let (manifest, files) = read_inner(path, unlock, &key, None)?;
+    let (manifest, files) = read_inner(path, unlock, &key, &mut |_, _| Ok(()))?;
     if Some(&manifest.export_id) != export_id.as_ref() || manifest.format != FORMAT {
         return fail(
             "MANIFEST.json",
@@ -585,18 +589,46 @@ pub fn verify_bundle(
     report.files = files;
     if let Some(dir) = into {
         crate::fs::create_private_dir(dir).or_else(|e| fail("create the folder", e.to_string()))?;
-        read_inner(path, unlock, &key, Some(dir))?;
+        let written = read_inner(path, unlock, &key, &mut write_into(dir));
+        if let Err(e) = written {
+            // The bundle changed between the two passes: leave nothing half-written.
+            let _ = std::fs::remove_dir_all(dir);
+            return Err(e);
+        }
     }
     Ok((report, Some(manifest)))
 }
 
+/// Receives each inner file, in the bundle's order, as it is decrypted: its checked relative
+/// path and a reader of its bytes. What it does not read is drained and hashed anyway.
+pub type Visitor<'a> = dyn FnMut(&Path, &mut dyn Read) -> io::Result<()> + 'a;
+
+/// Writes each inner file into `dir`, creating folders 0700 and files 0600, never over
+/// anything.
+pub fn write_into(dir: &Path) -> impl FnMut(&Path, &mut dyn Read) -> io::Result<()> + '_ {
+    let mut created = std::collections::BTreeSet::new();
+    move |rel: &Path, data: &mut dyn Read| {
+        let target = dir.join(rel);
+        if let Some(parent) = target.parent()
+            && created.insert(parent.to_owned())
+        {
+            crate::fs::create_private_dir_all(parent)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+        }
+        let mut file = crate::fs::create_new_file(&target)?;
+        io::copy(data, &mut file)?;
+        file.sync_all()
+    }
+}
+
 /// Decrypts the payload and reads the inner tar, checking every name and hash and both
-/// signatures; with `into`, writes each file there. Streams: nothing is held whole.
-fn read_inner(
+/// signatures, and hands each file to `visit`. Streams: nothing is held whole but the small
+/// top-level files. Returns the manifest and the number of files.
+pub fn read_inner(
     path: &Path,
     unlock: &Unlock,
     key: &VerifyingKey,
-    into: Option<&Path>,
+    visit: &mut Visitor<'_>,
 ) -> Result<(Manifest, usize), BundleError> {
     let step = "decrypt payload.age";
     let file = File::open(path).or_else(|e| fail(step, e.to_string()))?;
@@ -625,7 +657,6 @@ fn read_inner(
     let mut inner = tar::Archive::new(stream);
     let mut hashes: BTreeMap<String, [u8; 32]> = BTreeMap::new();
     let mut small: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut created_dirs = std::collections::BTreeSet::new();
     for entry in inner.entries().or_else(|e| fail(step, e.to_string()))? {
         let mut entry = entry.or_else(|e| fail(step, e.to_string()))?;
         let raw = entry.path_bytes().into_owned();
@@ -643,22 +674,6 @@ fn read_inner(
         if hashes.contains_key(&name) || small.contains_key(&name) {
             return fail(step, format!("{shown:?} appears twice"));
         }
-        let mut sink: Box<dyn Write> = match into {
-            Some(dir) => {
-                let target = dir.join(&rel);
-                if let Some(parent) = target.parent()
-                    && created_dirs.insert(parent.to_owned())
-                {
-                    crate::fs::create_private_dir_all(parent)
-                        .or_else(|e| fail("write the records", e.to_string()))?;
-                }
-                Box::new(
-                    crate::fs::create_new_file(&target)
-                        .or_else(|e| fail("write the records", e.to_string()))?,
-                )
-            }
-            _ => Box::new(io::sink()),
-        };
         if top_level {
             if entry.size() > SMALL_FILE_LIMIT {
                 return fail(step, format!("{shown:?} is too large"));
@@ -667,18 +682,19 @@ fn read_inner(
             entry
                 .read_to_end(&mut data)
                 .or_else(|e| fail(step, e.to_string()))?;
-            sink.write_all(&data)
-                .or_else(|e| fail("write the records", e.to_string()))?;
+            visit(&rel, &mut data.as_slice())
+                .or_else(|e| fail("use the records", e.to_string()))?;
             if name == "MANIFEST.json" {
                 hashes.insert(name.clone(), Sha256::digest(&data).into());
             }
             small.insert(name, data);
         } else {
-            let mut hashing = HashingWriter {
-                inner: sink,
+            let mut hashing = HashingReader {
+                inner: &mut entry,
                 hasher: Sha256::new(),
             };
-            io::copy(&mut entry, &mut hashing).or_else(|e| fail(step, e.to_string()))?;
+            visit(&rel, &mut hashing).or_else(|e| fail("use the records", e.to_string()))?;
+            io::copy(&mut hashing, &mut io::sink()).or_else(|e| fail(step, e.to_string()))?;
             hashes.insert(name, hashing.hasher.finalize().into());
         }
     }
@@ -716,4 +732,18 @@ fn read_inner(
     let manifest: Manifest =
         serde_json::from_slice(manifest).or_else(|e| fail("MANIFEST.json", e.to_string()))?;
     Ok((manifest, hashes.len()))
+}
+
+/// A reader that hashes what passes through it.
+struct HashingReader<R: Read> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }

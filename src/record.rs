@@ -5,7 +5,7 @@
 //! under K_meta (see [`crate::crypto`]). Types that hold names or text zeroize on drop and have
 //! a redacted `Debug`, so a stray `{:?}` cannot print a witness's name.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -318,6 +318,28 @@ pub struct SealedMeta {
     /// Whether a witness identity part was sealed alongside.
     #[zeroize(skip)]
     pub has_identity: bool,
+    /// Where an imported version came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[zeroize(skip)]
+    pub imported: Option<ImportOrigin>,
+}
+
+/// The provenance of a version imported from an export bundle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportOrigin {
+    pub export_id: String,
+    /// The vault the bundle came from, and the fingerprint of the key that signed it.
+    pub source_vault: String,
+    pub signer_fingerprint: String,
+    pub purpose: String,
+    /// The SHA-256 of each part's original content at intake in the source vault.
+    pub intake_sha256: BTreeMap<u32, String>,
+    /// The statement was changed for export (the real name replaced), so its hash here differs.
+    pub statement_redacted: bool,
+    /// The record's custody events in the source vault, as the bundle carried them.
+    pub custody: serde_json::Value,
+    pub imported_at: String,
+    pub imported_by: String,
 }
 
 impl SealedMeta {

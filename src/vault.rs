@@ -304,6 +304,16 @@ fn redact(text: &str, name: &str, pseudonym: &str) -> (String, bool) {
     (out, changed)
 }
 
+/// What `import` took in.
+#[derive(Debug, Serialize)]
+pub struct ImportSummary {
+    pub export_id: String,
+    /// Record versions added to this vault.
+    pub imported: usize,
+    /// Record versions this vault already held.
+    pub skipped: usize,
+}
+
 /// What `verify` found.
 #[derive(Debug, Default, Serialize)]
 pub struct VerifyReport {
@@ -791,6 +801,7 @@ impl Vault {
             statement,
             attachments: parts,
             has_identity: !identity.is_empty(),
+            imported: None,
         };
         store::insert_version(
             &tx,
@@ -877,6 +888,7 @@ impl Vault {
             },
             attachments: kept.into_iter().chain(new_parts).collect(),
             has_identity: !identity.is_empty(),
+            imported: None,
         };
         store::insert_version(&tx, &self.s.seal_version(id, version, &sealed, &identity))?;
         let event = Draft::new(Action::RecordAmended)
@@ -1461,6 +1473,216 @@ impl Vault {
         })
     }
 
+    /// Takes in the records of an export bundle, keeping their ids, versions and provenance
+    /// (source vault, signer, original intake hashes, custody excerpt). The bundle is verified
+    /// completely first, and again while it is read; versions already here are skipped, so
+    /// importing the same bundle twice changes nothing.
+    pub fn import(
+        &mut self,
+        bundle: &Path,
+        unlock: &crate::export::Unlock,
+        expected_signer: Option<&str>,
+    ) -> Result<ImportSummary> {
+        use crate::export::{self as bundle_fmt, BundleError};
+
+        let (report, manifest) =
+            bundle_fmt::verify_bundle(bundle, expected_signer, Some(unlock), None)
+                .map_err(Error::Bundle)?;
+        let manifest = manifest.expect("a payload that was checked has a manifest");
+        let key = report
+            .signer_key
+            .expect("a verified bundle names its signer");
+        let mut todo: BTreeMap<String, (u32, &crate::export::ManifestRecord)> = BTreeMap::new();
+        let mut skipped = 0;
+        for rec in &manifest.records {
+            let id: RecordId = RecordId(
+                hex::decode(&rec.id)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| {
+                        Error::Bundle(BundleError {
+                            step: "MANIFEST.json",
+                            detail: "a record id is malformed".into(),
+                        })
+                    })?,
+            );
+            if store::version(self.store.conn(), &id, rec.version)?.is_some() {
+                skipped += 1;
+            } else {
+                todo.insert(rec.id.clone(), (rec.version, rec));
+            }
+        }
+        if todo.is_empty() {
+            return Ok(ImportSummary {
+                export_id: manifest.export_id,
+                imported: 0,
+                skipped,
+            });
+        }
+
+        #[derive(Default)]
+        struct Pending {
+            meta: Option<serde_json::Value>,
+            identity: Option<WitnessIdentity>,
+            statement: Option<PartInfo>,
+            attachments: Vec<PartInfo>,
+            custody: serde_json::Value,
+        }
+        let path = self.store.path().to_owned();
+        let s = &self.s;
+        let tx = self.store.write()?;
+        let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
+        let mut failure: Option<Error> = None;
+        let read_small = |data: &mut dyn Read| -> std::io::Result<Zeroizing<Vec<u8>>> {
+            let mut buf = Zeroizing::new(Vec::new());
+            data.take(16 * 1024 * 1024).read_to_end(&mut buf)?;
+            Ok(buf)
+        };
+        let mut visit = |rel: &Path, data: &mut dyn Read| -> std::io::Result<()> {
+            let parts: Vec<String> = rel
+                .iter()
+                .map(|c| c.to_string_lossy().into_owned())
+                .collect();
+            let (id, file) = match parts.as_slice() {
+                [r, id, rest @ ..] if r == "records" && !rest.is_empty() => {
+                    (id.clone(), rest.to_vec())
+                }
+                _ => return Ok(()),
+            };
+            let Some((version, _)) = todo.get(&id) else {
+                return Ok(());
+            };
+            let record = RecordId(
+                hex::decode(&id)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| std::io::Error::other("a record folder is not a record id"))?,
+            );
+            let entry = pending.entry(id.clone()).or_default();
+            let mut store_part = |part: u32, data: &mut dyn Read| {
+                s.write_part(
+                    &tx,
+                    &path,
+                    PartPlace {
+                        record,
+                        version: *version,
+                        part,
+                    },
+                    data,
+                )
+                .map_err(|e| {
+                    let msg = e.to_string();
+                    failure = Some(e);
+                    std::io::Error::other(msg)
+                })
+            };
+            match file
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                ["metadata.json"] => {
+                    entry.meta = Some(
+                        serde_json::from_slice(&read_small(data)?)
+                            .map_err(std::io::Error::other)?,
+                    );
+                }
+                ["identity.json"] => {
+                    entry.identity = Some(
+                        serde_json::from_slice(&read_small(data)?)
+                            .map_err(std::io::Error::other)?,
+                    );
+                }
+                ["custody.json"] => {
+                    entry.custody = serde_json::from_slice(&read_small(data)?)
+                        .map_err(std::io::Error::other)?;
+                }
+                ["statement.txt"] => entry.statement = Some(store_part(0, data)?),
+                ["attachments", name] => {
+                    let mut info = store_part(entry.attachments.len() as u32 + 1, data)?;
+                    info.name = Some((*name).to_owned());
+                    entry.attachments.push(info);
+                }
+                _ => {
+                    return Err(std::io::Error::other(format!(
+                        "unexpected file {}",
+                        rel.display()
+                    )));
+                }
+            }
+            Ok(())
+        };
+        if let Err(e) = bundle_fmt::read_inner(bundle, unlock, &key, &mut visit) {
+            return Err(failure.unwrap_or(Error::Bundle(e)));
+        }
+
+        let now = now_rfc3339();
+        let mut drafts = Vec::new();
+        let bad = |what: &str| {
+            Error::Bundle(BundleError {
+                step: "records",
+                detail: what.to_owned(),
+            })
+        };
+        for (id, p) in pending {
+            let (version, rec) = todo[&id];
+            let record = RecordId(
+                hex::decode(&id)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| bad("a record id is malformed"))?,
+            );
+            let meta_doc = p.meta.ok_or_else(|| bad("a record has no metadata.json"))?;
+            let meta: Metadata = serde_json::from_value(meta_doc["metadata"].clone())
+                .map_err(|_| bad("metadata.json is malformed"))?;
+            let identity = p.identity.unwrap_or_default();
+            let sealed = SealedMeta {
+                v: SealedMeta::VERSION,
+                meta,
+                created_at: meta_doc["created_at"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                operator: meta_doc["operator"].as_str().unwrap_or_default().to_owned(),
+                statement: p.statement,
+                attachments: p.attachments,
+                has_identity: !identity.is_empty(),
+                imported: Some(crate::record::ImportOrigin {
+                    export_id: manifest.export_id.clone(),
+                    source_vault: manifest.vault_id.clone(),
+                    signer_fingerprint: report.fingerprint.clone(),
+                    purpose: manifest.purpose.clone(),
+                    intake_sha256: rec.intake_sha256.clone(),
+                    statement_redacted: rec.statement_redacted,
+                    custody: p.custody,
+                    imported_at: now.clone(),
+                    imported_by: s.operator.clone(),
+                }),
+            };
+            store::insert_version(&tx, &s.seal_version(record, version, &sealed, &identity))?;
+            drafts.push(
+                Draft::new(Action::RecordImported)
+                    .on(record, version)
+                    .parts(sealed.statement.iter().chain(&sealed.attachments))
+                    .detail(serde_json::json!({
+                        "export_id": manifest.export_id,
+                        "source_vault": manifest.vault_id,
+                        "signer": report.fingerprint,
+                    })),
+            );
+        }
+        let imported = drafts.len();
+        let cp = s.append(&tx, drafts)?;
+        tx.commit()?;
+        s.write_anchor(&cp)?;
+        Ok(ImportSummary {
+            export_id: manifest.export_id,
+            imported,
+            skipped,
+        })
+    }
+
     /// Checks everything: SQLite's own integrity check, every event against the signed
     /// checkpoint and the anchor, every version against the log, and (unless `quick`) every
     /// part decrypted and compared with its intake hash. `progress` hears (done, total) parts.
@@ -1511,7 +1733,10 @@ impl Vault {
                     }
                     if matches!(
                         event.action,
-                        Action::RecordAdded | Action::RecordAmended | Action::RecordInventoried
+                        Action::RecordAdded
+                            | Action::RecordAmended
+                            | Action::RecordInventoried
+                            | Action::RecordImported
                     ) && let (Some(r), Some(v)) = (&event.record, event.version)
                     {
                         logged.insert((r.clone(), v), event.parts.clone());
@@ -1762,6 +1987,50 @@ impl Session {
         Ok(event)
     }
 
+    /// Encrypts one part from `reader` into the store.
+    fn write_part(
+        &self,
+        tx: &Connection,
+        path: &Path,
+        place: PartPlace,
+        reader: &mut dyn Read,
+    ) -> Result<PartInfo> {
+        let PartPlace {
+            record,
+            version,
+            part,
+        } = place;
+        let key = PartKey {
+            key: &self.keys.wrap,
+            binding: PartBinding {
+                vault_id: self.vault_id,
+                record,
+                version,
+                part,
+            },
+        };
+        let (sealed, writer) =
+            part::encrypt(&key, reader, PartWriter::new(tx, place)).map_err(|e| match e {
+                EncryptFailure::Read(e) if part == 0 => Error::ReadStatement(e),
+                EncryptFailure::Read(source) => Error::ReadAttachment {
+                    index: part as usize,
+                    source,
+                },
+                EncryptFailure::Write(e) => from_store_io(e, path),
+            })?;
+        let (stored_len, stored_sha256) = writer.finish()?;
+        Ok(PartInfo {
+            part,
+            name: None,
+            size: sealed.size,
+            sha256: hex::encode(sealed.sha256),
+            padded_size: sealed.padded_size,
+            stored_len,
+            stored_sha256: Some(hex::encode(stored_sha256)),
+            stored_at: None,
+        })
+    }
+
     /// Stores the statement (part 0) and attachments (parts 1…) of one version.
     fn store_content(
         &self,
@@ -1773,40 +2042,16 @@ impl Session {
         attachments: Vec<Attachment<'_>>,
     ) -> Result<(Option<PartInfo>, Vec<PartInfo>)> {
         let write_part = |part: u32, reader: &mut dyn Read| {
-            let place = PartPlace {
-                record,
-                version,
-                part,
-            };
-            let key = PartKey {
-                key: &self.keys.wrap,
-                binding: PartBinding {
-                    vault_id: self.vault_id,
+            self.write_part(
+                tx,
+                path,
+                PartPlace {
                     record,
                     version,
                     part,
                 },
-            };
-            let (sealed, writer) = part::encrypt(&key, reader, PartWriter::new(tx, place))
-                .map_err(|e| match e {
-                    EncryptFailure::Read(e) if part == 0 => Error::ReadStatement(e),
-                    EncryptFailure::Read(source) => Error::ReadAttachment {
-                        index: part as usize,
-                        source,
-                    },
-                    EncryptFailure::Write(e) => from_store_io(e, path),
-                })?;
-            let (stored_len, stored_sha256) = writer.finish()?;
-            Ok::<_, Error>(PartInfo {
-                part,
-                name: None,
-                size: sealed.size,
-                sha256: hex::encode(sealed.sha256),
-                padded_size: sealed.padded_size,
-                stored_len,
-                stored_sha256: Some(hex::encode(stored_sha256)),
-                stored_at: None,
-            })
+                reader,
+            )
         };
         let statement = match statement {
             Some(mut reader) => {

@@ -643,3 +643,134 @@ fn add_raw(b: &mut tar::Builder<std::fs::File>, name: &str, data: &[u8], kind: t
     h.set_cksum();
     b.append(&h, data).unwrap();
 }
+
+#[test]
+fn export_then_import_into_a_second_vault_keeps_ids_versions_and_hashes() {
+    let source = TestVault::new();
+    let st = source.write("st.txt", b"The statement, unchanged by export.\n");
+    let doc = source.write("report.pdf", &content(300_000, 7));
+    let id = source.add(&[
+        "--witness",
+        "Heron",
+        "--consent",
+        "archive",
+        "--tag",
+        "border",
+        "--text-file",
+        st.to_str().unwrap(),
+        "--attach",
+        doc.to_str().unwrap(),
+    ]);
+    source
+        .cmd()
+        .args(["amend", &id, "--title", "second version"])
+        .assert()
+        .success();
+    let pass = source.write("export-pass", b"a long export passphrase for the archive\n");
+    let bundle = source.path("hq.tar");
+    source
+        .cmd()
+        .args([
+            "export",
+            "-o",
+            bundle.to_str().unwrap(),
+            "--purpose",
+            "archive",
+            "--all",
+        ])
+        .args(["--export-passphrase-file", pass.to_str().unwrap()])
+        .assert()
+        .success();
+
+    let hq = TestVault::new();
+    let out = hq
+        .cmd()
+        .args([
+            "import",
+            bundle.to_str().unwrap(),
+            "--export-passphrase-file",
+            pass.to_str().unwrap(),
+            "--json",
+        ])
+        .assert()
+        .success();
+    let summary: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(summary["imported"], 1);
+    hq.cmd().arg("verify").assert().success();
+
+    let history = |tv: &TestVault| -> serde_json::Value {
+        let out = tv.cmd().args(["history", &id, "--json"]).assert().success();
+        serde_json::from_slice(&out.get_output().stdout).unwrap()
+    };
+    let (a, b) = (history(&source), history(&hq));
+    let last = a.as_array().unwrap().last().unwrap();
+    assert_eq!(b[0]["version"], 2, "the version number is kept");
+    assert_eq!(b[0]["statement"]["sha256"], last["statement"]["sha256"]);
+    assert_eq!(
+        b[0]["attachments"][0]["sha256"],
+        last["attachments"][0]["sha256"]
+    );
+    assert_eq!(hq.cat(&id, "report.pdf"), content(300_000, 7));
+    let out = hq.cmd().args(["show", &id, "--json"]).assert().success();
+    let shown: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(shown["statement"], "The statement, unchanged by export.\n");
+    assert_eq!(shown["metadata"]["title"], "second version");
+
+    // The log records where it came from; a second import changes nothing at all.
+    let log_len = |tv: &TestVault| {
+        let out = tv.cmd().args(["status", "--json"]).assert().success();
+        serde_json::from_slice::<serde_json::Value>(&out.get_output().stdout).unwrap()["log_size"]
+            .as_u64()
+            .unwrap()
+    };
+    let out = hq.cmd().args(["log", &id, "--json"]).assert().success();
+    let events: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let imported = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "record-imported")
+        .unwrap();
+    assert_eq!(imported["version"], 2);
+    assert!(imported["detail"]["source_vault"].as_str().unwrap().len() == 32);
+    let before = log_len(&hq);
+    let bytes_before = hq.vault_bytes();
+    hq.cmd()
+        .args([
+            "import",
+            bundle.to_str().unwrap(),
+            "--export-passphrase-file",
+            pass.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("imported 0 record version(s)"));
+    assert_eq!(log_len(&hq), before);
+    assert_eq!(hq.vault_bytes(), bytes_before);
+
+    // A damaged bundle imports nothing.
+    let damaged = hq.path("damaged.tar");
+    rewrite_outer(&bundle, &damaged, |name, mut data| {
+        if name == "payload.age" {
+            let at = data.len() - 100;
+            data[at] ^= 1;
+        }
+        Some(data)
+    });
+    let third = TestVault::new();
+    third
+        .cmd()
+        .args([
+            "import",
+            damaged.to_str().unwrap(),
+            "--export-passphrase-file",
+            pass.to_str().unwrap(),
+        ])
+        .assert()
+        .code(13);
+    let out = third.cmd().args(["list", "--json"]).assert().success();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.get_output().stdout).unwrap(),
+        serde_json::json!([])
+    );
+}
