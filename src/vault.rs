@@ -2397,6 +2397,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_real_name_and_its_parts_are_replaced() {
+        let (out, changed) = redact(
+            "I am Aygul Tursunova. AYGUL is my name; Tursunova my family. Aygulnur is my cousin. Al",
+            "Aygul Tursunova",
+            "Nightingale",
+        );
+        assert!(changed);
+        assert_eq!(
+            out,
+            "I am Nightingale. Nightingale is my name; Nightingale my family. Aygulnur is my cousin. Al"
+        );
+        let (same, changed) = redact("nothing here", "Aygul Tursunova", "N");
+        assert!(!changed);
+        assert_eq!(same, "nothing here");
+    }
+
+    #[test]
+    fn media_is_recognised_by_extension() {
+        assert_eq!(media_kind("a.M4A"), Some(("audio", true, false)));
+        assert_eq!(media_kind("clip.mp4"), Some(("video", true, true)));
+        assert_eq!(media_kind("face.jpeg"), Some(("photo", false, true)));
+        assert_eq!(media_kind("letter.pdf"), None);
+        assert_eq!(media_kind("noextension"), None);
+    }
+
+    #[test]
     fn snippets_find_case_insensitively_and_stay_on_one_line() {
         let text = "First line.\nThe SOLDIERS came at night and took him away to the camp.";
         let s = snippet(text, "soldiers").unwrap();

@@ -147,6 +147,9 @@ fn stock_tools_verify_and_open_a_recipient_bundle() {
         "ssh-keygen -Y verify -f ../allowed_signers -I tvault-export -n tvault-export-inner@v1 -s SHA256SUMS.sig < SHA256SUMS",
     );
     assert!(inner.join(format!("records/{id}/statement.txt")).is_file());
+    // The documented inner check catches an altered record.
+    ok(&inner, &format!("printf x >> records/{id}/statement.txt"));
+    assert!(!sh(&inner, "sha256sum -c SHA256SUMS").status.success());
     assert!(
         inner
             .join(format!("records/{id}/attachments/letter.pdf"))
@@ -773,4 +776,20 @@ fn export_then_import_into_a_second_vault_keeps_ids_versions_and_hashes() {
         serde_json::from_slice::<serde_json::Value>(&out.get_output().stdout).unwrap(),
         serde_json::json!([])
     );
+}
+
+#[test]
+fn an_export_that_fails_while_writing_leaves_no_file_and_a_visible_intent() {
+    let (tv, _) = vault_with_record();
+    let recipient = "age1lktlyeewm7002yewan36cd2fc7hl897wlsehukdtrqq5xe0ygejqf66neq";
+    let nowhere = tv.path("no-such-folder/bundle.tar");
+    export(&tv, &nowhere, &["--all", "--recipient", recipient]).code(15);
+    assert!(!nowhere.exists());
+    tv.cmd()
+        .arg("verify")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "logged as started but never completed",
+        ));
 }
