@@ -906,7 +906,7 @@ mod tests {
 
     #[test]
     fn hostile_inner_entries_are_refused_and_nothing_is_written() {
-        let cases: Vec<(&str, Vec<(&'static str, tar::EntryType, Vec<u8>)>)> = vec![
+        let cases: Vec<(&str, Vec<Entry>)> = vec![
             (
                 "traversal",
                 vec![("records/../../evil", tar::EntryType::Regular, b"x".to_vec())],
