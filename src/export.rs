@@ -828,10 +828,11 @@ mod tests {
         }
     }
 
+    /// An inner tar entry: name, type, content.
+    type Entry = (&'static str, tar::EntryType, Vec<u8>);
+
     /// A well-formed inner tar, signed, with the given extra entries added before it.
-    fn inner_with(
-        extra: Vec<(&'static str, tar::EntryType, Vec<u8>)>,
-    ) -> impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str) {
+    fn inner_with(extra: Vec<Entry>) -> impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str) {
         move |tar, key, export_id| {
             let mut sums = BTreeMap::new();
             for (name, kind, data) in &extra {
