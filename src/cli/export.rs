@@ -199,6 +199,36 @@ pub fn export_passphrase(
     Ok(SecretString::from(raw.as_str().to_owned()))
 }
 
+/// How a recipient opens and checks a bundle: the flags `verify-export`, `open-export` and
+/// `import` share.
+#[derive(Debug, clap::Args)]
+pub struct BundleKeyArgs {
+    /// An age identity file or unencrypted OpenSSH ed25519 key to open the payload with
+    #[arg(long, value_name = "FILE", conflicts_with = "export_passphrase_file")]
+    pub identity: Option<PathBuf>,
+
+    /// The export passphrase, on the first line of FILE
+    #[arg(long, value_name = "FILE")]
+    pub export_passphrase_file: Option<PathBuf>,
+
+    /// The signer you expect: an ssh-ed25519 public key or its SHA256: fingerprint
+    #[arg(long, value_name = "PUBKEY_OR_FINGERPRINT")]
+    pub signer: Option<String>,
+}
+
+impl BundleKeyArgs {
+    /// The way to open the payload, if any; with `prompt`, asks for a passphrase on the
+    /// terminal when no key is given.
+    pub fn unlock(&self, ctx: &Context, prompt: bool) -> Result<Option<Unlock>, CliError> {
+        bundle_unlock(
+            ctx,
+            self.identity.as_deref(),
+            self.export_passphrase_file.as_deref(),
+            prompt,
+        )
+    }
+}
+
 /// How to open a bundle's payload: an identity file, a passphrase file, or (when `prompt`)
 /// a passphrase typed on the terminal.
 pub fn bundle_unlock(

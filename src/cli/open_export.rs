@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use tvault::Error;
 
 use super::error::CliError;
-use super::export::bundle_unlock;
+use super::export::BundleKeyArgs;
 use super::{Context, print, print_json};
 
 /// Verify a bundle completely, then write its records as plain files into a new folder
@@ -21,17 +21,8 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     into: PathBuf,
 
-    /// An age identity file or unencrypted OpenSSH ed25519 key to open the payload with
-    #[arg(long, value_name = "FILE", conflicts_with = "export_passphrase_file")]
-    identity: Option<PathBuf>,
-
-    /// The export passphrase, on the first line of FILE (otherwise asked on the terminal)
-    #[arg(long, value_name = "FILE")]
-    export_passphrase_file: Option<PathBuf>,
-
-    /// The signer you expect: an ssh-ed25519 public key or its SHA256: fingerprint
-    #[arg(long, value_name = "PUBKEY_OR_FINGERPRINT")]
-    signer: Option<String>,
+    #[command(flatten)]
+    key: BundleKeyArgs,
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
@@ -41,15 +32,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                 .hint("name a folder that does not exist yet; tvault creates it"),
         );
     }
-    let unlock = bundle_unlock(
-        ctx,
-        args.identity.as_deref(),
-        args.export_passphrase_file.as_deref(),
-        true,
-    )?;
+    let unlock = args.key.unlock(ctx, true)?;
     let (report, _) = tvault::export::verify_bundle(
         &args.file,
-        args.signer.as_deref(),
+        args.key.signer.as_deref(),
         unlock.as_ref(),
         Some(&args.into),
     )
@@ -64,7 +50,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         args.into.display(),
         report.fingerprint
     ))?;
-    if args.signer.is_none() {
+    if args.key.signer.is_none() {
         ctx.say("warning: no --signer given; compare the fingerprint above with the one the sender gave you another way");
     }
     Ok(())
