@@ -572,6 +572,7 @@ fn export_files() -> [&'static str; 8] {
 #[test]
 fn hostile_outer_tars_are_refused_and_write_nothing() {
     let tv = TestVault::empty();
+    let importer = TestVault::new();
     type Build = Box<dyn Fn(&mut tar::Builder<std::fs::File>)>;
     let cases: Vec<(&str, Build)> = vec![
         (
@@ -632,6 +633,12 @@ fn hostile_outer_tars_are_refused_and_write_nothing() {
             .code(13);
         assert!(!into.exists(), "{what}");
         assert!(!tv.dir.path().parent().unwrap().join("evil").exists());
+        importer
+            .cmd()
+            .args(["import", path.to_str().unwrap()])
+            .args(["--export-passphrase-file", pass.to_str().unwrap()])
+            .assert()
+            .code(13);
     }
 }
 
@@ -792,4 +799,26 @@ fn an_export_that_fails_while_writing_leaves_no_file_and_a_visible_intent() {
         .stderr(predicate::str::contains(
             "logged as started but never completed",
         ));
+}
+
+#[test]
+fn a_hostile_bundle_imports_nothing() {
+    let tv = TestVault::new();
+    let path = tv.path("evil.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    add_raw(&mut b, "../../evil", b"x", tar::EntryType::Regular);
+    b.finish().unwrap();
+    let before = tv.vault_bytes();
+    let pass = tv.write("p", b"whatever\n");
+    tv.cmd()
+        .args([
+            "import",
+            path.to_str().unwrap(),
+            "--export-passphrase-file",
+            pass.to_str().unwrap(),
+        ])
+        .assert()
+        .code(13)
+        .stderr(predicate::str::contains("unexpected entry"));
+    assert_eq!(tv.vault_bytes(), before);
 }
