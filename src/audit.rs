@@ -260,6 +260,10 @@ pub enum Action {
     ExportIntent,
     /// Logged after the bundle is complete, with its SHA-256.
     ExportComplete,
+    OperatorsListed,
+    OperatorAdded,
+    OperatorRemoved,
+    PassphraseChanged,
 }
 
 impl Action {
@@ -281,6 +285,10 @@ impl Action {
             Action::RollbackAccepted => "rollback-accepted",
             Action::ExportIntent => "export-intent",
             Action::ExportComplete => "export-complete",
+            Action::OperatorsListed => "operators-listed",
+            Action::OperatorAdded => "operator-added",
+            Action::OperatorRemoved => "operator-removed",
+            Action::PassphraseChanged => "passphrase-changed",
         }
     }
 }

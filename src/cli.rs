@@ -17,6 +17,7 @@ mod init;
 mod list;
 mod log;
 mod open_export;
+mod operator;
 mod passphrase;
 mod search;
 mod show;
@@ -118,6 +119,10 @@ enum Command {
     OpenExport(open_export::Args),
     Import(import::Args),
     #[command(subcommand)]
+    Operator(operator::OperatorCommand),
+    #[command(subcommand)]
+    Passphrase(operator::PassphraseCommand),
+    #[command(subcommand)]
     Audit(audit::Command),
     Status(status::Args),
 }
@@ -174,6 +179,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::VerifyExport(args) => verify_export::run(&ctx, args),
         Command::OpenExport(args) => open_export::run(&ctx, args),
         Command::Import(args) => import::run(&ctx, args),
+        Command::Operator(command) => operator::run_operator(&ctx, command),
+        Command::Passphrase(command) => operator::run_passphrase(&ctx, command),
         Command::Audit(command) => audit::run(&ctx, command),
         Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
@@ -349,6 +356,12 @@ mod tests {
         let key_file = p("key.pub");
         let (bundle, export_pass, opened) = (p("bundle.tar"), p("export-pass"), p("opened"));
         std::fs::write(&export_pass, "an export passphrase for this test\n").unwrap();
+        let new_pass = p("new-pass");
+        std::fs::write(
+            &new_pass,
+            "umbrella quarry lantern velvet oxygen 7 mosaic\n",
+        )
+        .unwrap();
         let rest: Vec<(Vec<&str>, Vec<Action>)> = vec![
             (vec!["amend", &id, "--title", "T2"], vec![RecordAmended]),
             (vec!["list"], vec![RecordsListed]),
@@ -399,6 +412,23 @@ mod tests {
                 vec!["import", &bundle, "--export-passphrase-file", &export_pass],
                 vec![],
             ),
+            (
+                vec![
+                    "operator",
+                    "add",
+                    "second",
+                    "--new-passphrase-file",
+                    &export_pass,
+                    "--allow-weak-passphrase",
+                ],
+                vec![OperatorAdded],
+            ),
+            (vec!["operator", "list"], vec![OperatorsListed]),
+            (vec!["operator", "remove", "second"], vec![OperatorRemoved]),
+            (
+                vec!["passphrase", "change", "--new-passphrase-file", &new_pass],
+                vec![PassphraseChanged],
+            ),
             (vec!["status"], vec![]),
             (vec!["audit", "checkpoint", "-o", &cp], vec![]),
             (vec!["audit", "prove", "--from", &cp, "-o", &proof], vec![]),
@@ -422,7 +452,7 @@ mod tests {
         let planned: std::collections::BTreeSet<String> = plan
             .iter()
             .map(|(args, _)| match args[0] {
-                "audit" => format!("audit {}", args[1]),
+                "audit" | "operator" | "passphrase" => format!("{} {}", args[0], args[1]),
                 other => other.to_owned(),
             })
             .collect();

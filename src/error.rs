@@ -60,6 +60,16 @@ pub enum Error {
     #[error("not a recipient tvault can seal to: {0}")]
     InvalidRecipient(String),
 
+    /// (The name is not repeated: operator names are people's names.)
+    #[error("an operator with that name already exists")]
+    OperatorExists(String),
+
+    #[error("no operator has that name")]
+    OperatorNotFound(String),
+
+    #[error("this is the last way into the vault; removing it would lock everyone out")]
+    LastKeyslot,
+
     #[error("no records match what was asked to export")]
     NothingToExport,
 

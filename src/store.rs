@@ -303,6 +303,11 @@ pub fn insert_keyslot(conn: &Connection, slot: &Keyslot) -> Result<()> {
     Ok(())
 }
 
+pub fn delete_keyslot(conn: &Connection, slot_id: &[u8; 16]) -> Result<()> {
+    conn.execute("DELETE FROM keyslot WHERE slot_id = ?1", [slot_id])?;
+    Ok(())
+}
+
 /// Every keyslot, in slot-id order. A row that does not decode is an integrity failure.
 pub fn keyslots(conn: &Connection) -> Result<Vec<Keyslot>> {
     let mut stmt = conn.prepare(

@@ -41,6 +41,8 @@ struct Session {
     vault_id: [u8; 16],
     keys: VaultKeys,
     operator: String,
+    /// The keyslot that unlocked the vault.
+    slot_id: [u8; 16],
     signing: SigningKey,
     /// The anchor file, when the caller keeps one.
     anchor: Option<PathBuf>,
@@ -304,6 +306,18 @@ fn redact(text: &str, name: &str, pseudonym: &str) -> (String, bool) {
     (out, changed)
 }
 
+/// An operator, as `operator list` shows them.
+#[derive(Debug, Serialize)]
+pub struct Operator {
+    pub name: String,
+    pub kind: &'static str,
+    pub kdf_memory_mib: u64,
+    pub kdf_iterations: u32,
+    pub weak: bool,
+    /// The operator whose passphrase unlocked the vault now.
+    pub current: bool,
+}
+
 /// What `import` took in.
 #[derive(Debug, Serialize)]
 pub struct ImportSummary {
@@ -491,6 +505,7 @@ impl Vault {
             vault_id,
             keys,
             operator: options.operator.to_owned(),
+            slot_id: slot.slot_id,
             signing: SigningKey::generate(&mut rand::rngs::OsRng),
             anchor: anchor_path(options.anchor_dir, &vault_id),
         };
@@ -534,10 +549,10 @@ impl Vault {
             if options.operator.is_some_and(|op| op != label) {
                 continue;
             }
-            unlocked = Some((keys, label));
+            unlocked = Some((keys, label, slot.slot_id));
             break;
         }
-        let (keys, operator) = unlocked.ok_or(Error::WrongPassphrase)?;
+        let (keys, operator, slot_id) = unlocked.ok_or(Error::WrongPassphrase)?;
 
         let columns = store::signing_key(store.conn())?;
         let mut drafts = Vec::new();
@@ -569,6 +584,7 @@ impl Vault {
                 vault_id,
                 keys,
                 operator,
+                slot_id,
                 signing,
                 anchor: anchor_path(options.anchor_dir, &vault_id),
             },
@@ -1683,6 +1699,114 @@ impl Vault {
         })
     }
 
+    /// The operators: every keyslot with its operator's name and KDF cost.
+    pub fn operators(&mut self) -> Result<Vec<Operator>> {
+        self.record(vec![Draft::new(Action::OperatorsListed)])?;
+        let slots = store::keyslots(self.store.conn())?;
+        slots
+            .iter()
+            .map(|slot| {
+                Ok(Operator {
+                    name: slot
+                        .label(&self.s.vault_id, &self.s.keys)
+                        .ok_or(Integrity::HeaderMac)?,
+                    kind: slot.kind.as_str(),
+                    kdf_memory_mib: slot.kdf.memory_mib(),
+                    kdf_iterations: slot.kdf.t,
+                    weak: slot.kdf.is_weak(),
+                    current: slot.slot_id == self.s.slot_id,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds an operator with their own passphrase, at the same KDF cost as the keyslot that
+    /// unlocked the vault. Runs the KDF once.
+    pub fn add_operator(&mut self, name: &str, passphrase: &Passphrase) -> Result<()> {
+        let slots = store::keyslots(self.store.conn())?;
+        if slots
+            .iter()
+            .any(|s| s.label(&self.s.vault_id, &self.s.keys).as_deref() == Some(name))
+        {
+            return Err(Error::OperatorExists(name.to_owned()));
+        }
+        let mine = slots
+            .iter()
+            .find(|s| s.slot_id == self.s.slot_id)
+            .ok_or(Integrity::HeaderMac)?;
+        let slot = Keyslot::create(
+            &self.s.vault_id,
+            SlotKind::Passphrase,
+            mine.kdf,
+            mine.weak_kdf,
+            passphrase,
+            &self.s.keys,
+            name,
+        )?;
+        let tx = self.store.write()?;
+        store::insert_keyslot(&tx, &slot)?;
+        self.s.update_header_mac(&tx)?;
+        let cp = self.s.append(
+            &tx,
+            vec![Draft::new(Action::OperatorAdded).detail(serde_json::json!({ "operator": name }))],
+        )?;
+        tx.commit()?;
+        self.s.write_anchor(&cp)
+    }
+
+    /// Removes an operator's keyslot. Refuses to remove the last way into the vault.
+    pub fn remove_operator(&mut self, name: &str) -> Result<()> {
+        let slots = store::keyslots(self.store.conn())?;
+        let slot = slots
+            .iter()
+            .find(|s| s.label(&self.s.vault_id, &self.s.keys).as_deref() == Some(name))
+            .ok_or_else(|| Error::OperatorNotFound(name.to_owned()))?;
+        if slots.len() == 1 {
+            return Err(Error::LastKeyslot);
+        }
+        let tx = self.store.write()?;
+        store::delete_keyslot(&tx, &slot.slot_id)?;
+        self.s.update_header_mac(&tx)?;
+        let cp = self.s.append(
+            &tx,
+            vec![
+                Draft::new(Action::OperatorRemoved).detail(serde_json::json!({ "operator": name })),
+            ],
+        )?;
+        tx.commit()?;
+        self.s.write_anchor(&cp)
+    }
+
+    /// Gives the operator who unlocked the vault a new passphrase: their keyslot is replaced,
+    /// with a new salt, in one transaction. Copies of the vault made earlier still open with
+    /// the old passphrase.
+    pub fn change_passphrase(&mut self, passphrase: &Passphrase) -> Result<()> {
+        let slots = store::keyslots(self.store.conn())?;
+        let mine = slots
+            .iter()
+            .find(|s| s.slot_id == self.s.slot_id)
+            .ok_or(Integrity::HeaderMac)?;
+        let slot = Keyslot::create(
+            &self.s.vault_id,
+            mine.kind,
+            mine.kdf,
+            mine.weak_kdf,
+            passphrase,
+            &self.s.keys,
+            &self.s.operator,
+        )?;
+        let tx = self.store.write()?;
+        store::delete_keyslot(&tx, &mine.slot_id)?;
+        store::insert_keyslot(&tx, &slot)?;
+        self.s.update_header_mac(&tx)?;
+        let cp = self
+            .s
+            .append(&tx, vec![Draft::new(Action::PassphraseChanged)])?;
+        tx.commit()?;
+        self.s.slot_id = slot.slot_id;
+        self.s.write_anchor(&cp)
+    }
+
     /// Checks everything: SQLite's own integrity check, every event against the signed
     /// checkpoint and the anchor, every version against the log, and (unless `quick`) every
     /// part decrypted and compared with its intake hash. `progress` hears (done, total) parts.
@@ -1873,6 +1997,15 @@ fn signing_aad(vault_id: &[u8; 16]) -> Vec<u8> {
 }
 
 impl Session {
+    /// Re-signs the header and keyslot table after a keyslot changed.
+    fn update_header_mac(&self, conn: &Connection) -> Result<()> {
+        let slots = store::keyslots(conn)?;
+        store::set_header_mac(
+            conn,
+            &crypto::header_mac(&self.keys, &self.vault_id, &slots),
+        )
+    }
+
     fn fingerprint(&self) -> String {
         ssh_public_key(&self.vault_id, &self.signing.verifying_key()).1
     }

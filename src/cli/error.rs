@@ -164,6 +164,18 @@ impl From<Error> for CliError {
                 Exit::Usage,
                 &["a recipient is an age X25519 key (age1…) or an OpenSSH ssh-ed25519 public key"],
             ),
+            Error::OperatorExists(_) => (
+                Exit::Failure,
+                &["choose another name; `tvault operator list` shows them"],
+            ),
+            Error::OperatorNotFound(_) => (
+                Exit::Failure,
+                &["`tvault operator list` shows the operators"],
+            ),
+            Error::LastKeyslot => (
+                Exit::Failure,
+                &["add another operator first with `tvault operator add NAME`"],
+            ),
             Error::NothingToExport => {
                 (Exit::Failure, &["`tvault list` shows what the vault holds"])
             }

@@ -1,0 +1,145 @@
+//! `tvault operator` and `tvault passphrase`: who can open the vault, and with what.
+
+use std::path::PathBuf;
+
+use tvault::crypto::Passphrase;
+
+use super::error::{CliError, Exit};
+use super::passphrase::check_strength;
+use super::terminal::escape;
+use super::{Context, print, print_json};
+
+/// Operators: the people who can unlock this vault, each with their own passphrase
+#[derive(Debug, clap::Subcommand)]
+pub enum OperatorCommand {
+    /// Add an operator with their own passphrase (needs an existing operator's unlock)
+    Add {
+        /// The new operator's name, recorded (encrypted) with every event they cause
+        name: String,
+        #[command(flatten)]
+        new: NewPassphrase,
+    },
+    /// List the operators
+    List,
+    /// Remove an operator's keyslot (never the last way in)
+    Remove { name: String },
+}
+
+/// Passphrases
+#[derive(Debug, clap::Subcommand)]
+pub enum PassphraseCommand {
+    /// Give the operator who unlocks now a new passphrase
+    Change {
+        #[command(flatten)]
+        new: NewPassphrase,
+    },
+}
+
+/// Where a new passphrase comes from.
+#[derive(Debug, clap::Args)]
+pub struct NewPassphrase {
+    /// Read the new passphrase from the first line of FILE (otherwise asked twice on the terminal)
+    #[arg(long, value_name = "FILE")]
+    new_passphrase_file: Option<PathBuf>,
+
+    /// Accept a passphrase that the strength estimate rates as guessable
+    #[arg(long)]
+    allow_weak_passphrase: bool,
+}
+
+impl NewPassphrase {
+    fn read(&self, ctx: &Context) -> Result<Passphrase, CliError> {
+        let invalid =
+            |e: tvault::crypto::PassphraseError| CliError::new(Exit::Failure, e.to_string());
+        let passphrase = match &self.new_passphrase_file {
+            Some(path) => {
+                let sources = super::passphrase::Sources {
+                    file: Some(path.clone()),
+                    no_input: true,
+                    ..Default::default()
+                };
+                sources.read("")?
+            }
+            None => {
+                let mut tty = ctx.sources.terminal()?;
+                let first =
+                    Passphrase::from_bytes(tty.prompt("New passphrase: ")?).map_err(invalid)?;
+                let again = Passphrase::from_bytes(tty.prompt("Repeat it: ")?).map_err(invalid)?;
+                if first.expose_secret() != again.expose_secret() {
+                    return Err(CliError::new(
+                        Exit::Failure,
+                        "the two passphrases differ; nothing was changed",
+                    ));
+                }
+                first
+            }
+        };
+        if !self.allow_weak_passphrase {
+            check_strength(&passphrase)?;
+        }
+        Ok(passphrase)
+    }
+}
+
+fn check_name(name: &str) -> Result<(), CliError> {
+    if name.trim().is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(CliError::usage(
+            "an operator name is 1 to 64 characters, without control characters",
+        ));
+    }
+    Ok(())
+}
+
+pub fn run_operator(ctx: &Context, command: OperatorCommand) -> Result<(), CliError> {
+    match command {
+        OperatorCommand::Add { name, new } => {
+            check_name(&name)?;
+            let mut vault = ctx.unlock()?;
+            let passphrase = new.read(ctx)?;
+            vault.add_operator(&name, &passphrase)?;
+            ctx.say("Added the operator. They unlock with their own passphrase; events name them.");
+            Ok(())
+        }
+        OperatorCommand::List => {
+            let mut vault = ctx.unlock()?;
+            let operators = vault.operators()?;
+            if ctx.json {
+                return print_json(&operators);
+            }
+            let mut text = String::new();
+            for o in &operators {
+                text += &format!(
+                    "{} {:<24} {:<10} argon2id {} MiB × {}{}\n",
+                    if o.current { "*" } else { " " },
+                    escape(&o.name, false),
+                    o.kind,
+                    o.kdf_memory_mib,
+                    o.kdf_iterations,
+                    if o.weak { "  (WEAK)" } else { "" }
+                );
+            }
+            print(&text)
+        }
+        OperatorCommand::Remove { name } => {
+            let mut vault = ctx.unlock()?;
+            vault.remove_operator(&name)?;
+            ctx.say("Removed the operator's keyslot. Copies of the vault made earlier still open with their passphrase.");
+            Ok(())
+        }
+    }
+}
+
+pub fn run_passphrase(ctx: &Context, command: PassphraseCommand) -> Result<(), CliError> {
+    match command {
+        PassphraseCommand::Change { new } => {
+            let mut vault = ctx.unlock()?;
+            let passphrase = new.read(ctx)?;
+            vault.change_passphrase(&passphrase)?;
+            ctx.say(
+                "Changed. Copies and backups of the vault made before now still open with the old passphrase: \
+                 destroy them, or keep them as safe as the old passphrase.",
+            );
+            Ok(())
+        }
+    }
+}
