@@ -264,6 +264,8 @@ pub enum Action {
     OperatorAdded,
     OperatorRemoved,
     PassphraseChanged,
+    /// A copy of the encrypted vault was written (the copy holds this event too).
+    BackupMade,
 }
 
 impl Action {
@@ -289,6 +291,7 @@ impl Action {
             Action::OperatorAdded => "operator-added",
             Action::OperatorRemoved => "operator-removed",
             Action::PassphraseChanged => "passphrase-changed",
+            Action::BackupMade => "backup-made",
         }
     }
 }

@@ -7,6 +7,7 @@
 mod add;
 mod amend;
 mod audit;
+mod backup;
 mod cat;
 pub mod error;
 mod export;
@@ -118,6 +119,7 @@ enum Command {
     VerifyExport(verify_export::Args),
     OpenExport(open_export::Args),
     Import(import::Args),
+    Backup(backup::Args),
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
     #[command(subcommand)]
@@ -179,6 +181,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::VerifyExport(args) => verify_export::run(&ctx, args),
         Command::OpenExport(args) => open_export::run(&ctx, args),
         Command::Import(args) => import::run(&ctx, args),
+        Command::Backup(args) => backup::run(&ctx, args),
         Command::Operator(command) => operator::run_operator(&ctx, command),
         Command::Passphrase(command) => operator::run_passphrase(&ctx, command),
         Command::Audit(command) => audit::run(&ctx, command),
@@ -356,6 +359,7 @@ mod tests {
         let key_file = p("key.pub");
         let (bundle, export_pass, opened) = (p("bundle.tar"), p("export-pass"), p("opened"));
         std::fs::write(&export_pass, "an export passphrase for this test\n").unwrap();
+        let backup = p("backup.tvault");
         let new_pass = p("new-pass");
         std::fs::write(
             &new_pass,
@@ -429,6 +433,7 @@ mod tests {
                 vec!["passphrase", "change", "--new-passphrase-file", &new_pass],
                 vec![PassphraseChanged],
             ),
+            (vec!["backup", "-o", &backup], vec![BackupMade]),
             (vec!["status"], vec![]),
             (vec!["audit", "checkpoint", "-o", &cp], vec![]),
             (vec!["audit", "prove", "--from", &cp, "-o", &proof], vec![]),

@@ -318,6 +318,15 @@ pub struct Operator {
     pub current: bool,
 }
 
+/// What `backup` wrote.
+#[derive(Debug, Serialize)]
+pub struct BackupSummary {
+    pub path: PathBuf,
+    pub size: u64,
+    /// Events in the copy's custody log (its last is the backup itself).
+    pub events: u64,
+}
+
 /// What `import` took in.
 #[derive(Debug, Serialize)]
 pub struct ImportSummary {
@@ -403,8 +412,22 @@ pub fn ssh_public_key(vault_id: &[u8; 16], key: &VerifyingKey) -> (String, Strin
     (line, fingerprint)
 }
 
-fn anchor_path(dir: Option<&Path>, vault_id: &[u8; 16]) -> Option<PathBuf> {
-    dir.map(|d| d.join(format!("{}.checkpoint", hex::encode(vault_id))))
+/// The anchor file of the vault file at `vault_path`: one per vault and place, so a backup
+/// copy elsewhere keeps its own anchor, while a file replaced in place is compared with the
+/// anchor of the one it replaced.
+fn anchor_path(dir: Option<&Path>, vault_id: &[u8; 16], vault_path: &Path) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let place = vault_path
+        .canonicalize()
+        .unwrap_or_else(|_| vault_path.to_owned());
+    let place = sha2::Sha256::digest(place.as_os_str().as_bytes());
+    dir.map(|d| {
+        d.join(format!(
+            "{}-{}.checkpoint",
+            hex::encode(vault_id),
+            hex::encode(&place[..8])
+        ))
+    })
 }
 
 /// The vault's public signing key, from its plaintext column.
@@ -507,7 +530,7 @@ impl Vault {
             operator: options.operator.to_owned(),
             slot_id: slot.slot_id,
             signing: SigningKey::generate(&mut rand::rngs::OsRng),
-            anchor: anchor_path(options.anchor_dir, &vault_id),
+            anchor: None,
         };
         let mut checkpoint = None;
         let store = Store::create(path, |conn| {
@@ -526,6 +549,8 @@ impl Vault {
             checkpoint = Some(s.append(conn, drafts)?);
             Ok(())
         })?;
+        let mut s = s;
+        s.anchor = anchor_path(options.anchor_dir, &vault_id, path);
         s.write_anchor(&checkpoint.expect("create appended events"))?;
         Ok(Vault { store, s })
     }
@@ -586,7 +611,7 @@ impl Vault {
                 operator,
                 slot_id,
                 signing,
-                anchor: anchor_path(options.anchor_dir, &vault_id),
+                anchor: anchor_path(options.anchor_dir, &vault_id, path),
             },
         };
         if upgraded {
@@ -652,7 +677,7 @@ impl Vault {
         let conn = store.conn();
         let (vault_id, _) = store::header(conn)?;
         let key = public_key(conn)?;
-        let anchor = anchor_path(anchor_dir, &vault_id);
+        let anchor = anchor_path(anchor_dir, &vault_id, path);
         if let Some(anchor) = &anchor
             && let Some(rollback) = anchor_mismatch(conn, &vault_id, key.as_ref(), anchor)?
         {
@@ -747,7 +772,7 @@ impl Vault {
         let key = public_key(conn)?.ok_or_else(|| {
             Integrity::Log("this vault has no signing key yet: unlock it once (for example with `tvault list`)".into())
         })?;
-        if let Some(anchor) = anchor_path(anchor_dir, &vault_id)
+        if let Some(anchor) = anchor_path(anchor_dir, &vault_id, path)
             && let Some(rollback) = anchor_mismatch(conn, &vault_id, Some(&key), &anchor)?
         {
             return Err(rollback);
@@ -1805,6 +1830,68 @@ impl Vault {
         tx.commit()?;
         self.s.slot_id = slot.slot_id;
         self.s.write_anchor(&cp)
+    }
+
+    /// Writes a consistent copy of the still-encrypted vault to `output` (SQLite's online
+    /// backup), logged first so the copy holds its own event, then checked: it must open as a
+    /// vault, pass SQLite's integrity check, and carry this vault's id and checkpoint. The copy
+    /// appears at `output` only once checked, and never over an existing file.
+    pub fn backup(&mut self, output: &Path) -> Result<BackupSummary> {
+        if output.exists() {
+            return Err(Error::Io {
+                path: output.to_owned(),
+                source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            });
+        }
+        self.record(vec![Draft::new(Action::BackupMade)])?;
+        let expected = store::checkpoint(self.store.conn())?
+            .ok_or_else(|| Integrity::Log("no checkpoint".into()))?;
+        let dir = output
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(
+            ".tvault-backup-{}.tmp",
+            hex::encode(crypto::random_array::<8>())
+        ));
+        let made = (|| -> Result<()> {
+            crate::fs::create_new_file(&tmp).map_err(|e| Error::Io {
+                path: tmp.clone(),
+                source: e,
+            })?;
+            self.store.conn().backup(rusqlite::MAIN_DB, &tmp, None)?;
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::Io {
+                    path: tmp.clone(),
+                    source: e,
+                })?;
+            let copy = Store::open(&tmp)?;
+            if let Some(problem) = store::integrity_check(copy.conn())? {
+                return Err(Integrity::Log(format!(
+                    "the backup copy failed SQLite's check: {problem}"
+                ))
+                .into());
+            }
+            let (id, _) = store::header(copy.conn())?;
+            let theirs = store::checkpoint(copy.conn())?;
+            if id != self.s.vault_id || theirs.map(|c| c.note) != Some(expected.note.clone()) {
+                return Err(Integrity::Log("the backup copy differs from the vault".into()).into());
+            }
+            drop(copy);
+            // A hard link publishes the checked copy atomically and never replaces a file.
+            std::fs::hard_link(&tmp, output).map_err(|e| Error::Io {
+                path: output.to_owned(),
+                source: e,
+            })
+        })();
+        let _ = std::fs::remove_file(&tmp);
+        made?;
+        Ok(BackupSummary {
+            path: output.to_owned(),
+            size: std::fs::metadata(output).map(|m| m.len()).unwrap_or(0),
+            events: expected.size,
+        })
     }
 
     /// Checks everything: SQLite's own integrity check, every event against the signed

@@ -165,3 +165,48 @@ fn a_changed_passphrase_replaces_the_old_one_in_this_file_only() {
             .any(|e| e["action"] == "passphrase-changed")
     );
 }
+
+#[test]
+fn a_backup_is_a_checked_copy_that_verifies_on_its_own() {
+    let tv = TestVault::new();
+    let att = tv.write("a.bin", &common::content(1_500_000, 4));
+    let id = tv.add(&["--witness", "W", "--attach", att.to_str().unwrap()]);
+    let copy = tv.path("backup.tvault");
+    tv.cmd()
+        .args(["backup", "-o", copy.to_str().unwrap()])
+        .assert()
+        .success();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    tv.cmd()
+        .args(["backup", "-o", copy.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("never replaces"));
+    // The vault goes on; the copy still verifies, and reads the same content.
+    tv.add(&["--witness", "Later"]);
+    let on_copy = || {
+        let mut cmd = tv.bare_cmd();
+        cmd.arg("--vault")
+            .arg(&copy)
+            .arg("--passphrase-file")
+            .arg(&tv.pass_file);
+        cmd
+    };
+    on_copy().arg("verify").assert().success();
+    let out = on_copy().args(["cat", &id, "a.bin"]).assert().success();
+    assert_eq!(out.get_output().stdout, common::content(1_500_000, 4));
+    let out = on_copy().args(["list", "--json"]).assert().success();
+    let list: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    // No temporary file is left beside it.
+    let leftovers: Vec<_> = std::fs::read_dir(tv.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
