@@ -266,6 +266,8 @@ pub enum Action {
     PassphraseChanged,
     /// A copy of the encrypted vault was written (the copy holds this event too).
     BackupMade,
+    /// Every version's content and keys were destroyed; the hashes and the reason remain.
+    RecordShredded,
 }
 
 impl Action {
@@ -292,6 +294,7 @@ impl Action {
             Action::OperatorRemoved => "operator-removed",
             Action::PassphraseChanged => "passphrase-changed",
             Action::BackupMade => "backup-made",
+            Action::RecordShredded => "record-shredded",
         }
     }
 }

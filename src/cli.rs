@@ -22,6 +22,7 @@ mod operator;
 mod passphrase;
 mod search;
 mod show;
+mod shred;
 mod status;
 mod terminal;
 mod verify;
@@ -120,6 +121,7 @@ enum Command {
     OpenExport(open_export::Args),
     Import(import::Args),
     Backup(backup::Args),
+    Shred(shred::Args),
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
     #[command(subcommand)]
@@ -182,6 +184,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::OpenExport(args) => open_export::run(&ctx, args),
         Command::Import(args) => import::run(&ctx, args),
         Command::Backup(args) => backup::run(&ctx, args),
+        Command::Shred(args) => shred::run(&ctx, args),
         Command::Operator(command) => operator::run_operator(&ctx, command),
         Command::Passphrase(command) => operator::run_passphrase(&ctx, command),
         Command::Audit(command) => audit::run(&ctx, command),
@@ -434,6 +437,10 @@ mod tests {
                 vec![PassphraseChanged],
             ),
             (vec!["backup", "-o", &backup], vec![BackupMade]),
+            (
+                vec!["shred", &id, "--reason", "consent withdrawn"],
+                vec![RecordShredded],
+            ),
             (vec!["status"], vec![]),
             (vec!["audit", "checkpoint", "-o", &cp], vec![]),
             (vec!["audit", "prove", "--from", &cp, "-o", &proof], vec![]),

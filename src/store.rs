@@ -31,6 +31,7 @@ const APPLICATION_ID: i64 = 0x7476_6c74;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_custody.sql"),
+    include_str!("../migrations/0003_tombstones.sql"),
 ];
 
 /// The vault format this build writes and the newest it reads.
@@ -574,6 +575,43 @@ pub fn versions(conn: &Connection, id: Option<&RecordId>) -> Result<Vec<VersionR
     )?;
     let rows = stmt.query_map([id.map(|i| i.as_bytes().to_vec())], version_row)?;
     rows.map(|r| to_version_row(r?)).collect()
+}
+
+/// Deletes every version of a record and all its stored parts. With `secure_delete` on, the
+/// freed pages are overwritten.
+pub fn delete_record(conn: &Connection, id: &RecordId) -> Result<()> {
+    conn.execute(
+        "DELETE FROM chunk WHERE part_id IN (SELECT id FROM part WHERE record_id = ?1)",
+        [id.as_bytes()],
+    )?;
+    conn.execute("DELETE FROM part WHERE record_id = ?1", [id.as_bytes()])?;
+    conn.execute(
+        "DELETE FROM record_version WHERE record_id = ?1",
+        [id.as_bytes()],
+    )?;
+    Ok(())
+}
+
+pub fn insert_tombstone(conn: &Connection, id: &RecordId, sealed: &[u8]) -> Result<()> {
+    conn.execute(
+        "INSERT INTO tombstone (record_id, sealed) VALUES (?1, ?2)",
+        params![id.as_bytes(), sealed],
+    )?;
+    Ok(())
+}
+
+/// Every tombstone: record id and sealed content.
+pub fn tombstones(conn: &Connection) -> Result<Vec<(RecordId, Vec<u8>)>> {
+    let mut stmt = conn.prepare("SELECT record_id, sealed FROM tombstone ORDER BY record_id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, sealed) = row?;
+        out.push((record_id(id)?, sealed));
+    }
+    Ok(out)
 }
 
 pub fn insert_version(conn: &Connection, row: &VersionRow) -> Result<()> {

@@ -318,6 +318,22 @@ pub struct Operator {
     pub current: bool,
 }
 
+/// What remains of a shredded record.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Tombstone {
+    pub record: String,
+    pub shredded_at: String,
+    pub operator: String,
+    pub reason: String,
+    pub versions: Vec<ShreddedVersion>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ShreddedVersion {
+    pub version: u32,
+    pub parts: Vec<PartHashes>,
+}
+
 /// What `backup` wrote.
 #[derive(Debug, Serialize)]
 pub struct BackupSummary {
@@ -1894,6 +1910,57 @@ impl Vault {
         })
     }
 
+    /// Crypto-shreds a record (consent withdrawn, or a risk to the witness): every version's
+    /// metadata, identity, wrapped keys and content are deleted and their pages overwritten,
+    /// in one transaction. A sealed tombstone keeps the intake hashes, the time, the operator
+    /// and the reason, never the content; so does the log.
+    pub fn shred(&mut self, prefix: &RecordIdPrefix, reason: &str) -> Result<Tombstone> {
+        let id = self.resolve(prefix)?;
+        let rows = store::versions(self.store.conn(), Some(&id))?;
+        let mut versions = Vec::new();
+        for row in &rows {
+            let sealed = self.s.open_meta(row)?;
+            versions.push(ShreddedVersion {
+                version: row.version,
+                parts: sealed
+                    .statement
+                    .iter()
+                    .chain(&sealed.attachments)
+                    .map(part_hashes)
+                    .collect(),
+            });
+        }
+        let tombstone = Tombstone {
+            record: id.to_string(),
+            shredded_at: now_rfc3339(),
+            operator: self.s.operator.clone(),
+            reason: reason.to_owned(),
+            versions,
+        };
+        let json = Zeroizing::new(serde_json::to_vec(&tombstone).expect("tombstones serialise"));
+        let sealed = crypto::seal_padded(&self.s.keys.meta, &self.s.tombstone_aad(&id), &json);
+        let tx = self.store.write()?;
+        store::delete_record(&tx, &id)?;
+        store::insert_tombstone(&tx, &id, &sealed)?;
+        let mut event = Draft::new(Action::RecordShredded).detail(serde_json::json!({
+            "reason": reason,
+            "versions": tombstone.versions,
+        }));
+        event.record = Some(id);
+        let cp = self.s.append(&tx, vec![event])?;
+        tx.commit()?;
+        self.s.write_anchor(&cp)?;
+        Ok(tombstone)
+    }
+
+    /// The tombstones of shredded records.
+    pub fn tombstones(&self) -> Result<Vec<Tombstone>> {
+        store::tombstones(self.store.conn())?
+            .iter()
+            .map(|(id, sealed)| self.s.open_tombstone(id, sealed))
+            .collect()
+    }
+
     /// Checks everything: SQLite's own integrity check, every event against the signed
     /// checkpoint and the anchor, every version against the log, and (unless `quick`) every
     /// part decrypted and compared with its intake hash. `progress` hears (done, total) parts.
@@ -2017,6 +2084,20 @@ impl Vault {
             }
         }
         let conn = self.store.conn();
+        // Shredded records: their tombstones open, and their logged versions are accounted for.
+        for (id, sealed) in store::tombstones(conn)? {
+            match self.s.open_tombstone(&id, &sealed) {
+                Ok(t) => {
+                    logged.retain(|(record, _), _| *record != t.record);
+                    report.notes.push(format!(
+                        "record {} was shredded {} by {}: {}",
+                        t.record, t.shredded_at, t.operator, t.reason
+                    ));
+                }
+                Err(e) => report.failures.push(e.to_string()),
+            }
+        }
+
         // The records: each version matches the log, and each part decrypts to its hash.
         let rows = store::versions(conn, None)?;
         let total_parts = rows.len() as u64;
@@ -2084,6 +2165,16 @@ fn signing_aad(vault_id: &[u8; 16]) -> Vec<u8> {
 }
 
 impl Session {
+    fn tombstone_aad(&self, id: &RecordId) -> Vec<u8> {
+        crypto::aad("tvault tombstone v1", &[&self.vault_id, id.as_bytes()])
+    }
+
+    fn open_tombstone(&self, id: &RecordId, sealed: &[u8]) -> Result<Tombstone> {
+        let json = crypto::open_padded(&self.keys.meta, &self.tombstone_aad(id), sealed)
+            .ok_or(Integrity::Metadata(*id))?;
+        serde_json::from_slice(&json).map_err(|_| Integrity::Metadata(*id).into())
+    }
+
     /// Re-signs the header and keyslot table after a keyslot changed.
     fn update_header_mac(&self, conn: &Connection) -> Result<()> {
         let slots = store::keyslots(conn)?;

@@ -210,3 +210,118 @@ fn a_backup_is_a_checked_copy_that_verifies_on_its_own() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+#[test]
+fn a_shredded_record_leaves_only_its_tombstone() {
+    let tv = TestVault::new();
+    let st = tv.write("st.txt", b"Statement to be withdrawn.\n");
+    let att = tv.write("a.bin", &common::content(2_500_000, 6));
+    let id = tv.add(&[
+        "--witness",
+        "W",
+        "--witness-name",
+        "Real Name",
+        "--text-file",
+        st.to_str().unwrap(),
+        "--attach",
+        att.to_str().unwrap(),
+    ]);
+    tv.cmd()
+        .args(["amend", &id, "--title", "v2"])
+        .assert()
+        .success();
+    let keep = tv.add(&["--witness", "Other"]);
+
+    // Every stored byte of the record: headers (wrapped keys), payload samples, metadata.
+    let secrets = record_bytes(&tv, &id);
+    assert!(secrets.len() > 8);
+    let before = tv.vault_bytes();
+    assert!(
+        secrets.iter().all(|s| common::contains(&before, s)),
+        "the scan finds them before"
+    );
+
+    tv.cmd()
+        .args([
+            "shred",
+            &id[..8],
+            "--reason",
+            "consent withdrawn on 2026-11-28",
+        ])
+        .assert()
+        .success();
+    let after = tv.vault_bytes();
+    for s in &secrets {
+        assert!(
+            !common::contains(&after, s),
+            "shredded bytes remain in the vault file"
+        );
+    }
+    let journal = tv.vault.with_extension("tvault-journal");
+    assert!(
+        !journal.exists()
+            || secrets
+                .iter()
+                .all(|s| !common::contains(&std::fs::read(&journal).unwrap(), s))
+    );
+
+    // The record is gone; the tombstone shows in list and verify; the other record is intact.
+    tv.cmd().args(["show", &id]).assert().code(1);
+    tv.cmd().arg("list").assert().success().stdout(
+        predicate::str::contains("shredded").and(predicate::str::contains("consent withdrawn")),
+    );
+    let out = tv.cmd().args(["list", "--json"]).assert().success();
+    let list: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let tomb = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(tomb["shredded"]["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        tomb["shredded"]["versions"][0]["parts"][1]["sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    tv.cmd()
+        .arg("verify")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("was shredded"));
+    tv.cmd().args(["show", &keep]).assert().success();
+    let text = String::from_utf8_lossy(&after).into_owned();
+    assert!(!text.contains("Statement to be withdrawn"));
+}
+
+/// 32-byte samples of every stored row of a record.
+fn record_bytes(tv: &TestVault, id: &str) -> Vec<Vec<u8>> {
+    let conn = tv.conn();
+    let raw = hex::decode(id).unwrap();
+    let mut secrets: Vec<Vec<u8>> = Vec::new();
+    let mut stmt = conn
+        .prepare(
+            "SELECT header FROM part WHERE record_id = ?1
+             UNION ALL SELECT meta FROM record_version WHERE record_id = ?1
+             UNION ALL SELECT identity FROM record_version WHERE record_id = ?1",
+        )
+        .unwrap();
+    for blob in stmt.query_map([&raw], |r| r.get::<_, Vec<u8>>(0)).unwrap() {
+        let blob = blob.unwrap();
+        secrets.push(blob[blob.len() / 2..blob.len() / 2 + 32].to_vec());
+    }
+    let mut stmt = conn
+        .prepare(
+            "SELECT data FROM chunk WHERE part_id IN (SELECT id FROM part WHERE record_id = ?1)",
+        )
+        .unwrap();
+    for blob in stmt.query_map([&raw], |r| r.get::<_, Vec<u8>>(0)).unwrap() {
+        let blob = blob.unwrap();
+        for at in [0, blob.len() / 2, blob.len() - 32] {
+            secrets.push(blob[at..at + 32].to_vec());
+        }
+    }
+    secrets
+}

@@ -80,6 +80,10 @@ pub fn summary_line(r: &RecordSummary) -> String {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let unfiltered = args.tag.is_none()
+        && args.witness.is_none()
+        && args.since.is_none()
+        && args.until.is_none();
     let mut vault = ctx.unlock()?;
     let records = vault.list(&Filter {
         tag: args.tag,
@@ -87,8 +91,22 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         since: args.since,
         until: args.until,
     })?;
+    // Shredded records have no metadata left to filter on: shown in the full listing only.
+    let tombstones = if unfiltered {
+        vault.tombstones()?
+    } else {
+        Vec::new()
+    };
     if ctx.json {
-        let docs: Vec<RecordJson<'_>> = records.iter().map(RecordJson::new).collect();
+        let mut docs: Vec<serde_json::Value> = records
+            .iter()
+            .map(|r| serde_json::to_value(RecordJson::new(r)).expect("records serialise"))
+            .collect();
+        docs.extend(
+            tombstones
+                .iter()
+                .map(|t| serde_json::json!({ "id": t.record, "shredded": t })),
+        );
         return print_json(&docs);
     }
     let mut text = String::new();
@@ -96,7 +114,20 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         text.push_str(&summary_line(r));
         text.push('\n');
     }
+    for t in &tombstones {
+        text.push_str(&format!(
+            "{}  shredded {} by {}: {}\n",
+            &t.record[..12],
+            t.shredded_at,
+            escape(&t.operator, false),
+            escape(&t.reason, false)
+        ));
+    }
     print(&text)?;
-    ctx.say(&format!("{} record(s)", records.len()));
+    ctx.say(&format!(
+        "{} record(s), {} shredded",
+        records.len(),
+        tombstones.len()
+    ));
     Ok(())
 }
