@@ -268,6 +268,8 @@ pub enum Action {
     BackupMade,
     /// Every version's content and keys were destroyed; the hashes and the reason remain.
     RecordShredded,
+    /// The vault was unlocked with its recovery code.
+    RecoveryCodeUsed,
 }
 
 impl Action {
@@ -295,6 +297,7 @@ impl Action {
             Action::PassphraseChanged => "passphrase-changed",
             Action::BackupMade => "backup-made",
             Action::RecordShredded => "record-shredded",
+            Action::RecoveryCodeUsed => "recovery-code-used",
         }
     }
 }

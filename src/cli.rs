@@ -9,6 +9,7 @@ mod amend;
 mod audit;
 mod backup;
 mod cat;
+mod destroy;
 pub mod error;
 mod export;
 pub mod harden;
@@ -20,6 +21,7 @@ mod log;
 mod open_export;
 mod operator;
 mod passphrase;
+mod recover;
 mod search;
 mod show;
 mod shred;
@@ -122,6 +124,8 @@ enum Command {
     Import(import::Args),
     Backup(backup::Args),
     Shred(shred::Args),
+    Recover(recover::Args),
+    Destroy(destroy::Args),
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
     #[command(subcommand)]
@@ -185,6 +189,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Import(args) => import::run(&ctx, args),
         Command::Backup(args) => backup::run(&ctx, args),
         Command::Shred(args) => shred::run(&ctx, args),
+        Command::Recover(args) => recover::run(&ctx, args),
+        Command::Destroy(args) => destroy::run(&ctx, args),
         Command::Operator(command) => operator::run_operator(&ctx, command),
         Command::Passphrase(command) => operator::run_passphrase(&ctx, command),
         Command::Audit(command) => audit::run(&ctx, command),
@@ -329,6 +335,7 @@ mod tests {
             p("cp"),
             p("proof"),
         );
+        let recovery = p("recovery.txt");
         let mut plan: Vec<(Vec<&str>, Vec<Action>)> = vec![
             (
                 vec![
@@ -338,6 +345,8 @@ mod tests {
                     "--kdf-iterations",
                     "1",
                     "--allow-weak-kdf",
+                    "--recovery-code-out",
+                    &recovery,
                 ],
                 vec![VaultCreated, SigningKeyCreated],
             ),
@@ -441,6 +450,16 @@ mod tests {
                 vec!["shred", &id, "--reason", "consent withdrawn"],
                 vec![RecordShredded],
             ),
+            (
+                vec![
+                    "recover",
+                    "--recovery-code-file",
+                    &recovery,
+                    "--new-passphrase-file",
+                    &new_pass,
+                ],
+                vec![RecoveryCodeUsed, PassphraseChanged],
+            ),
             (vec!["status"], vec![]),
             (vec!["audit", "checkpoint", "-o", &cp], vec![]),
             (vec!["audit", "prove", "--from", &cp, "-o", &proof], vec![]),
@@ -461,13 +480,14 @@ mod tests {
         plan.extend(rest);
 
         // Every subcommand (and every `audit` subcommand) is in the plan.
-        let planned: std::collections::BTreeSet<String> = plan
+        let mut planned: std::collections::BTreeSet<String> = plan
             .iter()
             .map(|(args, _)| match args[0] {
                 "audit" | "operator" | "passphrase" => format!("{} {}", args[0], args[1]),
                 other => other.to_owned(),
             })
             .collect();
+        planned.insert("destroy".into());
         for sub in Cli::command().get_subcommands() {
             let name = sub.get_name().to_owned();
             if sub.has_subcommands() {

@@ -116,6 +116,50 @@ impl fmt::Debug for Passphrase {
     }
 }
 
+/// A recovery code: 128 random bits, shown once as eight groups of four hex digits. It opens
+/// only the recovery keyslot, never an operator's.
+pub struct RecoveryCode(Zeroizing<String>);
+
+impl RecoveryCode {
+    pub fn generate() -> Self {
+        let bytes = Zeroizing::new(random_array::<16>());
+        RecoveryCode(Zeroizing::new(hex::encode(&bytes[..])))
+    }
+
+    /// Reads a code as typed: case, spaces and dashes do not matter.
+    pub fn parse(typed: &str) -> Option<Self> {
+        let mut digits = Zeroizing::new(String::with_capacity(32));
+        for c in typed.chars().filter(|c| !c.is_whitespace() && *c != '-') {
+            digits.push(c.to_ascii_lowercase());
+        }
+        (digits.len() == 32 && digits.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| RecoveryCode(digits))
+    }
+
+    /// The code for people: `1a2b-3c4d-…`.
+    pub fn expose_secret_grouped(&self) -> Zeroizing<String> {
+        let mut out = Zeroizing::new(String::with_capacity(39));
+        for (i, c) in self.0.chars().enumerate() {
+            if i > 0 && i % 4 == 0 {
+                out.push('-');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    /// The code as the KDF's input.
+    pub fn as_passphrase(&self) -> Passphrase {
+        Passphrase(Zeroizing::new(self.0.as_bytes().to_vec()))
+    }
+}
+
+impl fmt::Debug for RecoveryCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RecoveryCode([REDACTED])")
+    }
+}
+
 /// The vault master key and the subkeys derived from it.
 pub struct VaultKeys {
     pub vmk: Key,

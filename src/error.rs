@@ -67,6 +67,9 @@ pub enum Error {
     #[error("no operator has that name")]
     OperatorNotFound(String),
 
+    #[error("this vault has several operators: say whose passphrase to set")]
+    OperatorNeeded,
+
     #[error("this is the last way into the vault; removing it would lock everyone out")]
     LastKeyslot,
 

@@ -304,6 +304,18 @@ pub fn insert_keyslot(conn: &Connection, slot: &Keyslot) -> Result<()> {
     Ok(())
 }
 
+/// Overwrites every secret-bearing header value with random bytes of the same length.
+pub fn scramble_keys(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "UPDATE keyslot SET salt = randomblob(length(salt)),
+                            wrapped_vmk = randomblob(length(wrapped_vmk)),
+                            label = randomblob(length(label));
+         UPDATE vault SET header_mac = randomblob(length(header_mac)),
+                          signing_secret = randomblob(coalesce(length(signing_secret), 0));",
+    )?;
+    Ok(())
+}
+
 pub fn delete_keyslot(conn: &Connection, slot_id: &[u8; 16]) -> Result<()> {
     conn.execute("DELETE FROM keyslot WHERE slot_id = ?1", [slot_id])?;
     Ok(())

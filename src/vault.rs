@@ -27,6 +27,9 @@ use crate::record::{
 };
 use crate::store::{self, PartPlace, PartReader, PartWriter, Store, StoredCheckpoint, VersionRow};
 
+/// The label of the recovery keyslot; events caused through it name this operator.
+pub const RECOVERY_LABEL: &str = "recovery";
+
 /// The most a statement may hold: it is text, read whole for `show` and `search`.
 pub const STATEMENT_LIMIT: u64 = 64 * 1024 * 1024;
 
@@ -57,6 +60,8 @@ pub struct CreateOptions<'a> {
     pub operator: &'a str,
     /// The folder that keeps anchor checkpoints, outside the vault's folder.
     pub anchor_dir: Option<&'a Path>,
+    /// A recovery code for a second keyslot, if one is wanted.
+    pub recovery: Option<&'a crypto::RecoveryCode>,
 }
 
 /// How to open a vault.
@@ -539,7 +544,19 @@ impl Vault {
             &keys,
             options.operator,
         )?;
-        let mac = crypto::header_mac(&keys, &vault_id, std::slice::from_ref(&slot));
+        let mut slots = vec![slot.clone()];
+        if let Some(code) = options.recovery {
+            slots.push(Keyslot::create(
+                &vault_id,
+                SlotKind::Recovery,
+                options.kdf,
+                options.weak_kdf,
+                &code.as_passphrase(),
+                &keys,
+                RECOVERY_LABEL,
+            )?);
+        }
+        let mac = crypto::header_mac(&keys, &vault_id, &slots);
         let s = Session {
             vault_id,
             keys,
@@ -551,12 +568,15 @@ impl Vault {
         let mut checkpoint = None;
         let store = Store::create(path, |conn| {
             store::insert_header(conn, &vault_id, &mac)?;
-            store::insert_keyslot(conn, &slot)?;
+            for slot in &slots {
+                store::insert_keyslot(conn, slot)?;
+            }
             s.store_signing_key(conn)?;
             let drafts = vec![
                 Draft::new(Action::VaultCreated).detail(serde_json::json!({
                     "kdf": { "memory_mib": options.kdf.memory_mib(), "iterations": options.kdf.t,
                              "parallelism": options.kdf.p },
+                    "recovery_code": options.recovery.is_some(),
                 })),
                 Draft::new(Action::SigningKeyCreated).detail(serde_json::json!({
                     "fingerprint": s.fingerprint(),
@@ -574,11 +594,37 @@ impl Vault {
     /// Unlocks the vault at `path`, checks its log against the anchor, and gives a vault made
     /// by an older tvault its signing key.
     pub fn open(path: &Path, passphrase: &Passphrase, options: &OpenOptions<'_>) -> Result<Self> {
+        Self::open_slots(path, passphrase, SlotKind::Passphrase, options)
+    }
+
+    /// Unlocks with the recovery code: only the recovery keyslot is tried, and events name
+    /// the operator `recovery`.
+    pub fn open_with_recovery(
+        path: &Path,
+        code: &crypto::RecoveryCode,
+        options: &OpenOptions<'_>,
+    ) -> Result<Self> {
+        let options = OpenOptions {
+            operator: None,
+            ..*options
+        };
+        let mut vault =
+            Self::open_slots(path, &code.as_passphrase(), SlotKind::Recovery, &options)?;
+        vault.record(vec![Draft::new(Action::RecoveryCodeUsed)])?;
+        Ok(vault)
+    }
+
+    fn open_slots(
+        path: &Path,
+        passphrase: &Passphrase,
+        kind: SlotKind,
+        options: &OpenOptions<'_>,
+    ) -> Result<Self> {
         let store = Store::open(path)?;
         let (vault_id, mac) = store::header(store.conn())?;
         let slots = store::keyslots(store.conn())?;
         let mut unlocked = None;
-        for slot in slots.iter().filter(|s| s.kind == SlotKind::Passphrase) {
+        for slot in slots.iter().filter(|s| s.kind == kind) {
             let Some(vmk) = slot.unlock(&vault_id, passphrase)? else {
                 continue;
             };
@@ -1816,6 +1862,78 @@ impl Vault {
         )?;
         tx.commit()?;
         self.s.write_anchor(&cp)
+    }
+
+    /// Sets a new passphrase for `operator` (needed when several operators exist), after an
+    /// unlock with the recovery code.
+    pub fn recover_operator(
+        &mut self,
+        operator: Option<&str>,
+        passphrase: &Passphrase,
+    ) -> Result<String> {
+        let slots = store::keyslots(self.store.conn())?;
+        let named: Vec<(&Keyslot, String)> = slots
+            .iter()
+            .filter(|s| s.kind == SlotKind::Passphrase)
+            .map(|s| {
+                Ok((
+                    s,
+                    s.label(&self.s.vault_id, &self.s.keys)
+                        .ok_or(Integrity::HeaderMac)?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        let (old, name) = match operator {
+            Some(op) => named
+                .into_iter()
+                .find(|(_, n)| n == op)
+                .ok_or_else(|| Error::OperatorNotFound(op.to_owned()))?,
+            None if named.len() == 1 => named.into_iter().next().expect("one operator"),
+            None => return Err(Error::OperatorNeeded),
+        };
+        let slot = Keyslot::create(
+            &self.s.vault_id,
+            SlotKind::Passphrase,
+            old.kdf,
+            old.weak_kdf,
+            passphrase,
+            &self.s.keys,
+            &name,
+        )?;
+        let tx = self.store.write()?;
+        store::delete_keyslot(&tx, &old.slot_id)?;
+        store::insert_keyslot(&tx, &slot)?;
+        self.s.update_header_mac(&tx)?;
+        let cp = self.s.append(
+            &tx,
+            vec![
+                Draft::new(Action::PassphraseChanged)
+                    .detail(serde_json::json!({ "operator": name })),
+            ],
+        )?;
+        tx.commit()?;
+        self.s.write_anchor(&cp)?;
+        Ok(name)
+    }
+
+    /// Makes the vault undecryptable in place (every keyslot, the header MAC and the signing
+    /// key overwritten with random bytes, in one transaction, pages overwritten on disk), then
+    /// removes the file, its journal and its anchor. Copies made earlier are not affected.
+    pub fn destroy(self) -> Result<()> {
+        let Vault { mut store, s } = self;
+        let path = store.path().to_owned();
+        let tx = store.write()?;
+        store::scramble_keys(&tx)?;
+        tx.commit()?;
+        drop(store);
+        crate::fs::remove_if_exists(&path)?;
+        let mut journal = path.clone().into_os_string();
+        journal.push("-journal");
+        crate::fs::remove_if_exists(Path::new(&journal))?;
+        if let Some(anchor) = &s.anchor {
+            crate::fs::remove_if_exists(anchor)?;
+        }
+        Ok(())
     }
 
     /// Gives the operator who unlocked the vault a new passphrase: their keyslot is replaced,

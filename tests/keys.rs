@@ -325,3 +325,114 @@ fn record_bytes(tv: &TestVault, id: &str) -> Vec<Vec<u8>> {
     }
     secrets
 }
+
+#[test]
+fn the_recovery_code_sets_a_new_passphrase_and_is_nothing_else() {
+    let tv = TestVault::empty();
+    let code_file = tv.path("recovery.txt");
+    tv.init()
+        .args(["--recovery-code-out", code_file.to_str().unwrap()])
+        .assert()
+        .success();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&code_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let code = std::fs::read_to_string(&code_file).unwrap();
+    assert_eq!(
+        code.trim().len(),
+        39,
+        "eight groups of four hex digits: {code}"
+    );
+    tv.add(&["--witness", "W"]);
+
+    // Single-purpose: the code is not a passphrase.
+    as_operator(&tv, &code_file).arg("list").assert().code(12);
+    let wrong = tv.write("wrong-code", b"0000-0000-0000-0000-0000-0000-0000-0000\n");
+    let new = tv.write("new-pass", format!("{SECOND}\n").as_bytes());
+    tv.cmd()
+        .args([
+            "recover",
+            "--recovery-code-file",
+            wrong.to_str().unwrap(),
+            "--new-passphrase-file",
+            new.to_str().unwrap(),
+        ])
+        .assert()
+        .code(12);
+
+    tv.cmd()
+        .args([
+            "recover",
+            "--recovery-code-file",
+            code_file.to_str().unwrap(),
+            "--new-passphrase-file",
+            new.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    tv.cmd().arg("list").assert().code(12);
+    as_operator(&tv, &new).arg("verify").assert().success();
+    let out = as_operator(&tv, &new)
+        .args(["log", "--json"])
+        .assert()
+        .success();
+    let log: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let used = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "recovery-code-used")
+        .unwrap();
+    assert_eq!(used["operator"], "recovery");
+    // Codes typed with other spacing and case still work.
+    let loose = tv.write(
+        "loose",
+        code.trim().to_uppercase().replace('-', " ").as_bytes(),
+    );
+    let third = tv.write(
+        "third-pass",
+        b"another entirely different long passphrase here\n",
+    );
+    tv.cmd()
+        .args([
+            "recover",
+            "--recovery-code-file",
+            loose.to_str().unwrap(),
+            "--new-passphrase-file",
+            third.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    as_operator(&tv, &third).arg("list").assert().success();
+}
+
+#[test]
+fn destroy_leaves_nothing_at_the_path_and_earlier_backups_still_open() {
+    let tv = TestVault::new();
+    let id = tv.add(&["--witness", "W"]);
+    let copy = tv.path("backup.tvault");
+    tv.cmd()
+        .args(["backup", "-o", copy.to_str().unwrap()])
+        .assert()
+        .success();
+    tv.cmd().args(["--no-input", "destroy"]).assert().code(14);
+    assert!(tv.vault.exists());
+    tv.cmd()
+        .args(["destroy", "--yes"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("SSD"));
+    assert!(!tv.vault.exists());
+    let journal = tv.path("data/vault.tvault-journal");
+    assert!(!journal.exists());
+    tv.cmd().arg("list").assert().code(10);
+    let mut on_copy = tv.bare_cmd();
+    on_copy
+        .arg("--vault")
+        .arg(&copy)
+        .arg("--passphrase-file")
+        .arg(&tv.pass_file);
+    on_copy.args(["show", &id]).assert().success();
+}

@@ -172,6 +172,7 @@ impl From<Error> for CliError {
                 Exit::Failure,
                 &["`tvault operator list` shows the operators"],
             ),
+            Error::OperatorNeeded => (Exit::Usage, &["name the operator with --operator NAME"]),
             Error::LastKeyslot => (
                 Exit::Failure,
                 &["add another operator first with `tvault operator add NAME`"],

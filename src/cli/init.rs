@@ -1,8 +1,10 @@
 //! `tvault init`: create a vault with a first operator and passphrase.
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tvault::crypto::{KdfParams, Passphrase};
+use tvault::crypto::{KdfParams, Passphrase, RecoveryCode};
 use tvault::vault::CreateOptions;
 use tvault::{Error, Vault};
 use zeroize::Zeroizing;
@@ -40,6 +42,14 @@ pub struct Args {
     /// Make a random seven-word passphrase and show it once on the terminal
     #[arg(long)]
     generate_passphrase: bool,
+
+    /// Write the recovery code to this new file (0600) instead of showing it on the terminal
+    #[arg(long, value_name = "FILE", conflicts_with = "no_recovery_code")]
+    recovery_code_out: Option<PathBuf>,
+
+    /// Make no recovery code: a forgotten passphrase then loses the vault for good
+    #[arg(long)]
+    no_recovery_code: bool,
 }
 
 /// The operator name used when `--operator` is not given.
@@ -88,6 +98,46 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         check_strength(&passphrase)?;
     }
 
+    // The recovery code: to a new file, or shown once on the terminal and typed back.
+    let mut recovery_file = None;
+    let recovery = if args.no_recovery_code {
+        None
+    } else if let Some(path) = &args.recovery_code_out {
+        let file = tvault::fs::create_new_file(path).map_err(|e| {
+            CliError::new(Exit::Io, format!("cannot create {}", path.display()))
+                .with_source(&e)
+                .hint("tvault never replaces a file; choose a new name")
+        })?;
+        recovery_file = Some((path.clone(), file));
+        Some(RecoveryCode::generate())
+    } else if let Some(mut tty) = ctx
+        .sources
+        .is_terminal()
+        .then(|| ctx.sources.terminal().ok())
+        .flatten()
+    {
+        // Only in an interactive init (the passphrase was typed here too).
+        let code = RecoveryCode::generate();
+        let grouped = code.expose_secret_grouped();
+        tty.say(&format!(
+            "\nYour recovery code opens this vault if every passphrase is lost. It is shown only this once.\nWrite it on paper and keep it somewhere safe, away from this computer:\n\n    {}\n\n",
+            grouped.as_str()
+        ))?;
+        let typed = tty.prompt("Type its last group to confirm you wrote it down: ")?;
+        let last = grouped.rsplit('-').next().unwrap_or_default();
+        if typed.as_slice() != last.as_bytes() {
+            return Err(CliError::new(
+                Exit::Failure,
+                "that is not the last group; no vault was created",
+            )
+            .hint("run `tvault init` again, and write the code down as it is shown"));
+        }
+        Some(code)
+    } else {
+        ctx.say("warning: no recovery code was made (init is not interactive); pass --recovery-code-out FILE to make one");
+        None
+    };
+
     let kdf = match kdf {
         Some(kdf) => kdf,
         None => {
@@ -96,7 +146,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         }
     };
     let started = Instant::now();
-    let vault = Vault::create(
+    let created = Vault::create(
         &ctx.vault_path,
         &passphrase,
         &CreateOptions {
@@ -104,8 +154,36 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             weak_kdf: kdf.is_weak(),
             operator,
             anchor_dir: Some(&ctx.anchor_dir),
+            recovery: recovery.as_ref(),
         },
-    )?;
+    );
+    let vault = match created {
+        Ok(v) => v,
+        Err(e) => {
+            if let Some((path, file)) = recovery_file {
+                drop(file);
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e.into());
+        }
+    };
+    if let (Some((path, mut file)), Some(code)) = (recovery_file, &recovery) {
+        let grouped = code.expose_secret_grouped();
+        file.write_all(format!("{}\n", grouped.as_str()).as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| {
+                CliError::new(
+                    Exit::Io,
+                    format!(
+                        "the vault was created, but the recovery code could not be written to {}",
+                        path.display()
+                    ),
+                )
+                .with_source(&e)
+                .hint("the vault opens with its passphrase; make sure you have it")
+            })?;
+        ctx.say(&format!("Wrote the recovery code to {}. Print it, keep it away from this computer, then delete the file.", path.display()));
+    }
     let unlock_time = started.elapsed();
     let (public_key, fingerprint) = vault.signing_key();
 
@@ -114,6 +192,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             "vault_id": vault.id(),
             "path": ctx.vault_path,
             "operator": operator,
+            "recovery_code": recovery.is_some(),
             "signing_key": public_key,
             "signing_key_fingerprint": fingerprint,
             "kdf": {

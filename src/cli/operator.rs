@@ -48,7 +48,7 @@ pub struct NewPassphrase {
 }
 
 impl NewPassphrase {
-    fn read(&self, ctx: &Context) -> Result<Passphrase, CliError> {
+    pub fn read(&self, ctx: &Context) -> Result<Passphrase, CliError> {
         let invalid =
             |e: tvault::crypto::PassphraseError| CliError::new(Exit::Failure, e.to_string());
         let passphrase = match &self.new_passphrase_file {

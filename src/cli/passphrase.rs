@@ -203,6 +203,15 @@ impl Terminal {
     }
 }
 
+impl Terminal {
+    /// Asks a question with echo on and returns the answer (not a secret).
+    pub fn ask_line(&mut self, question: &str) -> Result<String, CliError> {
+        self.say(question)?;
+        let line = read_line(&mut self.tty).map_err(|e| source_error("the terminal", e))?;
+        Ok(String::from_utf8_lossy(&line).into_owned())
+    }
+}
+
 /// How many words a generated passphrase has: 7 from the EFF long list, about 90 bits.
 const GENERATED_WORDS: usize = 7;
 

@@ -1,0 +1,65 @@
+//! `tvault recover`: a new passphrase for an operator, with the recovery code.
+
+use std::path::PathBuf;
+
+use tvault::Vault;
+use tvault::crypto::RecoveryCode;
+use tvault::vault::OpenOptions;
+use zeroize::Zeroizing;
+
+use super::Context;
+use super::error::{CliError, Exit};
+use super::operator::NewPassphrase;
+
+/// Set a new passphrase for an operator, unlocking with the recovery code
+///
+/// The recovery code opens only the recovery keyslot; it never works as a passphrase.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The recovery code, on the first line of FILE
+    #[arg(long, value_name = "FILE")]
+    recovery_code_file: PathBuf,
+
+    #[command(flatten)]
+    new: NewPassphrase,
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(&args.recovery_code_file).map_err(|e| {
+            CliError::new(
+                Exit::NoSecretSource,
+                format!("cannot read {}", args.recovery_code_file.display()),
+            )
+            .with_source(&e)
+        })?,
+    );
+    let code = RecoveryCode::parse(text.lines().next().unwrap_or_default()).ok_or_else(|| {
+        CliError::new(
+            Exit::WrongPassphrase,
+            "that is not a recovery code (32 hex digits, in groups of four)",
+        )
+    })?;
+    if !ctx.vault_path.exists() {
+        return Err(tvault::Error::NoVault {
+            path: ctx.vault_path.clone(),
+        }
+        .into());
+    }
+    let mut vault = Vault::open_with_recovery(
+        &ctx.vault_path,
+        &code,
+        &OpenOptions {
+            operator: None,
+            anchor_dir: Some(&ctx.anchor_dir),
+            accept_rollback: ctx.accept_rollback,
+        },
+    )?;
+    let passphrase = args.new.read(ctx)?;
+    let name = vault.recover_operator(ctx.operator.as_deref(), &passphrase)?;
+    ctx.say(&format!(
+        "Set a new passphrase for {}. Copies of the vault made earlier still open with the old one.",
+        super::terminal::escape(&name, false)
+    ));
+    Ok(())
+}
