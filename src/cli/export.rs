@@ -97,6 +97,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                 .map(str::to_owned),
         );
     }
+    if keys.is_empty() && (args.recipients_file.is_some() || !args.recipients.is_empty()) {
+        return Err(CliError::usage("the recipients file lists no recipient")
+            .hint("one age1… or ssh-ed25519 key per line; # starts a comment"));
+    }
     let mut vault = ctx.unlock()?;
     let seal = if !keys.is_empty() {
         Seal::Recipients(keys)
