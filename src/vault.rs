@@ -4,7 +4,7 @@
 //! Every command that reads or writes appends its events to the log, signs a new checkpoint
 //! and commits, all in one transaction, before any testimony is shown; the checkpoint is then
 //! copied to the anchor file outside the vault. Content is decrypted only in
-//! [`Session::read_part`], metadata only in [`Session::open_meta`] and
+//! [`Session::open_part`], metadata only in [`Session::open_meta`] and
 //! [`Session::open_identity`].
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -174,19 +174,6 @@ pub fn encrypt<W: Write>(
     ))
 }
 
-/// Why reading a part failed.
-#[derive(Debug)]
-pub enum DecryptFailure {
-    /// The header or a payload chunk does not authenticate, or the stream ends early.
-    Auth,
-    /// The plaintext authenticates but does not match the size, padding or hash expected.
-    Mismatch,
-    /// The storage under the reader failed (passed through from it).
-    Source(io::Error),
-    /// Writing the plaintext out failed.
-    Output(io::Error),
-}
-
 /// Carried inside an `io::Error` by [`PlainReader`] when the plaintext is not what the
 /// manifest says.
 #[derive(Debug, thiserror::Error)]
@@ -280,42 +267,6 @@ impl<R: Read> Read for PlainReader<R> {
     }
 }
 
-/// Decrypts a part from `input` into `output` (see [`PlainReader`]).
-///
-/// `is_source_error` tells errors raised by `input` itself apart from age's own.
-pub fn decrypt<R: Read>(
-    key: &PartKey<'_>,
-    input: R,
-    size: u64,
-    padded_size: u64,
-    sha256: &[u8; 32],
-    output: &mut dyn Write,
-    is_source_error: impl Fn(&io::Error) -> bool,
-) -> Result<(), DecryptFailure> {
-    let classify = |e: io::Error| {
-        if e.get_ref().is_some_and(|inner| inner.is::<MismatchError>()) {
-            DecryptFailure::Mismatch
-        } else if is_source_error(&e) {
-            DecryptFailure::Source(e)
-        } else {
-            DecryptFailure::Auth
-        }
-    };
-    let mut reader = open(key, input, size, padded_size, sha256).map_err(classify)?;
-    let mut buf = Zeroizing::new(vec![0u8; IO_BUF]);
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(classify(e)),
-        };
-        output
-            .write_all(&buf[..n])
-            .map_err(DecryptFailure::Output)?;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +284,21 @@ mod tests {
         (0..len).map(|i| (i * 31 % 251) as u8).collect()
     }
 
+    /// Reads a whole part: `Ok(plaintext)`, or whether the error was a mismatch.
+    fn read_all(
+        key: &PartKey<'_>,
+        file: &[u8],
+        size: u64,
+        padded: u64,
+        sha256: &[u8; 32],
+    ) -> Result<Vec<u8>, bool> {
+        let is_mismatch = |e: io::Error| e.get_ref().is_some_and(|i| i.is::<MismatchError>());
+        let mut reader = open(key, file, size, padded, sha256).map_err(is_mismatch)?;
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).map_err(is_mismatch)?;
+        Ok(out)
+    }
+
     #[test]
     fn parts_round_trip_and_bind_their_place() {
         let key = Key::random();
@@ -344,33 +310,22 @@ mod tests {
             let plain = roundtrip_input(len);
             let (sealed, file) = encrypt(&pk, &mut plain.as_slice(), Vec::new()).unwrap();
             assert_eq!(sealed.size, len as u64);
-            let mut out = Vec::new();
-            decrypt(
-                &pk,
-                file.as_slice(),
-                sealed.size,
-                sealed.padded_size,
-                &sealed.sha256,
-                &mut out,
-                |_| false,
-            )
-            .unwrap();
+            let out =
+                read_all(&pk, &file, sealed.size, sealed.padded_size, &sealed.sha256).unwrap();
             assert_eq!(out, plain);
 
             let elsewhere = PartKey {
                 key: &key,
                 binding: binding(2),
             };
-            let err = decrypt(
+            let err = read_all(
                 &elsewhere,
-                file.as_slice(),
+                &file,
                 sealed.size,
                 sealed.padded_size,
                 &sealed.sha256,
-                &mut Vec::new(),
-                |_| false,
             );
-            assert!(matches!(err, Err(DecryptFailure::Auth)));
+            assert_eq!(err, Err(false), "fails authentication, not a mismatch");
         }
     }
 
@@ -396,28 +351,15 @@ mod tests {
         let (sealed, file) = encrypt(&pk, &mut plain.as_slice(), Vec::new()).unwrap();
         let mut wrong = sealed.sha256;
         wrong[0] ^= 1;
-        let run = |size, padded, hash: &[u8; 32]| {
-            decrypt(
-                &pk,
-                file.as_slice(),
-                size,
-                padded,
-                hash,
-                &mut Vec::new(),
-                |_| false,
-            )
-        };
-        assert!(matches!(
-            run(5000, sealed.padded_size, &wrong),
-            Err(DecryptFailure::Mismatch)
-        ));
+        let run = |size, padded, hash: &[u8; 32]| read_all(&pk, &file, size, padded, hash);
+        assert!(matches!(run(5000, sealed.padded_size, &wrong), Err(true)));
         assert!(matches!(
             run(4000, sealed.padded_size, &sealed.sha256),
-            Err(DecryptFailure::Mismatch)
+            Err(true)
         ));
         assert!(matches!(
             run(5000, sealed.padded_size + 1, &sealed.sha256),
-            Err(DecryptFailure::Mismatch)
+            Err(true)
         ));
     }
 }
