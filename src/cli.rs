@@ -251,6 +251,18 @@ impl Context {
     }
 }
 
+/// Refuses an output path that already exists: tvault never replaces a file.
+pub fn refuse_existing(path: &std::path::Path) -> Result<(), CliError> {
+    if path.exists() {
+        return Err(CliError::new(
+            error::Exit::Failure,
+            format!("{} already exists", path.display()),
+        )
+        .hint("tvault never replaces a file; choose a new name"));
+    }
+    Ok(())
+}
+
 /// Writes text to stdout. A closed pipe ends the command quietly.
 pub fn print(text: &str) -> Result<(), CliError> {
     let mut out = io::stdout().lock();

@@ -774,7 +774,7 @@ impl Vault {
     /// The current signed checkpoint, checked against the vault's public key and its anchor.
     /// Needs no passphrase.
     pub fn checkpoint(path: &Path, anchor_dir: Option<&Path>) -> Result<Checkpoint> {
-        let (checkpoint, _) = Self::checked_log(path, anchor_dir, false)?;
+        let (checkpoint, _, _) = Self::checked_log(path, anchor_dir, false)?;
         Ok(checkpoint)
     }
 
@@ -785,9 +785,7 @@ impl Vault {
         anchor_dir: Option<&Path>,
         old_note: &str,
     ) -> Result<audit::ConsistencyProof> {
-        let (current, leaves) = Self::checked_log(path, anchor_dir, true)?;
-        let store = Store::open(path)?;
-        let key = public_key(store.conn())?.ok_or(Integrity::SigningKey)?;
+        let (current, leaves, key) = Self::checked_log(path, anchor_dir, true)?;
         let old = Checkpoint::verify(old_note, &key)
             .map_err(|e| Integrity::Log(format!("the older checkpoint: {e}")))?;
         if old.origin != current.origin {
@@ -821,13 +819,13 @@ impl Vault {
         })
     }
 
-    /// The stored checkpoint, its signature checked, and (when `with_leaves`, or when it
-    /// differs from what the leaves give) the leaf hashes it must commit to.
+    /// The stored checkpoint, its signature checked against the vault's public key (also
+    /// returned), and, when `with_leaves`, the leaf hashes it commits to.
     fn checked_log(
         path: &Path,
         anchor_dir: Option<&Path>,
         with_leaves: bool,
-    ) -> Result<(Checkpoint, Vec<audit::Hash>)> {
+    ) -> Result<(Checkpoint, Vec<audit::Hash>, VerifyingKey)> {
         let store = Store::open(path)?;
         let conn = store.conn();
         let (vault_id, _) = store::header(conn)?;
@@ -854,7 +852,7 @@ impl Vault {
         } else {
             Vec::new()
         };
-        Ok((cp, leaves))
+        Ok((cp, leaves, key))
     }
 
     pub fn id(&self) -> String {

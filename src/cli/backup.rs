@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::error::{CliError, Exit};
+use super::error::CliError;
 use super::{Context, human_size, print_json};
 
 /// Write a consistent copy of the encrypted vault, checked after writing
@@ -17,13 +17,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    if args.output.exists() {
-        return Err(CliError::new(
-            Exit::Failure,
-            format!("{} already exists", args.output.display()),
-        )
-        .hint("tvault never replaces a file; choose a new name"));
-    }
+    super::refuse_existing(&args.output)?;
     let mut vault = ctx.unlock()?;
     let summary = vault.backup(&args.output)?;
     if ctx.json {

@@ -78,13 +78,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    if args.output.exists() {
-        return Err(CliError::new(
-            Exit::Failure,
-            format!("{} already exists", args.output.display()),
-        )
-        .hint("tvault never replaces a file; choose a new name"));
-    }
+    super::refuse_existing(&args.output)?;
     let mut keys = args.recipients.clone();
     if let Some(file) = &args.recipients_file {
         let text = std::fs::read_to_string(file).map_err(|e| {
