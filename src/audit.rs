@@ -270,6 +270,10 @@ pub enum Action {
     RecordShredded,
     /// The vault was unlocked with its recovery code.
     RecoveryCodeUsed,
+    /// A new master key: keyslots kept or dropped, everything sealed anew.
+    VaultRekeyed,
+    /// A version's sealing after a rekey, with its parts' new stored hashes.
+    RecordRekeyed,
 }
 
 impl Action {
@@ -298,6 +302,8 @@ impl Action {
             Action::BackupMade => "backup-made",
             Action::RecordShredded => "record-shredded",
             Action::RecoveryCodeUsed => "recovery-code-used",
+            Action::VaultRekeyed => "vault-rekeyed",
+            Action::RecordRekeyed => "record-rekeyed",
         }
     }
 }

@@ -22,6 +22,7 @@ mod open_export;
 mod operator;
 mod passphrase;
 mod recover;
+mod rekey;
 mod search;
 mod show;
 mod shred;
@@ -125,6 +126,7 @@ enum Command {
     Backup(backup::Args),
     Shred(shred::Args),
     Recover(recover::Args),
+    Rekey(rekey::Args),
     Destroy(destroy::Args),
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
@@ -190,6 +192,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Backup(args) => backup::run(&ctx, args),
         Command::Shred(args) => shred::run(&ctx, args),
         Command::Recover(args) => recover::run(&ctx, args),
+        Command::Rekey(args) => rekey::run(&ctx, args),
         Command::Destroy(args) => destroy::run(&ctx, args),
         Command::Operator(command) => operator::run_operator(&ctx, command),
         Command::Passphrase(command) => operator::run_passphrase(&ctx, command),
@@ -458,6 +461,14 @@ mod tests {
                 vec![PassphraseChanged],
             ),
             (vec!["backup", "-o", &backup], vec![BackupMade]),
+            (
+                vec!["rekey", "--recovery-code-file", &recovery],
+                vec![VaultRekeyed, RecordRekeyed, RecordRekeyed],
+            ),
+            (
+                vec!["rekey", "--reencrypt", "--recovery-code-file", &recovery],
+                vec![VaultRekeyed, RecordRekeyed, RecordRekeyed],
+            ),
             (
                 vec!["shred", &id, "--reason", "consent withdrawn"],
                 vec![RecordShredded],

@@ -36,6 +36,7 @@ pub fn random_array<const N: usize>() -> [u8; N] {
 }
 
 /// A 256-bit symmetric key.
+#[derive(Clone)]
 pub struct Key(Zeroizing<[u8; 32]>);
 
 impl Key {
@@ -158,6 +159,13 @@ impl fmt::Debug for RecoveryCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RecoveryCode([REDACTED])")
     }
+}
+
+/// What an opened keyslot yields: the master key, and the key its secret derived (which
+/// seals the master key in that slot).
+pub struct SlotKeys {
+    pub vmk: Key,
+    pub kek: Key,
 }
 
 /// The vault master key and the subkeys derived from it.
@@ -349,6 +357,20 @@ impl Keyslot {
         keys: &VaultKeys,
         label: &str,
     ) -> crate::Result<Self> {
+        Self::create_keyed(vault_id, kind, kdf, weak_kdf, passphrase, keys, label)
+            .map(|(slot, _)| slot)
+    }
+
+    /// [`Keyslot::create`], also returning the key the passphrase derived.
+    pub fn create_keyed(
+        vault_id: &[u8; 16],
+        kind: SlotKind,
+        kdf: KdfParams,
+        weak_kdf: bool,
+        passphrase: &Passphrase,
+        keys: &VaultKeys,
+        label: &str,
+    ) -> crate::Result<(Self, Key)> {
         let mut slot = Keyslot {
             slot_id: random_array(),
             kind,
@@ -361,7 +383,7 @@ impl Keyslot {
         let kek = kdf::derive(passphrase, &slot.salt, &slot.kdf)?;
         slot.wrapped = seal(&kek, &slot.wrap_aad(vault_id), keys.vmk.expose_secret());
         slot.label = seal_padded(&keys.meta, &slot.label_aad(vault_id), label.as_bytes());
-        Ok(slot)
+        Ok((slot, kek))
     }
 
     /// Tries to open the slot. The KDF parameters are bounds-checked before anything is
@@ -370,7 +392,7 @@ impl Keyslot {
         &self,
         vault_id: &[u8; 16],
         passphrase: &Passphrase,
-    ) -> crate::Result<Option<Key>> {
+    ) -> crate::Result<Option<SlotKeys>> {
         self.kdf.check_bounds()?;
         let kek = kdf::derive(passphrase, &self.salt, &self.kdf)?;
         let Some(vmk) = open(&kek, &self.wrap_aad(vault_id), &self.wrapped) else {
@@ -379,7 +401,19 @@ impl Keyslot {
         let Ok(bytes) = <[u8; 32]>::try_from(vmk.as_slice()) else {
             return Ok(None);
         };
-        Ok(Some(Key::from_fn(|k| k.copy_from_slice(&bytes))))
+        Ok(Some(SlotKeys {
+            vmk: Key::from_fn(|k| k.copy_from_slice(&bytes)),
+            kek,
+        }))
+    }
+
+    /// The same slot (id, salt, KDF cost, operator) sealing a new master key: for rekey,
+    /// with the key its secret derived when it was opened. Runs no KDF.
+    pub fn rewrap(&self, vault_id: &[u8; 16], kek: &Key, keys: &VaultKeys, label: &str) -> Self {
+        let mut slot = self.clone();
+        slot.wrapped = seal(kek, &slot.wrap_aad(vault_id), keys.vmk.expose_secret());
+        slot.label = seal_padded(&keys.meta, &slot.label_aad(vault_id), label.as_bytes());
+        slot
     }
 
     /// The operator's name, once the vault is unlocked.
@@ -500,8 +534,19 @@ mod tests {
             .unlock(&vault_id, &pass("right horse"))
             .unwrap()
             .unwrap();
-        assert_eq!(opened.expose_secret(), keys.vmk.expose_secret());
+        assert_eq!(opened.vmk.expose_secret(), keys.vmk.expose_secret());
         assert_eq!(slot.label(&vault_id, &keys).as_deref(), Some("ana"));
+
+        // Rewrapped for a new master key: the same passphrase opens the new key, not the old.
+        let next = VaultKeys::derive(Key::random(), &vault_id);
+        let rewrapped = slot.rewrap(&vault_id, &opened.kek, &next, "ana");
+        let reopened = rewrapped
+            .unlock(&vault_id, &pass("right horse"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(reopened.vmk.expose_secret(), next.vmk.expose_secret());
+        assert_eq!(rewrapped.label(&vault_id, &next).as_deref(), Some("ana"));
+        assert_eq!(rewrapped.label(&vault_id, &keys), None);
         assert!(
             slot.unlock(&vault_id, &pass("wrong horse"))
                 .unwrap()

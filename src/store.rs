@@ -316,6 +316,15 @@ pub fn scramble_keys(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Replaces the whole keyslot table (rekey).
+pub fn replace_keyslots(conn: &Connection, slots: &[Keyslot]) -> Result<()> {
+    conn.execute("DELETE FROM keyslot", [])?;
+    for slot in slots {
+        insert_keyslot(conn, slot)?;
+    }
+    Ok(())
+}
+
 pub fn delete_keyslot(conn: &Connection, slot_id: &[u8; 16]) -> Result<()> {
     conn.execute("DELETE FROM keyslot WHERE slot_id = ?1", [slot_id])?;
     Ok(())
@@ -438,6 +447,15 @@ pub fn insert_event(
 ) -> Result<()> {
     conn.prepare_cached("INSERT INTO event (seq, leaf_hash, sealed) VALUES (?1, ?2, ?3)")?
         .execute(params![seq as i64, leaf_hash, sealed])?;
+    Ok(())
+}
+
+/// Replaces an event's sealed content (rekey); its leaf hash stays.
+pub fn set_event_sealed(conn: &Connection, seq: u64, sealed: &[u8]) -> Result<()> {
+    conn.execute(
+        "UPDATE event SET sealed = ?2 WHERE seq = ?1",
+        params![seq as i64, sealed],
+    )?;
     Ok(())
 }
 
@@ -612,6 +630,14 @@ pub fn insert_tombstone(conn: &Connection, id: &RecordId, sealed: &[u8]) -> Resu
     Ok(())
 }
 
+pub fn set_tombstone(conn: &Connection, id: &RecordId, sealed: &[u8]) -> Result<()> {
+    conn.execute(
+        "UPDATE tombstone SET sealed = ?2 WHERE record_id = ?1",
+        params![id.as_bytes(), sealed],
+    )?;
+    Ok(())
+}
+
 /// Every tombstone: record id and sealed content.
 pub fn tombstones(conn: &Connection) -> Result<Vec<(RecordId, Vec<u8>)>> {
     let mut stmt = conn.prepare("SELECT record_id, sealed FROM tombstone ORDER BY record_id")?;
@@ -634,7 +660,41 @@ pub fn insert_version(conn: &Connection, row: &VersionRow) -> Result<()> {
     Ok(())
 }
 
+/// Replaces a version's sealed columns (rekey).
+pub fn update_version(conn: &Connection, row: &VersionRow) -> Result<()> {
+    conn.execute(
+        "UPDATE record_version SET meta = ?3, identity = ?4 WHERE record_id = ?1 AND version = ?2",
+        params![row.record.as_bytes(), row.version, row.meta, row.identity],
+    )?;
+    Ok(())
+}
+
 // --- content parts -------------------------------------------------------------------------
+
+/// Replaces a part's age header; its chunks stay (rekey without re-encryption).
+pub fn set_part_header(conn: &Connection, part: &StoredPart, header: &[u8]) -> Result<()> {
+    conn.execute(
+        "UPDATE part SET header = ?2 WHERE id = ?1",
+        params![part.id, header],
+    )?;
+    Ok(())
+}
+
+/// Moves a part out of its place, still readable through a [`PartReader`] made before, so a
+/// re-encrypted copy can be written to the place in the same transaction. Version 0 holds
+/// no record, so the part must be deleted with [`delete_part`] before the transaction
+/// commits (the foreign key check at commit would refuse it otherwise).
+pub fn set_part_aside(conn: &Connection, part: &StoredPart) -> Result<()> {
+    conn.execute("UPDATE part SET version = 0 WHERE id = ?1", [part.id])?;
+    Ok(())
+}
+
+/// Deletes a part and its chunks (pages overwritten, with `secure_delete`).
+pub fn delete_part(conn: &Connection, part: &StoredPart) -> Result<()> {
+    conn.execute("DELETE FROM chunk WHERE part_id = ?1", [part.id])?;
+    conn.execute("DELETE FROM part WHERE id = ?1", [part.id])?;
+    Ok(())
+}
 
 /// Where one part is stored.
 #[derive(Debug, Clone, Copy)]
@@ -768,6 +828,7 @@ impl Write for PartWriter<'_> {
 }
 
 /// A stored part: its row id and header.
+#[derive(Clone)]
 pub struct StoredPart {
     id: i64,
     pub header: Vec<u8>,
@@ -809,6 +870,13 @@ pub fn stored_part(conn: &Connection, place: &PartPlace) -> Result<Option<Stored
         payload_len: payload_len as u64,
         contiguous,
     }))
+}
+
+impl StoredPart {
+    /// The same part with the header [`set_part_header`] gave it.
+    pub fn with_header(self, header: Vec<u8>) -> Self {
+        StoredPart { header, ..self }
+    }
 }
 
 /// Reads a stored part back as one age file: the header, then each chunk in order.

@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rusqlite::Connection;
 use serde::Serialize;
-use sha2::Digest;
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::audit::{self, Action, Checkpoint, Event, Frontier, PartHashes};
 use crate::crypto::part::{self, EncryptFailure, PartBinding, PartKey};
-use crate::crypto::{self, KdfParams, Key, Keyslot, Passphrase, SlotKind, VaultKeys};
+use crate::crypto::{self, KdfParams, Key, Keyslot, Passphrase, SlotKeys, SlotKind, VaultKeys};
 use crate::error::{Error, Integrity, Result};
 use crate::record::{
     IdentityLevel, InterviewDate, MediaConsent, Metadata, PartInfo, Purpose, RecordId,
@@ -44,8 +44,9 @@ struct Session {
     vault_id: [u8; 16],
     keys: VaultKeys,
     operator: String,
-    /// The keyslot that unlocked the vault.
+    /// The keyslot that unlocked the vault, and the key its secret derived.
     slot_id: [u8; 16],
+    kek: Key,
     signing: SigningKey,
     /// The anchor file, when the caller keeps one.
     anchor: Option<PathBuf>,
@@ -73,6 +74,44 @@ pub struct OpenOptions<'a> {
     pub anchor_dir: Option<&'a Path>,
     /// Open a vault whose log does not extend its anchor, and log that this was done.
     pub accept_rollback: bool,
+}
+
+/// A keyslot that survives a rekey: the slot, the key its secret derived, its operator.
+struct KeptSlot {
+    slot: Keyslot,
+    kek: Key,
+    label: String,
+}
+
+/// What a rekey will do (see [`Vault::plan_rekey`]).
+pub struct RekeyPlan {
+    kept: Vec<KeptSlot>,
+    /// The keyslots the rekey removes.
+    pub dropped: Vec<DroppedSlot>,
+}
+
+/// A keyslot a rekey removes: its operator's name, or the recovery slot.
+pub struct DroppedSlot {
+    pub name: String,
+    pub recovery: bool,
+}
+
+impl RekeyPlan {
+    /// The operators (or `recovery`) whose keyslots are kept, the unlocking one first.
+    pub fn kept(&self) -> impl Iterator<Item = &str> {
+        self.kept.iter().map(|k| k.label.as_str())
+    }
+}
+
+/// What a rekey did.
+#[derive(Debug, Serialize)]
+pub struct RekeySummary {
+    pub kept: Vec<String>,
+    pub dropped: Vec<String>,
+    pub versions: u64,
+    /// Stored parts rewrapped or re-encrypted.
+    pub parts: u64,
+    pub reencrypted: bool,
 }
 
 /// What can be said about a vault without unlocking it.
@@ -535,7 +574,7 @@ impl Vault {
         }
         let vault_id: [u8; 16] = crypto::random_array();
         let keys = VaultKeys::derive(Key::random(), &vault_id);
-        let slot = Keyslot::create(
+        let (slot, kek) = Keyslot::create_keyed(
             &vault_id,
             SlotKind::Passphrase,
             options.kdf,
@@ -562,6 +601,7 @@ impl Vault {
             keys,
             operator: options.operator.to_owned(),
             slot_id: slot.slot_id,
+            kek,
             signing: SigningKey::generate(&mut rand::rngs::OsRng),
             anchor: None,
         };
@@ -625,7 +665,7 @@ impl Vault {
         let slots = store::keyslots(store.conn())?;
         let mut unlocked = None;
         for slot in slots.iter().filter(|s| s.kind == kind) {
-            let Some(vmk) = slot.unlock(&vault_id, passphrase)? else {
+            let Some(SlotKeys { vmk, kek }) = slot.unlock(&vault_id, passphrase)? else {
                 continue;
             };
             let keys = VaultKeys::derive(vmk, &vault_id);
@@ -636,10 +676,10 @@ impl Vault {
             if options.operator.is_some_and(|op| op != label) {
                 continue;
             }
-            unlocked = Some((keys, label, slot.slot_id));
+            unlocked = Some((keys, kek, label, slot.slot_id));
             break;
         }
-        let (keys, operator, slot_id) = unlocked.ok_or(Error::WrongPassphrase)?;
+        let (keys, kek, operator, slot_id) = unlocked.ok_or(Error::WrongPassphrase)?;
 
         let columns = store::signing_key(store.conn())?;
         let mut drafts = Vec::new();
@@ -672,6 +712,7 @@ impl Vault {
                 keys,
                 operator,
                 slot_id,
+                kek,
                 signing,
                 anchor: anchor_path(options.anchor_dir, &vault_id, path),
             },
@@ -1943,7 +1984,7 @@ impl Vault {
             .iter()
             .find(|s| s.slot_id == self.s.slot_id)
             .ok_or(Integrity::HeaderMac)?;
-        let slot = Keyslot::create(
+        let (slot, kek) = Keyslot::create_keyed(
             &self.s.vault_id,
             mine.kind,
             mine.kdf,
@@ -1961,7 +2002,195 @@ impl Vault {
             .append(&tx, vec![Draft::new(Action::PassphraseChanged)])?;
         tx.commit()?;
         self.s.slot_id = slot.slot_id;
+        self.s.kek = kek;
         self.s.write_anchor(&cp)
+    }
+
+    /// Matches secrets to keyslots for [`Vault::rekey`]. The keyslot that unlocked the vault
+    /// is always kept; each passphrase must open one other operator's keyslot, and the
+    /// recovery code the recovery keyslot, or nothing is planned (wrong passphrase). Keyslots
+    /// no secret opened are to be dropped. Runs the KDF once per secret and slot tried.
+    pub fn plan_rekey(
+        &self,
+        passphrases: &[Passphrase],
+        recovery: Option<&crypto::RecoveryCode>,
+    ) -> Result<RekeyPlan> {
+        let vault_id = &self.s.vault_id;
+        let label = |slot: &Keyslot| -> Result<String> {
+            Ok(slot
+                .label(vault_id, &self.s.keys)
+                .ok_or(Integrity::HeaderMac)?)
+        };
+        let (mine, mut rest): (Vec<Keyslot>, Vec<Keyslot>) = store::keyslots(self.store.conn())?
+            .into_iter()
+            .partition(|s| s.slot_id == self.s.slot_id);
+        let mine = mine.into_iter().next().ok_or(Integrity::HeaderMac)?;
+        let mut kept = vec![KeptSlot {
+            kek: self.s.kek.clone(),
+            label: self.s.operator.clone(),
+            slot: mine,
+        }];
+        let code = recovery.map(|c| c.as_passphrase());
+        let secrets = passphrases
+            .iter()
+            .map(|p| (SlotKind::Passphrase, p))
+            .chain(code.as_ref().map(|c| (SlotKind::Recovery, c)));
+        for (kind, secret) in secrets {
+            let mut opened = None;
+            for (i, slot) in rest.iter().enumerate().filter(|(_, s)| s.kind == kind) {
+                if let Some(SlotKeys { vmk, kek }) = slot.unlock(vault_id, secret)? {
+                    use subtle::ConstantTimeEq;
+                    if !bool::from(vmk.expose_secret().ct_eq(self.s.keys.vmk.expose_secret())) {
+                        return Err(Integrity::HeaderMac.into());
+                    }
+                    opened = Some((i, kek));
+                    break;
+                }
+            }
+            let (i, kek) = opened.ok_or(Error::WrongPassphrase)?;
+            let slot = rest.remove(i);
+            kept.push(KeptSlot {
+                kek,
+                label: label(&slot)?,
+                slot,
+            });
+        }
+        let dropped = rest
+            .iter()
+            .map(|slot| {
+                Ok(DroppedSlot {
+                    name: label(slot)?,
+                    recovery: slot.kind == SlotKind::Recovery,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(RekeyPlan { kept, dropped })
+    }
+
+    /// Gives the vault a new master key, in one transaction: the planned keyslots are sealed
+    /// anew (the others are gone), and so is everything under the old key's subkeys (the
+    /// signing key, every version's metadata and identity, tombstones, events). Each part's
+    /// header is rewrapped for the new K_wrap; with `reencrypt`, each part is decrypted,
+    /// checked against its intake hash, and encrypted again with a new file key. The log gets
+    /// a `vault-rekeyed` event and a `record-rekeyed` event per version with its new stored
+    /// hashes. A crash at any point leaves the old vault or the new one (SQLite's rollback
+    /// journal). `progress` hears (done, total) versions.
+    pub fn rekey(
+        &mut self,
+        plan: RekeyPlan,
+        reencrypt: bool,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<RekeySummary> {
+        let vault_id = self.s.vault_id;
+        let next = Session {
+            vault_id,
+            keys: VaultKeys::derive(Key::random(), &vault_id),
+            operator: self.s.operator.clone(),
+            slot_id: self.s.slot_id,
+            kek: self.s.kek.clone(),
+            signing: self.s.signing.clone(),
+            anchor: self.s.anchor.clone(),
+        };
+        let slots: Vec<Keyslot> = plan
+            .kept
+            .iter()
+            .map(|k| k.slot.rewrap(&vault_id, &k.kek, &next.keys, &k.label))
+            .collect();
+        let path = self.store.path().to_owned();
+        let old = &self.s;
+        let tx = self.store.write()?;
+        store::replace_keyslots(&tx, &slots)?;
+        store::set_header_mac(&tx, &crypto::header_mac(&next.keys, &vault_id, &slots))?;
+        next.store_signing_key(&tx)?;
+
+        let rows = store::versions(&tx, None)?;
+        let mut drafts = Vec::with_capacity(rows.len() + 1);
+        // Carried-over parts share the stored file of the version they were carried from,
+        // which comes first in (record, version) order.
+        let mut done: BTreeMap<(RecordId, u32, u32), (u64, String)> = BTreeMap::new();
+        let mut parts = 0u64;
+        for (i, row) in rows.iter().enumerate() {
+            progress(i as u64, rows.len() as u64);
+            let mut sealed = old.open_meta(row)?;
+            let identity = old.open_identity(row)?.unwrap_or_default();
+            for info in sealed.statement.iter_mut().chain(&mut sealed.attachments) {
+                let place = Session::place(row, info);
+                let key = (place.record, place.version, place.part);
+                let (len, sha256) = match done.get(&key) {
+                    Some(stored) => stored.clone(),
+                    None if info.stored_at.is_some() => {
+                        return Err(Integrity::PartMissing {
+                            record: row.record,
+                            part: info.part,
+                        }
+                        .into());
+                    }
+                    None => {
+                        parts += 1;
+                        let stored = if reencrypt {
+                            old.reencrypt_part(&next, &tx, &path, row, info)?
+                        } else {
+                            old.rewrap_part(&next, &tx, &path, row, info)?
+                        };
+                        done.insert(key, stored.clone());
+                        stored
+                    }
+                };
+                info.stored_len = len;
+                info.stored_sha256 = Some(sha256);
+            }
+            store::update_version(
+                &tx,
+                &next.seal_version(row.record, row.version, &sealed, &identity),
+            )?;
+            drafts.push(
+                Draft::new(Action::RecordRekeyed)
+                    .on(row.record, row.version)
+                    .parts(sealed.statement.iter().chain(&sealed.attachments)),
+            );
+        }
+        progress(rows.len() as u64, rows.len() as u64);
+        for (id, sealed) in store::tombstones(&tx)? {
+            let aad = old.tombstone_aad(&id);
+            let json = crypto::open_padded(&old.keys.meta, &aad, &sealed)
+                .ok_or(Integrity::Metadata(id))?;
+            store::set_tombstone(&tx, &id, &crypto::seal_padded(&next.keys.meta, &aad, &json))?;
+        }
+        for row in store::events(&tx)? {
+            old.open_event(row.seq, &row.leaf_hash, &row.sealed)?;
+            let aad = old.event_aad(row.seq);
+            let leaf = crypto::open_padded(&old.keys.meta, &aad, &row.sealed).ok_or_else(|| {
+                Integrity::Log(format!("event {} does not authenticate", row.seq))
+            })?;
+            store::set_event_sealed(
+                &tx,
+                row.seq,
+                &crypto::seal_padded(&next.keys.meta, &aad, &leaf),
+            )?;
+        }
+
+        let summary = RekeySummary {
+            kept: plan.kept.iter().map(|k| k.label.clone()).collect(),
+            dropped: plan.dropped.into_iter().map(|d| d.name).collect(),
+            versions: rows.len() as u64,
+            parts,
+            reencrypted: reencrypt,
+        };
+        drafts.insert(
+            0,
+            Draft::new(Action::VaultRekeyed).detail(serde_json::json!({
+                "reencrypted": reencrypt,
+                "kept": summary.kept,
+                "dropped": summary.dropped,
+                "versions": summary.versions,
+                "parts": parts,
+            })),
+        );
+        let cp = next.append(&tx, drafts)?;
+        tx.commit()?;
+        self.s = next;
+        self.s.write_anchor(&cp)?;
+        Ok(summary)
     }
 
     /// Writes a consistent copy of the still-encrypted vault to `output` (SQLite's online
@@ -2131,6 +2360,7 @@ impl Vault {
                             | Action::RecordAmended
                             | Action::RecordInventoried
                             | Action::RecordImported
+                            | Action::RecordRekeyed
                     ) && let (Some(r), Some(v)) = (&event.record, event.version)
                     {
                         logged.insert((r.clone(), v), event.parts.clone());
@@ -2422,29 +2652,18 @@ impl Session {
         place: PartPlace,
         reader: &mut dyn Read,
     ) -> Result<PartInfo> {
-        let PartPlace {
-            record,
-            version,
-            part,
-        } = place;
-        let key = PartKey {
-            key: &self.keys.wrap,
-            binding: PartBinding {
-                vault_id: self.vault_id,
-                record,
-                version,
-                part,
-            },
-        };
+        let part = place.part;
         let (sealed, writer) =
-            part::encrypt(&key, reader, PartWriter::new(tx, place)).map_err(|e| match e {
-                EncryptFailure::Read(e) if part == 0 => Error::ReadStatement(e),
-                EncryptFailure::Read(source) => Error::ReadAttachment {
-                    index: part as usize,
-                    source,
+            part::encrypt(&self.part_key(place), reader, PartWriter::new(tx, place)).map_err(
+                |e| match e {
+                    EncryptFailure::Read(e) if part == 0 => Error::ReadStatement(e),
+                    EncryptFailure::Read(source) => Error::ReadAttachment {
+                        index: part as usize,
+                        source,
+                    },
+                    EncryptFailure::Write(e) => from_store_io(e, path),
                 },
-                EncryptFailure::Write(e) => from_store_io(e, path),
-            })?;
+            )?;
         let (stored_len, stored_sha256) = writer.finish()?;
         Ok(PartInfo {
             part,
@@ -2574,6 +2793,84 @@ impl Session {
         Ok(Statement(Zeroizing::new(text)))
     }
 
+    /// K_wrap bound to a part's place.
+    fn part_key(&self, place: PartPlace) -> PartKey<'_> {
+        PartKey {
+            key: &self.keys.wrap,
+            binding: PartBinding {
+                vault_id: self.vault_id,
+                record: place.record,
+                version: place.version,
+                part: place.part,
+            },
+        }
+    }
+
+    /// Rekey without re-encryption: gives a part a header that `next` opens, keeping its file
+    /// key and payload. Returns the stored file's new length and SHA-256.
+    fn rewrap_part(
+        &self,
+        next: &Session,
+        conn: &Connection,
+        path: &Path,
+        row: &VersionRow,
+        info: &PartInfo,
+    ) -> Result<(u64, String)> {
+        let place = Self::place(row, info);
+        let stored = self.stored_part(conn, row, info)?;
+        let header = part::rewrap_header(
+            &self.part_key(place),
+            &next.part_key(place),
+            PartReader::new(conn, stored.clone()),
+        )
+        .map_err(|e| self.part_error(e, row, info, path))?;
+        store::set_part_header(conn, &stored, &header)?;
+        let stored = stored.with_header(header);
+        let len = stored.header.len() as u64 + stored.payload_len;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut PartReader::new(conn, stored), &mut hasher)
+            .map_err(|e| from_store_io(e, path))?;
+        Ok((len, hex::encode(hasher.finalize())))
+    }
+
+    /// Rekey with re-encryption: decrypts a part (checking it against its intake hash) into a
+    /// new age file under `next`, with a new file key, and deletes the old one. Returns the
+    /// stored file's new length and SHA-256.
+    fn reencrypt_part(
+        &self,
+        next: &Session,
+        conn: &Connection,
+        path: &Path,
+        row: &VersionRow,
+        info: &mut PartInfo,
+    ) -> Result<(u64, String)> {
+        let place = Self::place(row, info);
+        let old = self.stored_part(conn, row, info)?;
+        let mut plain = self.open_part(conn, row, info)?;
+        store::set_part_aside(conn, &old)?;
+        let (sealed, writer) = part::encrypt(
+            &next.part_key(place),
+            &mut plain,
+            PartWriter::new(conn, place),
+        )
+        .map_err(|e| match e {
+            EncryptFailure::Read(e) => self.part_error(e, row, info, path),
+            EncryptFailure::Write(e) => from_store_io(e, path),
+        })?;
+        let (len, sha256) = writer.finish()?;
+        drop(plain);
+        store::delete_part(conn, &old)?;
+        if sealed.size != info.size || hex::encode(sealed.sha256) != info.sha256 {
+            return Err(Integrity::PartHash {
+                record: row.record,
+                part: info.part,
+            }
+            .into());
+        }
+        info.padded_size = sealed.padded_size;
+        Ok((len, hex::encode(sha256)))
+    }
+
     /// Where a part is stored: its own version, or the earlier one it was carried from.
     fn place(row: &VersionRow, info: &PartInfo) -> PartPlace {
         PartPlace {
@@ -2626,16 +2923,7 @@ impl Session {
         info: &PartInfo,
     ) -> Result<part::PlainReader<PartReader<'c>>> {
         let stored = self.stored_part(conn, row, info)?;
-        let place = Self::place(row, info);
-        let key = PartKey {
-            key: &self.keys.wrap,
-            binding: PartBinding {
-                vault_id: self.vault_id,
-                record: place.record,
-                version: place.version,
-                part: place.part,
-            },
-        };
+        let key = self.part_key(Self::place(row, info));
         let mut sha256 = [0u8; 32];
         hex::decode_to_slice(&info.sha256, &mut sha256)
             .map_err(|_| Integrity::Metadata(row.record))?;

@@ -40,3 +40,22 @@ fn a_format_1_vault_opens_and_reads_back_exactly() {
     assert_eq!(shown["identity"]["contact"], "fixture@example.org");
     assert_eq!(tv.cat(id, "note.bin"), b"attachment bytes\x00\x01\x02");
 }
+
+#[test]
+fn a_format_1_vault_can_be_rekeyed_both_ways() {
+    for reencrypt in [false, true] {
+        let tv = TestVault::empty();
+        std::fs::create_dir_all(tv.vault.parent().unwrap()).unwrap();
+        std::fs::copy("tests/fixtures/vault-v1.tvault", &tv.vault).unwrap();
+        std::fs::write(&tv.pass_file, "fixture passphrase for format one\n").unwrap();
+        let mut cmd = tv.cmd();
+        cmd.args(["rekey", "--yes"]);
+        if reencrypt {
+            cmd.arg("--reencrypt");
+        }
+        cmd.assert().success();
+        tv.cmd().arg("verify").assert().success();
+        let id = "a825217bda019d61e8fb362b9e38726f";
+        assert_eq!(tv.cat(id, "note.bin"), b"attachment bytes\x00\x01\x02");
+    }
+}

@@ -123,7 +123,11 @@ pub fn run_operator(ctx: &Context, command: OperatorCommand) -> Result<(), CliEr
         OperatorCommand::Remove { name } => {
             let mut vault = ctx.unlock()?;
             vault.remove_operator(&name)?;
-            ctx.say("Removed the operator's keyslot. Copies of the vault made earlier still open with their passphrase.");
+            ctx.say(
+                "Removed the operator's keyslot. Copies of the vault made earlier still open with \
+                 their passphrase, and hold the master key of this file too: `tvault rekey \
+                 --reencrypt` makes sure nothing from them opens it.",
+            );
             Ok(())
         }
     }
@@ -136,8 +140,9 @@ pub fn run_passphrase(ctx: &Context, command: PassphraseCommand) -> Result<(), C
             let passphrase = new.read(ctx)?;
             vault.change_passphrase(&passphrase)?;
             ctx.say(
-                "Changed. Copies and backups of the vault made before now still open with the old passphrase: \
-                 destroy them, or keep them as safe as the old passphrase.",
+                "Changed. Copies and backups of the vault made before now still open with the old passphrase, \
+                 and hold the master key of this file too: destroy them, or run `tvault rekey --reencrypt` \
+                 so that nothing from them opens this file.",
             );
             Ok(())
         }

@@ -1,6 +1,6 @@
 //! `tvault recover`: a new passphrase for an operator, with the recovery code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tvault::Vault;
 use tvault::crypto::RecoveryCode;
@@ -24,22 +24,29 @@ pub struct Args {
     new: NewPassphrase,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(&args.recovery_code_file).map_err(|e| {
-            CliError::new(
-                Exit::NoSecretSource,
-                format!("cannot read {}", args.recovery_code_file.display()),
-            )
-            .with_source(&e)
-        })?,
-    );
-    let code = RecoveryCode::parse(text.lines().next().unwrap_or_default()).ok_or_else(|| {
+/// Reads a recovery code from the first line of `path`.
+pub fn read_code(path: &Path) -> Result<RecoveryCode, CliError> {
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+        CliError::new(
+            Exit::NoSecretSource,
+            format!("cannot read {}", path.display()),
+        )
+        .with_source(&e)
+    })?);
+    parse_code(text.lines().next().unwrap_or_default())
+}
+
+pub fn parse_code(text: &str) -> Result<RecoveryCode, CliError> {
+    RecoveryCode::parse(text).ok_or_else(|| {
         CliError::new(
             Exit::WrongPassphrase,
             "that is not a recovery code (32 hex digits, in groups of four)",
         )
-    })?;
+    })
+}
+
+pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let code = read_code(&args.recovery_code_file)?;
     if !ctx.vault_path.exists() {
         return Err(tvault::Error::NoVault {
             path: ctx.vault_path.clone(),

@@ -12,6 +12,7 @@
 //! [`padded_len`](super::padded_len) before encryption; its true size and SHA-256 live in the
 //! record's sealed manifest and are checked on every read.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 
@@ -189,6 +190,8 @@ pub struct PlainReader<R: Read> {
     padding: u64,
     hasher: Sha256,
     sha256: [u8; 32],
+    /// Whether the end was checked: `None` until then, and a failure stays a failure.
+    end: Option<bool>,
 }
 
 /// Opens an age file from `input` with the part's key.
@@ -216,12 +219,26 @@ pub fn open<R: Read>(
         padding: padded_size - size,
         hasher: Sha256::new(),
         sha256: *sha256,
+        end: None,
     })
 }
 
 impl<R: Read> PlainReader<R> {
-    /// Reads the padding to the authenticated end and checks the hash.
+    /// Checks the end once: see [`PlainReader::check_end`].
     fn finish(&mut self) -> io::Result<()> {
+        match self.end {
+            Some(true) => Ok(()),
+            Some(false) => Err(io::Error::other(MismatchError)),
+            None => {
+                let result = self.check_end();
+                self.end = Some(result.is_ok());
+                result
+            }
+        }
+    }
+
+    /// Reads the padding to the authenticated end and checks the hash.
+    fn check_end(&mut self) -> io::Result<()> {
         let mut buf = Zeroizing::new(vec![0u8; IO_BUF]);
         let mut seen: u64 = 0;
         loop {
@@ -246,7 +263,12 @@ impl<R: Read> PlainReader<R> {
 
 impl<R: Read> Read for PlainReader<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.remaining == 0 || out.is_empty() {
+        if self.remaining == 0 {
+            // Also for an empty part: its end is checked before it reads as empty.
+            self.finish()?;
+            return Ok(0);
+        }
+        if out.is_empty() {
             return Ok(0);
         }
         let want = (out.len() as u64).min(self.remaining) as usize;
@@ -265,6 +287,101 @@ impl<R: Read> Read for PlainReader<R> {
         }
         Ok(n)
     }
+}
+
+/// An identity that remembers the file key its [`PartKey`] unwrapped.
+struct Capture<'a> {
+    key: &'a PartKey<'a>,
+    file_key: RefCell<Option<Zeroizing<[u8; 16]>>>,
+}
+
+impl Identity for Capture<'_> {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, DecryptError>> {
+        use age::secrecy::ExposeSecret;
+        let result = self.key.unwrap_stanza(stanza);
+        if let Some(Ok(file_key)) = &result {
+            *self.file_key.borrow_mut() = Some(Zeroizing::new(*file_key.expose_secret()));
+        }
+        result
+    }
+}
+
+/// Rewrites a part's age header so that `new` opens it instead of `old`. The file key stays,
+/// so the payload is untouched. `file` must yield the stored age file from its start (the
+/// header and at least the payload nonce). age checks the old header's MAC before the key is
+/// used, and the new header is parsed back and opened with `new` before it is returned.
+///
+/// age has no API to write a header for a given file key, so the header is written here as
+/// the age v1 spec has it: the version line, one stanza, and `---` followed by
+/// HMAC-SHA256(HKDF-SHA256(file key, salt "", info "header"), everything before the space).
+pub fn rewrap_header(old: &PartKey<'_>, new: &PartKey<'_>, file: impl Read) -> io::Result<Vec<u8>> {
+    use age::secrecy::ExposeSecret;
+    use hmac::{Hmac, Mac};
+
+    let invalid = |e: DecryptError| match e {
+        DecryptError::Io(e) => e,
+        other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
+    };
+    let capture = Capture {
+        key: old,
+        file_key: RefCell::new(None),
+    };
+    age::Decryptor::new(file)
+        .map_err(invalid)?
+        .decrypt(std::iter::once(&capture as &dyn Identity))
+        .map_err(invalid)?;
+    let captured = capture
+        .file_key
+        .take()
+        .ok_or_else(|| invalid(DecryptError::NoMatchingKeys))?;
+    let file_key = FileKey::init_with_mut(|k| k.copy_from_slice(&*captured));
+
+    let (stanzas, _) = new
+        .wrap_file_key(&file_key)
+        .map_err(|_| io::Error::other("cannot wrap the file key"))?;
+    let [stanza] = stanzas.as_slice() else {
+        return Err(io::Error::other("one stanza expected"));
+    };
+    let mut header = b"age-encryption.org/v1\n-> ".to_vec();
+    header.extend_from_slice(stanza.tag.as_bytes());
+    for arg in &stanza.args {
+        header.push(b' ');
+        header.extend_from_slice(arg.as_bytes());
+    }
+    header.push(b'\n');
+    // The body in lines of 64 columns; the last line is always shorter (empty if need be).
+    let body = STANDARD_NO_PAD.encode(&stanza.body);
+    let mut rest = body.as_bytes();
+    loop {
+        let take = rest.len().min(64);
+        header.extend_from_slice(&rest[..take]);
+        header.push(b'\n');
+        rest = &rest[take..];
+        if take < 64 {
+            break;
+        }
+    }
+    header.extend_from_slice(b"---");
+    let mac_key = age_core::primitives::hkdf(&[], b"header", file_key.expose_secret());
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(&mac_key).expect("HMAC takes any key length");
+    mac.update(&header);
+    header.push(b' ');
+    header.extend_from_slice(
+        STANDARD_NO_PAD
+            .encode(mac.finalize().into_bytes())
+            .as_bytes(),
+    );
+    header.push(b'\n');
+
+    // Parse it back: the nonce is a placeholder, so only the header (and its MAC) is checked.
+    let mut probe = header.clone();
+    probe.extend_from_slice(&[0u8; 16]);
+    age::Decryptor::new(probe.as_slice())
+        .map_err(invalid)?
+        .decrypt(std::iter::once(new as &dyn Identity))
+        .map_err(invalid)?;
+    Ok(header)
 }
 
 #[cfg(test)]
@@ -330,6 +447,46 @@ mod tests {
     }
 
     #[test]
+    fn a_rewrapped_header_opens_the_same_payload_with_the_new_key_only() {
+        let (old_key, new_key) = (Key::random(), Key::random());
+        let old = PartKey {
+            key: &old_key,
+            binding: binding(1),
+        };
+        let new = PartKey {
+            key: &new_key,
+            binding: binding(1),
+        };
+        for len in [0, 1, 70_000] {
+            let plain = roundtrip_input(len);
+            let (sealed, file) = encrypt(&old, &mut plain.as_slice(), Vec::new()).unwrap();
+            // The MAC line: "--- ", 43 characters of base64, a newline.
+            let header_len = file.windows(5).position(|w| w == b"\n--- ").unwrap() + 49;
+            let header = rewrap_header(&old, &new, file.as_slice()).unwrap();
+            assert!(header.starts_with(b"age-encryption.org/v1\n-> tvault "));
+            assert_ne!(header, file[..header_len]);
+            let mut rewrapped = header.clone();
+            rewrapped.extend_from_slice(&file[header_len..]);
+            let read = |key: &PartKey<'_>, file: &[u8]| {
+                read_all(key, file, sealed.size, sealed.padded_size, &sealed.sha256)
+            };
+            assert_eq!(read(&new, &rewrapped).unwrap(), plain);
+            assert!(read(&old, &rewrapped).is_err());
+            // Only the key that opens the header can rewrap it; a moved part cannot be.
+            assert!(rewrap_header(&new, &old, file.as_slice()).is_err());
+            let elsewhere = PartKey {
+                key: &old_key,
+                binding: binding(2),
+            };
+            assert!(rewrap_header(&elsewhere, &new, file.as_slice()).is_err());
+            // A header whose MAC is wrong is refused even with the right key.
+            let mut bad = file.clone();
+            bad[header_len - 3] ^= 1;
+            assert!(rewrap_header(&old, &new, bad.as_slice()).is_err());
+        }
+    }
+
+    #[test]
     fn a_stock_age_header_is_written() {
         let key = Key::random();
         let pk = PartKey {
@@ -361,5 +518,34 @@ mod tests {
             run(5000, sealed.padded_size + 1, &sealed.sha256),
             Err(true)
         ));
+    }
+
+    #[test]
+    fn an_empty_part_is_checked_to_its_end_too() {
+        let key = Key::random();
+        let pk = PartKey {
+            key: &key,
+            binding: binding(1),
+        };
+        let (sealed, file) = encrypt(&pk, &mut &b""[..], Vec::new()).unwrap();
+        let run = |file: &[u8], hash: &[u8; 32]| read_all(&pk, file, 0, sealed.padded_size, hash);
+        assert_eq!(run(&file, &sealed.sha256), Ok(Vec::new()));
+        let mut wrong = sealed.sha256;
+        wrong[0] ^= 1;
+        assert_eq!(run(&file, &wrong), Err(true));
+        let mut flipped = file.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert_eq!(run(&flipped, &sealed.sha256), Err(false));
+        // Asked again after a failure, the reader does not turn it into a clean end.
+        let mut reader = open(
+            &pk,
+            flipped.as_slice(),
+            0,
+            sealed.padded_size,
+            &sealed.sha256,
+        )
+        .unwrap();
+        assert!(reader.read(&mut [0u8; 8]).is_err());
+        assert!(reader.read(&mut [0u8; 8]).is_err());
     }
 }

@@ -1,0 +1,330 @@
+//! `tvault rekey`: which keyslots survive, what changes in the file, and that a kill at any
+//! moment leaves the old vault or the new one.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{TestVault, content};
+use rand::{Rng, SeedableRng};
+
+const SECOND: &str = "seventeen purple walruses debate quantum tea";
+
+fn as_operator(tv: &TestVault, pass_file: &Path) -> assert_cmd::Command {
+    let mut cmd = tv.bare_cmd();
+    cmd.arg("--vault")
+        .arg(&tv.vault)
+        .arg("--passphrase-file")
+        .arg(pass_file);
+    cmd
+}
+
+/// A vault with a recovery code, a second operator, and a record of two versions (the second
+/// carries an attachment over from the first).
+struct Setup {
+    tv: TestVault,
+    second: PathBuf,
+    code: PathBuf,
+    id: String,
+    files: Vec<(String, Vec<u8>)>,
+}
+
+fn setup(attachments: usize, size: usize) -> Setup {
+    let tv = TestVault::empty();
+    let code = tv.path("recovery.txt");
+    tv.init()
+        .args(["--recovery-code-out", code.to_str().unwrap()])
+        .assert()
+        .success();
+    let second = tv.write("second-pass", format!("{SECOND}\n").as_bytes());
+    tv.cmd()
+        .args(["operator", "add", "bakhyt", "--new-passphrase-file"])
+        .arg(&second)
+        .assert()
+        .success();
+    let statement = tv.write("statement.txt", b"what the witness saw\n");
+    let mut files = Vec::new();
+    let mut args = vec![
+        "--witness".to_owned(),
+        "W".to_owned(),
+        "--text-file".to_owned(),
+        statement.to_str().unwrap().to_owned(),
+    ];
+    for i in 0..attachments {
+        let name = format!("a{i}.bin");
+        let data = content(size, i as u8 + 1);
+        args.push("--attach".into());
+        args.push(tv.write(&name, &data).to_str().unwrap().to_owned());
+        files.push((name, data));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let id = tv.add(&args);
+    let extra = content(5000, 99);
+    let extra_path = tv.write("extra.bin", &extra);
+    tv.cmd()
+        .args(["amend", &id, "--attach"])
+        .arg(&extra_path)
+        .assert()
+        .success();
+    files.push(("extra.bin".into(), extra));
+    Setup {
+        tv,
+        second,
+        code,
+        id,
+        files,
+    }
+}
+
+fn blobs(tv: &TestVault, sql: &str) -> Vec<Vec<u8>> {
+    let conn = tv.conn();
+    let mut stmt = conn.prepare(sql).unwrap();
+    stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn actions(tv: &TestVault, pass_file: &Path) -> Vec<String> {
+    let out = as_operator(tv, pass_file)
+        .args(["log", "--json"])
+        .assert()
+        .success();
+    let log: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    log.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn rekey_keeps_only_the_keyslots_whose_secret_is_given() {
+    let s = setup(1, 200_000);
+    let tv = &s.tv;
+    let copy = tv.path("before.tvault");
+    tv.cmd()
+        .args(["backup", "-o", copy.to_str().unwrap()])
+        .assert()
+        .success();
+    let headers = blobs(tv, "SELECT header FROM part ORDER BY id");
+    let chunks = blobs(tv, "SELECT data FROM chunk ORDER BY part_id, seq");
+
+    // Removing keyslots needs confirmation; without a terminal, --yes.
+    tv.cmd()
+        .args(["--no-input", "rekey"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("remove 2 keyslot(s)"));
+    as_operator(tv, &s.second).arg("list").assert().success();
+    // A secret that opens no other keyslot stops everything.
+    let wrong = tv.write("wrong", b"not anyone's passphrase at all\n");
+    tv.cmd()
+        .args(["rekey", "--yes", "--keep-passphrase-file"])
+        .arg(&wrong)
+        .assert()
+        .code(12);
+    tv.cmd()
+        .args(["rekey", "--yes", "--keep-passphrase-file"])
+        .arg(&tv.pass_file)
+        .assert()
+        .code(12);
+    assert_eq!(blobs(tv, "SELECT header FROM part ORDER BY id"), headers);
+
+    let out = tv
+        .cmd()
+        .args(["--json", "rekey", "--recovery-code-file"])
+        .arg(&s.code)
+        .arg("--yes")
+        .assert()
+        .success();
+    let summary: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(summary["kept"], serde_json::json!(["operator", "recovery"]));
+    assert_eq!(summary["dropped"], serde_json::json!(["bakhyt"]));
+    assert_eq!(summary["versions"], 2);
+    assert_eq!(
+        summary["parts"], 3,
+        "the carried-over attachment is stored once"
+    );
+
+    // The dropped operator is out; everyone else, and all the content, is in.
+    as_operator(tv, &s.second).arg("list").assert().code(12);
+    tv.cmd().arg("verify").assert().success();
+    for (name, data) in &s.files {
+        assert_eq!(&tv.cat(&s.id, name), data);
+    }
+    let new_pass = tv.write("new-pass", b"an entirely new passphrase for the operator\n");
+    tv.cmd()
+        .args(["recover", "--recovery-code-file"])
+        .arg(&s.code)
+        .arg("--new-passphrase-file")
+        .arg(&new_pass)
+        .assert()
+        .success();
+    as_operator(tv, &new_pass).arg("verify").assert().success();
+
+    // Headers were rewrapped; payloads (and so their file keys) stayed.
+    let after = blobs(tv, "SELECT header FROM part ORDER BY id");
+    assert!(headers.iter().all(|h| !after.contains(h)));
+    assert_eq!(
+        blobs(tv, "SELECT data FROM chunk ORDER BY part_id, seq"),
+        chunks
+    );
+    let log = actions(tv, &new_pass);
+    let rekeyed = log.iter().position(|a| a == "vault-rekeyed").unwrap();
+    assert_eq!(
+        log[rekeyed + 1..rekeyed + 3],
+        ["record-rekeyed", "record-rekeyed"]
+    );
+
+    // The copy made before is untouched and still opens with the removed passphrase.
+    let mut old = tv.bare_cmd();
+    old.arg("--vault")
+        .arg(&copy)
+        .arg("--passphrase-file")
+        .arg(&s.second)
+        .args(["--anchor-dir"])
+        .arg(tv.path("other-anchors"))
+        .arg("verify")
+        .assert()
+        .success();
+}
+
+#[test]
+fn reencrypt_gives_every_part_new_bytes_and_old_keyslots_open_nothing() {
+    let s = setup(2, 1_500_000);
+    let tv = &s.tv;
+    let copy = tv.path("before.tvault");
+    tv.cmd()
+        .args(["backup", "-o", copy.to_str().unwrap()])
+        .assert()
+        .success();
+    let chunks = blobs(tv, "SELECT data FROM chunk");
+    tv.cmd()
+        .args(["rekey", "--reencrypt", "--keep-passphrase-file"])
+        .arg(&s.second)
+        .arg("--yes")
+        .assert()
+        .success();
+    tv.cmd().arg("verify").assert().success();
+    as_operator(tv, &s.second).arg("verify").assert().success();
+    for (name, data) in &s.files {
+        assert_eq!(&tv.cat(&s.id, name), data);
+    }
+    // No 32-byte piece of any old payload chunk is left in the file.
+    let file = tv.vault_bytes();
+    for chunk in &chunks {
+        for at in [0, chunk.len() / 2, chunk.len() - 32] {
+            assert!(!common::contains(&file, &chunk[at..at + 32]));
+        }
+    }
+    // The recovery keyslot was dropped: its code no longer opens anything.
+    let new_pass = tv.write("new-pass", b"an entirely new passphrase for the operator\n");
+    tv.cmd()
+        .args(["recover", "--recovery-code-file"])
+        .arg(&s.code)
+        .arg("--new-passphrase-file")
+        .arg(&new_pass)
+        .assert()
+        .code(12);
+
+    // Old keyslots put back into the new file open the old master key, which opens nothing:
+    // the signing key (and everything else) is sealed under the new one.
+    let conn = tv.conn();
+    conn.execute("DELETE FROM keyslot", []).unwrap();
+    conn.execute("ATTACH DATABASE ?1 AS old", [copy.to_str().unwrap()])
+        .unwrap();
+    conn.execute_batch(
+        "INSERT INTO keyslot SELECT * FROM old.keyslot;
+         UPDATE vault SET header_mac = (SELECT header_mac FROM old.vault);
+         DETACH DATABASE old;",
+    )
+    .unwrap();
+    drop(conn);
+    tv.cmd().arg("list").assert().code(13);
+}
+
+/// The rekey command as a plain process, to be killed.
+fn rekey_process(s: &Setup, reencrypt: bool) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tvault"));
+    cmd.env("HOME", s.tv.dir.path().join("home"))
+        .env("TMPDIR", &s.tv.tmp)
+        .env_remove("TVAULT_ANCHOR_DIR")
+        .env_remove("XDG_STATE_HOME")
+        .arg("--vault")
+        .arg(&s.tv.vault)
+        .arg("--passphrase-file")
+        .arg(&s.tv.pass_file)
+        .args(["-q", "rekey", "--yes", "--recovery-code-file"])
+        .arg(&s.code)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if reencrypt {
+        cmd.arg("--reencrypt");
+    }
+    cmd
+}
+
+/// Whichever moment the process dies, the vault opens, verifies, returns every byte, and is
+/// wholly old (the dropped operator still opens it) or wholly new (they do not).
+#[test]
+fn an_interrupted_rekey_leaves_the_old_vault_or_the_new_one() {
+    let seed: u64 = std::env::var("TVAULT_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("kill points from seed {seed} (set TVAULT_KILL_SEED to repeat)");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+
+    // How long an uninterrupted rekey takes here sets the window to kill in.
+    let mut window = [Duration::ZERO; 2];
+    for reencrypt in [false, true] {
+        let s = setup(3, 1 << 20);
+        let start = Instant::now();
+        assert!(rekey_process(&s, reencrypt).status().unwrap().success());
+        window[usize::from(reencrypt)] = start.elapsed();
+        as_operator(&s.tv, &s.second).arg("list").assert().code(12);
+    }
+
+    let mut states = [0u32; 2];
+    // Kills that left a hot journal: the transaction was under way.
+    let mut mid_write = 0;
+    for round in 0..16 {
+        let reencrypt = round % 2 == 1;
+        let s = setup(3, 1 << 20);
+        let total = window[usize::from(reencrypt)];
+        let delay = total.mul_f64(rng.gen_range(0.0..1.1));
+        let mut child = rekey_process(&s, reencrypt).spawn().unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        child.wait().unwrap();
+        let mut journal = s.tv.vault.clone().into_os_string();
+        journal.push("-journal");
+        if Path::new(&journal).exists() {
+            mid_write += 1;
+        }
+
+        let tv = &s.tv;
+        let what = format!("round {round}, reencrypt {reencrypt}, killed after {delay:?}");
+        let verify = tv.cmd().arg("verify").output().unwrap();
+        assert!(
+            verify.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&verify.stderr)
+        );
+        for (name, data) in &s.files {
+            assert_eq!(&tv.cat(&s.id, name), data, "{what}");
+        }
+        let old = as_operator(tv, &s.second).arg("list").output().unwrap();
+        match old.status.code() {
+            Some(0) => states[0] += 1,
+            Some(12) => states[1] += 1,
+            other => panic!("{what}: the removed operator's unlock exited {other:?}"),
+        }
+    }
+    eprintln!(
+        "old state {} times, new state {} times; {mid_write} kills mid-transaction",
+        states[0], states[1]
+    );
+}
