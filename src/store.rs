@@ -9,7 +9,8 @@
 //! of 1 MiB blobs in 5.5 s against WAL's 13.7 s, and it leaves no `-wal` file holding pages of
 //! deleted records.
 
-use std::io::{self, Read, Write};
+use std::collections::HashMap;
+use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -36,6 +37,12 @@ const MIGRATIONS: &[&str] = &[
 
 /// The vault format this build writes and the newest it reads.
 pub const FORMAT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The page size of new vault files. Measured on a 2-core machine with 100,000 records of
+/// 2 KiB statements: against SQLite's default of 4 KiB, 16 KiB pages built the vault in 16 s
+/// instead of 26 s, into a 38 % smaller file (rows of 2 KiB no longer take a page each), and
+/// halved `list`; 64 KiB pages were slower to read. Older files keep their page size.
+const PAGE_SIZE: i64 = 16 * 1024;
 
 /// Size of one payload chunk row.
 pub const CHUNK_SIZE: usize = 1 << 20;
@@ -68,6 +75,7 @@ impl Store {
                 conn,
                 path: path.to_owned(),
             };
+            store.conn.pragma_update(None, "page_size", PAGE_SIZE)?;
             store.configure()?;
             let tx = store
                 .conn
@@ -571,6 +579,77 @@ pub fn current_versions(conn: &Connection) -> Result<Vec<VersionRow>> {
     rows.map(|r| to_version_row(r?)).collect()
 }
 
+/// A share of the `record_version` table's rows, by row id (storage order).
+#[derive(Debug, Clone, Copy)]
+pub struct RowRange {
+    pub first: i64,
+    pub last: i64,
+}
+
+impl RowRange {
+    /// Splits the table's rows into `n` shares of about equal size.
+    pub fn shares(conn: &Connection, n: usize) -> Result<Vec<Self>> {
+        let (first, last): (Option<i64>, Option<i64>) = conn.query_row(
+            "SELECT min(rowid), max(rowid) FROM record_version",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(Vec::new());
+        };
+        let span = (last - first) as i128 + 1;
+        let n = (n as i128).clamp(1, span);
+        Ok((0..n)
+            .map(|k| RowRange {
+                first: first + (span * k / n) as i64,
+                last: first + (span * (k + 1) / n) as i64 - 1,
+            })
+            .collect())
+    }
+}
+
+/// The latest version number of every record, read from the index alone.
+pub fn latest_versions(conn: &Connection) -> Result<HashMap<RecordId, u32>> {
+    let mut stmt =
+        conn.prepare("SELECT record_id, max(version) FROM record_version GROUP BY record_id")?;
+    let mut rows = stmt.query([])?;
+    let mut out = HashMap::new();
+    while let Some(row) = rows.next()? {
+        let version = u32::try_from(row.get::<_, i64>(1)?).map_err(|_| Integrity::Corrupt)?;
+        out.insert(record_id(row.get(0)?)?, version);
+    }
+    Ok(out)
+}
+
+/// Streams the versions in `range` that `latest` names, in storage order (which keeps reads
+/// of the rows, and of the parts stored with them, mostly sequential), with their metadata
+/// only: `identity` is left empty.
+pub fn each_current_meta(
+    conn: &Connection,
+    range: RowRange,
+    latest: &HashMap<RecordId, u32>,
+    mut f: impl FnMut(VersionRow) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT record_id, version, meta FROM record_version
+         WHERE rowid BETWEEN ?1 AND ?2 ORDER BY rowid",
+    )?;
+    let mut rows = stmt.query(params![range.first, range.last])?;
+    while let Some(row) = rows.next()? {
+        let record = record_id(row.get(0)?)?;
+        let version = u32::try_from(row.get::<_, i64>(1)?).map_err(|_| Integrity::Corrupt)?;
+        if latest.get(&record) == Some(&version) {
+            f(VersionRow {
+                record,
+                version,
+                meta: row.get(2)?,
+                identity: Vec::new(),
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The latest version of one record.
 pub fn current_version(conn: &Connection, id: &RecordId) -> Result<Option<VersionRow>> {
     let raw = conn
@@ -832,6 +911,8 @@ impl Write for PartWriter<'_> {
 pub struct StoredPart {
     id: i64,
     pub header: Vec<u8>,
+    /// The whole payload, when [`load_part`] read it with the header.
+    payload: Option<Vec<u8>>,
     /// Number of chunk rows, and the sum of their lengths.
     pub chunks: i64,
     pub payload_len: u64,
@@ -841,8 +922,10 @@ pub struct StoredPart {
 
 pub fn stored_part(conn: &Connection, place: &PartPlace) -> Result<Option<StoredPart>> {
     let row = conn
-        .query_row(
+        .prepare_cached(
             "SELECT id, header FROM part WHERE record_id = ?1 AND version = ?2 AND part_no = ?3",
+        )?
+        .query_row(
             params![place.record.as_bytes(), place.version, place.part],
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
         )
@@ -852,12 +935,11 @@ pub fn stored_part(conn: &Connection, place: &PartPlace) -> Result<Option<Stored
     };
     // length() of a BLOB reads the size without loading the content.
     let (chunks, payload_len, min_seq, max_seq): (i64, i64, Option<i64>, Option<i64>) = conn
-        .query_row(
+        .prepare_cached(
             "SELECT count(*), coalesce(sum(length(data)), 0), min(seq), max(seq)
              FROM chunk WHERE part_id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?;
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     let contiguous = match (min_seq, max_seq) {
         (Some(0), Some(max)) => max + 1 == chunks,
         (None, None) => chunks == 0,
@@ -866,9 +948,49 @@ pub fn stored_part(conn: &Connection, place: &PartPlace) -> Result<Option<Stored
     Ok(Some(StoredPart {
         id,
         header,
+        payload: None,
         chunks,
         payload_len: payload_len as u64,
         contiguous,
+    }))
+}
+
+/// [`stored_part`] with the payload read too, in one query: for parts the sealed manifest
+/// says are small.
+pub fn load_part(conn: &Connection, place: &PartPlace) -> Result<Option<StoredPart>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.id, p.header, c.seq, c.data FROM part AS p
+         LEFT JOIN chunk AS c ON c.part_id = p.id
+         WHERE p.record_id = ?1 AND p.version = ?2 AND p.part_no = ?3
+         ORDER BY c.seq",
+    )?;
+    let mut rows = stmt.query(params![place.record.as_bytes(), place.version, place.part])?;
+    let mut part: Option<StoredPart> = None;
+    let mut payload = Vec::new();
+    while let Some(row) = rows.next()? {
+        let seq: Option<i64> = row.get(2)?;
+        let stored = match &mut part {
+            Some(stored) => stored,
+            None => part.insert(StoredPart {
+                id: row.get(0)?,
+                header: row.get(1)?,
+                payload: None,
+                chunks: 0,
+                payload_len: 0,
+                contiguous: true,
+            }),
+        };
+        if let Some(seq) = seq {
+            let data = row.get_ref(3)?.as_blob().map_err(|_| Integrity::Corrupt)?;
+            stored.contiguous &= seq == stored.chunks;
+            stored.chunks += 1;
+            stored.payload_len += data.len() as u64;
+            payload.extend_from_slice(data);
+        }
+    }
+    Ok(part.map(|p| StoredPart {
+        payload: Some(payload),
+        ..p
     }))
 }
 
@@ -884,6 +1006,7 @@ pub struct PartReader<'c> {
     conn: &'c Connection,
     part_id: i64,
     chunks: i64,
+    preloaded: Option<Vec<u8>>,
     current: Vec<u8>,
     pos: usize,
     next_seq: i64,
@@ -895,6 +1018,7 @@ impl<'c> PartReader<'c> {
             conn,
             part_id: part.id,
             chunks: part.chunks,
+            preloaded: part.payload,
             current: part.header,
             pos: 0,
             next_seq: 0,
@@ -902,11 +1026,17 @@ impl<'c> PartReader<'c> {
     }
 }
 
-impl Read for PartReader<'_> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+impl BufRead for PartReader<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.pos == self.current.len() {
+            if let Some(payload) = self.preloaded.take() {
+                self.current = payload;
+                self.pos = 0;
+                self.next_seq = self.chunks;
+                continue;
+            }
             if self.next_seq == self.chunks {
-                return Ok(0);
+                return Ok(&[]);
             }
             let mut stmt = self
                 .conn
@@ -918,9 +1048,20 @@ impl Read for PartReader<'_> {
             self.pos = 0;
             self.next_seq += 1;
         }
-        let n = out.len().min(self.current.len() - self.pos);
-        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
+        Ok(&self.current[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.current.len());
+    }
+}
+
+impl Read for PartReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = out.len().min(available.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
         Ok(n)
     }
 }

@@ -14,7 +14,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use age::{DecryptError, EncryptError, Identity, Recipient};
 use age_core::format::{FileKey, Stanza};
@@ -184,7 +184,7 @@ pub struct MismatchError;
 /// Reads a part's plaintext: exactly `size` bytes, each only after its chunk authenticates.
 /// The last bytes are returned only once the rest of the stream has been read and checked:
 /// zero padding to `padded_size`, an authenticated end, and the intake SHA-256.
-pub struct PlainReader<R: Read> {
+pub struct PlainReader<R: BufRead> {
     inner: age::stream::StreamReader<R>,
     remaining: u64,
     padding: u64,
@@ -195,7 +195,7 @@ pub struct PlainReader<R: Read> {
 }
 
 /// Opens an age file from `input` with the part's key.
-pub fn open<R: Read>(
+pub fn open<R: BufRead>(
     key: &PartKey<'_>,
     input: R,
     size: u64,
@@ -206,7 +206,7 @@ pub fn open<R: Read>(
         DecryptError::Io(e) => e,
         other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
     };
-    let decryptor = age::Decryptor::new(input).map_err(as_io)?;
+    let decryptor = age::Decryptor::new_buffered(input).map_err(as_io)?;
     let inner = decryptor
         .decrypt(std::iter::once(key as &dyn Identity))
         .map_err(as_io)?;
@@ -223,7 +223,7 @@ pub fn open<R: Read>(
     })
 }
 
-impl<R: Read> PlainReader<R> {
+impl<R: BufRead> PlainReader<R> {
     /// Checks the end once: see [`PlainReader::check_end`].
     fn finish(&mut self) -> io::Result<()> {
         match self.end {
@@ -239,7 +239,8 @@ impl<R: Read> PlainReader<R> {
 
     /// Reads the padding to the authenticated end and checks the hash.
     fn check_end(&mut self) -> io::Result<()> {
-        let mut buf = Zeroizing::new(vec![0u8; IO_BUF]);
+        // Padding is zeros, but an altered stream could hold anything: zeroize the buffer.
+        let mut buf = Zeroizing::new(vec![0u8; (self.padding as usize).clamp(1, IO_BUF)]);
         let mut seen: u64 = 0;
         loop {
             let n = match self.inner.read(&mut buf) {
@@ -261,7 +262,7 @@ impl<R: Read> PlainReader<R> {
     }
 }
 
-impl<R: Read> Read for PlainReader<R> {
+impl<R: BufRead> Read for PlainReader<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.remaining == 0 {
             // Also for an empty part: its end is checked before it reads as empty.
@@ -314,7 +315,11 @@ impl Identity for Capture<'_> {
 /// age has no API to write a header for a given file key, so the header is written here as
 /// the age v1 spec has it: the version line, one stanza, and `---` followed by
 /// HMAC-SHA256(HKDF-SHA256(file key, salt "", info "header"), everything before the space).
-pub fn rewrap_header(old: &PartKey<'_>, new: &PartKey<'_>, file: impl Read) -> io::Result<Vec<u8>> {
+pub fn rewrap_header(
+    old: &PartKey<'_>,
+    new: &PartKey<'_>,
+    file: impl BufRead,
+) -> io::Result<Vec<u8>> {
     use age::secrecy::ExposeSecret;
     use hmac::{Hmac, Mac};
 
@@ -326,7 +331,7 @@ pub fn rewrap_header(old: &PartKey<'_>, new: &PartKey<'_>, file: impl Read) -> i
         key: old,
         file_key: RefCell::new(None),
     };
-    age::Decryptor::new(file)
+    age::Decryptor::new_buffered(file)
         .map_err(invalid)?
         .decrypt(std::iter::once(&capture as &dyn Identity))
         .map_err(invalid)?;
@@ -377,7 +382,7 @@ pub fn rewrap_header(old: &PartKey<'_>, new: &PartKey<'_>, file: impl Read) -> i
     // Parse it back: the nonce is a placeholder, so only the header (and its MAC) is checked.
     let mut probe = header.clone();
     probe.extend_from_slice(&[0u8; 16]);
-    age::Decryptor::new(probe.as_slice())
+    age::Decryptor::new_buffered(probe.as_slice())
         .map_err(invalid)?
         .decrypt(std::iter::once(new as &dyn Identity))
         .map_err(invalid)?;
