@@ -161,6 +161,77 @@ impl fmt::Debug for RecoveryCode {
     }
 }
 
+/// SHA-256 computed on a second thread, over copies of the bytes handed to it in batches of
+/// 1 MiB, so that hashing overlaps the work that produces or consumes the bytes. The copies
+/// are zeroized once hashed: plaintext may pass through.
+pub struct ParallelSha256 {
+    batch: Zeroizing<Vec<u8>>,
+    send: Option<std::sync::mpsc::SyncSender<Zeroizing<Vec<u8>>>>,
+    worker: Option<std::thread::JoinHandle<[u8; 32]>>,
+}
+
+impl Default for ParallelSha256 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ParallelSha256 {
+    const BATCH: usize = 1 << 20;
+
+    pub fn new() -> Self {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Zeroizing<Vec<u8>>>(4);
+        let worker = std::thread::spawn(move || {
+            let mut hasher = <Sha256 as sha2::Digest>::new();
+            for batch in receive {
+                sha2::Digest::update(&mut hasher, &batch);
+            }
+            sha2::Digest::finalize(hasher).into()
+        });
+        ParallelSha256 {
+            batch: Zeroizing::new(Vec::with_capacity(Self::BATCH)),
+            send: Some(send),
+            worker: Some(worker),
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.batch.extend_from_slice(data);
+        if self.batch.len() >= Self::BATCH {
+            self.flush_batch();
+        }
+    }
+
+    fn flush_batch(&mut self) {
+        let batch = std::mem::replace(
+            &mut self.batch,
+            Zeroizing::new(Vec::with_capacity(Self::BATCH)),
+        );
+        if let Some(send) = &self.send {
+            // The worker only stops when the sender is dropped, so this cannot fail.
+            let _ = send.send(batch);
+        }
+    }
+
+    pub fn finish(mut self) -> [u8; 32] {
+        self.flush_batch();
+        self.send = None;
+        let worker = self.worker.take().expect("finish runs once");
+        worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+impl Drop for ParallelSha256 {
+    fn drop(&mut self) {
+        self.send = None;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
 /// What an opened keyslot yields: the master key, and the key its secret derived (which
 /// seals the master key in that slot).
 pub struct SlotKeys {
@@ -489,6 +560,29 @@ mod tests {
         flipped[30] ^= 1;
         assert!(open_padded(&k, b"a", &flipped).is_none());
         assert!(open(&k, b"a", &sealed[..10]).is_none());
+    }
+
+    #[test]
+    fn the_parallel_hash_is_sha256() {
+        use sha2::Digest as _;
+        let data: Vec<u8> = (0..3 * ParallelSha256::BATCH + 12_345)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        for split in [
+            1,
+            4096,
+            ParallelSha256::BATCH - 1,
+            ParallelSha256::BATCH + 1,
+        ] {
+            let mut hasher = ParallelSha256::new();
+            for piece in data.chunks(split) {
+                hasher.update(piece);
+            }
+            let expected: [u8; 32] = Sha256::digest(&data).into();
+            assert_eq!(hasher.finish(), expected);
+        }
+        let empty: [u8; 32] = Sha256::digest(b"").into();
+        assert_eq!(ParallelSha256::new().finish(), empty);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Component, Path, PathBuf};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -216,19 +216,76 @@ pub struct OuterFiles {
     pub export_id: String,
 }
 
-/// Writes the outer tar: the payload (read from `payload`, `payload_len` bytes, already
-/// hashed as `payload_sha256`) and the signed small files. Returns the writer.
-pub fn write_outer<W: Write>(
-    out: W,
-    payload: &mut File,
+/// Writes a bundle in one pass. The payload streams straight into the outer tar's first
+/// entry, `payload.age`; its tar header, which holds its size, is written last, into the 512
+/// bytes kept for it at the start of the file. So the bundle's ciphertext is written once and
+/// never to a temporary file.
+pub struct BundleWriter {
+    file: File,
     payload_len: u64,
+    hasher: crate::crypto::ParallelSha256,
+}
+
+impl BundleWriter {
+    /// Creates the bundle file (never over an existing one).
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let mut file = crate::fs::create_new_file(path)?;
+        file.write_all(&[0u8; 512])?;
+        Ok(BundleWriter {
+            file,
+            payload_len: 0,
+            hasher: crate::crypto::ParallelSha256::new(),
+        })
+    }
+
+    /// Ends the payload, adds the other outer files, writes the payload's header, syncs the
+    /// file, and returns the SHA-256 of the whole bundle (read back from the file).
+    pub fn finish(mut self, files: &OuterFiles, key: &SigningKey) -> io::Result<[u8; 32]> {
+        let padding = (512 - self.payload_len % 512) % 512;
+        self.file.write_all(&vec![0u8; padding as usize])?;
+        let payload_sha256 = self.hasher.finish();
+        let mut file = write_outer_rest(self.file, payload_sha256, files, key)?;
+        file.seek(io::SeekFrom::Start(0))?;
+        file.write_all(header("payload.age", self.payload_len)?.as_bytes())?;
+        // Hash the finished file while it is synced to the disk.
+        let syncing = file.try_clone()?;
+        let synced = std::thread::spawn(move || syncing.sync_all());
+        file.seek(io::SeekFrom::Start(0))?;
+        let mut hashing = HashingWriter {
+            inner: io::sink(),
+            hasher: Sha256::new(),
+        };
+        let hashed = io::copy(&mut file, &mut hashing);
+        synced
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        hashed?;
+        Ok(hashing.hasher.finalize().into())
+    }
+}
+
+impl Write for BundleWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.payload_len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// The outer files after `payload.age`, their signed `SHA256SUMS`, and the end of the tar.
+fn write_outer_rest<W: Write>(
+    out: W,
     payload_sha256: [u8; 32],
     files: &OuterFiles,
     key: &SigningKey,
 ) -> io::Result<W> {
     let mut tar = tar::Builder::new(out);
     let mut sums = BTreeMap::new();
-    tar.append(&header("payload.age", payload_len)?, payload)?;
     sums.insert("payload.age".to_owned(), payload_sha256);
     let receipt = serde_json::to_string_pretty(&files.receipt).expect("receipts serialise") + "\n";
     let allowed = format!(
@@ -785,16 +842,15 @@ mod tests {
         let mut tar = tar::Builder::new(Vec::new());
         inner(&mut tar, &key, export_id);
         let inner_bytes = tar.into_inner().unwrap();
-        let payload_path = dir.path().join("payload");
-        let mut payload_file = File::create(&payload_path).unwrap();
+        let bundle = dir.path().join("bundle.tar");
         let encryptor =
             age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
                 .unwrap();
-        let mut w = encryptor.wrap_output(&mut payload_file).unwrap();
+        let mut w = encryptor
+            .wrap_output(BundleWriter::create(&bundle).unwrap())
+            .unwrap();
         w.write_all(&inner_bytes).unwrap();
-        w.finish().unwrap();
-        drop(payload_file);
-        let payload_bytes = std::fs::read(&payload_path).unwrap();
+        let writer = w.finish().unwrap();
         let public = ssh_key::PublicKey::from(ssh_key::public::KeyData::Ed25519(
             ssh_key::public::Ed25519PublicKey(key.verifying_key().to_bytes()),
         ));
@@ -811,16 +867,11 @@ mod tests {
             fingerprint: public.fingerprint(HashAlg::Sha256).to_string(),
             export_id: export_id.into(),
         };
-        let bundle = dir.path().join("bundle.tar");
-        write_outer(
-            File::create(&bundle).unwrap(),
-            &mut File::open(&payload_path).unwrap(),
-            payload_bytes.len() as u64,
-            Sha256::digest(&payload_bytes).into(),
-            &files,
-            &key,
-        )
-        .unwrap();
+        let sha256 = writer.finish(&files, &key).unwrap();
+        assert_eq!(
+            sha256,
+            <[u8; 32]>::from(Sha256::digest(std::fs::read(&bundle).unwrap()))
+        );
         Fixture {
             bundle,
             identity: identity.to_string().expose_secret().to_owned(),

@@ -46,9 +46,11 @@ pub fn create_private_dir(path: &Path) -> io::Result<()> {
     DirBuilder::new().mode(0o700).create(path)
 }
 
-/// Creates a new private file (0600); fails if anything is already there.
+/// Creates a new private file (0600), open for writing and reading back; fails if anything is
+/// already there.
 pub fn create_new_file(path: &Path) -> io::Result<File> {
     OpenOptions::new()
+        .read(true)
         .write(true)
         .create_new(true)
         .mode(0o600)

@@ -19,7 +19,6 @@ use rusqlite::config::DbConfig;
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
-use sha2::{Digest, Sha256};
 
 use crate::crypto::{KdfParams, Keyslot, SlotKind};
 use crate::error::{Error, Integrity, IoResultExt, Result};
@@ -792,7 +791,7 @@ pub struct PartWriter<'c> {
     buf: Vec<u8>,
     seq: i64,
     written: u64,
-    hasher: Sha256,
+    hasher: crate::crypto::ParallelSha256,
 }
 
 impl<'c> PartWriter<'c> {
@@ -804,7 +803,7 @@ impl<'c> PartWriter<'c> {
             buf: Vec::with_capacity(CHUNK_SIZE),
             seq: 0,
             written: 0,
-            hasher: Sha256::new(),
+            hasher: crate::crypto::ParallelSha256::new(),
         }
     }
 
@@ -821,7 +820,7 @@ impl<'c> PartWriter<'c> {
         if !self.buf.is_empty() {
             self.flush_chunk()?;
         }
-        Ok((self.written, self.hasher.finalize().into()))
+        Ok((self.written, self.hasher.finish()))
     }
 
     /// Once the buffer holds the whole age header (it ends with the `---` MAC line), stores it

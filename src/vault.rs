@@ -1510,32 +1510,24 @@ impl Vault {
             .map(|r| self.s.open_event(r.seq, &r.leaf_hash, &r.sealed))
             .collect::<Result<_>>()?;
 
-        // Write the payload to a private temporary file beside the output, then the bundle.
-        let dir = req
-            .output
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(".{}.payload.tmp", export_id));
+        // The payload streams straight into the bundle (see `BundleWriter`). Only a file
+        // made here is removed on failure.
         let (public_line, fingerprint) = self.signing_key();
+        let out = req.output;
+        let io_at = |p: &Path| {
+            let p = p.to_owned();
+            move |e: std::io::Error| Error::Io {
+                path: p.clone(),
+                source: e,
+            }
+        };
+        let bundle = crate::export::BundleWriter::create(out).map_err(io_at(out))?;
         let result = (|| -> Result<[u8; 32]> {
-            let io_at = |p: &Path| {
-                let p = p.to_owned();
-                move |e: std::io::Error| Error::Io {
-                    path: p.clone(),
-                    source: e,
-                }
-            };
-            let payload_file = crate::fs::create_new_file(&tmp).map_err(io_at(&tmp))?;
-            let hashing = crate::export::HashingWriter {
-                inner: payload_file,
-                hasher: sha2::Sha256::new(),
-            };
             let encryptor = age::Encryptor::with_recipients(
                 recipients.iter().map(|r| r.as_ref() as &dyn age::Recipient),
             )
             .map_err(|e| Error::InvalidRecipient(e.to_string()))?;
-            let stream = encryptor.wrap_output(hashing).map_err(io_at(&tmp))?;
+            let stream = encryptor.wrap_output(bundle).map_err(io_at(out))?;
             let mut inner = InnerWriter::new(stream);
             let mut manifest_records = Vec::new();
             let tx = self.store.read()?;
@@ -1551,20 +1543,20 @@ impl Vault {
                 );
                 inner
                     .add_bytes(&format!("{base}/metadata.json"), &metadata)
-                    .map_err(io_at(&tmp))?;
+                    .map_err(io_at(out))?;
                 if let Some(identity) = identity {
                     let json = Zeroizing::new(
                         serde_json::to_vec_pretty(identity).expect("identity serialises"),
                     );
                     inner
                         .add_bytes(&format!("{base}/identity.json"), &json)
-                        .map_err(io_at(&tmp))?;
+                        .map_err(io_at(out))?;
                 }
                 let mut redacted = false;
                 if let Some(info) = &sealed.statement {
                     let text = self.s.read_statement(&tx, row, info)?;
                     let real_name = self.s.open_identity(row)?.and_then(|i| i.name.clone());
-                    let out = match (&real_name, identity.is_some()) {
+                    let text = match (&real_name, identity.is_some()) {
                         (Some(name), false) => {
                             let (t, changed) = redact(text.expose_secret(), name, &m.witness);
                             redacted = changed;
@@ -1573,8 +1565,8 @@ impl Vault {
                         _ => Zeroizing::new(text.expose_secret().to_owned()),
                     };
                     inner
-                        .add_bytes(&format!("{base}/statement.txt"), out.as_bytes())
-                        .map_err(io_at(&tmp))?;
+                        .add_bytes(&format!("{base}/statement.txt"), text.as_bytes())
+                        .map_err(io_at(out))?;
                 }
                 let custody: Vec<&Event> = all_events
                     .iter()
@@ -1583,7 +1575,7 @@ impl Vault {
                 let custody = serde_json::to_vec_pretty(&custody).expect("events serialise");
                 inner
                     .add_bytes(&format!("{base}/custody.json"), &custody)
-                    .map_err(io_at(&tmp))?;
+                    .map_err(io_at(out))?;
                 for a in attachments {
                     let name = a.name.clone().unwrap_or_default();
                     let mut sha = [0u8; 32];
@@ -1592,7 +1584,7 @@ impl Vault {
                     let reader = self.s.open_part(&tx, row, a)?;
                     inner
                         .add_stream(&format!("{base}/attachments/{name}"), a.size, sha, reader)
-                        .map_err(|e| self.s.part_error(e, row, a, &tmp))?;
+                        .map_err(|e| self.s.part_error(e, row, a, out))?;
                 }
                 manifest_records.push(ManifestRecord {
                     id: row.record.to_string(),
@@ -1625,20 +1617,8 @@ impl Vault {
             };
             let stream = inner
                 .finish(&manifest, &self.s.signing)
-                .map_err(io_at(&tmp))?;
-            let hashing = stream.finish().map_err(io_at(&tmp))?;
-            let payload_sha256: [u8; 32] = hashing.hasher.finalize().into();
-            let file = hashing.inner;
-            file.sync_all().map_err(io_at(&tmp))?;
-            drop(file);
-
-            let mut payload = std::fs::File::open(&tmp).map_err(io_at(&tmp))?;
-            let payload_len = payload.metadata().map_err(io_at(&tmp))?.len();
-            let out = crate::fs::create_new_file(req.output).map_err(io_at(req.output))?;
-            let hashing = crate::export::HashingWriter {
-                inner: out,
-                hasher: sha2::Sha256::new(),
-            };
+                .map_err(io_at(out))?;
+            let bundle = stream.finish().map_err(io_at(out))?;
             let files = OuterFiles {
                 checkpoint: checkpoint.note.clone(),
                 receipt: receipt.clone(),
@@ -1646,19 +1626,8 @@ impl Vault {
                 fingerprint: fingerprint.clone(),
                 export_id: export_id.clone(),
             };
-            let hashing = crate::export::write_outer(
-                hashing,
-                &mut payload,
-                payload_len,
-                payload_sha256,
-                &files,
-                &self.s.signing,
-            )
-            .map_err(io_at(req.output))?;
-            hashing.inner.sync_all().map_err(io_at(req.output))?;
-            Ok(hashing.hasher.finalize().into())
+            bundle.finish(&files, &self.s.signing).map_err(io_at(out))
         })();
-        let _ = std::fs::remove_file(&tmp);
         let bundle_sha256 = match result {
             Ok(h) => hex::encode(h),
             Err(e) => {

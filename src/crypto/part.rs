@@ -142,7 +142,7 @@ pub fn encrypt<W: Write>(
     let mut writer = encryptor
         .wrap_output(output)
         .map_err(EncryptFailure::Write)?;
-    let mut hasher = Sha256::new();
+    let mut hasher = super::ParallelSha256::new();
     let mut size: u64 = 0;
     let mut buf = Zeroizing::new(vec![0u8; IO_BUF]);
     loop {
@@ -168,7 +168,7 @@ pub fn encrypt<W: Write>(
     Ok((
         Sealed {
             size,
-            sha256: hasher.finalize().into(),
+            sha256: hasher.finish(),
             padded_size,
         },
         output,
