@@ -161,11 +161,14 @@ impl fmt::Debug for RecoveryCode {
     }
 }
 
-/// SHA-256 computed on a second thread, over copies of the bytes handed to it in batches of
-/// 1 MiB, so that hashing overlaps the work that produces or consumes the bytes. The copies
+/// SHA-256 that moves to a second thread once more than 1 MiB has passed, then hashes copies
+/// of the bytes in batches of 1 MiB, so that hashing large content overlaps the work that
+/// produces or consumes it; small content is hashed in place, without a thread. The copies
 /// are zeroized once hashed: plaintext may pass through.
 pub struct ParallelSha256 {
     batch: Zeroizing<Vec<u8>>,
+    /// Before the worker starts.
+    here: Option<Sha256>,
     send: Option<std::sync::mpsc::SyncSender<Zeroizing<Vec<u8>>>>,
     worker: Option<std::thread::JoinHandle<[u8; 32]>>,
 }
@@ -180,18 +183,11 @@ impl ParallelSha256 {
     const BATCH: usize = 1 << 20;
 
     pub fn new() -> Self {
-        let (send, receive) = std::sync::mpsc::sync_channel::<Zeroizing<Vec<u8>>>(4);
-        let worker = std::thread::spawn(move || {
-            let mut hasher = <Sha256 as sha2::Digest>::new();
-            for batch in receive {
-                sha2::Digest::update(&mut hasher, &batch);
-            }
-            sha2::Digest::finalize(hasher).into()
-        });
         ParallelSha256 {
-            batch: Zeroizing::new(Vec::with_capacity(Self::BATCH)),
-            send: Some(send),
-            worker: Some(worker),
+            batch: Zeroizing::new(Vec::new()),
+            here: Some(<Sha256 as sha2::Digest>::new()),
+            send: None,
+            worker: None,
         }
     }
 
@@ -207,6 +203,16 @@ impl ParallelSha256 {
             &mut self.batch,
             Zeroizing::new(Vec::with_capacity(Self::BATCH)),
         );
+        if let Some(mut hasher) = self.here.take() {
+            let (send, receive) = std::sync::mpsc::sync_channel::<Zeroizing<Vec<u8>>>(4);
+            self.worker = Some(std::thread::spawn(move || {
+                for batch in receive {
+                    sha2::Digest::update(&mut hasher, &batch);
+                }
+                sha2::Digest::finalize(hasher).into()
+            }));
+            self.send = Some(send);
+        }
         if let Some(send) = &self.send {
             // The worker only stops when the sender is dropped, so this cannot fail.
             let _ = send.send(batch);
@@ -214,9 +220,13 @@ impl ParallelSha256 {
     }
 
     pub fn finish(mut self) -> [u8; 32] {
+        if let Some(mut hasher) = self.here.take() {
+            sha2::Digest::update(&mut hasher, &self.batch);
+            return sha2::Digest::finalize(hasher).into();
+        }
         self.flush_batch();
         self.send = None;
-        let worker = self.worker.take().expect("finish runs once");
+        let worker = self.worker.take().expect("the worker started");
         worker
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
