@@ -224,29 +224,70 @@ pub struct BundleWriter {
     file: File,
     payload_len: u64,
     hasher: crate::crypto::ParallelSha256,
+    /// Where the bundle is written ([`crate::fs::partial_path`]), and its final name.
+    partial: Partial,
+    path: PathBuf,
+}
+
+/// A file being written under a temporary name: removed when dropped (once published, that
+/// name is gone or a second link to the finished file).
+struct Partial(PathBuf);
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 impl BundleWriter {
-    /// Creates the bundle file (never over an existing one).
+    /// Starts a bundle that will appear at `path` once finished: until then it is written
+    /// under a hidden partial name beside it, which is removed if the bundle is not finished
+    /// (a killed process leaves only that).
     pub fn create(path: &Path) -> io::Result<Self> {
-        let mut file = crate::fs::create_new_file(path)?;
+        if path.exists() {
+            return Err(io::ErrorKind::AlreadyExists.into());
+        }
+        let partial = Partial(crate::fs::partial_path(path));
+        let mut file = crate::fs::create_new_file(&partial.0)?;
         file.write_all(&[0u8; 512])?;
         Ok(BundleWriter {
             file,
             payload_len: 0,
             hasher: crate::crypto::ParallelSha256::new(),
+            partial,
+            path: path.to_owned(),
         })
     }
 
     /// Ends the payload, adds the other outer files, writes the payload's header, syncs the
-    /// file, and returns the SHA-256 of the whole bundle (read back from the file).
-    pub fn finish(mut self, files: &OuterFiles, key: &SigningKey) -> io::Result<[u8; 32]> {
-        let padding = (512 - self.payload_len % 512) % 512;
-        self.file.write_all(&vec![0u8; padding as usize])?;
-        let payload_sha256 = self.hasher.finish();
-        let mut file = write_outer_rest(self.file, payload_sha256, files, key)?;
+    /// file, gives it its name, and returns the SHA-256 of the whole bundle (read back from
+    /// the file).
+    pub fn finish(self, files: &OuterFiles, key: &SigningKey) -> io::Result<[u8; 32]> {
+        let BundleWriter {
+            file,
+            payload_len,
+            hasher,
+            partial,
+            path,
+        } = self;
+        let sha256 = Self::complete(file, payload_len, hasher, files, key)?;
+        crate::fs::publish(&partial.0, &path)?;
+        Ok(sha256)
+    }
+
+    fn complete(
+        mut file: File,
+        payload_len: u64,
+        hasher: crate::crypto::ParallelSha256,
+        files: &OuterFiles,
+        key: &SigningKey,
+    ) -> io::Result<[u8; 32]> {
+        let padding = (512 - payload_len % 512) % 512;
+        file.write_all(&vec![0u8; padding as usize])?;
+        let payload_sha256 = hasher.finish();
+        let mut file = write_outer_rest(file, payload_sha256, files, key)?;
         file.seek(io::SeekFrom::Start(0))?;
-        file.write_all(header("payload.age", self.payload_len)?.as_bytes())?;
+        file.write_all(header("payload.age", payload_len)?.as_bytes())?;
         // Hash the finished file while it is synced to the disk.
         let syncing = file.try_clone()?;
         let synced = std::thread::spawn(move || syncing.sync_all());
@@ -938,6 +979,26 @@ mod tests {
             .map(|i| i as Box<dyn age::Identity>)
             .collect();
         Unlock::Identities(ids)
+    }
+
+    #[test]
+    fn an_unfinished_bundle_leaves_nothing_and_an_existing_file_is_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bundle.tar");
+        let mut writer = BundleWriter::create(&path).unwrap();
+        writer.write_all(&[7u8; 100_000]).unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "a partial file"
+        );
+        assert!(!path.exists());
+        drop(writer);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+        std::fs::write(&path, b"someone else's file").unwrap();
+        assert!(BundleWriter::create(&path).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"someone else's file");
     }
 
     #[test]

@@ -57,6 +57,32 @@ pub fn create_new_file(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// A hidden name beside `path` for a file that is being written and is not done yet:
+/// `.NAME.<random>.partial`.
+pub fn partial_path(path: &Path) -> std::path::PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nonce: [u8; 6] = crate::crypto::random_array();
+    path.with_file_name(format!(".{name}.{}.partial", hex::encode(nonce)))
+}
+
+/// Gives a finished file its final name, never replacing a file there: a hard link where the
+/// filesystem has them (atomic), else a rename after checking the name is free (FAT and
+/// exFAT drives have no hard links). The temporary name is removed.
+pub fn publish(tmp: &Path, path: &Path) -> io::Result<()> {
+    match std::fs::hard_link(tmp, path) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(tmp);
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) if path.exists() => Err(io::ErrorKind::AlreadyExists.into()),
+        Err(_) => std::fs::rename(tmp, path),
+    }
+}
+
 /// Removes a file tvault created, ignoring one that is already gone.
 pub fn remove_if_exists(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {

@@ -1628,13 +1628,8 @@ impl Vault {
             };
             bundle.finish(&files, &self.s.signing).map_err(io_at(out))
         })();
-        let bundle_sha256 = match result {
-            Ok(h) => hex::encode(h),
-            Err(e) => {
-                let _ = std::fs::remove_file(req.output);
-                return Err(e);
-            }
-        };
+        // On failure the partial bundle is gone (`BundleWriter`); the output was never made.
+        let bundle_sha256 = hex::encode(result?);
         self.record(vec![Draft::new(Action::ExportComplete).detail(
             serde_json::json!({
                 "export_id": export_id,
@@ -2277,8 +2272,8 @@ impl Vault {
                 return Err(Integrity::Log("the backup copy differs from the vault".into()).into());
             }
             drop(copy);
-            // A hard link publishes the checked copy atomically and never replaces a file.
-            std::fs::hard_link(&tmp, output).map_err(|e| Error::Io {
+            // Published under its name only once checked, never over an existing file.
+            crate::fs::publish(&tmp, output).map_err(|e| Error::Io {
                 path: output.to_owned(),
                 source: e,
             })

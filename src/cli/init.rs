@@ -138,11 +138,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         None
     };
 
-    let kdf = match kdf {
-        Some(kdf) => kdf,
+    let (kdf, predicted) = match kdf {
+        Some(kdf) => (kdf, None),
         None => {
             ctx.say("Measuring this machine to choose the key derivation cost…");
-            KdfParams::calibrate(available_memory_mib(), cores, KDF_TARGET)?
+            let (kdf, predicted) = KdfParams::calibrate(available_memory_mib(), cores, KDF_TARGET)?;
+            (kdf, Some(predicted))
         }
     };
     let started = Instant::now();
@@ -184,8 +185,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             })?;
         ctx.say(&format!("Wrote the recovery code to {}. Print it, keep it away from this computer, then delete the file.", path.display()));
     }
-    // Creating ran the KDF once per keyslot: the recovery code has one too.
-    let unlock_time = started.elapsed() / (1 + u32::from(recovery.is_some()));
+    // What calibration predicted, or else what creating took (the KDF ran once per keyslot:
+    // the recovery code has one too).
+    let unlock_time =
+        predicted.unwrap_or_else(|| started.elapsed() / (1 + u32::from(recovery.is_some())));
     let (public_key, fingerprint) = vault.signing_key();
 
     if ctx.json {

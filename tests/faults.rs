@@ -1,0 +1,660 @@
+//! Damage and faults: flipped bits and truncation anywhere in a vault or a bundle, a full
+//! disk, two writers at once, and what other processes can see of the secrets.
+//!
+//! The sweeps here run a seeded sample so `cargo test` stays fast; `TVAULT_SWEEP=N` raises
+//! the number of positions tried (`TVAULT_SWEEP=all` tries every bit of the vault file).
+//! `TVAULT_SWEEP_SEED` repeats a run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{PASSPHRASE, TestVault, content};
+use rand::{Rng, SeedableRng};
+use tvault::vault::{Filter, OpenOptions};
+use tvault::{RecordIdPrefix, Vault};
+use zeroize::Zeroizing;
+
+/// What a small vault holds, as its owner would read it back.
+#[derive(Debug, PartialEq)]
+struct Contents {
+    records: Vec<Record>,
+}
+
+/// One record: pseudonym, statement, and each attachment's name and bytes.
+#[derive(Debug, PartialEq, PartialOrd, Eq, Ord)]
+struct Record {
+    witness: String,
+    statement: Option<String>,
+    attachments: Vec<(String, Vec<u8>)>,
+}
+
+fn passphrase() -> tvault::crypto::Passphrase {
+    tvault::crypto::Passphrase::from_bytes(Zeroizing::new(PASSPHRASE.as_bytes().to_vec())).unwrap()
+}
+
+/// Opens the vault at `path` and reads everything in it, then verifies it. Any error is an
+/// acceptable outcome of damage; a panic or different content is not.
+fn read_all(path: &Path) -> tvault::Result<Contents> {
+    let mut vault = Vault::open(path, &passphrase(), &OpenOptions::default())?;
+    let mut records = Vec::new();
+    for summary in vault.list(&Filter::default())? {
+        let prefix: RecordIdPrefix = summary.id.to_string().parse().unwrap();
+        let view = vault.show(&prefix, None, false)?;
+        let statement = view.statement.map(|s| s.expose_secret().to_owned());
+        let mut files = Vec::new();
+        for a in &view.sealed.attachments {
+            let name = a.name.clone().unwrap_or_default();
+            let mut out = Vec::new();
+            vault.cat(&prefix, None, &name, &mut out)?;
+            files.push((name, out));
+        }
+        records.push(Record {
+            witness: summary.sealed.meta.witness.clone(),
+            statement,
+            attachments: files,
+        });
+    }
+    records.sort();
+    let report = vault.verify(false, &mut |_, _| {})?;
+    if !report.failures.is_empty() {
+        return Err(tvault::Error::Integrity(tvault::Integrity::Corrupt));
+    }
+    Ok(Contents { records })
+}
+
+/// A small vault: two records, one with a statement and an attachment spanning two chunks.
+fn small_vault() -> TestVault {
+    let tv = TestVault::new();
+    let statement = tv.write(
+        "statement.txt",
+        "what the witness saw, ünïcödé\n".as_bytes(),
+    );
+    let attachment = tv.write("a.bin", &content((1 << 20) + 3000, 5));
+    tv.add(&[
+        "--witness",
+        "Kestrel",
+        "--text-file",
+        statement.to_str().unwrap(),
+        "--attach",
+        attachment.to_str().unwrap(),
+    ]);
+    tv.add(&["--witness", "Heron", "--title", "second"]);
+    tv
+}
+
+/// A folder for scratch copies: RAM-backed where the machine has one, since every read
+/// appends (and syncs) an event.
+fn scratch() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::tempdir_in(shm)
+    {
+        return dir;
+    }
+    tempfile::tempdir().unwrap()
+}
+
+fn sweep_size(default: usize) -> Option<usize> {
+    match std::env::var("TVAULT_SWEEP").as_deref() {
+        Ok("all") => None,
+        Ok(n) => Some(n.parse().expect("TVAULT_SWEEP is a number or `all`")),
+        Err(_) => Some(default),
+    }
+}
+
+fn seeded_rng() -> rand::rngs::StdRng {
+    let seed: u64 = std::env::var("TVAULT_SWEEP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("sweep seed {seed} (set TVAULT_SWEEP_SEED to repeat)");
+    rand::rngs::StdRng::seed_from_u64(seed)
+}
+
+/// Runs `read_all` on a damaged copy: it must give the original contents or an error, never
+/// a panic, never other contents, and never take long.
+fn check_damaged(path: &Path, original: &Contents, what: &str) -> bool {
+    let started = Instant::now();
+    let outcome = std::panic::catch_unwind(|| read_all(path));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{what}: took {:?}",
+        started.elapsed()
+    );
+    match outcome {
+        Err(_) => panic!("{what}: panicked"),
+        Ok(Ok(contents)) => {
+            assert_eq!(&contents, original, "{what}: opened with other content");
+            true
+        }
+        Ok(Err(_)) => false,
+    }
+}
+
+#[test]
+fn every_flipped_bit_reads_back_identically_or_fails_cleanly() {
+    let tv = small_vault();
+    let original_bytes = tv.vault_bytes();
+    let dir = scratch();
+    let copy = dir.path().join("v.tvault");
+    std::fs::write(&copy, &original_bytes).unwrap();
+    let original = read_all(&copy).unwrap();
+    assert_eq!(original.records.len(), 2);
+
+    let bits = original_bytes.len() * 8;
+    let positions: Vec<usize> = match sweep_size(400) {
+        None => (0..bits).collect(),
+        Some(n) => {
+            let mut rng = seeded_rng();
+            (0..n).map(|_| rng.gen_range(0..bits)).collect()
+        }
+    };
+    let (mut same, mut refused) = (0, 0);
+    for bit in positions {
+        let mut bytes = original_bytes.clone();
+        bytes[bit / 8] ^= 1 << (bit % 8);
+        let _ = std::fs::remove_file(dir.path().join("v.tvault-journal"));
+        std::fs::write(&copy, &bytes).unwrap();
+        if check_damaged(&copy, &original, &format!("bit {bit} flipped")) {
+            same += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    eprintln!("{same} flips read back identically (unused bytes), {refused} were refused");
+    assert!(refused > 0);
+}
+
+#[test]
+fn a_truncated_vault_reads_back_identically_or_fails_cleanly() {
+    let tv = small_vault();
+    let bytes = tv.vault_bytes();
+    let dir = scratch();
+    let copy = dir.path().join("v.tvault");
+    std::fs::write(&copy, &bytes).unwrap();
+    let original = read_all(&copy).unwrap();
+
+    // Every page boundary and its neighbours, and a seeded sample of other lengths.
+    let page = 16 * 1024;
+    let mut lengths: Vec<usize> = (0..=bytes.len() / page)
+        .flat_map(|p| [p * page, (p * page).saturating_sub(1), p * page + 1])
+        .filter(|&n| n < bytes.len())
+        .collect();
+    let mut rng = seeded_rng();
+    let extra = sweep_size(40).unwrap_or(bytes.len());
+    lengths.extend((0..extra).map(|_| rng.gen_range(0..bytes.len())));
+    let mut refused = 0;
+    for len in lengths {
+        let _ = std::fs::remove_file(dir.path().join("v.tvault-journal"));
+        std::fs::write(&copy, &bytes[..len]).unwrap();
+        // Cutting only unused bytes at the end loses nothing; anything else must be caught.
+        if !check_damaged(&copy, &original, &format!("truncated to {len} bytes")) {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0);
+}
+
+fn export_bundle(tv: &TestVault) -> (PathBuf, PathBuf) {
+    let pass = tv.write("export-pass", b"an export passphrase for the sweep\n");
+    let bundle = tv.path("bundle.tar");
+    tv.cmd()
+        .args(["export", "-o"])
+        .arg(&bundle)
+        .args([
+            "--purpose",
+            "archive",
+            "--all",
+            "--override-consent",
+            "--reason",
+            "test",
+        ])
+        .arg("--export-passphrase-file")
+        .arg(&pass)
+        .assert()
+        .success();
+    (bundle, pass)
+}
+
+#[test]
+fn a_truncated_bundle_never_verifies() {
+    let tv = small_vault();
+    let (bundle, _) = export_bundle(&tv);
+    let bytes = std::fs::read(&bundle).unwrap();
+    let unlock =
+        tvault::export::Unlock::Passphrase("an export passphrase for the sweep".to_owned().into());
+    assert!(tvault::export::verify_bundle(&bundle, None, Some(&unlock), None).is_ok());
+    let dir = scratch();
+    let cut = dir.path().join("cut.tar");
+    let mut rng = seeded_rng();
+    let offsets: Vec<usize> = (0..100).map(|_| rng.gen_range(0..bytes.len())).collect();
+    for len in offsets {
+        std::fs::write(&cut, &bytes[..len]).unwrap();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tvault::export::verify_bundle(&cut, None, Some(&unlock), None).is_ok()
+        }));
+        assert_eq!(outcome.ok(), Some(false), "a bundle cut to {len} bytes");
+    }
+}
+
+/// `bash -c` with a file-size limit (`ulimit -f`, in KiB) and SIGXFSZ ignored, so a write past
+/// the limit fails with EFBIG as a full disk would fail it.
+fn with_size_limit(tv: &TestVault, kib: u64, args: &[&str]) -> std::process::Output {
+    let bin = assert_cmd::cargo::cargo_bin("tvault");
+    let mut line = format!(
+        "trap '' XFSZ; ulimit -f {kib}; exec '{}' --vault '{}' --passphrase-file '{}'",
+        bin.display(),
+        tv.vault.display(),
+        tv.pass_file.display()
+    );
+    for a in args {
+        line.push_str(&format!(" '{a}'"));
+    }
+    std::process::Command::new("bash")
+        .arg("-c")
+        .arg(line)
+        .env("HOME", tv.dir.path().join("home"))
+        .env("TMPDIR", &tv.tmp)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_full_disk_fails_with_exit_15_and_leaves_the_vault_whole() {
+    let tv = small_vault();
+    let before = tv.vault_bytes().len() as u64;
+    let big = tv.write("big.bin", &content(4 << 20, 9));
+    let out = with_size_limit(
+        &tv,
+        before / 1024 + 256,
+        &[
+            "add",
+            "--witness",
+            "Full",
+            "--attach",
+            big.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(15),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error:"), "{stderr}");
+    tv.cmd().arg("verify").assert().success();
+    let list = tv.cmd().args(["list", "--json"]).assert().success();
+    let listed: serde_json::Value = serde_json::from_slice(&list.get_output().stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "nothing was added");
+
+    // An export that cannot be written (here the limit may stop the vault's own log first)
+    // leaves no bundle, partial or whole.
+    let pass = tv.write("export-pass", b"an export passphrase for the sweep\n");
+    let bundle = tv.path("out").join("bundle.tar");
+    std::fs::create_dir(tv.path("out")).unwrap();
+    let out = with_size_limit(
+        &tv,
+        before / 1024 / 2,
+        &[
+            "export",
+            "-o",
+            bundle.to_str().unwrap(),
+            "--purpose",
+            "archive",
+            "--all",
+            "--override-consent",
+            "--reason",
+            "test",
+            "--export-passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(15),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_dir(tv.path("out")).unwrap().count(), 0);
+    tv.cmd().arg("verify").assert().success();
+}
+
+#[test]
+fn two_writers_at_once_both_land_or_one_is_told_the_vault_is_busy() {
+    let tv = small_vault();
+    let data = tv.write("mid.bin", &content(3 << 20, 3));
+    let spawn = |witness: &str| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tvault"));
+        cmd.env("HOME", tv.dir.path().join("home"))
+            .env("TMPDIR", &tv.tmp)
+            .arg("--vault")
+            .arg(&tv.vault)
+            .arg("--passphrase-file")
+            .arg(&tv.pass_file)
+            .args(["-q", "add", "--witness", witness, "--attach"])
+            .arg(&data)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut added = 2;
+    for _ in 0..3 {
+        let (a, b) = (spawn("One"), spawn("Two"));
+        for child in [a, b] {
+            let out = child.wait_with_output().unwrap();
+            match out.status.code() {
+                Some(0) => added += 1,
+                Some(11) => {}
+                other => panic!("exit {other:?}: {}", String::from_utf8_lossy(&out.stderr)),
+            }
+        }
+    }
+    tv.cmd().arg("verify").assert().success();
+    let list = tv.cmd().args(["list", "--json"]).assert().success();
+    let listed: serde_json::Value = serde_json::from_slice(&list.get_output().stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), added);
+}
+
+#[test]
+fn other_processes_see_no_passphrase_and_no_core_dump_is_allowed() {
+    let tv = TestVault::new();
+    // `add --text-file -` unlocks, then waits for the statement on stdin.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tvault"))
+        .env("HOME", tv.dir.path().join("home"))
+        .env("TMPDIR", &tv.tmp)
+        .env("TVAULT_PASSPHRASE_FILE", &tv.pass_file)
+        .arg("--vault")
+        .arg(&tv.vault)
+        .args(["-q", "add", "--witness", "W", "--text-file", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let proc = PathBuf::from(format!("/proc/{}", child.id()));
+    // Wait until the unlock is done: the KDF's memory is freed and the process sits in read.
+    std::thread::sleep(Duration::from_millis(500));
+    for file in ["cmdline", "environ"] {
+        let bytes = std::fs::read(proc.join(file)).unwrap_or_default();
+        assert!(
+            !common::contains(&bytes, PASSPHRASE.as_bytes()),
+            "the passphrase is in /proc/PID/{file}"
+        );
+    }
+    let limits = std::fs::read_to_string(proc.join("limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert!(
+        core.split_whitespace().nth(4) == Some("0"),
+        "core dumps are not off: {core}"
+    );
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"the statement\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// Copies of the vault file and its anchor folder, to put back before each killed run.
+struct Snapshot {
+    vault: Vec<u8>,
+    anchors: Vec<(PathBuf, Vec<u8>)>,
+}
+
+fn anchors_dir(tv: &TestVault) -> PathBuf {
+    tv.dir.path().join("home/.local/state/tvault/anchors")
+}
+
+fn snapshot(tv: &TestVault) -> Snapshot {
+    let anchors = common::files_under(&anchors_dir(tv))
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    Snapshot {
+        vault: tv.vault_bytes(),
+        anchors,
+    }
+}
+
+fn restore(tv: &TestVault, s: &Snapshot) {
+    let _ = std::fs::remove_file(tv.vault.with_extension("tvault-journal"));
+    std::fs::write(&tv.vault, &s.vault).unwrap();
+    for (p, bytes) in &s.anchors {
+        std::fs::write(p, bytes).unwrap();
+    }
+}
+
+fn records(tv: &TestVault) -> usize {
+    let out = tv.cmd().args(["list", "--json"]).assert().success();
+    let listed: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    listed.as_array().unwrap().len()
+}
+
+/// Runs `args` in a child process and SIGKILLs it at seeded moments through its run; after
+/// each, the vault verifies, every record reads back, and `state` is its value before or
+/// after the command (`cleanup` runs between rounds).
+fn kill_at_random_points(
+    tv: &TestVault,
+    args: &[&str],
+    state: &dyn Fn(&TestVault) -> String,
+    cleanup: &dyn Fn(&TestVault),
+    rounds: usize,
+    rng: &mut rand::rngs::StdRng,
+) {
+    let start = snapshot(tv);
+    let before = state(tv);
+    let run = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("tvault"))
+            .env("HOME", tv.dir.path().join("home"))
+            .env("TMPDIR", &tv.tmp)
+            .arg("--vault")
+            .arg(&tv.vault)
+            .arg("--passphrase-file")
+            .arg(&tv.pass_file)
+            .arg("-q")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let started = Instant::now();
+    assert!(run().wait().unwrap().success(), "{args:?} runs");
+    let whole = started.elapsed();
+    let after = state(tv);
+    assert_ne!(before, after, "{args:?} changes something");
+    for round in 0..rounds {
+        restore(tv, &start);
+        cleanup(tv);
+        let delay = whole.mul_f64(rng.gen_range(0.0..1.0));
+        let mut child = run();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        child.wait().unwrap();
+        let what = format!("{args:?} killed after {delay:?} (round {round})");
+        let verify = tv.cmd().arg("verify").output().unwrap();
+        assert!(
+            verify.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&verify.stderr)
+        );
+        let now = state(tv);
+        assert!(
+            now == before || now == after,
+            "{what}: neither before nor after: {now}"
+        );
+    }
+    restore(tv, &start);
+    cleanup(tv);
+}
+
+#[test]
+fn a_kill_at_any_moment_leaves_the_state_before_or_after() {
+    let mut rng = seeded_rng();
+    let rounds = sweep_size(3).unwrap_or(20);
+    let tv = small_vault();
+    let big = tv.write("big.bin", &content(4 << 20, 11));
+    let nothing = |_: &TestVault| {};
+    let count = |tv: &TestVault| records(tv).to_string();
+
+    kill_at_random_points(
+        &tv,
+        &[
+            "add",
+            "--witness",
+            "Killed",
+            "--attach",
+            big.to_str().unwrap(),
+        ],
+        &count,
+        &nothing,
+        rounds,
+        &mut rng,
+    );
+
+    let list = tv
+        .cmd()
+        .args(["list", "--json", "--witness", "Kestrel"])
+        .assert()
+        .success();
+    let listed: serde_json::Value = serde_json::from_slice(&list.get_output().stdout).unwrap();
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let versions = |tv: &TestVault| {
+        let out = tv.cmd().args(["history", &id, "--json"]).assert().success();
+        let h: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        h.as_array().unwrap().len().to_string()
+    };
+    kill_at_random_points(
+        &tv,
+        &["amend", &id, "--attach", big.to_str().unwrap()],
+        &versions,
+        &nothing,
+        rounds,
+        &mut rng,
+    );
+
+    let second = tv.write(
+        "second-pass",
+        b"seventeen purple walruses debate quantum tea\n",
+    );
+    let operators = |tv: &TestVault| {
+        let out = tv
+            .cmd()
+            .args(["operator", "list", "--json"])
+            .assert()
+            .success();
+        let ops: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        ops.as_array().unwrap().len().to_string()
+    };
+    kill_at_random_points(
+        &tv,
+        &[
+            "operator",
+            "add",
+            "bakhyt",
+            "--new-passphrase-file",
+            second.to_str().unwrap(),
+        ],
+        &operators,
+        &nothing,
+        rounds,
+        &mut rng,
+    );
+
+    // An export is there whole, or not at all (a killed one leaves only a hidden partial
+    // file, never the bundle's name).
+    let pass = tv.write("export-pass", b"an export passphrase for the sweep\n");
+    let out_dir = tv.path("exports");
+    std::fs::create_dir(&out_dir).unwrap();
+    let bundle = out_dir.join("bundle.tar");
+    let unlock =
+        tvault::export::Unlock::Passphrase("an export passphrase for the sweep".to_owned().into());
+    let exported = |_: &TestVault| {
+        if !bundle.exists() {
+            return "none".to_owned();
+        }
+        let ok = tvault::export::verify_bundle(&bundle, None, Some(&unlock), None).is_ok();
+        assert!(ok, "a bundle under its final name that does not verify");
+        "whole".to_owned()
+    };
+    let clear = |_: &TestVault| {
+        for entry in std::fs::read_dir(&out_dir).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+    };
+    kill_at_random_points(
+        &tv,
+        &[
+            "export",
+            "-o",
+            bundle.to_str().unwrap(),
+            "--purpose",
+            "archive",
+            "--all",
+            "--override-consent",
+            "--reason",
+            "test",
+            "--export-passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+        &exported,
+        &clear,
+        rounds,
+        &mut rng,
+    );
+
+    // Import into a second vault, and shred there.
+    tv.cmd()
+        .args(["export", "-o"])
+        .arg(&bundle)
+        .args([
+            "--purpose",
+            "archive",
+            "--all",
+            "--override-consent",
+            "--reason",
+            "test",
+        ])
+        .arg("--export-passphrase-file")
+        .arg(&pass)
+        .assert()
+        .success();
+    let other = TestVault::new();
+    kill_at_random_points(
+        &other,
+        &[
+            "import",
+            bundle.to_str().unwrap(),
+            "--export-passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+        &count,
+        &nothing,
+        rounds,
+        &mut rng,
+    );
+    let readable = |tv: &TestVault| {
+        let shown = tv.cmd().args(["show", &id]).output().unwrap();
+        format!("show exits {:?}", shown.status.code())
+    };
+    kill_at_random_points(
+        &tv,
+        &["shred", &id, "--reason", "consent withdrawn"],
+        &readable,
+        &nothing,
+        rounds,
+        &mut rng,
+    );
+}
