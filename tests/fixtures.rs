@@ -59,3 +59,107 @@ fn a_format_1_vault_can_be_rekeyed_both_ways() {
         assert_eq!(tv.cat(id, "note.bin"), b"attachment bytes\x00\x01\x02");
     }
 }
+
+const V3_ID: &str = "39b6649726073ee56052987606bf26f1";
+
+fn v3_vault() -> TestVault {
+    let tv = TestVault::empty();
+    std::fs::create_dir_all(tv.vault.parent().unwrap()).unwrap();
+    std::fs::copy("tests/fixtures/vault-v3.tvault", &tv.vault).unwrap();
+    std::fs::write(&tv.pass_file, "fixture passphrase for format three\n").unwrap();
+    tv
+}
+
+#[test]
+fn a_format_3_vault_opens_for_each_way_in_and_reads_back_exactly() {
+    let tv = v3_vault();
+    let out = tv.cmd().args(["status", "--json"]).assert().success();
+    let status: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(status["vault_id"], "80d2df14d0412f2f2e1a9b2d9337c58a");
+    assert_eq!(status["format_version"], 3);
+
+    let out = tv
+        .cmd()
+        .args(["show", V3_ID, "--identity", "--json"])
+        .assert()
+        .success();
+    let shown: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(
+        shown["statement"],
+        "Statement of the format three witness.\nSecond line: ünïcödé.\n"
+    );
+    assert_eq!(shown["version"], 2);
+    assert_eq!(shown["metadata"]["title"], "Format three record, amended");
+    assert_eq!(shown["identity"]["name"], "Third Real Name");
+    assert_eq!(tv.cat(V3_ID, "note.bin"), b"attachment bytes\x00\x01\x02");
+    assert_eq!(tv.cat(V3_ID, "extra.txt"), b"second attachment\n");
+    let out = tv.cmd().args(["verify", "--json"]).assert().success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert!(
+        report["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("consent withdrawn (fixture)")),
+        "{report}"
+    );
+
+    // The second operator, and the recovery code, still open it.
+    let second = tv.write("pass2", b"second fixture operator passphrase\n");
+    let mut cmd = tv.bare_cmd();
+    cmd.arg("--vault")
+        .arg(&tv.vault)
+        .arg("--passphrase-file")
+        .arg(&second)
+        .arg("list")
+        .assert()
+        .success();
+    let new_pass = tv.write(
+        "new-pass",
+        b"a new passphrase after recovery of format three\n",
+    );
+    tv.cmd()
+        .args(["recover", "--operator", "fixture-operator"])
+        .arg("--recovery-code-file")
+        .arg("tests/fixtures/vault-v3.recovery")
+        .arg("--new-passphrase-file")
+        .arg(&new_pass)
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_version_1_bundle_verifies_and_opens() {
+    let tv = TestVault::empty();
+    tv.bare_cmd()
+        .args([
+            "verify-export",
+            "tests/fixtures/export-v1.tar",
+            "--identity",
+        ])
+        .arg("tests/fixtures/export-v1.key")
+        .args([
+            "--signer",
+            "SHA256:8ZZj6ostch4qK1j2R0FAHb7smbt0Lvgu1fwC2Wyu3d0",
+        ])
+        .assert()
+        .success();
+    let into = tv.path("opened");
+    tv.bare_cmd()
+        .args(["open-export", "tests/fixtures/export-v1.tar", "--into"])
+        .arg(&into)
+        .arg("--identity")
+        .arg("tests/fixtures/export-v1.key")
+        .assert()
+        .success();
+    let base = into.join("records").join(V3_ID);
+    assert_eq!(
+        std::fs::read_to_string(base.join("statement.txt")).unwrap(),
+        "Statement of the format three witness.\nSecond line: ünïcödé.\n"
+    );
+    assert_eq!(
+        std::fs::read(base.join("attachments/note.bin")).unwrap(),
+        b"attachment bytes\x00\x01\x02"
+    );
+    assert!(!base.join("identity.json").exists());
+}
