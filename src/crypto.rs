@@ -46,6 +46,11 @@ impl Key {
         Key(key)
     }
 
+    /// A key with the given bytes (tests and fuzzing build keys this way).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Key(Zeroizing::new(bytes))
+    }
+
     pub(crate) fn from_fn(fill: impl FnOnce(&mut [u8; 32])) -> Self {
         let mut key = Zeroizing::new([0u8; 32]);
         fill(&mut key);
