@@ -20,7 +20,10 @@ use ssh_key::{HashAlg, LineEnding, SshSig};
 use crate::audit::{self, Checkpoint};
 
 /// The bundle format this build writes and reads.
-pub const FORMAT: &str = "tvault-export/v1";
+pub const FORMAT: &str = "tvault-export/v2";
+
+/// The first bundle format, still read: its receipt carried the intent event in the clear.
+pub const FORMAT_V1: &str = "tvault-export/v1";
 /// SSHSIG namespace of the outer `SHA256SUMS.sig` and `checkpoint.txt.sig`.
 pub const OUTER_NAMESPACE: &str = "tvault-export@v1";
 /// SSHSIG namespace of the inner `SHA256SUMS.sig`.
@@ -81,13 +84,23 @@ fn ssh_verify(key: &VerifyingKey, namespace: &str, msg: &[u8], pem: &[u8]) -> bo
     SshSig::from_pem(pem).is_ok_and(|sig| public.verify(namespace, msg, &sig).is_ok())
 }
 
-/// The receipt: the export's intent event and its inclusion proof in the checkpoint's tree.
+/// The receipt: the inclusion proof of the export's intent event in the checkpoint's tree.
+/// Version 2 carries only the event's leaf hash and the export id; the event itself (which
+/// names the operator, the purpose and any reason) travels sealed, in the manifest. Version 1
+/// (read, no longer written) carried the event in the clear.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Receipt {
-    /// "tvault-receipt/v1".
+    /// "tvault-receipt/v2" (or "tvault-receipt/v1").
     pub format: String,
-    /// The event's leaf bytes (its JSON).
-    pub event: String,
+    /// v1: the event's leaf bytes (its JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// v2: the event's leaf hash, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_hash: Option<String>,
+    /// v2: the export's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_id: Option<String>,
     pub index: u64,
     pub tree_size: u64,
     /// Base64 hashes, RFC 9162 order.
@@ -95,7 +108,8 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    pub const FORMAT: &'static str = "tvault-receipt/v1";
+    pub const FORMAT: &'static str = "tvault-receipt/v2";
+    pub const FORMAT_V1: &'static str = "tvault-receipt/v1";
 }
 
 /// The inner manifest.
@@ -111,6 +125,10 @@ pub struct Manifest {
     pub time: String,
     pub records: Vec<ManifestRecord>,
     pub withheld: Vec<Withheld>,
+    /// The intent event's leaf bytes (its JSON), which the outer receipt proves is in the
+    /// signed log (bundle format v2 on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent_event: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -624,21 +642,36 @@ pub fn verify_bundle(
     let step = "receipt";
     let receipt: Receipt =
         serde_json::from_slice(&small["receipt.json"]).or_else(|e| fail(step, e.to_string()))?;
-    let proof: Option<Vec<audit::Hash>> = receipt
-        .proof
-        .iter()
-        .map(|h| {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD
-                .decode(h)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-        })
-        .collect();
+    let b64 = |h: &str| -> Option<audit::Hash> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(h)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+    };
+    let proof: Option<Vec<audit::Hash>> = receipt.proof.iter().map(|h| b64(h)).collect();
     let proof = proof.map_or_else(|| fail(step, "malformed proof"), Ok)?;
-    let leaf = audit::leaf_hash(receipt.event.as_bytes());
-    if receipt.format != Receipt::FORMAT
-        || receipt.tree_size != checkpoint.size
+    // v1 shows the event; v2 only its hash, the event being sealed in the manifest.
+    let (leaf, export_id, clear_event) = match receipt.format.as_str() {
+        Receipt::FORMAT_V1 => {
+            let event = receipt
+                .event
+                .clone()
+                .map_or_else(|| fail(step, "no event"), Ok)?;
+            let intent = intent_event(&event, receipt.index, step)?;
+            (audit::leaf_hash(event.as_bytes()), intent, true)
+        }
+        Receipt::FORMAT => {
+            let leaf = receipt
+                .leaf_hash
+                .as_deref()
+                .and_then(b64)
+                .map_or_else(|| fail(step, "no leaf hash"), Ok)?;
+            (leaf, receipt.export_id.clone(), false)
+        }
+        _ => return fail(step, "unknown receipt format"),
+    };
+    if receipt.tree_size != checkpoint.size
         || !audit::verify_inclusion(
             receipt.index,
             receipt.tree_size,
@@ -649,16 +682,6 @@ pub fn verify_bundle(
     {
         return fail(step, "the export's event is not in the signed log");
     }
-    let event: audit::Event =
-        serde_json::from_str(&receipt.event).or_else(|e| fail(step, e.to_string()))?;
-    if event.action != audit::Action::ExportIntent || event.seq != receipt.index {
-        return fail(step, "the receipt is not for an export");
-    }
-    let export_id = event
-        .detail
-        .as_ref()
-        .and_then(|d| d["export_id"].as_str())
-        .map(str::to_owned);
 
     let mut report = BundleReport {
         export_id: export_id.clone(),
@@ -676,11 +699,27 @@ pub fn verify_bundle(
         return Ok((report, None));
     };
     let (manifest, files) = read_inner(path, unlock, &key, &mut |_, _| Ok(()))?;
-    if Some(&manifest.export_id) != export_id.as_ref() || manifest.format != FORMAT {
+    let expected_format = if clear_event { FORMAT_V1 } else { FORMAT };
+    if Some(&manifest.export_id) != export_id.as_ref() || manifest.format != expected_format {
         return fail(
             "MANIFEST.json",
             "the manifest is not for the export in the receipt",
         );
+    }
+    if !clear_event {
+        // The sealed intent event is the one the receipt proves, for this export.
+        let event = manifest
+            .intent_event
+            .as_deref()
+            .map_or_else(|| fail("MANIFEST.json", "no intent event"), Ok)?;
+        if audit::leaf_hash(event.as_bytes()) != leaf
+            || intent_event(event, receipt.index, "MANIFEST.json")? != export_id
+        {
+            return fail(
+                "MANIFEST.json",
+                "its intent event is not the one in the signed log",
+            );
+        }
     }
     report.payload_checked = true;
     report.records = manifest.records.len();
@@ -695,6 +734,19 @@ pub fn verify_bundle(
         }
     }
     Ok((report, Some(manifest)))
+}
+
+/// Checks that `json` is an export-intent event at log position `index`; returns its export id.
+fn intent_event(json: &str, index: u64, step: &'static str) -> Result<Option<String>, BundleError> {
+    let event: audit::Event = serde_json::from_str(json).or_else(|e| fail(step, e.to_string()))?;
+    if event.action != audit::Action::ExportIntent || event.seq != index {
+        return fail(step, "the receipt is not for an export");
+    }
+    Ok(event
+        .detail
+        .as_ref()
+        .and_then(|d| d["export_id"].as_str())
+        .map(str::to_owned))
 }
 
 /// Receives each inner file, in the bundle's order, as it is decrypted: its checked relative
@@ -858,12 +910,9 @@ mod tests {
         identity: String,
     }
 
-    fn bundle_with(inner: impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str)) -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let key = SigningKey::from_bytes(&[5u8; 32]);
-        let vault_id = [3u8; 16];
-        let export_id = "00112233445566778899aabbccddeeff";
-        let event = audit::Event {
+    /// The intent event of the fixture export: first in its vault's log.
+    fn intent_leaf(export_id: &str) -> Vec<u8> {
+        audit::Event {
             seq: 0,
             time: "2026-01-01T00:00:00Z".into(),
             operator: "op".into(),
@@ -873,8 +922,16 @@ mod tests {
             parts: Vec::new(),
             detail: Some(serde_json::json!({ "export_id": export_id })),
             salt: "00".into(),
-        };
-        let leaf = event.leaf();
+        }
+        .leaf()
+    }
+
+    fn bundle_with(inner: impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str)) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::from_bytes(&[5u8; 32]);
+        let vault_id = [3u8; 16];
+        let export_id = "00112233445566778899aabbccddeeff";
+        let leaf = intent_leaf(export_id);
         let root = audit::leaf_hash(&leaf);
         let checkpoint = Checkpoint::sign(&audit::origin(&vault_id), 1, &root, &key);
         let identity = age::x25519::Identity::generate();
@@ -899,7 +956,12 @@ mod tests {
             checkpoint: checkpoint.note.clone(),
             receipt: Receipt {
                 format: Receipt::FORMAT.into(),
-                event: String::from_utf8(leaf).unwrap(),
+                event: None,
+                leaf_hash: Some({
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.encode(root)
+                }),
+                export_id: Some(export_id.into()),
                 index: 0,
                 tree_size: 1,
                 proof: Vec::new(),
@@ -925,6 +987,14 @@ mod tests {
 
     /// A well-formed inner tar, signed, with the given extra entries added before it.
     fn inner_with(extra: Vec<Entry>) -> impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str) {
+        inner_with_intent(extra, None)
+    }
+
+    /// [`inner_with`], its manifest holding `intent` instead of the logged intent event.
+    fn inner_with_intent(
+        extra: Vec<Entry>,
+        intent: Option<Vec<u8>>,
+    ) -> impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str) {
         move |tar, key, export_id| {
             let mut sums = BTreeMap::new();
             for (name, kind, data) in &extra {
@@ -947,6 +1017,9 @@ mod tests {
                 time: "2026-01-01T00:00:00Z".into(),
                 records: Vec::new(),
                 withheld: Vec::new(),
+                intent_event: Some(
+                    String::from_utf8(intent.unwrap_or_else(|| intent_leaf(export_id))).unwrap(),
+                ),
             };
             let m = serde_json::to_vec(&manifest).unwrap();
             tar.append(
@@ -979,6 +1052,23 @@ mod tests {
             .map(|i| i as Box<dyn age::Identity>)
             .collect();
         Unlock::Identities(ids)
+    }
+
+    #[test]
+    fn a_sealed_intent_event_other_than_the_logged_one_is_refused() {
+        let unlock = |f: &Fixture| {
+            Unlock::Identities(vec![Box::new(
+                f.identity.parse::<age::x25519::Identity>().unwrap(),
+            )])
+        };
+        let good = bundle_with(inner_with(Vec::new()));
+        assert!(verify_bundle(&good.bundle, None, Some(&unlock(&good)), None).is_ok());
+        let other = intent_leaf("ffffffffffffffffffffffffffffffff");
+        let bad = bundle_with(inner_with_intent(Vec::new(), Some(other)));
+        // Without the key only the receipt is checked, and it is the logged one.
+        assert!(verify_bundle(&bad.bundle, None, None, None).is_ok());
+        let err = verify_bundle(&bad.bundle, None, Some(&unlock(&bad)), None).unwrap_err();
+        assert_eq!(err.step, "MANIFEST.json");
     }
 
     #[test]

@@ -1494,10 +1494,16 @@ impl Vault {
         let checkpoint =
             store::checkpoint(conn)?.ok_or_else(|| Integrity::Log("no checkpoint".into()))?;
         use base64::Engine;
+        let intent_event = String::from_utf8(intent_json.to_vec())
+            .map_err(|_| Integrity::Log("the intent event is not text".into()))?;
         let receipt = Receipt {
             format: Receipt::FORMAT.into(),
-            event: String::from_utf8(intent_json.to_vec())
-                .map_err(|_| Integrity::Log("the intent event is not text".into()))?,
+            event: None,
+            leaf_hash: Some(
+                base64::engine::general_purpose::STANDARD
+                    .encode(audit::leaf_hash(intent_event.as_bytes())),
+            ),
+            export_id: Some(export_id.clone()),
             index: index as u64,
             tree_size: leaves.len() as u64,
             proof: audit::inclusion_proof(index, &leaves)
@@ -1614,6 +1620,7 @@ impl Vault {
                 time: now_rfc3339(),
                 records: manifest_records,
                 withheld: withheld.clone(),
+                intent_event: Some(intent_event.clone()),
             };
             let stream = inner
                 .finish(&manifest, &self.s.signing)

@@ -822,3 +822,72 @@ fn a_hostile_bundle_imports_nothing() {
         .stderr(predicate::str::contains("unexpected entry"));
     assert_eq!(tv.vault_bytes(), before);
 }
+
+#[test]
+fn the_outer_layer_names_no_operator_reason_purpose_or_record() {
+    let tv = TestVault::empty();
+    tv.init()
+        .args(["--operator", "CanaryOperatorR4"])
+        .assert()
+        .success();
+    let id = tv.add(&["--witness", "CanaryPseudonymS1", "--consent", "archive"]);
+    let pass = tv.write("export-pass", b"an export passphrase for this test\n");
+    let bundle = tv.path("bundle.tar");
+    tv.cmd()
+        .args(["export", "-o"])
+        .arg(&bundle)
+        .args([
+            "--purpose",
+            "court",
+            "--all",
+            "--override-consent",
+            "--reason",
+            "CanaryReasonT7",
+            "--export-passphrase-file",
+        ])
+        .arg(&pass)
+        .assert()
+        .success();
+    // What anyone who intercepts the bundle reads, without the passphrase.
+    let mut archive = tar::Archive::new(std::fs::File::open(&bundle).unwrap());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = String::from_utf8(entry.path_bytes().into_owned()).unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        for canary in [
+            "CanaryOperatorR4",
+            "CanaryReasonT7",
+            "CanaryPseudonymS1",
+            "court",
+            id.as_str(),
+        ] {
+            assert!(!contains(&data, canary.as_bytes()), "{canary} in {name}");
+        }
+    }
+    // With the passphrase, the sealed intent event is checked against the signed log.
+    tv.cmd()
+        .args(["verify-export"])
+        .arg(&bundle)
+        .arg("--export-passphrase-file")
+        .arg(&pass)
+        .assert()
+        .success();
+    // A receipt pointing at another leaf of the log is refused.
+    let damaged = tv.path("damaged.tar");
+    rewrite_outer(&bundle, &damaged, |name, data| {
+        if name != "receipt.json" {
+            return Some(data);
+        }
+        let mut receipt: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        receipt["leaf_hash"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
+        Some(serde_json::to_vec(&receipt).unwrap())
+    });
+    tv.bare_cmd()
+        .args(["verify-export"])
+        .arg(&damaged)
+        .arg("--export-passphrase-file")
+        .arg(&pass)
+        .assert()
+        .code(13);
+}
