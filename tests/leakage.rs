@@ -1,7 +1,8 @@
 //! Nothing a witness said or is called reaches the disk in plaintext: unique canaries in every
 //! field, the statement, an attachment's name and its content are absent from the vault file,
-//! its journal, the vault's folder and TMPDIR, as ASCII, UTF-16LE and base64, after add, list,
-//! show, search and cat.
+//! its journal, the vault's folder, HOME (anchors, an export, a backup) and TMPDIR, as ASCII,
+//! UTF-16LE and base64, after add, list, show, search, cat, history, log, verify, amend,
+//! export, backup, rekey and a run killed while writing.
 
 mod common;
 
@@ -102,6 +103,61 @@ fn canaries_never_reach_the_disk() {
     tv.cmd().args(["search", canaries[3]]).assert().success();
     let name = format!("in-{}.wav", canaries[10]);
     assert_eq!(tv.cat(&id, &name), attachment);
+    tv.cmd().args(["history", &id]).assert().success();
+    tv.cmd().arg("log").assert().success();
+    tv.cmd().arg("verify").assert().success();
+    tv.cmd()
+        .args(["amend", &id, "--title", "CanaryAmendedTitleU2"])
+        .assert()
+        .success();
+    let exports = tv.path("home/exports");
+    std::fs::create_dir_all(&exports).unwrap();
+    let pass = tv.write("export-pass", b"an export passphrase for the leak test\n");
+    tv.cmd()
+        .args(["export", "-o"])
+        .arg(exports.join("bundle.tar"))
+        .args(["--purpose", "court", "--all", "--include-identity"])
+        .arg("--export-passphrase-file")
+        .arg(&pass)
+        .assert()
+        .success();
+    tv.cmd()
+        .args(["backup", "-o"])
+        .arg(tv.path("home/backup.tvault"))
+        .assert()
+        .success();
+    tv.cmd()
+        .args(["rekey", "--reencrypt", "--yes"])
+        .assert()
+        .success();
+
+    // A run killed in the middle: a big attachment whose content is a canary, stopped while
+    // it is being written, leaves a hot journal beside the vault.
+    let mut big = Vec::new();
+    while big.len() < 8 << 20 {
+        big.extend_from_slice(b"CanaryKilledAttachmentY6 ");
+    }
+    let big_path = tv.write("in-big.bin", &big);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tvault"))
+        .env("HOME", tv.dir.path().join("home"))
+        .env("TMPDIR", &tv.tmp)
+        .arg("--vault")
+        .arg(&tv.vault)
+        .arg("--passphrase-file")
+        .arg(&tv.pass_file)
+        .args([
+            "-q",
+            "add",
+            "--witness",
+            "CanaryKilledWitnessZ5",
+            "--attach",
+        ])
+        .arg(&big_path)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let _ = child.kill();
+    child.wait().unwrap();
 
     // Everything tvault may have written: the vault's folder (file, journal) and TMPDIR.
     let mut scanned = files_under(tv.vault.parent().unwrap());
@@ -109,7 +165,12 @@ fn canaries_never_reach_the_disk() {
     scanned.extend(files_under(&tv.path("home")));
     assert!(scanned.contains(&tv.vault));
     let mut canaries: Vec<&str> = canaries.to_vec();
-    canaries.push("1999-12-31");
+    canaries.extend([
+        "1999-12-31",
+        "CanaryAmendedTitleU2",
+        "CanaryKilledAttachmentY6",
+        "CanaryKilledWitnessZ5",
+    ]);
     for file in &scanned {
         let data = std::fs::read(file).unwrap();
         for canary in &canaries {
