@@ -327,16 +327,9 @@ fn two_writers_at_once_both_land_or_one_is_told_the_vault_is_busy() {
     let tv = small_vault();
     let data = tv.write("mid.bin", &content(3 << 20, 3));
     let spawn = |witness: &str| {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tvault"));
-        cmd.env("HOME", tv.dir.path().join("home"))
-            .env("TMPDIR", &tv.tmp)
-            .arg("--vault")
-            .arg(&tv.vault)
-            .arg("--passphrase-file")
-            .arg(&tv.pass_file)
-            .args(["-q", "add", "--witness", witness, "--attach"])
+        tv.process()
+            .args(["add", "--witness", witness, "--attach"])
             .arg(&data)
-            .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()
@@ -455,21 +448,7 @@ fn kill_at_random_points(
 ) {
     let start = snapshot(tv);
     let before = state(tv);
-    let run = || {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("tvault"))
-            .env("HOME", tv.dir.path().join("home"))
-            .env("TMPDIR", &tv.tmp)
-            .arg("--vault")
-            .arg(&tv.vault)
-            .arg("--passphrase-file")
-            .arg(&tv.pass_file)
-            .arg("-q")
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let run = || tv.process().args(args).spawn().unwrap();
     let started = Instant::now();
     assert!(run().wait().unwrap().success(), "{args:?} runs");
     let whole = started.elapsed();

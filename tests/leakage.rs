@@ -138,20 +138,9 @@ fn canaries_never_reach_the_disk() {
         big.extend_from_slice(b"CanaryKilledAttachmentY6 ");
     }
     let big_path = tv.write("in-big.bin", &big);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tvault"))
-        .env("HOME", tv.dir.path().join("home"))
-        .env("TMPDIR", &tv.tmp)
-        .arg("--vault")
-        .arg(&tv.vault)
-        .arg("--passphrase-file")
-        .arg(&tv.pass_file)
-        .args([
-            "-q",
-            "add",
-            "--witness",
-            "CanaryKilledWitnessZ5",
-            "--attach",
-        ])
+    let mut child = tv
+        .process()
+        .args(["add", "--witness", "CanaryKilledWitnessZ5", "--attach"])
         .arg(&big_path)
         .spawn()
         .unwrap();

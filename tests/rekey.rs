@@ -247,19 +247,9 @@ fn reencrypt_gives_every_part_new_bytes_and_old_keyslots_open_nothing() {
 
 /// The rekey command as a plain process, to be killed.
 fn rekey_process(s: &Setup, reencrypt: bool) -> std::process::Command {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tvault"));
-    cmd.env("HOME", s.tv.dir.path().join("home"))
-        .env("TMPDIR", &s.tv.tmp)
-        .env_remove("TVAULT_ANCHOR_DIR")
-        .env_remove("XDG_STATE_HOME")
-        .arg("--vault")
-        .arg(&s.tv.vault)
-        .arg("--passphrase-file")
-        .arg(&s.tv.pass_file)
-        .args(["-q", "rekey", "--yes", "--recovery-code-file"])
-        .arg(&s.code)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    let mut cmd = s.tv.process();
+    cmd.args(["rekey", "--yes", "--recovery-code-file"])
+        .arg(&s.code);
     if reencrypt {
         cmd.arg("--reencrypt");
     }

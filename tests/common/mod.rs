@@ -57,6 +57,30 @@ impl TestVault {
         cmd
     }
 
+    /// `tvault -q --vault V --passphrase-file P …` as a plain process, in the same clean
+    /// environment as [`TestVault::bare_cmd`], with stdout and stderr discarded: for runs that
+    /// are killed, or run side by side.
+    pub fn process(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tvault"));
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy().into_owned();
+            if key.starts_with("TVAULT_") || key.starts_with("XDG_") {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.env("HOME", self.dir.path().join("home"))
+            .env("TMPDIR", &self.tmp)
+            .env("NO_COLOR", "1")
+            .arg("--vault")
+            .arg(&self.vault)
+            .arg("--passphrase-file")
+            .arg(&self.pass_file)
+            .arg("-q")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd
+    }
+
     /// `tvault --vault V --passphrase-file P …`
     pub fn cmd(&self) -> Command {
         let mut cmd = self.bare_cmd();
