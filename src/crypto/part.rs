@@ -526,6 +526,41 @@ mod tests {
     }
 
     #[test]
+    fn a_part_cut_at_any_chunk_edge_releases_only_a_prefix_and_then_fails() {
+        let key = Key::random();
+        let pk = PartKey {
+            key: &key,
+            binding: binding(1),
+        };
+        let plain = roundtrip_input(200_000);
+        let (sealed, file) = encrypt(&pk, &mut plain.as_slice(), Vec::new()).unwrap();
+        // The header, the 16-byte nonce, then chunks of 64 KiB plus a 16-byte tag.
+        let start = file.windows(5).position(|w| w == b"\n--- ").unwrap() + 49 + 16;
+        let chunk = 64 * 1024 + 16;
+        let mut cuts = Vec::new();
+        let mut edge = start;
+        while edge <= file.len() {
+            cuts.extend([edge - 1, edge, edge + 1]);
+            edge += chunk;
+        }
+        cuts.extend([file.len() - 1, 0, start / 2]);
+        for cut in cuts.into_iter().filter(|&c| c < file.len()) {
+            let mut out = Vec::new();
+            let result = open(
+                &pk,
+                &file[..cut],
+                sealed.size,
+                sealed.padded_size,
+                &sealed.sha256,
+            )
+            .and_then(|mut r| r.read_to_end(&mut out));
+            assert!(result.is_err(), "cut at {cut} of {}", file.len());
+            assert_eq!(out, plain[..out.len()], "cut at {cut}: not a prefix");
+            assert_eq!(out.len() % (64 * 1024), 0, "cut at {cut}: a partial chunk");
+        }
+    }
+
+    #[test]
     fn an_empty_part_is_checked_to_its_end_too() {
         let key = Key::random();
         let pk = PartKey {
