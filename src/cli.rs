@@ -9,6 +9,7 @@ mod amend;
 mod audit;
 mod backup;
 mod cat;
+mod completions;
 mod destroy;
 pub mod error;
 mod export;
@@ -103,8 +104,9 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     verbose: bool,
 
+    /// Without a command: what you can do now, given the vault at the default place
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +137,8 @@ enum Command {
     #[command(subcommand)]
     Audit(audit::Command),
     Status(status::Args),
+    Completions(completions::CompletionsArgs),
+    Man(completions::ManArgs),
 }
 
 /// What every subcommand gets: the global flags, resolved.
@@ -178,7 +182,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             no_input: cli.no_input,
         },
     };
-    let result = match cli.command {
+    let Some(command) = cli.command else {
+        return guide(&ctx).map_err(|mut e| {
+            e.json = json;
+            e.verbose = verbose;
+            e
+        });
+    };
+    let result = match command {
         Command::Init(args) => init::run(&ctx, args),
         Command::Add(args) => add::run(&ctx, *args),
         Command::Amend(args) => amend::run(&ctx, *args),
@@ -202,12 +213,43 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Cat(args) => cat::run(&ctx, args),
         Command::Search(args) => search::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     };
     result.map_err(|mut e| {
         e.json = json;
         e.verbose = verbose;
         e
     })
+}
+
+/// `tvault` alone: a few lines on what to do next, from what is there (reads no secret and
+/// records nothing).
+fn guide(ctx: &Context) -> Result<(), CliError> {
+    let path = ctx.vault_path.display();
+    let text = if !ctx.vault_path.exists() {
+        format!(
+            "tvault keeps witness testimony encrypted in one file.\n\n\
+             There is no vault at {path} yet. To start:\n  \
+             tvault init                  make it (asks for a passphrase; keep the recovery code)\n  \
+             tvault --vault PATH init     make one somewhere else\n\n\
+             `tvault --help` lists every command.\n"
+        )
+    } else {
+        let status = Vault::status(&ctx.vault_path, Some(&ctx.anchor_dir))?;
+        format!(
+            "Vault {path}: {} record(s), {} event(s) in its custody log.\n\n\
+             What you can do now:\n  \
+             tvault add --witness PSEUDONYM --text-file FILE [--attach FILE]  record a testimony\n  \
+             tvault list | tvault search TEXT | tvault show ID                find and read\n  \
+             tvault export -o FILE --purpose P ID... --recipient KEY          release records, sealed and signed\n  \
+             tvault verify                                                    check everything\n  \
+             tvault backup -o FILE                                            a checked copy to keep elsewhere\n\n\
+             `tvault status` describes the vault without a passphrase; `tvault --help` lists every command.\n",
+            status.records, status.log_size
+        )
+    };
+    print(&text)
 }
 
 /// `$VAR/tvault`, or `~/FALLBACK/tvault` (XDG base directories; relative values are ignored).
@@ -484,6 +526,9 @@ mod tests {
                 vec![RecoveryCodeUsed, PassphraseChanged],
             ),
             (vec!["status"], vec![]),
+            (vec!["status", "--paths"], vec![]),
+            (vec!["completions", "bash"], vec![]),
+            (vec!["man"], vec![]),
             (vec!["audit", "checkpoint", "-o", &cp], vec![]),
             (vec!["audit", "prove", "--from", &cp, "-o", &proof], vec![]),
             (

@@ -738,3 +738,65 @@ fn a_statement_over_the_limit_is_refused_with_a_hint() {
         .code(1)
         .stderr(predicate::str::contains("larger than").and(predicate::str::contains("--attach")));
 }
+
+#[test]
+fn tvault_alone_says_what_to_do_next() {
+    let tv = TestVault::empty();
+    tv.bare_cmd()
+        .arg("--vault")
+        .arg(&tv.vault)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("tvault init"));
+    tv.init().assert().success();
+    let out = tv
+        .bare_cmd()
+        .arg("--vault")
+        .arg(&tv.vault)
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        text.contains("0 record(s)") && text.contains("tvault add"),
+        "{text}"
+    );
+}
+
+#[test]
+fn completions_man_and_paths_need_no_vault() {
+    let tv = TestVault::empty();
+    for (shell, marker) in [
+        ("bash", "_tvault()"),
+        ("zsh", "#compdef tvault"),
+        ("fish", "complete -c tvault"),
+        ("elvish", "tvault"),
+        ("powershell", "tvault"),
+    ] {
+        tv.bare_cmd()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(marker).and(predicate::str::contains("export")));
+    }
+    tv.bare_cmd()
+        .arg("man")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(".TH tvault 1"));
+    let out = tv
+        .bare_cmd()
+        .arg("--vault")
+        .arg(&tv.vault)
+        .args(["status", "--paths", "--json"])
+        .assert()
+        .success();
+    let paths = json(&out.get_output().stdout);
+    assert_eq!(paths["vault"], tv.vault.to_str().unwrap());
+    assert_eq!(paths["vault_exists"], false);
+    assert!(
+        paths["anchor_dir"]
+            .as_str()
+            .unwrap()
+            .ends_with(".local/state/tvault/anchors")
+    );
+}

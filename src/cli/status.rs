@@ -7,9 +7,17 @@ use super::{Context, human_size, print, print_json};
 
 /// Show the vault's path, format, size and keyslots (needs no passphrase)
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Only list the paths tvault uses (the vault, the anchor folder and this vault's anchor),
+    /// whether or not they exist yet
+    #[arg(long)]
+    paths: bool,
+}
 
-pub fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
+pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    if args.paths {
+        return paths(ctx);
+    }
     let status = Vault::status(&ctx.vault_path, Some(&ctx.anchor_dir))?;
     if status.keyslots.iter().any(|s| s.weak) {
         ctx.say("warning: a keyslot's KDF parameters are below the floor of 256 MiB and 768 MiB × passes; a stolen copy of this vault is easier to crack");
@@ -51,4 +59,30 @@ pub fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
             .map_or_else(|| "none yet".to_owned(), |a| a.display().to_string())
     ));
     print(&text)
+}
+
+/// `status --paths`: where tvault reads and writes, for backups, audits and bug reports.
+fn paths(ctx: &Context) -> Result<(), CliError> {
+    let anchor = if ctx.vault_path.exists() {
+        Vault::status(&ctx.vault_path, Some(&ctx.anchor_dir))?.anchor
+    } else {
+        None
+    };
+    if ctx.json {
+        return print_json(&serde_json::json!({
+            "vault": ctx.vault_path,
+            "vault_exists": ctx.vault_path.exists(),
+            "anchor_dir": ctx.anchor_dir,
+            "anchor": anchor,
+        }));
+    }
+    let exists = |p: &std::path::Path| if p.exists() { "" } else { "  (not there yet)" };
+    print(&format!(
+        "vault:          {}{}\nanchor folder:  {}{}\nanchor:         {}\n",
+        ctx.vault_path.display(),
+        exists(&ctx.vault_path),
+        ctx.anchor_dir.display(),
+        exists(&ctx.anchor_dir),
+        anchor.map_or_else(|| "none yet".to_owned(), |a| a.display().to_string()),
+    ))
 }
