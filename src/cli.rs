@@ -11,6 +11,7 @@ mod backup;
 mod cat;
 mod completions;
 mod destroy;
+mod doctor;
 pub mod error;
 mod export;
 pub mod harden;
@@ -137,6 +138,7 @@ enum Command {
     #[command(subcommand)]
     Audit(audit::Command),
     Status(status::Args),
+    Doctor(doctor::Args),
     Completions(completions::CompletionsArgs),
     Man(completions::ManArgs),
 }
@@ -213,6 +215,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Cat(args) => cat::run(&ctx, args),
         Command::Search(args) => search::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
+        Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     };
@@ -527,6 +530,7 @@ mod tests {
             ),
             (vec!["status"], vec![]),
             (vec!["status", "--paths"], vec![]),
+            (vec!["doctor"], vec![]),
             (vec!["completions", "bash"], vec![]),
             (vec!["man"], vec![]),
             (vec!["audit", "checkpoint", "-o", &cp], vec![]),

@@ -800,3 +800,38 @@ fn completions_man_and_paths_need_no_vault() {
             .ends_with(".local/state/tvault/anchors")
     );
 }
+
+#[test]
+fn doctor_checks_without_a_passphrase_and_names_nothing() {
+    let tv = TestVault::empty();
+    tv.bare_cmd()
+        .arg("--vault")
+        .arg(&tv.vault)
+        .arg("doctor")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("fail  vault"));
+    tv.init()
+        .args(["--operator", "CanaryDoctorOperator"])
+        .assert()
+        .success();
+    tv.add(&["--witness", "CanaryDoctorWitness"]);
+    let out = tv
+        .bare_cmd()
+        .arg("--vault")
+        .arg(&tv.vault)
+        .args(["doctor", "--json"])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(!text.contains("CanaryDoctor"), "{text}");
+    let report = json(text.as_bytes());
+    let checks = report["checks"].as_array().unwrap();
+    let integrity = checks
+        .iter()
+        .find(|c| c["check"] == "SQLite integrity check")
+        .unwrap();
+    assert_eq!(integrity["status"], "ok");
+    let file = checks.iter().find(|c| c["check"] == "vault file").unwrap();
+    assert_eq!(file["status"], "ok", "the vault is 0600");
+}
