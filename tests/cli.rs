@@ -835,3 +835,37 @@ fn doctor_checks_without_a_passphrase_and_names_nothing() {
     let file = checks.iter().find(|c| c["check"] == "vault file").unwrap();
     assert_eq!(file["status"], "ok", "the vault is 0600");
 }
+
+#[test]
+fn commands_that_change_keys_or_write_files_report_in_json_too() {
+    let tv = TestVault::new();
+    let a = tv.write("a.bin", b"attachment");
+    let id = tv.add(&["--witness", "W", "--attach", a.to_str().unwrap()]);
+    let second = tv.write("second", b"seventeen purple walruses debate quantum tea\n");
+    let run = |args: &[&str]| {
+        let out = tv.cmd().arg("--json").args(args).assert().success();
+        json(&out.get_output().stdout)
+    };
+    let out = tv.path("out.bin");
+    assert_eq!(
+        run(&["cat", &id, "a.bin", "-o", out.to_str().unwrap()])["bytes"],
+        10
+    );
+    let added = run(&[
+        "operator",
+        "add",
+        "bakhyt",
+        "--new-passphrase-file",
+        second.to_str().unwrap(),
+    ]);
+    assert_eq!(added["operator"], "bakhyt");
+    assert_eq!(run(&["operator", "remove", "bakhyt"])["removed"], true);
+    let pass = tv.pass_file.to_str().unwrap().to_owned();
+    assert_eq!(
+        run(&["passphrase", "change", "--new-passphrase-file", &pass])["passphrase_changed"],
+        true
+    );
+    let cp = tv.path("cp");
+    assert!(run(&["audit", "checkpoint", "-o", cp.to_str().unwrap()])["tree_size"].is_u64());
+    assert_eq!(run(&["destroy", "--yes"])["destroyed"], true);
+}

@@ -115,6 +115,11 @@ fn emit(
                         .hint("tvault never replaces a file; choose a new name")
                 })?;
             let _ = f.flush();
+            if ctx.json {
+                let mut value = json();
+                value["path"] = serde_json::json!(path);
+                return print_json(&value);
+            }
             ctx.say(&format!("Wrote {}.", path.display()));
             Ok(())
         }

@@ -71,6 +71,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         let _ = std::fs::remove_file(path);
         return Err(e);
     }
+    if ctx.json {
+        return super::print_json(&serde_json::json!({
+            "path": path,
+            "bytes": std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        }));
+    }
     ctx.say(&format!("Wrote {}.", path.display()));
     Ok(())
 }

@@ -35,6 +35,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         }
     }
     vault.destroy()?;
+    if ctx.json {
+        return super::print_json(&serde_json::json!({
+            "path": ctx.vault_path,
+            "destroyed": true,
+        }));
+    }
     ctx.say(
         "Destroyed: the keyslots and header were overwritten and the file removed. On SSDs and \
          some filesystems old blocks may survive; only copies you destroy yourself are gone.",

@@ -97,6 +97,9 @@ pub fn run_operator(ctx: &Context, command: OperatorCommand) -> Result<(), CliEr
             let mut vault = ctx.unlock()?;
             let passphrase = new.read(ctx)?;
             vault.add_operator(&name, &passphrase)?;
+            if ctx.json {
+                return print_json(&serde_json::json!({ "operator": name, "added": true }));
+            }
             ctx.say("Added the operator. They unlock with their own passphrase; events name them.");
             Ok(())
         }
@@ -123,6 +126,9 @@ pub fn run_operator(ctx: &Context, command: OperatorCommand) -> Result<(), CliEr
         OperatorCommand::Remove { name } => {
             let mut vault = ctx.unlock()?;
             vault.remove_operator(&name)?;
+            if ctx.json {
+                return print_json(&serde_json::json!({ "operator": name, "removed": true }));
+            }
             ctx.say(
                 "Removed the operator's keyslot. Copies of the vault made earlier still open with \
                  their passphrase, and hold the master key of this file too: `tvault rekey \
@@ -139,6 +145,12 @@ pub fn run_passphrase(ctx: &Context, command: PassphraseCommand) -> Result<(), C
             let mut vault = ctx.unlock()?;
             let passphrase = new.read(ctx)?;
             vault.change_passphrase(&passphrase)?;
+            if ctx.json {
+                return print_json(&serde_json::json!({
+                    "operator": vault.operator(),
+                    "passphrase_changed": true,
+                }));
+            }
             ctx.say(
                 "Changed. Copies and backups of the vault made before now still open with the old passphrase, \
                  and hold the master key of this file too: destroy them, or run `tvault rekey --reencrypt` \

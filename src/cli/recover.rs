@@ -64,6 +64,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     )?;
     let passphrase = args.new.read(ctx)?;
     let name = vault.recover_operator(ctx.operator.as_deref(), &passphrase)?;
+    if ctx.json {
+        return super::print_json(&serde_json::json!({
+            "operator": name,
+            "passphrase_changed": true,
+        }));
+    }
     ctx.say(&format!(
         "Set a new passphrase for {}. Copies of the vault made earlier still open with the old one.",
         super::terminal::escape(&name, false)
