@@ -99,13 +99,6 @@ pub struct DroppedSlot {
     pub recovery: bool,
 }
 
-impl RekeyPlan {
-    /// The operators (or `recovery`) whose keyslots are kept, the unlocking one first.
-    pub fn kept(&self) -> impl Iterator<Item = &str> {
-        self.kept.iter().map(|k| k.label.as_str())
-    }
-}
-
 /// What a rekey did.
 #[derive(Debug, Serialize)]
 pub struct RekeySummary {
