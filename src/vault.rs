@@ -1529,6 +1529,7 @@ impl Vault {
             let stream = encryptor.wrap_output(bundle).map_err(io_at(out))?;
             let mut inner = InnerWriter::new(stream);
             let mut manifest_records = Vec::new();
+            let mut custody_by_record = BTreeMap::new();
             let tx = self.store.read()?;
             for ((row, sealed), (identity, attachments)) in chosen.iter().zip(&plans) {
                 let base = format!("records/{}", row.record);
@@ -1567,11 +1568,13 @@ impl Vault {
                         .add_bytes(&format!("{base}/statement.txt"), text.as_bytes())
                         .map_err(io_at(out))?;
                 }
-                let custody: Vec<&Event> = all_events
+                let events: Vec<Event> = all_events
                     .iter()
                     .filter(|e| e.record.as_deref() == Some(row.record.to_string().as_str()))
+                    .cloned()
                     .collect();
-                let custody = serde_json::to_vec_pretty(&custody).expect("events serialise");
+                let custody = serde_json::to_vec_pretty(&events).expect("events serialise");
+                custody_by_record.insert(row.record.to_string(), events);
                 inner
                     .add_bytes(&format!("{base}/custody.json"), &custody)
                     .map_err(io_at(out))?;
@@ -1616,7 +1619,7 @@ impl Vault {
                 intent_event: Some(intent_event.clone()),
             };
             let stream = inner
-                .finish(&manifest, &self.s.signing)
+                .finish(&manifest, &custody_by_record, &self.s.signing)
                 .map_err(io_at(out))?;
             let bundle = stream.finish().map_err(io_at(out))?;
             let files = OuterFiles {

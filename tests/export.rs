@@ -891,3 +891,59 @@ fn the_outer_layer_names_no_operator_reason_purpose_or_record() {
         .assert()
         .code(13);
 }
+
+#[test]
+fn every_bundle_carries_a_printable_report_with_everything_escaped() {
+    let tv = TestVault::new();
+    let st = tv.write("st.txt", b"the statement\n");
+    let id = tv.add(&[
+        "--witness",
+        "<b>Owl</b> & \"Co\"",
+        "--consent",
+        "court",
+        "--text-file",
+        st.to_str().unwrap(),
+    ]);
+    let pass = tv.write("export-pass", b"an export passphrase for this test\n");
+    let bundle = tv.path("bundle.tar");
+    export(
+        &tv,
+        &bundle,
+        &["--all", "--export-passphrase-file", pass.to_str().unwrap()],
+    )
+    .success();
+    let into = tv.path("opened");
+    tv.cmd()
+        .args(["open-export"])
+        .arg(&bundle)
+        .arg("--into")
+        .arg(&into)
+        .arg("--export-passphrase-file")
+        .arg(&pass)
+        .assert()
+        .success();
+    let report = std::fs::read_to_string(into.join("REPORT.html")).unwrap();
+    assert!(report.starts_with("<!DOCTYPE html>") && report.trim_end().ends_with("</html>"));
+    assert!(report.contains("&lt;b&gt;Owl&lt;/b&gt; &amp; &quot;Co&quot;"));
+    assert!(!report.contains("<b>Owl"));
+    for forbidden in [
+        "<script", "src=", "href=", "http:", "https:", "@import", "url(",
+    ] {
+        assert!(!report.contains(forbidden), "{forbidden} in the report");
+    }
+    let statement_sha = sha256_hex(b"the statement\n");
+    assert!(report.contains(&statement_sha));
+    assert!(report.contains(&id) && report.contains("record-added"));
+    // Tags open and close in balance.
+    for tag in ["table", "tr", "td", "th", "h2", "code"] {
+        let open = report.matches(&format!("<{tag}>")).count()
+            + report.matches(&format!("<{tag} ")).count();
+        let close = report.matches(&format!("</{tag}>")).count();
+        assert_eq!(open, close, "<{tag}>");
+    }
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
