@@ -197,22 +197,28 @@ fn a_truncated_vault_reads_back_identically_or_fails_cleanly() {
     assert!(refused > 0);
 }
 
+/// `export` of every record to `bundle`, sealed with the passphrase in `pass`.
+fn export_args<'a>(bundle: &'a Path, pass: &'a Path) -> [&'a str; 11] {
+    [
+        "export",
+        "-o",
+        bundle.to_str().unwrap(),
+        "--purpose",
+        "archive",
+        "--all",
+        "--override-consent",
+        "--reason",
+        "test",
+        "--export-passphrase-file",
+        pass.to_str().unwrap(),
+    ]
+}
+
 fn export_bundle(tv: &TestVault) -> (PathBuf, PathBuf) {
     let pass = tv.write("export-pass", b"an export passphrase for the sweep\n");
     let bundle = tv.path("bundle.tar");
     tv.cmd()
-        .args(["export", "-o"])
-        .arg(&bundle)
-        .args([
-            "--purpose",
-            "archive",
-            "--all",
-            "--override-consent",
-            "--reason",
-            "test",
-        ])
-        .arg("--export-passphrase-file")
-        .arg(&pass)
+        .args(export_args(&bundle, &pass))
         .assert()
         .success();
     (bundle, pass)
@@ -295,23 +301,7 @@ fn a_full_disk_fails_with_exit_15_and_leaves_the_vault_whole() {
     let pass = tv.write("export-pass", b"an export passphrase for the sweep\n");
     let bundle = tv.path("out").join("bundle.tar");
     std::fs::create_dir(tv.path("out")).unwrap();
-    let out = with_size_limit(
-        &tv,
-        before / 1024 / 2,
-        &[
-            "export",
-            "-o",
-            bundle.to_str().unwrap(),
-            "--purpose",
-            "archive",
-            "--all",
-            "--override-consent",
-            "--reason",
-            "test",
-            "--export-passphrase-file",
-            pass.to_str().unwrap(),
-        ],
-    );
+    let out = with_size_limit(&tv, before / 1024 / 2, &export_args(&bundle, &pass));
     assert_eq!(
         out.status.code(),
         Some(15),
@@ -576,19 +566,7 @@ fn a_kill_at_any_moment_leaves_the_state_before_or_after() {
     };
     kill_at_random_points(
         &tv,
-        &[
-            "export",
-            "-o",
-            bundle.to_str().unwrap(),
-            "--purpose",
-            "archive",
-            "--all",
-            "--override-consent",
-            "--reason",
-            "test",
-            "--export-passphrase-file",
-            pass.to_str().unwrap(),
-        ],
+        &export_args(&bundle, &pass),
         &exported,
         &clear,
         rounds,
@@ -597,18 +575,7 @@ fn a_kill_at_any_moment_leaves_the_state_before_or_after() {
 
     // Import into a second vault, and shred there.
     tv.cmd()
-        .args(["export", "-o"])
-        .arg(&bundle)
-        .args([
-            "--purpose",
-            "archive",
-            "--all",
-            "--override-consent",
-            "--reason",
-            "test",
-        ])
-        .arg("--export-passphrase-file")
-        .arg(&pass)
+        .args(export_args(&bundle, &pass))
         .assert()
         .success();
     let other = TestVault::new();
