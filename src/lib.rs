@@ -22,6 +22,7 @@
 
 pub mod audit;
 pub mod crypto;
+pub mod digest;
 pub mod error;
 pub mod export;
 pub mod fs;

@@ -7,7 +7,7 @@
 //! [`Session::open_part`], metadata only in [`Session::open_meta`] and
 //! [`Session::open_identity`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 use crate::audit::{self, Action, Checkpoint, Event, Frontier, PartHashes};
 use crate::crypto::part::{self, EncryptFailure, PartBinding, PartKey};
 use crate::crypto::{self, KdfParams, Key, Keyslot, Passphrase, SlotKeys, SlotKind, VaultKeys};
+use crate::digest::{self, Summary, SummaryEntry, Text, TextEntry};
 use crate::error::{Error, Integrity, Result};
 use crate::record::{
     IdentityLevel, InterviewDate, MediaConsent, Metadata, PartInfo, Purpose, RecordId,
@@ -221,8 +222,15 @@ pub struct Amendment<'a> {
     pub remove: Vec<String>,
 }
 
-/// A record version, as `list`, `search` and `history` see it.
+/// A record's current version, as `list` and `search` see it.
 pub struct RecordSummary {
+    pub id: RecordId,
+    pub version: u32,
+    pub summary: Summary,
+}
+
+/// A record version with its whole manifest, as `history` sees it.
+pub struct VersionSummary {
     pub id: RecordId,
     pub version: u32,
     pub sealed: SealedMeta,
@@ -969,6 +977,7 @@ impl Vault {
         if ids.is_empty() {
             return Ok(ids);
         }
+        self.s.refresh_digest(&tx, ids.iter().copied())?;
         let cp = self.s.append(&tx, drafts)?;
         tx.commit()?;
         self.s.write_anchor(&cp)?;
@@ -1050,6 +1059,7 @@ impl Vault {
             imported: None,
         };
         store::insert_version(&tx, &self.s.seal_version(id, version, &sealed, &identity))?;
+        self.s.refresh_digest(&tx, [id])?;
         let event = Draft::new(Action::RecordAmended)
             .on(id, version)
             .parts(sealed.statement.iter().chain(&sealed.attachments));
@@ -1061,74 +1071,148 @@ impl Vault {
 
     /// The latest version of every record that passes `filter`, by interview date.
     pub fn list(&mut self, filter: &Filter) -> Result<Vec<RecordSummary>> {
-        let (records, mut out) = self.scan_current(|_, row| {
-            let sealed = self.s.open_meta(&row)?;
-            Ok(filter.matches(&sealed.meta).then(|| RecordSummary {
-                id: row.record,
-                version: row.version,
-                sealed,
-            }))
-        })?;
+        let (records, out) = self.scan_digest(
+            false,
+            |_, _, entry, _| {
+                Ok(filter.matches(&entry.summary.meta).then(|| RecordSummary {
+                    id: entry.id,
+                    version: entry.version,
+                    summary: entry.summary,
+                }))
+            },
+            by_date,
+        )?;
         self.record(vec![Draft::new(Action::RecordsListed).detail(
             serde_json::json!({
                 "records": records,
                 "shown": out.len(),
             }),
         )])?;
-        // The keys end with the record id, so they are unique: an unstable sort is exact.
-        out.sort_unstable_by(|a, b| sort_key(a).cmp(&sort_key(b)));
         Ok(out)
     }
 
-    /// Visits the current version of every record (metadata only, see
-    /// [`store::each_current_meta`]) on every core: each thread reads its share of the record
-    /// ids through a connection of its own, and the shared lock this connection holds
-    /// meanwhile keeps any write from committing, so all threads see one state. Returns how
-    /// many records were visited and what `visit` kept.
-    fn scan_current<T: Send>(
-        &self,
-        visit: impl Fn(&Connection, VersionRow) -> Result<Option<T>> + Sync,
+    /// Visits the current version of every record through the listing digest
+    /// ([`crate::digest`]), with its statement text when `texts`, on every core: each thread
+    /// takes its share of the buckets through a connection of its own, and the shared lock
+    /// this connection holds meanwhile keeps any write from committing, so all threads see
+    /// one state. A bucket that is missing, does not open or lists other versions than the
+    /// records table is rebuilt from the records, and stored again afterwards. Returns how
+    /// many records were visited and what `visit` kept, sorted by `order` (each thread sorts
+    /// its share, then the shares are merged).
+    fn scan_digest<T: Send>(
+        &mut self,
+        texts: bool,
+        visit: impl Fn(&Session, &Connection, SummaryEntry, Option<TextEntry>) -> Result<Option<T>>
+        + Sync,
+        order: impl Fn(&T, &T) -> std::cmp::Ordering + Sync,
     ) -> Result<(u64, Vec<T>)> {
+        struct Rebuilt {
+            bucket: u8,
+            from: Vec<(RecordId, u32)>,
+            sums: Vec<SummaryEntry>,
+            txts: Vec<TextEntry>,
+        }
+        struct Share<T> {
+            seen: u64,
+            kept: Vec<T>,
+            rebuilt: Vec<Rebuilt>,
+        }
         let threads = std::thread::available_parallelism()
             .map_or(1, std::num::NonZero::get)
             .min(8);
-        let path = self.store.path();
+        let path = self.store.path().to_owned();
+        let s = &self.s;
+        let run = |conn: &Connection, first: usize| {
+            let mut share = Share {
+                seen: 0,
+                kept: Vec::new(),
+                rebuilt: Vec::new(),
+            };
+            for bucket in (first..digest::BUCKETS).step_by(threads) {
+                let bucket = bucket as u8;
+                let expected = store::bucket_versions(conn, bucket)?;
+                let sums = s.stored_summaries(conn, bucket)?;
+                let sums_current = sums.as_ref().is_some_and(|e| {
+                    e.iter()
+                        .map(|e| (e.id, e.version))
+                        .eq(expected.iter().copied())
+                });
+                let txts = if texts || !sums_current {
+                    s.stored_texts(conn, bucket)?
+                } else {
+                    None
+                };
+                let txts_current = txts.as_ref().is_some_and(|e| {
+                    e.iter()
+                        .map(|e| (e.id, e.version))
+                        .eq(expected.iter().copied())
+                });
+                let (sums, txts) = if sums_current && (txts_current || !texts) {
+                    (sums.unwrap_or_default(), txts.unwrap_or_default())
+                } else {
+                    let (sums, txts) = s.build_bucket(
+                        conn,
+                        &expected,
+                        sums.unwrap_or_default(),
+                        txts.unwrap_or_default(),
+                    )?;
+                    share.rebuilt.push(Rebuilt {
+                        bucket,
+                        from: expected,
+                        sums: sums.clone(),
+                        txts: txts.clone(),
+                    });
+                    (sums, txts)
+                };
+                let mut txts = txts.into_iter().filter(|_| texts);
+                for entry in sums {
+                    share.seen += 1;
+                    share.kept.extend(visit(s, conn, entry, txts.next())?);
+                }
+            }
+            share.kept.sort_unstable_by(&order);
+            Ok::<_, Error>(share)
+        };
         let snapshot = self.store.read()?;
-        let latest = store::latest_versions(&snapshot)?;
-        let run = |conn: &Connection, range: store::RowRange| {
-            let (mut seen, mut kept) = (0u64, Vec::new());
-            store::each_current_meta(conn, range, &latest, |row| {
-                seen += 1;
-                kept.extend(visit(conn, row)?);
-                Ok(())
-            })?;
-            Ok::<_, Error>((seen, kept))
-        };
-        let mut shares = store::RowRange::shares(&snapshot, threads)?.into_iter();
-        let Some(mine) = shares.next() else {
-            return Ok((0, Vec::new()));
-        };
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = shares
-                .map(|share| {
-                    let run = &run;
+        let shares: Vec<Share<T>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (1..threads)
+                .map(|first| {
+                    let (run, path) = (&run, &path);
                     scope.spawn(move || {
                         let store = Store::open(path)?;
                         let tx = store.read()?;
-                        run(&tx, share)
+                        run(&tx, first)
                     })
                 })
                 .collect();
-            let (mut seen, mut kept) = run(&snapshot, mine)?;
+            let mut shares = vec![run(&snapshot, 0)?];
             for worker in workers {
-                let (n, more) = worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-                seen += n;
-                kept.extend(more);
+                shares.push(
+                    worker
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+                );
             }
-            Ok((seen, kept))
-        })
+            Ok::<_, Error>(shares)
+        })?;
+        drop(snapshot);
+        let (mut seen, mut kept, mut rebuilt) = (0, Vec::new(), Vec::new());
+        for share in shares {
+            seen += share.seen;
+            kept = merge_sorted(kept, share.kept, &order);
+            rebuilt.extend(share.rebuilt);
+        }
+        if !rebuilt.is_empty() {
+            // Stored only where the records are still as they were read.
+            let tx = self.store.write()?;
+            for r in rebuilt {
+                if store::bucket_versions(&tx, r.bucket)? == r.from {
+                    self.s.write_bucket(&tx, r.bucket, r.sums, &r.txts)?;
+                }
+            }
+            tx.commit()?;
+        }
+        Ok((seen, kept))
     }
 
     /// Resolves an id or unique prefix to a record.
@@ -1230,44 +1314,59 @@ impl Vault {
                 "records": records,
             }),
         )])?;
-        let (_, mut hits) = self.scan_current(|conn, row| {
-            let sealed = self.s.open_meta(&row)?;
-            let m = &sealed.meta;
-            let fields: [(&'static str, Option<&str>); 6] = [
-                ("witness", Some(m.witness.as_str())),
-                ("title", m.title.as_deref()),
-                ("interviewer", m.interviewer.as_deref()),
-                ("location", m.location.as_deref()),
-                ("language", m.language.as_deref()),
-                ("date", m.date.as_ref().map(InterviewDate::as_str)),
-            ];
-            let tags = m.tags.iter().map(|t| ("tag", Some(t.as_str())));
-            let mut found = fields
-                .into_iter()
-                .chain(tags)
-                .find_map(|(field, text)| Some((field, snippet(text?, &needle)?)));
-            if found.is_none()
-                && let Some(info) = &sealed.statement
-            {
-                let text = self.s.read_statement(conn, &row, info)?;
-                found = snippet(text.expose_secret(), &needle).map(|s| ("statement", s));
-            }
-            Ok(found.map(|(field, snippet)| SearchHit {
-                record: RecordSummary {
-                    id: row.record,
-                    version: row.version,
-                    sealed,
-                },
-                field,
-                snippet,
-            }))
-        })?;
-        hits.sort_unstable_by(|a, b| sort_key(&a.record).cmp(&sort_key(&b.record)));
+        let (_, hits) = self.scan_digest(
+            true,
+            |s, conn, entry, text| {
+                let m = &entry.summary.meta;
+                let fields: [(&'static str, Option<&str>); 6] = [
+                    ("witness", Some(m.witness.as_str())),
+                    ("title", m.title.as_deref()),
+                    ("interviewer", m.interviewer.as_deref()),
+                    ("location", m.location.as_deref()),
+                    ("language", m.language.as_deref()),
+                    ("date", m.date.as_ref().map(InterviewDate::as_str)),
+                ];
+                let tags = m.tags.iter().map(|t| ("tag", Some(t.as_str())));
+                let mut found = fields
+                    .into_iter()
+                    .chain(tags)
+                    .find_map(|(field, text)| Some((field, snippet(text?, &needle)?)));
+                if found.is_none() {
+                    found = match text.map(|t| t.text) {
+                        Some(Text::Inline(text)) => snippet(&text, &needle),
+                        Some(Text::Large) => {
+                            let row = store::version(conn, &entry.id, entry.version)?
+                                .ok_or(Integrity::Corrupt)?;
+                            let sealed = s.open_meta(&row)?;
+                            match &sealed.statement {
+                                Some(info) => {
+                                    let text = s.read_statement(conn, &row, info)?;
+                                    snippet(text.expose_secret(), &needle)
+                                }
+                                None => None,
+                            }
+                        }
+                        Some(Text::None) | None => None,
+                    }
+                    .map(|s| ("statement", s));
+                }
+                Ok(found.map(|(field, snippet)| SearchHit {
+                    record: RecordSummary {
+                        id: entry.id,
+                        version: entry.version,
+                        summary: entry.summary,
+                    },
+                    field,
+                    snippet,
+                }))
+            },
+            |a, b| by_date(&a.record, &b.record),
+        )?;
         Ok(hits)
     }
 
     /// Every version of a record, oldest first.
-    pub fn history(&mut self, prefix: &RecordIdPrefix) -> Result<Vec<RecordSummary>> {
+    pub fn history(&mut self, prefix: &RecordIdPrefix) -> Result<Vec<VersionSummary>> {
         let id = self.resolve(prefix)?;
         let rows = store::versions(self.store.conn(), Some(&id))?;
         self.record(vec![
@@ -1275,7 +1374,7 @@ impl Vault {
         ])?;
         rows.iter()
             .map(|row| {
-                Ok(RecordSummary {
+                Ok(VersionSummary {
                     id,
                     version: row.version,
                     sealed: self.s.open_meta(row)?,
@@ -1850,6 +1949,7 @@ impl Vault {
             );
         }
         let imported = drafts.len();
+        s.refresh_digest(&tx, drafts.iter().filter_map(|d| d.record))?;
         let cp = s.append(&tx, drafts)?;
         tx.commit()?;
         s.write_anchor(&cp)?;
@@ -2137,6 +2237,8 @@ impl Vault {
         store::replace_keyslots(&tx, &slots)?;
         store::set_header_mac(&tx, &crypto::header_mac(&next.keys, &vault_id, &slots))?;
         next.store_signing_key(&tx)?;
+        // Sealed under the old K_meta: rebuilt by the next `list` or `search`.
+        store::clear_digest(&tx)?;
 
         let rows = store::versions(&tx, None)?;
         let mut drafts = Vec::with_capacity(rows.len() + 1);
@@ -2322,6 +2424,7 @@ impl Vault {
         let tx = self.store.write()?;
         store::delete_record(&tx, &id)?;
         store::insert_tombstone(&tx, &id, &sealed)?;
+        self.s.refresh_digest(&tx, [id])?;
         let mut event = Draft::new(Action::RecordShredded).detail(serde_json::json!({
             "reason": reason,
             "versions": tombstone.versions,
@@ -2797,6 +2900,122 @@ impl Session {
         Ok(sealed)
     }
 
+    fn digest_aad(&self, bucket: u8, kind: digest::Kind) -> Vec<u8> {
+        crypto::aad(
+            "tvault digest v1",
+            &[&self.vault_id, &[bucket], &[kind as u8]],
+        )
+    }
+
+    /// Opens a stored digest blob; `None` when there is none or it does not open.
+    fn stored_digest(
+        &self,
+        conn: &Connection,
+        bucket: u8,
+        kind: digest::Kind,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        Ok(store::digest(conn, bucket, kind as u8)?.and_then(|sealed| {
+            crypto::open_padded(&self.keys.meta, &self.digest_aad(bucket, kind), &sealed)
+        }))
+    }
+
+    fn stored_summaries(&self, conn: &Connection, bucket: u8) -> Result<Option<Vec<SummaryEntry>>> {
+        Ok(self
+            .stored_digest(conn, bucket, digest::Kind::Summaries)?
+            .and_then(|bytes| digest::decode_summaries(&bytes)))
+    }
+
+    fn stored_texts(&self, conn: &Connection, bucket: u8) -> Result<Option<Vec<TextEntry>>> {
+        Ok(self
+            .stored_digest(conn, bucket, digest::Kind::Texts)?
+            .and_then(|bytes| digest::decode_texts(&bytes)))
+    }
+
+    /// A digest bucket for the records `expected` (id order), taking what is still current
+    /// from `old_summaries` and `old_texts` and the rest from the records.
+    fn build_bucket(
+        &self,
+        conn: &Connection,
+        expected: &[(RecordId, u32)],
+        old_summaries: Vec<SummaryEntry>,
+        old_texts: Vec<TextEntry>,
+    ) -> Result<(Vec<SummaryEntry>, Vec<TextEntry>)> {
+        let mut old_summaries: HashMap<_, _> = old_summaries
+            .into_iter()
+            .map(|e| ((e.id, e.version), e))
+            .collect();
+        let mut old_texts: HashMap<_, _> = old_texts
+            .into_iter()
+            .map(|e| ((e.id, e.version), e))
+            .collect();
+        let (mut sums, mut texts) = (Vec::new(), Vec::new());
+        for key in expected {
+            if let (Some(s), Some(t)) = (old_summaries.remove(key), old_texts.remove(key)) {
+                sums.push(s);
+                texts.push(t);
+                continue;
+            }
+            let (id, version) = *key;
+            let row = store::version(conn, &id, version)?.ok_or(Integrity::Corrupt)?;
+            let sealed = self.open_meta(&row)?;
+            let text = match &sealed.statement {
+                None => Text::None,
+                Some(info) if info.size > digest::TEXT_MAX => Text::Large,
+                Some(info) => Text::Inline(self.read_statement(conn, &row, info)?.0),
+            };
+            sums.push(SummaryEntry {
+                id,
+                version,
+                summary: Summary::of(&sealed),
+            });
+            texts.push(TextEntry { id, version, text });
+        }
+        Ok((sums, texts))
+    }
+
+    /// Seals and stores a digest bucket; an empty one is deleted.
+    fn write_bucket(
+        &self,
+        conn: &Connection,
+        bucket: u8,
+        sums: Vec<SummaryEntry>,
+        texts: &[TextEntry],
+    ) -> Result<()> {
+        let (sums, texts) = if sums.is_empty() {
+            (None, None)
+        } else {
+            let seal = |kind, bytes: &[u8]| {
+                crypto::seal_padded(&self.keys.meta, &self.digest_aad(bucket, kind), bytes)
+            };
+            (
+                Some(seal(
+                    digest::Kind::Summaries,
+                    &digest::encode_summaries(sums),
+                )),
+                Some(seal(digest::Kind::Texts, &digest::encode_texts(texts))),
+            )
+        };
+        store::set_digest(conn, bucket, digest::Kind::Summaries as u8, sums.as_deref())?;
+        store::set_digest(conn, bucket, digest::Kind::Texts as u8, texts.as_deref())
+    }
+
+    /// Brings the digest buckets of `records` up to date, in the caller's transaction.
+    fn refresh_digest(
+        &self,
+        conn: &Connection,
+        records: impl IntoIterator<Item = RecordId>,
+    ) -> Result<()> {
+        let buckets: BTreeSet<u8> = records.into_iter().map(|r| digest::bucket(&r)).collect();
+        for bucket in buckets {
+            let expected = store::bucket_versions(conn, bucket)?;
+            let old_sums = self.stored_summaries(conn, bucket)?.unwrap_or_default();
+            let old_texts = self.stored_texts(conn, bucket)?.unwrap_or_default();
+            let (sums, texts) = self.build_bucket(conn, &expected, old_sums, old_texts)?;
+            self.write_bucket(conn, bucket, sums, &texts)?;
+        }
+        Ok(())
+    }
+
     /// Opens a version's sealed witness identity; `None` when none was given.
     fn open_identity(&self, row: &VersionRow) -> Result<Option<WitnessIdentity>> {
         let aad = crypto::record_aad(
@@ -3060,9 +3279,35 @@ impl Filter {
     }
 }
 
+/// Listing order: by interview date (intake date when there is none), then intake time, then
+/// id. The keys end with the record id, so they are unique: an unstable sort is exact.
+fn by_date(a: &RecordSummary, b: &RecordSummary) -> std::cmp::Ordering {
+    sort_key(a).cmp(&sort_key(b))
+}
+
+/// Merges two vectors each sorted by `order`.
+fn merge_sorted<T>(a: Vec<T>, b: Vec<T>, order: impl Fn(&T, &T) -> std::cmp::Ordering) -> Vec<T> {
+    if a.is_empty() {
+        return b;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+        let next = if order(x, y).is_le() {
+            a.next()
+        } else {
+            b.next()
+        };
+        out.extend(next);
+    }
+    out.extend(a);
+    out.extend(b);
+    out
+}
+
 fn sort_key(r: &RecordSummary) -> (&str, &str, RecordId) {
-    let created = r.sealed.created_at.as_str();
-    let date = r.sealed.meta.date.as_ref().map_or_else(
+    let created = r.summary.created_at.as_str();
+    let date = r.summary.meta.date.as_ref().map_or_else(
         || created.get(..10).unwrap_or(created),
         InterviewDate::as_str,
     );
@@ -3239,11 +3484,110 @@ mod tests {
         assert_eq!(seen, expected);
         assert_eq!(vault.search("LIGHTHOUSE").unwrap().len(), n);
         assert_eq!(vault.search("w299").unwrap().len(), 1);
-        for k in 1..5 {
-            let shares = store::RowRange::shares(vault.store.conn(), k).unwrap();
-            assert_eq!(shares.len(), k);
-            assert!(shares.windows(2).all(|w| w[0].last + 1 == w[1].first));
-        }
+    }
+
+    #[test]
+    fn the_digest_follows_every_write_and_is_rebuilt_when_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut vault = scratch_vault(dir.path());
+        let big: &'static [u8] = Box::leak(
+            format!(
+                "{} needle-in-a-big-one",
+                "x".repeat(digest::TEXT_MAX as usize)
+            )
+            .into_boxed_str(),
+        )
+        .as_bytes();
+        let mut ids = vault
+            .add_many((0..40).map(|i| intake(&format!("W{i}"), b"the lighthouse keeper")))
+            .unwrap();
+        ids.push(vault.add(intake("Large", big)).unwrap());
+        let stored = |v: &Vault| {
+            (0..=255u8)
+                .filter(|b| store::digest(v.store.conn(), *b, 0).unwrap().is_some())
+                .count()
+        };
+        let buckets: BTreeSet<u8> = ids.iter().map(digest::bucket).collect();
+        assert_eq!(stored(&vault), buckets.len(), "writers fill the digest");
+        let found = |v: &mut Vault, q: &str| -> Vec<(RecordId, u32)> {
+            let mut hits: Vec<_> = v
+                .search(q)
+                .unwrap()
+                .iter()
+                .map(|h| (h.record.id, h.record.version))
+                .collect();
+            hits.sort();
+            hits
+        };
+        assert_eq!(
+            found(&mut vault, "needle-in-a-big").len(),
+            1,
+            "large statements too"
+        );
+
+        // An amendment replaces the entry; the old text is no longer found.
+        let older = store::digest(vault.store.conn(), digest::bucket(&ids[0]), 1).unwrap();
+        let prefix: RecordIdPrefix = ids[0].to_string().parse().unwrap();
+        let change = Amendment {
+            meta: MetaEdit::default(),
+            witness_name: None,
+            witness_contact: None,
+            statement: Some(Box::new(&b"the harbour master"[..])),
+            attachments: Vec::new(),
+            remove: Vec::new(),
+        };
+        vault.amend(&prefix, change).unwrap();
+        assert_eq!(found(&mut vault, "harbour"), vec![(ids[0], 2)]);
+        assert_eq!(found(&mut vault, "lighthouse").len(), 39);
+
+        // A shredded record leaves the digest in the same transaction.
+        let prefix: RecordIdPrefix = ids[1].to_string().parse().unwrap();
+        vault.shred(&prefix, "consent withdrawn").unwrap();
+        assert_eq!(found(&mut vault, "lighthouse").len(), 38);
+        assert_eq!(vault.list(&Filter::default()).unwrap().len(), 40);
+
+        // Damaged, swapped, missing or outdated buckets are rebuilt from the records, and
+        // stored again.
+        let expected_list = |v: &mut Vault| {
+            let mut l: Vec<_> = v
+                .list(&Filter::default())
+                .unwrap()
+                .iter()
+                .map(|r| (r.id, r.version, r.summary.meta.witness.clone()))
+                .collect();
+            l.sort();
+            l
+        };
+        let before = expected_list(&mut vault);
+        let live: BTreeSet<u8> = before.iter().map(|(id, _, _)| digest::bucket(id)).collect();
+        let mut b = live.iter().copied();
+        let (b1, b2, b3) = (b.next().unwrap(), b.next().unwrap(), b.next().unwrap());
+        let conn = vault.store.conn();
+        let blob = store::digest(conn, b1, 0).unwrap().unwrap();
+        let mut flipped = blob.clone();
+        flipped[40] ^= 1;
+        store::set_digest(conn, b1, 0, Some(&flipped)).unwrap();
+        store::set_digest(conn, b2, 0, Some(&blob)).unwrap();
+        store::set_digest(conn, b3, 1, None).unwrap();
+        assert_eq!(expected_list(&mut vault), before);
+        assert_eq!(found(&mut vault, "lighthouse").len(), 38);
+        assert_eq!(stored(&vault), live.len());
+        let conn = vault.store.conn();
+        assert_ne!(store::digest(conn, b1, 0).unwrap().unwrap(), flipped);
+        assert!(store::digest(conn, b3, 1).unwrap().is_some());
+        // A bucket's older blob (from before the amendment) opens, but is not current.
+        let b0 = digest::bucket(&ids[0]);
+        store::set_digest(vault.store.conn(), b0, 1, older.as_deref()).unwrap();
+        assert_eq!(found(&mut vault, "lighthouse").len(), 38);
+        assert_eq!(found(&mut vault, "harbour"), vec![(ids[0], 2)]);
+
+        // A rekey clears the digest (sealed under the old key); the next reader rebuilds it.
+        let plan = vault.plan_rekey(&[], None).unwrap();
+        vault.rekey(plan, false, &mut |_, _| {}).unwrap();
+        assert_eq!(stored(&vault), 0);
+        assert_eq!(expected_list(&mut vault), before);
+        assert_eq!(stored(&vault), live.len());
+        assert_eq!(found(&mut vault, "harbour"), vec![(ids[0], 2)]);
     }
 
     #[test]

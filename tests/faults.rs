@@ -51,7 +51,7 @@ fn read_all(path: &Path) -> tvault::Result<Contents> {
             files.push((name, out));
         }
         records.push(Record {
-            witness: summary.sealed.meta.witness.clone(),
+            witness: summary.summary.meta.witness.clone(),
             statement,
             attachments: files,
         });

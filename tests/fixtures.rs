@@ -76,7 +76,8 @@ fn a_format_3_vault_opens_for_each_way_in_and_reads_back_exactly() {
     let out = tv.cmd().args(["status", "--json"]).assert().success();
     let status: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(status["vault_id"], "80d2df14d0412f2f2e1a9b2d9337c58a");
-    assert_eq!(status["format_version"], 3);
+    // Opening upgrades it in place (format 4 adds the listing digest).
+    assert_eq!(status["format_version"], 4);
 
     let out = tv
         .cmd()
@@ -93,6 +94,18 @@ fn a_format_3_vault_opens_for_each_way_in_and_reads_back_exactly() {
     assert_eq!(shown["identity"]["name"], "Third Real Name");
     assert_eq!(tv.cat(V3_ID, "note.bin"), b"attachment bytes\x00\x01\x02");
     assert_eq!(tv.cat(V3_ID, "extra.txt"), b"second attachment\n");
+    // The first search fills the digest from the records; the second reads it.
+    for _ in 0..2 {
+        let out = tv
+            .cmd()
+            .args(["search", "ünïcödé", "--json"])
+            .assert()
+            .success();
+        let hits: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
+        assert_eq!(hits[0]["id"], V3_ID);
+        assert_eq!(hits[0]["version"], 2);
+    }
     let out = tv.cmd().args(["verify", "--json"]).assert().success();
     let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert!(

@@ -1,5 +1,6 @@
 //! Tampering with the vault file: real bytes flipped in the real file, rows moved, truncated
-//! or deleted. Every case ends in an integrity error (13) or a clean unlock failure (12):
+//! or deleted. Every case ends in an integrity error (13) or a clean unlock failure (12), or
+//! (for `list` and `search`, which read the listing digest) in the intact stored content:
 //! never different plaintext, never a panic.
 
 mod common;
@@ -79,12 +80,19 @@ fn a_flipped_statement_byte_is_caught() {
         "SELECT data FROM chunk JOIN part ON part.id = chunk.part_id WHERE part_no = 0 AND seq = 0",
     );
     flip_in_file(&tv, &chunk, 40);
-    for args in [&["show", id.as_str()][..], &["search", "zzz"]] {
+    for args in [&["show", id.as_str()][..], &["verify"]] {
         let out = tv.cmd().args(args).output().unwrap();
         no_panic(&out);
         assert_eq!(out.status.code(), Some(13));
         assert!(!String::from_utf8_lossy(&out.stdout).contains("statement of"));
     }
+    // `search` reads the listing digest, whose sealed copy of the text is intact: it finds
+    // what was stored, never the damaged bytes; once the digest is gone it reads the part.
+    tv.cmd().args(["search", "zzz"]).assert().success();
+    tv.conn().execute("DELETE FROM digest", []).unwrap();
+    let out = tv.cmd().args(["search", "zzz"]).output().unwrap();
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(13));
 }
 
 #[test]
@@ -110,6 +118,14 @@ fn a_flipped_metadata_or_identity_byte_is_caught() {
     let id = tv.add(&["--witness", "W", "--witness-name", "Someone"]);
     let meta = blob(&tv, "SELECT meta FROM record_version");
     flip_in_file(&tv, &meta, 100);
+    for args in [&["show", id.as_str()][..], &["verify"]] {
+        let out = tv.cmd().args(args).output().unwrap();
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(13));
+    }
+    // `list` shows the digest's intact sealed copy; without it, it must open the damaged row.
+    tv.cmd().arg("list").assert().success();
+    tv.conn().execute("DELETE FROM digest", []).unwrap();
     let out = tv.cmd().arg("list").output().unwrap();
     no_panic(&out);
     assert_eq!(out.status.code(), Some(13));

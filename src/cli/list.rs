@@ -1,15 +1,17 @@
 //! `tvault list`: one line per record.
 
+use std::fmt::Write as _;
 use std::str::FromStr;
 
 use serde::Serialize;
 use tvault::RecordId;
 use tvault::record::{InterviewDate, Metadata};
 use tvault::vault::{Filter, RecordSummary};
+use zeroize::Zeroizing;
 
 use super::error::CliError;
 use super::terminal::escape;
-use super::{Context, human_size, print, print_json};
+use super::{Context, human_size, on_all_cores, print, print_json};
 
 /// List records: id, interview date, witness pseudonym, title, attachments, size
 #[derive(Debug, clap::Args)]
@@ -41,7 +43,7 @@ pub struct RecordJson<'a> {
     created_at: &'a str,
     operator: &'a str,
     has_statement: bool,
-    attachments: usize,
+    attachments: u32,
     size: u64,
 }
 
@@ -50,33 +52,36 @@ impl<'a> RecordJson<'a> {
         RecordJson {
             id: r.id,
             version: r.version,
-            meta: &r.sealed.meta,
-            created_at: &r.sealed.created_at,
-            operator: &r.sealed.operator,
-            has_statement: r.sealed.statement.is_some(),
-            attachments: r.sealed.attachments.len(),
-            size: r.sealed.total_size(),
+            meta: &r.summary.meta,
+            created_at: &r.summary.created_at,
+            operator: &r.summary.operator,
+            has_statement: r.summary.has_statement,
+            attachments: r.summary.attachments,
+            size: r.summary.size,
         }
     }
 }
 
-/// The short form of a record for one line of a listing.
-pub fn summary_line(r: &RecordSummary) -> String {
-    let m = &r.sealed.meta;
-    format!(
-        "{}  {:<10}  {:<16}  {:<32}  {:>3} {}  {:>9}",
-        &r.id.to_string()[..12],
+/// Appends the short form of a record, one line of a listing, to `out`.
+pub fn summary_line(out: &mut String, r: &RecordSummary) {
+    let m = &r.summary.meta;
+    for b in &r.id.as_bytes()[..6] {
+        let _ = write!(out, "{b:02x}");
+    }
+    let _ = writeln!(
+        out,
+        "  {:<10}  {:<16}  {:<32}  {:>3} {}  {:>9}",
         m.date.as_ref().map_or("-", InterviewDate::as_str),
         escape(&m.witness, false),
         escape(m.title.as_deref().unwrap_or("-"), false),
-        r.sealed.attachments.len(),
-        if r.sealed.attachments.len() == 1 {
+        r.summary.attachments,
+        if r.summary.attachments == 1 {
             "file "
         } else {
             "files"
         },
-        human_size(r.sealed.total_size()),
-    )
+        human_size(r.summary.size),
+    );
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
@@ -109,10 +114,18 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         );
         return print_json(&docs);
     }
-    let mut text = String::new();
-    for r in &records {
-        text.push_str(&summary_line(r));
-        text.push('\n');
+    let pieces = on_all_cores(&records, |rs| {
+        let mut text = Zeroizing::new(String::new());
+        for r in rs {
+            summary_line(&mut text, r);
+        }
+        text
+    });
+    let mut text = Zeroizing::new(String::with_capacity(
+        pieces.iter().map(|p| p.len()).sum::<usize>() + 64 * tombstones.len(),
+    ));
+    for p in &pieces {
+        text.push_str(p);
     }
     for t in &tombstones {
         text.push_str(&format!(
@@ -129,5 +142,6 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         records.len(),
         tombstones.len()
     ));
+
     Ok(())
 }

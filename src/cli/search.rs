@@ -1,6 +1,9 @@
 //! `tvault search`: full-text search over statements and metadata.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use super::error::CliError;
 use super::list::{RecordJson, summary_line};
@@ -39,10 +42,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             .collect();
         return print_json(&docs);
     }
-    let mut text = String::new();
+    let mut text = Zeroizing::new(String::new());
     for h in &hits {
-        text += &summary_line(&h.record);
-        text += &format!("\n    {}: {}\n", h.field, escape(&h.snippet, false));
+        summary_line(&mut text, &h.record);
+        let _ = writeln!(text, "    {}: {}", h.field, escape(&h.snippet, false));
     }
     print(&text)?;
     ctx.say(&format!("{} matching record(s)", hits.len()));
