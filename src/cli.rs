@@ -154,11 +154,23 @@ pub struct Context {
     pub sources: Sources,
 }
 
-/// Parses argv. Help and version print and exit 0; usage errors exit 2.
+/// Parses argv. Help and version print and exit 0; usage errors exit 2, reported as JSON on
+/// stderr when `--json` was among the arguments.
 pub fn parse() -> Result<Cli, ExitCode> {
     Cli::try_parse().map_err(|e| {
-        let _ = e.print();
-        ExitCode::from(e.exit_code() as u8)
+        let json = std::env::args_os()
+            .take_while(|a| a != "--")
+            .any(|a| a == "--json");
+        if !e.use_stderr() || !json {
+            let _ = e.print();
+            return ExitCode::from(e.exit_code() as u8);
+        }
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        let mut err = CliError::usage(first.strip_prefix("error: ").unwrap_or(first))
+            .hint("`tvault --help` lists the commands, `tvault COMMAND --help` their options");
+        err.json = true;
+        err.report()
     })
 }
 

@@ -869,3 +869,96 @@ fn commands_that_change_keys_or_write_files_report_in_json_too() {
     assert!(run(&["audit", "checkpoint", "-o", cp.to_str().unwrap()])["tree_size"].is_u64());
     assert_eq!(run(&["destroy", "--yes"])["destroyed"], true);
 }
+
+/// Every exit code a command can end with (README.md, "Exit codes") comes with a message and at
+/// least one concrete next step, as text and, with `--json`, as one JSON object on stderr.
+/// Code 3 (partial success) is reserved: no command reports it yet. Code 130 is the shell's
+/// report of Ctrl-C, which ends tvault by the signal itself.
+#[test]
+fn every_exit_code_has_a_message_and_a_next_step() {
+    let tv = TestVault::new();
+    let wrong = tv.write("wrong", b"not the passphrase of this vault\n");
+    let garbage = tv.write("garbage.tvault", &common::content(8192, 13));
+    let missing = tv.path("missing.tvault");
+    let attach_missing = tv.path("no-such-file").display().to_string();
+    // (code, vault, passphrase file, arguments)
+    let cases: Vec<(i32, &std::path::Path, &std::path::Path, Vec<&str>)> = vec![
+        (1, &tv.vault, &tv.pass_file, vec!["show", "abcdef"]),
+        (2, &tv.vault, &tv.pass_file, vec!["list", "--no-such-flag"]),
+        (10, &missing, &tv.pass_file, vec!["list"]),
+        (12, &tv.vault, &wrong, vec!["list"]),
+        (13, &garbage, &tv.pass_file, vec!["list"]),
+        (
+            15,
+            &tv.vault,
+            &tv.pass_file,
+            vec!["add", "--witness", "W", "--attach", &attach_missing],
+        ),
+    ];
+    let check = |code: i32, stderr: &[u8], json: bool, what: &str| {
+        let text = String::from_utf8_lossy(stderr);
+        if json {
+            let doc: serde_json::Value = serde_json::from_str(text.trim())
+                .unwrap_or_else(|e| panic!("{what}: stderr is not one JSON object ({e}): {text}"));
+            assert_eq!(doc["error"]["exit_code"], code, "{what}");
+            assert!(
+                !doc["error"]["message"].as_str().unwrap().is_empty(),
+                "{what}"
+            );
+            assert!(
+                !doc["error"]["hints"].as_array().unwrap().is_empty(),
+                "{what}: {text}"
+            );
+        } else if code == 2 {
+            // clap's own usage message, with its pointer to --help.
+            assert!(
+                text.starts_with("error: ") && text.contains("--help"),
+                "{what}: {text}"
+            );
+        } else {
+            assert!(text.starts_with("error: "), "{what}: {text}");
+            assert!(text.contains("\nhint: "), "{what}: {text}");
+        }
+    };
+    for (code, vault, pass, args) in &cases {
+        for json in [false, true] {
+            let mut cmd = tv.bare_cmd();
+            cmd.arg("--vault")
+                .arg(vault)
+                .arg("--passphrase-file")
+                .arg(pass);
+            if json {
+                cmd.arg("--json");
+            }
+            let out = cmd.args(args).output().unwrap();
+            assert_eq!(out.status.code(), Some(*code), "{args:?}");
+            check(*code, &out.stderr, json, &format!("{args:?} json={json}"));
+        }
+    }
+
+    // 11: another process holds the vault.
+    let conn = tv.conn();
+    conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    for json in [false, true] {
+        let mut cmd = tv.cmd();
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.args(["add", "--witness", "W"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(11));
+        check(11, &out.stderr, json, "busy");
+    }
+    conn.execute_batch("ROLLBACK").unwrap();
+
+    // 14: a passphrase is needed and there is no way to ask for it.
+    for json in [false, true] {
+        let mut cmd = tv.bare_cmd();
+        cmd.arg("--vault").arg(&tv.vault).arg("--no-input");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.arg("list").output().unwrap();
+        assert_eq!(out.status.code(), Some(14));
+        check(14, &out.stderr, json, "no secret source");
+    }
+}

@@ -74,6 +74,7 @@ impl Sources {
                         format!("cannot read the passphrase file {}", path.display()),
                     )
                     .with_source(&e)
+                    .hint("check the file's path and that you may read it (`-v` shows why not)")
                 })?;
                 read_line(&mut f).map_err(|e| source_error("the passphrase file", e))?
             }
