@@ -10,6 +10,7 @@ mod audit;
 mod backup;
 mod cat;
 mod completions;
+mod config;
 mod destroy;
 mod doctor;
 pub mod error;
@@ -42,6 +43,7 @@ use serde::Serialize;
 use tvault::Vault;
 use tvault::vault::OpenOptions;
 
+use config::Config;
 use error::CliError;
 use passphrase::Sources;
 
@@ -66,7 +68,7 @@ pub struct Cli {
     no_input: bool,
 
     /// The operator: the name recorded at init, and the keyslot that must unlock
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, env = "TVAULT_OPERATOR", value_name = "NAME")]
     operator: Option<String>,
 
     /// Read the passphrase from this inherited file descriptor (first line)
@@ -147,6 +149,9 @@ enum Command {
 pub struct Context {
     pub vault_path: PathBuf,
     pub anchor_dir: PathBuf,
+    /// Where the config file is looked for, and the export recipients it gives.
+    pub config_path: Option<PathBuf>,
+    pub export_recipients: Vec<String>,
     pub accept_rollback: bool,
     pub json: bool,
     pub quiet: bool,
@@ -176,19 +181,37 @@ pub fn parse() -> Result<Cli, ExitCode> {
 
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let (json, verbose) = (cli.json, cli.verbose);
+    let with_flags = |mut e: CliError| {
+        e.json = json;
+        e.verbose = verbose;
+        e
+    };
+    // Completions and the manual work whatever state the config file is in.
+    let config_path = config::path();
+    let config = match (&cli.command, &config_path) {
+        (Some(Command::Completions(_) | Command::Man(_)), _) | (_, None) => Config::default(),
+        (_, Some(p)) => config::load(p).map_err(with_flags)?,
+    };
+    // A flag, then its environment variable (both through clap), then the config file.
     let ctx = Context {
-        vault_path: match cli.vault {
+        vault_path: match cli.vault.or(config.vault) {
             Some(p) => p,
-            None => xdg_dir("XDG_DATA_HOME", ".local/share")?.join("vault.tvault"),
+            None => xdg_dir("XDG_DATA_HOME", ".local/share")
+                .map_err(with_flags)?
+                .join("vault.tvault"),
         },
-        anchor_dir: match cli.anchor_dir {
+        anchor_dir: match cli.anchor_dir.or(config.anchor_dir) {
             Some(p) => p,
-            None => xdg_dir("XDG_STATE_HOME", ".local/state")?.join("anchors"),
+            None => xdg_dir("XDG_STATE_HOME", ".local/state")
+                .map_err(with_flags)?
+                .join("anchors"),
         },
+        config_path,
+        export_recipients: config.export.recipients,
         accept_rollback: cli.accept_rollback,
         json: cli.json,
         quiet: cli.quiet,
-        operator: cli.operator,
+        operator: cli.operator.or(config.operator),
         sources: Sources {
             fd: cli.passphrase_fd,
             file: cli.passphrase_file,
@@ -197,11 +220,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         },
     };
     let Some(command) = cli.command else {
-        return guide(&ctx).map_err(|mut e| {
-            e.json = json;
-            e.verbose = verbose;
-            e
-        });
+        return guide(&ctx).map_err(with_flags);
     };
     let result = match command {
         Command::Init(args) => init::run(&ctx, args),
@@ -231,11 +250,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     };
-    result.map_err(|mut e| {
-        e.json = json;
-        e.verbose = verbose;
-        e
-    })
+    result.map_err(with_flags)
 }
 
 /// `tvault` alone: a few lines on what to do next, from what is there (reads no secret and

@@ -962,3 +962,123 @@ fn every_exit_code_has_a_message_and_a_next_step() {
         check(14, &out.stderr, json, "no secret source");
     }
 }
+
+/// Writes `text` as the config file where tvault looks for it in the test's clean environment
+/// (`$HOME/.config/tvault/config.toml`), private to the user.
+fn write_config(tv: &TestVault, text: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = tv.path("home/.config/tvault/config.toml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+#[test]
+fn the_config_file_gives_defaults_and_flags_and_environment_win() {
+    let tv = TestVault::new();
+    tv.add(&["--witness", "W", "--consent", "court"]);
+    let identity = age::x25519::Identity::generate();
+    let key_file = tv.write(
+        "age.key",
+        secrecy::ExposeSecret::expose_secret(&identity.to_string()).as_bytes(),
+    );
+    let config = write_config(
+        &tv,
+        &format!(
+            "# defaults for this laptop\nvault = \"{}\"\nanchor_dir = \"~/anchors\"\n\n[export]\nrecipients = [\"{}\"]\n",
+            tv.vault.display(),
+            identity.to_public()
+        ),
+    );
+    let with_pass = || {
+        let mut cmd = tv.bare_cmd();
+        cmd.arg("--passphrase-file").arg(&tv.pass_file);
+        cmd
+    };
+
+    // The vault and anchor folder come from the config file.
+    let out = with_pass()
+        .args(["status", "--paths", "--json"])
+        .assert()
+        .success();
+    let paths: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(paths["vault"], tv.vault.to_str().unwrap());
+    assert_eq!(
+        paths["anchor_dir"],
+        tv.path("home/anchors").to_str().unwrap()
+    );
+    assert_eq!(paths["config"], config.to_str().unwrap());
+    assert_eq!(paths["config_exists"], true);
+    with_pass()
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("W"));
+
+    // The environment beats the config file, and a flag beats the environment.
+    let elsewhere = tv.path("elsewhere.tvault");
+    with_pass()
+        .env("TVAULT_VAULT", &elsewhere)
+        .arg("list")
+        .assert()
+        .code(10)
+        .stderr(predicate::str::contains("elsewhere.tvault"));
+    with_pass()
+        .env("TVAULT_VAULT", &elsewhere)
+        .arg("--vault")
+        .arg(&tv.vault)
+        .arg("list")
+        .assert()
+        .success();
+
+    // `export` seals to the config file's recipients when none is given, and says so.
+    let bundle = tv.path("bundle.tar");
+    with_pass()
+        .args(["export", "--all", "--purpose", "court", "-o"])
+        .arg(&bundle)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("recipient(s) of the config file"));
+    with_pass()
+        .arg("open-export")
+        .arg(&bundle)
+        .arg("--into")
+        .arg(tv.path("opened"))
+        .arg("--identity")
+        .arg(&key_file)
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_bad_or_unsafe_config_file_stops_with_a_hint() {
+    use std::os::unix::fs::PermissionsExt;
+    let tv = TestVault::new();
+    let config = write_config(&tv, "vault = \"/tmp/x.tvault\"\npassphrase = \"no\"\n");
+    tv.cmd().arg("list").assert().code(2).stderr(
+        predicate::str::contains("unknown field `passphrase`")
+            .and(predicate::str::contains("hint:")),
+    );
+    write_config(&tv, "vault = \"/tmp/x.tvault\"\noperator = [1, 2\n");
+    tv.cmd()
+        .arg("list")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("line 2"));
+    write_config(&tv, "vault = \"relative/x.tvault\"\n");
+    tv.cmd()
+        .arg("list")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("absolute path"));
+    write_config(&tv, "operator = \"A\"\n");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o664)).unwrap();
+    tv.cmd()
+        .arg("list")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("chmod go-w"));
+    // Completions and the manual need no config.
+    tv.cmd().args(["completions", "bash"]).assert().success();
+}

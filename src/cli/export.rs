@@ -95,6 +95,17 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         return Err(CliError::usage("the recipients file lists no recipient")
             .hint("one age1… or ssh-ed25519 key per line; # starts a comment"));
     }
+    if keys.is_empty() && args.export_passphrase_file.is_none() && !ctx.export_recipients.is_empty()
+    {
+        keys = ctx.export_recipients.clone();
+        if let Some(p) = &ctx.config_path {
+            ctx.say(&format!(
+                "sealing to the {} recipient(s) of the config file {}",
+                keys.len(),
+                p.display()
+            ));
+        }
+    }
     let mut vault = ctx.unlock()?;
     let seal = if !keys.is_empty() {
         Seal::Recipients(keys)

@@ -8,8 +8,8 @@ use super::{Context, human_size, print, print_json};
 /// Show the vault's path, format, size and keyslots (needs no passphrase)
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only list the paths tvault uses (the vault, the anchor folder and this vault's anchor),
-    /// whether or not they exist yet
+    /// Only list the paths tvault uses (the vault, the anchor folder, this vault's anchor and the
+    /// config file), whether or not they exist yet
     #[arg(long)]
     paths: bool,
 }
@@ -74,11 +74,17 @@ fn paths(ctx: &Context) -> Result<(), CliError> {
             "vault_exists": ctx.vault_path.exists(),
             "anchor_dir": ctx.anchor_dir,
             "anchor": anchor,
+            "config": ctx.config_path,
+            "config_exists": ctx.config_path.as_ref().is_some_and(|p| p.exists()),
         }));
     }
     let exists = |p: &std::path::Path| if p.exists() { "" } else { "  (not there yet)" };
+    let config = ctx.config_path.as_ref().map_or_else(
+        || "none (neither XDG_CONFIG_HOME nor HOME is set)".to_owned(),
+        |p| format!("{}{}", p.display(), exists(p)),
+    );
     print(&format!(
-        "vault:          {}{}\nanchor folder:  {}{}\nanchor:         {}\n",
+        "vault:          {}{}\nanchor folder:  {}{}\nanchor:         {}\nconfig:         {config}\n",
         ctx.vault_path.display(),
         exists(&ctx.vault_path),
         ctx.anchor_dir.display(),
