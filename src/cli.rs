@@ -24,6 +24,7 @@ mod log;
 mod open_export;
 mod operator;
 mod passphrase;
+mod progress;
 mod recover;
 mod rekey;
 mod search;

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use ssh_key::{HashAlg, LineEnding, SshSig};
 
 use crate::audit::{self, Checkpoint};
+use crate::progress::{Counted, Tally};
 
 /// The bundle format this build writes and reads.
 pub const FORMAT: &str = "tvault-export/v2";
@@ -608,9 +609,13 @@ struct Outer {
     payload_sha256: [u8; 32],
 }
 
-fn read_outer(path: &Path, mut payload_sink: impl Write) -> Result<Outer, BundleError> {
+fn read_outer(
+    path: &Path,
+    mut payload_sink: impl Write,
+    tally: &mut Tally<'_>,
+) -> Result<Outer, BundleError> {
     let file = File::open(path).or_else(|e| fail("open the bundle", e.to_string()))?;
-    let mut archive = tar::Archive::new(file);
+    let mut archive = tar::Archive::new(Counted { inner: file, tally });
     let mut small = BTreeMap::new();
     let mut payload_sha256 = None;
     let entries = archive
@@ -731,7 +736,21 @@ pub fn verify_bundle(
     unlock: Option<&Unlock>,
     into: Option<&Path>,
 ) -> Result<(BundleReport, Option<Manifest>), BundleError> {
-    let outer = read_outer(path, io::sink())?;
+    verify_bundle_counted(path, expected_signer, unlock, into, &mut Tally::silent())
+}
+
+/// [`verify_bundle`], adding to `tally` the bundle's size once per pass over it (one without
+/// `unlock`, two with, three with `into`) and each byte as it is read.
+pub fn verify_bundle_counted(
+    path: &Path,
+    expected_signer: Option<&str>,
+    unlock: Option<&Unlock>,
+    into: Option<&Path>,
+    tally: &mut Tally<'_>,
+) -> Result<(BundleReport, Option<Manifest>), BundleError> {
+    let len = std::fs::metadata(path).map_or(0, |m| m.len());
+    tally.grow(len * (1 + u64::from(unlock.is_some()) + u64::from(into.is_some())));
+    let outer = read_outer(path, io::sink(), tally)?;
     let small = &outer.small;
     let (key, signer_line, fingerprint) = signer(&small["allowed_signers"], expected_signer)?;
 
@@ -839,7 +858,7 @@ pub fn verify_bundle(
     let Some(unlock) = unlock else {
         return Ok((report, None));
     };
-    let (manifest, files) = read_inner(path, unlock, &key, &mut |_, _| Ok(()))?;
+    let (manifest, files) = read_inner(path, unlock, &key, &mut |_, _| Ok(()), tally)?;
     let expected_format = if clear_event { FORMAT_V1 } else { FORMAT };
     if Some(&manifest.export_id) != export_id.as_ref() || manifest.format != expected_format {
         return fail(
@@ -867,7 +886,7 @@ pub fn verify_bundle(
     report.files = files;
     if let Some(dir) = into {
         crate::fs::create_private_dir(dir).or_else(|e| fail("create the folder", e.to_string()))?;
-        let written = read_inner(path, unlock, &key, &mut write_into(dir));
+        let written = read_inner(path, unlock, &key, &mut write_into(dir), tally);
         if let Err(e) = written {
             // The bundle changed between the two passes: leave nothing half-written.
             let _ = std::fs::remove_dir_all(dir);
@@ -920,10 +939,11 @@ pub fn read_inner(
     unlock: &Unlock,
     key: &VerifyingKey,
     visit: &mut Visitor<'_>,
+    tally: &mut Tally<'_>,
 ) -> Result<(Manifest, usize), BundleError> {
     let step = "decrypt payload.age";
     let file = File::open(path).or_else(|e| fail(step, e.to_string()))?;
-    let mut outer = tar::Archive::new(file);
+    let mut outer = tar::Archive::new(Counted { inner: file, tally });
     let mut entries = outer.entries().or_else(|e| fail(step, e.to_string()))?;
     let payload = loop {
         let entry = match entries.next() {

@@ -26,6 +26,7 @@ pub mod digest;
 pub mod error;
 pub mod export;
 pub mod fs;
+pub mod progress;
 pub mod record;
 pub mod store;
 pub mod vault;

@@ -22,6 +22,7 @@ use crate::crypto::part::{self, EncryptFailure, PartBinding, PartKey};
 use crate::crypto::{self, KdfParams, Key, Keyslot, Passphrase, SlotKeys, SlotKind, VaultKeys};
 use crate::digest::{self, Summary, SummaryEntry, Text, TextEntry};
 use crate::error::{Error, Integrity, Result};
+use crate::progress::{Counted, Tally};
 use crate::record::{
     IdentityLevel, InterviewDate, MediaConsent, Metadata, PartInfo, Purpose, RecordId,
     RecordIdPrefix, SealedMeta, WitnessIdentity,
@@ -1404,7 +1405,12 @@ impl Vault {
     /// consent unless overridden with a reason, withholds identities and identifying media
     /// unless asked for and consented to, and logs an intent event (whose receipt the bundle
     /// carries) before writing and a completion event with the bundle's SHA-256 after.
-    pub fn export(&mut self, req: ExportRequest<'_>) -> Result<ExportSummary> {
+    /// `progress` hears (done, total) bytes of content.
+    pub fn export(
+        &mut self,
+        req: ExportRequest<'_>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ExportSummary> {
         use crate::export::{InnerWriter, Manifest, ManifestRecord, OuterFiles, Receipt, Withheld};
 
         if req.output.exists() {
@@ -1619,6 +1625,15 @@ impl Vault {
                 source: e,
             }
         };
+        let content: u64 = chosen
+            .iter()
+            .zip(&plans)
+            .map(|((_, sealed), (_, attachments))| {
+                sealed.statement.as_ref().map_or(0, |s| s.size)
+                    + attachments.iter().map(|a| a.size).sum::<u64>()
+            })
+            .sum();
+        let mut tally = Tally::new(content, progress);
         let bundle = crate::export::BundleWriter::create(out).map_err(io_at(out))?;
         let result = (|| -> Result<[u8; 32]> {
             let encryptor = age::Encryptor::with_recipients(
@@ -1666,6 +1681,7 @@ impl Vault {
                     inner
                         .add_bytes(&format!("{base}/statement.txt"), text.as_bytes())
                         .map_err(io_at(out))?;
+                    tally.add(info.size);
                 }
                 let events: Vec<Event> = all_events
                     .iter()
@@ -1682,7 +1698,10 @@ impl Vault {
                     let mut sha = [0u8; 32];
                     hex::decode_to_slice(&a.sha256, &mut sha)
                         .map_err(|_| Integrity::Metadata(row.record))?;
-                    let reader = self.s.open_part(&tx, row, a)?;
+                    let reader = Counted {
+                        inner: self.s.open_part(&tx, row, a)?,
+                        tally: &mut tally,
+                    };
                     inner
                         .add_stream(&format!("{base}/attachments/{name}"), a.size, sha, reader)
                         .map_err(|e| self.s.part_error(e, row, a, out))?;
@@ -1758,12 +1777,19 @@ impl Vault {
         bundle: &Path,
         unlock: &crate::export::Unlock,
         expected_signer: Option<&str>,
+        progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ImportSummary> {
         use crate::export::{self as bundle_fmt, BundleError};
 
-        let (report, manifest) =
-            bundle_fmt::verify_bundle(bundle, expected_signer, Some(unlock), None)
-                .map_err(Error::Bundle)?;
+        let mut tally = Tally::new(0, progress);
+        let (report, manifest) = bundle_fmt::verify_bundle_counted(
+            bundle,
+            expected_signer,
+            Some(unlock),
+            None,
+            &mut tally,
+        )
+        .map_err(Error::Bundle)?;
         let manifest = manifest.expect("a payload that was checked has a manifest");
         let key = report
             .signer_key
@@ -1889,7 +1915,8 @@ impl Vault {
             }
             Ok(())
         };
-        if let Err(e) = bundle_fmt::read_inner(bundle, unlock, &key, &mut visit) {
+        tally.grow(std::fs::metadata(bundle).map_or(0, |m| m.len()));
+        if let Err(e) = bundle_fmt::read_inner(bundle, unlock, &key, &mut visit, &mut tally) {
             return Err(failure.unwrap_or(Error::Bundle(e)));
         }
 

@@ -1082,3 +1082,44 @@ fn a_bad_or_unsafe_config_file_stops_with_a_hint() {
     // Completions and the manual need no config.
     tv.cmd().args(["completions", "bash"]).assert().success();
 }
+
+/// Runs `tvault ARGS` for `tv` on a pseudo-terminal (util-linux `script`), returning what the
+/// terminal showed (stdout and stderr together).
+fn on_terminal(tv: &TestVault, args: &str) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("tvault");
+    let line = format!(
+        "'{}' --vault '{}' --passphrase-file '{}' {args}",
+        bin.display(),
+        tv.vault.display(),
+        tv.pass_file.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("HOME", tv.path("home"))
+        .env("TERM", "xterm")
+        .output()
+        .expect("script (util-linux) runs");
+    assert!(out.status.success(), "{line}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn progress_bars_show_on_a_terminal_only_and_quiet_silences_them() {
+    let tv = TestVault::new();
+    let big = tv.write("big.bin", &content(8 << 20, 21));
+    let shown = on_terminal(&tv, &format!("add --witness W --attach '{}'", big.display()));
+    assert!(shown.contains("encrypting ["), "{shown}");
+    assert!(shown.contains("Stored record"), "the summary line stays: {shown}");
+    let quiet = on_terminal(&tv, &format!("-q add --witness W --attach '{}'", big.display()));
+    assert!(!quiet.contains("encrypting"), "{quiet}");
+    assert!(on_terminal(&tv, "verify").contains("verifying ["));
+    // Not a terminal: no bar, only the summary.
+    let out = tv
+        .cmd()
+        .args(["add", "--witness", "W", "--attach"])
+        .arg(&big)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("encrypting"));
+}

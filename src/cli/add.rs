@@ -11,6 +11,7 @@ use tvault::vault::{Attachment, Intake};
 use tvault::{Consent, IdentityLevel, MediaConsent, Purpose};
 
 use super::error::{CliError, Exit};
+use super::progress::Bar;
 use super::{Context, print, print_json};
 
 /// Record one testimony: statement, metadata, the witness's identity and attachments
@@ -27,8 +28,8 @@ pub struct Args {
     content: ContentArgs,
 }
 
-/// The statement (when given) and the attachments, opened.
-pub type Inputs = (Option<Box<dyn Read>>, Vec<Attachment<'static>>);
+/// The statement (when given) and the attachments, opened, and the attachments' total size.
+pub type Inputs = (Option<Box<dyn Read>>, Vec<Attachment<'static>>, u64);
 
 /// The flags `add` and `amend` share.
 #[derive(Debug, clap::Args)]
@@ -93,6 +94,7 @@ impl ContentArgs {
             Some(p) => Some(Box::new(open_input(p, "the statement file")?)),
         };
         let mut attachments = Vec::with_capacity(self.attach.len());
+        let mut bytes = 0;
         for (i, path) in self.attach.iter().enumerate() {
             let what = format!("attachment {}", i + 1);
             let name = path
@@ -104,12 +106,14 @@ impl ContentArgs {
                         .hint("rename the file (for example with `convmv`) and try again")
                 })?
                 .to_owned();
+            let file = open_input(path, &what)?;
+            bytes += file.metadata().map_or(0, |m| m.len());
             attachments.push(Attachment {
                 name,
-                reader: Box::new(open_input(path, &what)?),
+                reader: Box::new(file),
             });
         }
-        Ok((statement, attachments))
+        Ok((statement, attachments, bytes))
     }
 }
 
@@ -117,9 +121,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     if args.witness.trim().is_empty() {
         return Err(CliError::usage("--witness needs a pseudonym"));
     }
-    let (statement, attachments) = args.content.open_inputs()?;
+    let (statement, mut attachments, bytes) = args.content.open_inputs()?;
     let c = args.content;
     let mut vault = ctx.unlock()?;
+    let bar = Bar::for_attachments(ctx, &mut attachments, bytes);
     let intake = Intake {
         meta: Metadata {
             witness: args.witness.trim().to_owned(),
@@ -144,6 +149,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     };
     let count = intake.attachments.len();
     let id = vault.add(intake)?;
+    drop(bar);
     if ctx.json {
         print_json(&serde_json::json!({ "id": id, "version": 1 }))
     } else {

@@ -5,6 +5,7 @@ use tvault::vault::{Amendment, MetaEdit};
 
 use super::add::ContentArgs;
 use super::error::CliError;
+use super::progress::Bar;
 use super::{Context, print, print_json};
 
 /// Make a new version of a record: given fields and parts replace, the rest carries over
@@ -32,9 +33,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     if args.witness.as_deref().is_some_and(|w| w.trim().is_empty()) {
         return Err(CliError::usage("--witness needs a pseudonym"));
     }
-    let (statement, attachments) = args.content.open_inputs()?;
+    let (statement, mut attachments, bytes) = args.content.open_inputs()?;
     let c = args.content;
     let mut vault = ctx.unlock()?;
+    let bar = Bar::for_attachments(ctx, &mut attachments, bytes);
     let change = Amendment {
         meta: MetaEdit {
             witness: args.witness.map(|w| w.trim().to_owned()),
@@ -55,6 +57,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         remove: args.remove,
     };
     let (id, version) = vault.amend(&args.id, change)?;
+    drop(bar);
     if ctx.json {
         print_json(&serde_json::json!({ "id": id, "version": version }))
     } else {

@@ -9,6 +9,7 @@ use tvault::{Purpose, RecordIdPrefix};
 use zeroize::Zeroizing;
 
 use super::error::{CliError, Exit};
+use super::progress::Bar;
 use super::{Context, print_json};
 
 /// Write a sealed, signed export bundle of records
@@ -125,16 +126,21 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     } else {
         Selection::Ids(args.ids)
     };
-    let summary = vault.export(ExportRequest {
-        purpose: args.purpose,
-        reason: args.reason,
-        selection,
-        include_identity: args.include_identity,
-        include_media: args.include_media,
-        override_consent: args.override_consent,
-        seal,
-        output: &args.output,
-    })?;
+    let bar = Bar::bytes(ctx, "exporting");
+    let summary = vault.export(
+        ExportRequest {
+            purpose: args.purpose,
+            reason: args.reason,
+            selection,
+            include_identity: args.include_identity,
+            include_media: args.include_media,
+            override_consent: args.override_consent,
+            seal,
+            output: &args.output,
+        },
+        &mut |done, total| bar.set(done, total),
+    )?;
+    drop(bar);
     if ctx.json {
         return print_json(&summary);
     }

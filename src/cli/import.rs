@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::error::CliError;
 use super::export::BundleKeyArgs;
+use super::progress::Bar;
 use super::{Context, print, print_json};
 
 /// Import an export bundle into this vault, keeping record ids, versions, intake hashes and
@@ -23,7 +24,14 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let mut vault = ctx.unlock()?;
     let unlock = args.key.unlock(ctx, true)?.expect("a prompt was allowed");
-    let summary = vault.import(&args.file, &unlock, args.key.signer.as_deref())?;
+    let bar = Bar::bytes(ctx, "checking and importing");
+    let summary = vault.import(
+        &args.file,
+        &unlock,
+        args.key.signer.as_deref(),
+        &mut |done, total| bar.set(done, total),
+    )?;
+    drop(bar);
     if ctx.json {
         return print_json(&summary);
     }

@@ -1,6 +1,5 @@
 //! `tvault rekey`: a new master key, with keyslots only for the secrets given.
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use tvault::crypto::{Passphrase, RecoveryCode};
@@ -9,6 +8,7 @@ use zeroize::Zeroizing;
 
 use super::error::{CliError, Exit};
 use super::passphrase::Sources;
+use super::progress::Bar;
 use super::terminal::escape;
 use super::{Context, print_json};
 
@@ -101,21 +101,16 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         }
     }
 
-    let show_progress = !ctx.quiet && std::io::stderr().is_terminal();
     let verb = if args.reencrypt {
         "re-encrypting"
     } else {
         "rekeying"
     };
-    let mut progress = |done: u64, total: u64| {
-        if show_progress {
-            let _ = write!(std::io::stderr(), "\r{verb} {done}/{total} versions");
-            if done == total {
-                let _ = writeln!(std::io::stderr());
-            }
-        }
-    };
-    let summary = vault.rekey(plan, args.reencrypt, &mut progress)?;
+    let bar = Bar::items(ctx, verb, "versions");
+    let summary = vault.rekey(plan, args.reencrypt, &mut |done, total| {
+        bar.set(done, total)
+    })?;
+    drop(bar);
     if ctx.json {
         return print_json(&summary);
     }

@@ -1,8 +1,7 @@
 //! `tvault verify`: check the whole vault and its custody log.
 
-use std::io::{IsTerminal, Write};
-
 use super::error::{CliError, Exit};
+use super::progress::Bar;
 use super::{Context, human_size, print, print_json};
 
 /// Check everything: the file, every keyslot, the custody log, and every part's content
@@ -17,16 +16,9 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let mut vault = ctx.unlock()?;
-    let show_progress = !ctx.quiet && std::io::stderr().is_terminal();
-    let mut progress = |done: u64, total: u64| {
-        if show_progress {
-            let _ = write!(std::io::stderr(), "\rverifying {done}/{total} versions");
-            if done == total {
-                let _ = writeln!(std::io::stderr());
-            }
-        }
-    };
-    let report = vault.verify(args.quick, &mut progress)?;
+    let bar = Bar::items(ctx, "verifying", "parts");
+    let report = vault.verify(args.quick, &mut |done, total| bar.set(done, total))?;
+    drop(bar);
     if ctx.json {
         print_json(&report)?;
     } else if report.failures.is_empty() {
