@@ -13,6 +13,7 @@ mod completions;
 mod config;
 mod destroy;
 mod doctor;
+mod editor;
 pub mod error;
 mod export;
 pub mod harden;

@@ -1107,10 +1107,19 @@ fn on_terminal(tv: &TestVault, args: &str) -> String {
 fn progress_bars_show_on_a_terminal_only_and_quiet_silences_them() {
     let tv = TestVault::new();
     let big = tv.write("big.bin", &content(8 << 20, 21));
-    let shown = on_terminal(&tv, &format!("add --witness W --attach '{}'", big.display()));
+    let shown = on_terminal(
+        &tv,
+        &format!("add --witness W --attach '{}'", big.display()),
+    );
     assert!(shown.contains("encrypting ["), "{shown}");
-    assert!(shown.contains("Stored record"), "the summary line stays: {shown}");
-    let quiet = on_terminal(&tv, &format!("-q add --witness W --attach '{}'", big.display()));
+    assert!(
+        shown.contains("Stored record"),
+        "the summary line stays: {shown}"
+    );
+    let quiet = on_terminal(
+        &tv,
+        &format!("-q add --witness W --attach '{}'", big.display()),
+    );
     assert!(!quiet.contains("encrypting"), "{quiet}");
     assert!(on_terminal(&tv, "verify").contains("verifying ["));
     // Not a terminal: no bar, only the summary.
@@ -1122,4 +1131,119 @@ fn progress_bars_show_on_a_terminal_only_and_quiet_silences_them() {
         .unwrap();
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("encrypting"));
+}
+
+/// Like [`on_terminal`], with `input` typed on the terminal and extra environment.
+fn on_terminal_typed(tv: &TestVault, args: &str, input: &str, env: &[(&str, &str)]) -> String {
+    use std::io::Write;
+    let bin = assert_cmd::cargo::cargo_bin("tvault");
+    let line = format!(
+        "'{}' --vault '{}' --passphrase-file '{}' {args}",
+        bin.display(),
+        tv.vault.display(),
+        tv.pass_file.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("HOME", tv.path("home"))
+        .env("TERM", "xterm")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{line}: {shown}");
+    shown
+}
+
+fn shown_record(tv: &TestVault, shown: &str) -> serde_json::Value {
+    let id = shown
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Stored record "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no record stored: {shown}"))
+        .to_owned();
+    let out = tv.cmd().args(["show", &id, "--json"]).assert().success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+#[test]
+fn add_on_a_terminal_asks_for_each_field_and_takes_the_statement_as_typed() {
+    let tv = TestVault::new();
+    let typed = "Nightingale\nThe night of the raid\n2026-13-01\n2026-11-02\nKashgar\nug\n\
+                 archive,nowhere\narchive,court\nThey came at night.\nSecond line: ünïcödé.\n.\n";
+    let shown = on_terminal_typed(&tv, "add", typed, &[]);
+    assert!(
+        shown.contains("expected a date"),
+        "a bad date is asked again: {shown}"
+    );
+    let record = shown_record(&tv, &shown);
+    assert_eq!(record["metadata"]["witness"], "Nightingale");
+    assert_eq!(record["metadata"]["title"], "The night of the raid");
+    assert_eq!(record["metadata"]["date"], "2026-11-02");
+    assert_eq!(record["metadata"]["location"], "Kashgar");
+    assert_eq!(
+        record["metadata"]["consent"]["purposes"],
+        serde_json::json!(["archive", "court"])
+    );
+    assert_eq!(
+        record["statement"],
+        "They came at night.\nSecond line: ünïcödé.\n"
+    );
+
+    // With the witness given, only the statement is asked for; ending at once stores none.
+    let shown = on_terminal_typed(&tv, "add --witness Lark", ".\n", &[]);
+    let record = shown_record(&tv, &shown);
+    assert_eq!(record["metadata"]["witness"], "Lark");
+    assert!(record["statement"].is_null(), "{record}");
+
+    // Without a terminal, a missing --witness is a usage error with a hint.
+    tv.cmd()
+        .arg("add")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--witness").and(predicate::str::contains("hint:")));
+}
+
+#[test]
+fn add_editor_writes_only_to_ram_and_removes_the_file() {
+    let tv = TestVault::new();
+    let record_path = tv.path("edited-path");
+    let editor = tv.write(
+        "fake-editor",
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > '{}'\nprintf 'Written in the editor.\\n' > \"$1\"\n",
+            record_path.display()
+        )
+        .as_bytes(),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let shown = on_terminal_typed(
+        &tv,
+        "add --witness Wren --editor",
+        "",
+        &[("EDITOR", editor.to_str().unwrap()), ("VISUAL", "")],
+    );
+    let record = shown_record(&tv, &shown);
+    assert_eq!(record["statement"], "Written in the editor.\n");
+    let used = std::fs::read_to_string(&record_path).unwrap();
+    assert!(used.starts_with("/dev/shm/tvault-edit-") || used.contains("/tvault-edit-"));
+    let used = std::path::Path::new(&used);
+    assert!(!used.exists(), "the editor's file is removed");
+    assert!(!used.parent().unwrap().exists(), "and its folder");
+    // Not on a terminal: refused before anything is made.
+    tv.cmd()
+        .args(["add", "--witness", "W", "--editor"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("needs a terminal"));
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -11,6 +11,7 @@ use tvault::vault::{Attachment, Intake};
 use tvault::{Consent, IdentityLevel, MediaConsent, Purpose};
 
 use super::error::{CliError, Exit};
+use super::passphrase::Terminal;
 use super::progress::Bar;
 use super::{Context, print, print_json};
 
@@ -20,9 +21,15 @@ use super::{Context, print, print_json};
 /// streamed, never held whole in memory.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The witness's pseudonym: how the record is listed and searched
+    /// The witness's pseudonym: how the record is listed and searched (asked for on a
+    /// terminal when not given)
     #[arg(long, value_name = "PSEUDONYM")]
-    witness: String,
+    witness: Option<String>,
+
+    /// Write the statement in $VISUAL or $EDITOR, on a RAM-backed folder only (refused
+    /// elsewhere); the file is overwritten and removed when the editor exits
+    #[arg(long, conflicts_with = "text_file")]
+    editor: bool,
 
     #[command(flatten)]
     content: ContentArgs,
@@ -117,17 +124,55 @@ impl ContentArgs {
     }
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    if args.witness.trim().is_empty() {
-        return Err(CliError::usage("--witness needs a pseudonym"));
+pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
+    // On a terminal, with no statement file, tvault asks for what is missing and takes the
+    // statement as typed; it never goes through a file.
+    let guided =
+        args.content.text_file.is_none() && !ctx.sources.no_input && std::io::stdin().is_terminal();
+    if args.editor && !guided {
+        return Err(CliError::usage("--editor needs a terminal")
+            .hint("give the statement with --text-file FILE or --text-file - instead"));
     }
-    let (statement, mut attachments, bytes) = args.content.open_inputs()?;
-    let c = args.content;
+    match &args.witness {
+        Some(w) if w.trim().is_empty() => {
+            return Err(CliError::usage("--witness needs a pseudonym"));
+        }
+        None if !guided => {
+            return Err(CliError::usage("--witness PSEUDONYM is needed")
+                .hint("give it, or run `tvault add` on a terminal to be asked for each field"));
+        }
+        _ => {}
+    }
+    let (mut statement, mut attachments, bytes) = args.content.open_inputs()?;
     let mut vault = ctx.unlock()?;
+    if guided {
+        let mut tty = ctx.sources.terminal()?;
+        if args.witness.is_none() {
+            ask_fields(&mut tty, &mut args)?;
+        }
+        let text = if args.editor {
+            super::editor::edit(tvault::vault::STATEMENT_LIMIT)?
+        } else {
+            tty.say(
+                "\nType the statement. End it with a line holding only a dot (.), or Ctrl-D.\n\
+                 End at once for none. Nothing is written anywhere until it is encrypted.\n",
+            )?;
+            tty.read_text(tvault::vault::STATEMENT_LIMIT)?
+        };
+        if !text.is_empty() {
+            statement = Some(Box::new(std::io::Cursor::new(text)));
+        }
+    }
+    let c = args.content;
     let bar = Bar::for_attachments(ctx, &mut attachments, bytes);
     let intake = Intake {
         meta: Metadata {
-            witness: args.witness.trim().to_owned(),
+            witness: args
+                .witness
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_owned(),
             title: c.title,
             interviewer: c.interviewer,
             date: c.date,
@@ -157,6 +202,60 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         ctx.say(&format!("Stored record {id} with {count} attachment(s)."));
         Ok(())
     }
+}
+
+/// Asks, on the terminal, for the witness and the interview's details not given as flags.
+fn ask_fields(tty: &mut Terminal, args: &mut Args) -> Result<(), CliError> {
+    tty.say("A new testimony. Press Enter to leave an optional field empty.\n")?;
+    let optional = |tty: &mut Terminal, question: &str| -> Result<Option<String>, CliError> {
+        let answer = tty.ask_line(question)?;
+        Ok(Some(answer.trim().to_owned()).filter(|a| !a.is_empty()))
+    };
+    let witness = loop {
+        if let Some(w) = optional(tty, "Witness pseudonym (how the record is listed): ")? {
+            break w;
+        }
+        tty.say("A pseudonym is needed; it is how you will find the record again.\n")?;
+    };
+    args.witness = Some(witness);
+    let c = &mut args.content;
+    if c.title.is_none() {
+        c.title = optional(tty, "Title: ")?;
+    }
+    if c.date.is_none() {
+        c.date = loop {
+            match optional(tty, "Interview date (YYYY-MM-DD): ")? {
+                None => break None,
+                Some(d) => match InterviewDate::from_str(&d) {
+                    Ok(date) => break Some(date),
+                    Err(e) => tty.say(&format!("{e}\n"))?,
+                },
+            }
+        };
+    }
+    if c.location.is_none() {
+        c.location = optional(tty, "Location: ")?;
+    }
+    if c.language.is_none() {
+        c.language = optional(tty, "Language (e.g. ug, en): ")?;
+    }
+    if c.consent.is_none() {
+        c.consent = loop {
+            let answer = optional(
+                tty,
+                "Consent, the purposes the witness agreed to (archive,advocacy,public,un,court): ",
+            )?;
+            match answer.as_deref().map(parse_purposes) {
+                None => {
+                    tty.say("No consent recorded: the record cannot be exported until `tvault amend --consent`.\n")?;
+                    break None;
+                }
+                Some(Ok(p)) => break Some(p),
+                Some(Err(e)) => tty.say(&format!("{e}\n"))?,
+            }
+        };
+    }
+    Ok(())
 }
 
 /// Opens an input file, refusing folders. The message names the argument, not the path: a

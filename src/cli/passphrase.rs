@@ -205,6 +205,43 @@ impl Terminal {
 }
 
 impl Terminal {
+    /// Reads text typed on the terminal, line by line, until a line holding only `.` or the
+    /// end of input (Ctrl-D), into a zeroizing buffer that grows by copying (no reallocation
+    /// leaves a copy behind). At most `limit` bytes.
+    pub fn read_text(&mut self, limit: u64) -> Result<Zeroizing<Vec<u8>>, CliError> {
+        let mut text = Zeroizing::new(Vec::with_capacity(16 * 1024));
+        let mut buf = Zeroizing::new(vec![0u8; 8192]);
+        loop {
+            let n = match self.tty.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(source_error("the terminal", e)),
+            };
+            if (text.len() + n) as u64 > limit {
+                return Err(CliError::new(
+                    Exit::Failure,
+                    format!("the statement is longer than {} MiB", limit >> 20),
+                )
+                .hint("save it to a file and give it with --text-file FILE"));
+            }
+            if text.len() + n > text.capacity() {
+                let mut bigger = Zeroizing::new(Vec::with_capacity((text.len() + n) * 2));
+                bigger.extend_from_slice(&text);
+                text = bigger;
+            }
+            text.extend_from_slice(&buf[..n]);
+            // The terminal hands over one line per read: look for the closing `.` line.
+            if text.as_slice() == b".\n" || text.ends_with(b"\n.\n") {
+                let keep = text.len() - 2;
+                text[keep..].fill(0);
+                text.truncate(keep);
+                break;
+            }
+        }
+        Ok(text)
+    }
+
     /// Asks a question with echo on and returns the answer (not a secret).
     pub fn ask_line(&mut self, question: &str) -> Result<String, CliError> {
         self.say(question)?;
