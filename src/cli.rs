@@ -150,6 +150,8 @@ enum Command {
 /// What every subcommand gets: the global flags, resolved.
 pub struct Context {
     pub vault_path: PathBuf,
+    /// Whether a flag, the environment or the config file named the vault (else: the default).
+    pub vault_chosen: bool,
     pub anchor_dir: PathBuf,
     /// Where the config file is looked for, and the export recipients it gives.
     pub config_path: Option<PathBuf>,
@@ -195,7 +197,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         (_, Some(p)) => config::load(p).map_err(with_flags)?,
     };
     // A flag, then its environment variable (both through clap), then the config file.
+    let vault_chosen = cli.vault.is_some() || config.vault.is_some();
     let ctx = Context {
+        vault_chosen,
         vault_path: match cli.vault.or(config.vault) {
             Some(p) => p,
             None => xdg_dir("XDG_DATA_HOME", ".local/share")

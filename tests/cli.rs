@@ -1247,3 +1247,118 @@ fn add_editor_writes_only_to_ram_and_removes_the_file() {
         .code(2)
         .stderr(predicate::str::contains("needs a terminal"));
 }
+
+/// Runs `tvault ARGS` on a pseudo-terminal and answers its prompts in turn: each answer is
+/// typed only once the text before it has appeared (a passphrase prompt drops anything typed
+/// early). Returns everything the terminal showed.
+fn dialogue(tv: &TestVault, args: &str, turns: &[(&str, &str)]) -> (bool, String) {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let bin = assert_cmd::cargo::cargo_bin("tvault");
+    let line = format!("'{}' {args}", bin.display());
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("HOME", tv.path("home"))
+        .env("TERM", "xterm")
+        .env_remove("TVAULT_VAULT")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let shown = Arc::new(Mutex::new(String::new()));
+    let mut out = child.stdout.take().unwrap();
+    let reader = {
+        let shown = Arc::clone(&shown);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                shown
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let mut seen = 0;
+    for (prompt, answer) in turns {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let text = shown.lock().unwrap().clone();
+            if let Some(at) = text[seen..].find(prompt) {
+                seen += at + prompt.len();
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no prompt {prompt:?} in: {text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    }
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let text = shown.lock().unwrap().clone();
+    (status.success(), text)
+}
+
+#[test]
+fn init_on_a_terminal_walks_through_location_and_passphrase() {
+    let tv = TestVault::empty();
+    let chosen = tv.path("field.tvault");
+    let strong = "granite lantern orchard whistle copper meadow";
+    let (ok, shown) = dialogue(
+        &tv,
+        "init --no-recovery-code --kdf-memory-mib 8 --kdf-iterations 1 --kdf-parallelism 1 --allow-weak-kdf",
+        &[
+            ("Where should the vault file be?", chosen.to_str().unwrap()),
+            ("New vault passphrase: ", "password1"),
+            ("New vault passphrase: ", strong),
+            ("Repeat it: ", "not the same"),
+            ("New vault passphrase: ", strong),
+            ("Repeat it: ", strong),
+        ],
+    );
+    assert!(ok, "{shown}");
+    assert!(shown.contains("too easy to guess"), "{shown}");
+    assert!(shown.contains("The two differ"), "{shown}");
+    assert!(chosen.exists());
+    assert!(
+        shown.contains("--vault"),
+        "next steps name the chosen vault: {shown}"
+    );
+    assert!(shown.contains("tvault --vault"), "{shown}");
+    std::fs::write(&tv.pass_file, format!("{strong}\n")).unwrap();
+    tv.bare_cmd()
+        .arg("--vault")
+        .arg(&chosen)
+        .arg("--passphrase-file")
+        .arg(&tv.pass_file)
+        .arg("list")
+        .assert()
+        .success();
+
+    // Enter at the passphrase prompt: one is generated, shown once, typed back.
+    let tv = TestVault::empty();
+    let (ok, shown) = dialogue(
+        &tv,
+        "init --no-recovery-code --kdf-memory-mib 8 --kdf-iterations 1 --kdf-parallelism 1 --allow-weak-kdf",
+        &[
+            ("Where should the vault file be?", ""),
+            ("New vault passphrase: ", ""),
+            ("Type it to confirm: ", "wrong words"),
+        ],
+    );
+    assert!(!ok, "a wrong confirmation makes no vault: {shown}");
+    assert!(shown.contains("shown only this once"), "{shown}");
+    assert!(!tv.path("home/.local/share/tvault/vault.tvault").exists());
+}

@@ -1,7 +1,7 @@
 //! `tvault init`: create a vault with a first operator and passphrase.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tvault::crypto::{KdfParams, Passphrase, RecoveryCode};
@@ -10,7 +10,7 @@ use tvault::{Error, Vault};
 use zeroize::Zeroizing;
 
 use super::error::{CliError, Exit};
-use super::passphrase::{self, check_strength};
+use super::passphrase::{self, Terminal, check_strength};
 use super::{Context, print, print_json};
 
 /// Create a new vault
@@ -60,11 +60,16 @@ const DEFAULT_OPERATOR: &str = "operator";
 const KDF_TARGET: Duration = Duration::from_millis(1000);
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    if ctx.vault_path.exists() {
-        return Err(Error::VaultExists {
-            path: ctx.vault_path.clone(),
-        }
-        .into());
+    // A first-time user on a terminal is asked where the vault goes, unless a flag, the
+    // environment or the config file said.
+    let guided = ctx.sources.is_terminal() && !ctx.json && std::io::stdin().is_terminal();
+    let path = if guided && !ctx.vault_chosen {
+        ask_location(&mut ctx.sources.terminal()?, &ctx.vault_path)?
+    } else {
+        ctx.vault_path.clone()
+    };
+    if path.exists() {
+        return Err(Error::VaultExists { path }.into());
     }
     let operator = ctx.operator.as_deref().unwrap_or(DEFAULT_OPERATOR);
     check_operator_name(operator)?;
@@ -148,7 +153,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     };
     let started = Instant::now();
     let created = Vault::create(
-        &ctx.vault_path,
+        &path,
         &passphrase,
         &CreateOptions {
             kdf,
@@ -194,7 +199,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     if ctx.json {
         print_json(&serde_json::json!({
             "vault_id": vault.id(),
-            "path": ctx.vault_path,
+            "path": path,
             "operator": operator,
             "recovery_code": recovery.is_some(),
             "signing_key": public_key,
@@ -212,7 +217,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         print(&format!("{}\n", vault.id()))?;
         ctx.say(&format!(
             "Created vault at {} for operator {}.\nUnlocking costs Argon2id with {} MiB × {} passes × {} lanes, about {:.1} s here.",
-            ctx.vault_path.display(),
+            path.display(),
             super::terminal::escape(operator, false),
             kdf.memory_mib(),
             kdf.t,
@@ -226,7 +231,17 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         if kdf.is_weak() {
             ctx.say("warning: these KDF parameters are below the floor; a stolen copy of this vault is easier to crack.");
         }
-        ctx.say("Next: record a testimony with `tvault add --witness PSEUDONYM --text-file FILE`.");
+        let vault_flag = if path == ctx.vault_path {
+            String::new()
+        } else {
+            format!(" --vault {}", path.display())
+        };
+        ctx.say(&format!(
+            "Next:\n  \
+             tvault{vault_flag} add                  record a testimony (asks for each field; or --witness … --text-file FILE)\n  \
+             tvault{vault_flag} backup -o FILE       keep an encrypted copy on another drive\n  \
+             tvault{vault_flag} doctor               check this machine (core dumps, swap, filesystem)"
+        ));
     }
     Ok(())
 }
@@ -248,42 +263,92 @@ fn new_passphrase(ctx: &Context, args: &Args) -> Result<Passphrase, CliError> {
                 "--generate-passphrase shows the passphrase on the terminal; it cannot be combined with a passphrase source",
             ));
         }
-        let mut tty = ctx.sources.terminal()?;
-        let words = passphrase::generate();
-        tty.say(&format!(
-            "\nYour vault passphrase, shown only this once. Write it down and keep it apart from this computer:\n\n    {}\n\n",
-            words.as_str()
-        ))?;
-        let typed = tty.prompt("Type it to confirm: ")?;
-        let typed = Passphrase::from_bytes(typed)
-            .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
-        let generated = Passphrase::from_bytes(Zeroizing::new(words.as_bytes().to_vec()))
-            .expect("a generated passphrase is valid");
-        if typed.expose_secret() != generated.expose_secret() {
-            return Err(CliError::new(
-                Exit::Failure,
-                "the passphrase typed does not match; no vault was created",
-            )
-            .hint("run `tvault init --generate-passphrase` again"));
-        }
-        return Ok(generated);
+        return generated_passphrase(&mut ctx.sources.terminal()?);
     }
     if !ctx.sources.is_terminal() {
         return ctx.sources.read("");
     }
     let mut tty = ctx.sources.terminal()?;
-    let first = Passphrase::from_bytes(tty.prompt("New vault passphrase: ")?)
-        .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
-    let again = Passphrase::from_bytes(tty.prompt("Repeat it: ")?)
-        .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
-    if first.expose_secret() != again.expose_secret() {
+    tty.say("Choose the vault passphrase: type one of your own (several words are best), or press Enter to have one made for you.\n")?;
+    // Three tries at a passphrase that is strong and typed the same twice.
+    for _ in 0..3 {
+        let typed = tty.prompt("New vault passphrase: ")?;
+        if typed.is_empty() {
+            return generated_passphrase(&mut tty);
+        }
+        let first = Passphrase::from_bytes(typed)
+            .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+        if !args.allow_weak_passphrase
+            && let Err(weak) = check_strength(&first)
+        {
+            let mut text = format!("{}\n", weak.message);
+            for h in &weak.hints {
+                text += &format!("  {h}\n");
+            }
+            tty.say(&text)?;
+            continue;
+        }
+        let again = Passphrase::from_bytes(tty.prompt("Repeat it: ")?)
+            .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+        if first.expose_secret() == again.expose_secret() {
+            return Ok(first);
+        }
+        tty.say("The two differ. Once more.\n")?;
+    }
+    Err(CliError::new(
+        Exit::Failure,
+        "no passphrase was settled on; no vault was created",
+    )
+    .hint("run `tvault init` again; press Enter at the prompt for a generated one"))
+}
+
+/// Shows a generated passphrase once and has it typed back.
+fn generated_passphrase(tty: &mut Terminal) -> Result<Passphrase, CliError> {
+    let words = passphrase::generate();
+    tty.say(&format!(
+        "\nYour vault passphrase, shown only this once. Write it down and keep it apart from this computer:\n\n    {}\n\n",
+        words.as_str()
+    ))?;
+    let typed = tty.prompt("Type it to confirm: ")?;
+    let typed =
+        Passphrase::from_bytes(typed).map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+    let generated = Passphrase::from_bytes(Zeroizing::new(words.as_bytes().to_vec()))
+        .expect("a generated passphrase is valid");
+    if typed.expose_secret() != generated.expose_secret() {
         return Err(CliError::new(
             Exit::Failure,
-            "the two passphrases differ; no vault was created",
+            "the passphrase typed does not match; no vault was created",
         )
-        .hint("run `tvault init` again"));
+        .hint("run `tvault init` again, and copy the words exactly"));
     }
-    Ok(first)
+    Ok(generated)
+}
+
+/// Asks where the vault goes; Enter keeps `default`.
+fn ask_location(tty: &mut Terminal, default: &Path) -> Result<PathBuf, CliError> {
+    tty.say("Welcome to tvault. It keeps testimony encrypted in one file, which is made now.\n")?;
+    loop {
+        let answer = tty.ask_line(&format!(
+            "Where should the vault file be? [{}]: ",
+            default.display()
+        ))?;
+        let answer = answer.trim();
+        let path = if answer.is_empty() {
+            default.to_owned()
+        } else if let Some(rest) = answer.strip_prefix("~/") {
+            std::env::var_os("HOME")
+                .map_or_else(|| PathBuf::from(answer), |h| PathBuf::from(h).join(rest))
+        } else {
+            PathBuf::from(answer)
+        };
+        if path.exists() {
+            tty.say(
+                "Something is already there; tvault never replaces a file. Another name, please.\n",
+            )?;
+            continue;
+        }
+        return Ok(path);
+    }
 }
 
 /// Memory the kernel says is available, in MiB; 1 GiB when it cannot say.
