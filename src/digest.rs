@@ -4,21 +4,34 @@
 //!
 //! Records fall into [`BUCKETS`] buckets by the first byte of their (random) id. Each bucket
 //! has two blobs, both sealed under K_meta with its place in the AAD: the [`Summary`] of every
-//! current record in it ([`Kind::Summaries`], JSON) and the statement text of each
-//! ([`Kind::Texts`], the binary layout below). Writers refresh the buckets they touch in the
-//! same transaction; readers check each bucket's record ids and versions against the
-//! `record_version` table and rebuild any that disagree from the records themselves, so the
-//! digest is a cache: never the only copy of anything, never trusted over the records.
+//! current record in it ([`Kind::Summaries`]) and the statement text of each
+//! ([`Kind::Texts`]). Writers refresh the buckets they touch in the same transaction; readers
+//! check each bucket's record ids and versions against the `record_version` table and rebuild
+//! any that disagree (or do not decode) from the records themselves, so the digest is a cache:
+//! never the only copy of anything, never trusted over the records, and a change of layout
+//! needs no migration.
 //!
-//! The text blob: a format byte (1), then per record in id order: the id (16 bytes), the
-//! version (u32, big-endian), a tag (0 no statement, 1 inline, 2 stored only in its part
-//! because it is larger than [`TEXT_MAX`]), and for tag 1 the length (u32, big-endian) and the
-//! UTF-8 text.
+//! Both blobs are a format byte (1), then per record in id order the id (16 bytes) and the
+//! version (u32), then:
+//!
+//! - summaries: witness, title?, interviewer?, date?, location?, language?, the tags (u32
+//!   count, then each), the consented purposes (u8, bit i for [`Purpose::ALL`]\[i\]), the
+//!   identity level (u8: 0 named, 1 pseudonym, 2 anonymous), media consent (u8: 1 voice,
+//!   2 face), intake time, operator, whether there is a statement (u8), the number of
+//!   attachments (u32) and the plaintext size (u64);
+//! - texts: a tag (0 no statement, 1 inline, 2 stored only in its part because it is larger
+//!   than [`TEXT_MAX`]) and for tag 1 the text.
+//!
+//! Integers are big-endian; a string is its length (u32) and UTF-8 bytes; `x?` is a byte 0
+//! (none) or 1 followed by `x`. Decoding accepts nothing else, and nothing after the end.
 
-use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::record::{Metadata, RecordId, SealedMeta};
+use crate::record::{
+    Consent, IdentityLevel, InterviewDate, MediaConsent, Metadata, Purpose, RecordId, SealedMeta,
+};
 
 /// How many buckets the digest has: one per value of a record id's first byte.
 pub const BUCKETS: usize = 256;
@@ -41,7 +54,7 @@ pub enum Kind {
 }
 
 /// What `list` shows of a record version: its metadata and the shape of its content.
-#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Summary {
     pub meta: Metadata,
     /// Intake time, RFC 3339 UTC.
@@ -70,35 +83,214 @@ impl Summary {
 }
 
 /// One record in a bucket's summaries.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone)]
 pub struct SummaryEntry {
     pub id: RecordId,
     pub version: u32,
     pub summary: Summary,
 }
 
-#[derive(Serialize, Deserialize)]
-struct SummaryBlob {
-    v: u32,
-    records: Vec<SummaryEntry>,
-}
-
 /// The layout version of both blobs.
 const FORMAT: u8 = 1;
 
+/// Appends the parts of a blob to a zeroizing buffer.
+struct Out(Zeroizing<Vec<u8>>);
+
+impl Out {
+    fn new() -> Self {
+        Out(Zeroizing::new(vec![FORMAT]))
+    }
+
+    fn record(&mut self, id: &RecordId, version: u32) {
+        self.0.extend_from_slice(id.as_bytes());
+        self.u32(version);
+    }
+
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+
+    fn str(&mut self, s: &str) {
+        self.u32(s.len() as u32);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    fn opt(&mut self, s: Option<&str>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+        }
+    }
+}
+
+/// Reads the parts of a blob; every method fails on a short or malformed input.
+struct In<'a>(&'a [u8]);
+
+impl<'a> In<'a> {
+    fn start(bytes: &'a [u8]) -> Option<Self> {
+        let (&format, rest) = bytes.split_first()?;
+        (format == FORMAT).then_some(In(rest))
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = self.0.split_at_checked(n)?;
+        self.0 = tail;
+        Some(head)
+    }
+
+    fn record(&mut self) -> Option<(RecordId, u32)> {
+        let id = RecordId(self.take(16)?.try_into().ok()?);
+        Some((id, self.u32()?))
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn str(&mut self) -> Option<&'a str> {
+        let len = self.u32()? as usize;
+        std::str::from_utf8(self.take(len)?).ok()
+    }
+
+    fn opt(&mut self) -> Option<Option<&'a str>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some(self.str()?)),
+            _ => None,
+        }
+    }
+}
+
+const LEVELS: [IdentityLevel; 3] = [
+    IdentityLevel::Named,
+    IdentityLevel::Pseudonym,
+    IdentityLevel::Anonymous,
+];
+
 /// Encodes a bucket's summaries, which must be in id order.
-pub fn encode_summaries(entries: Vec<SummaryEntry>) -> Zeroizing<Vec<u8>> {
-    let blob = SummaryBlob {
-        v: FORMAT.into(),
-        records: entries,
-    };
-    Zeroizing::new(serde_json::to_vec(&blob).expect("summaries serialise"))
+pub fn encode_summaries(entries: &[SummaryEntry]) -> Zeroizing<Vec<u8>> {
+    let mut out = Out::new();
+    for e in entries {
+        let (s, m) = (&e.summary, &e.summary.meta);
+        out.record(&e.id, e.version);
+        out.str(&m.witness);
+        out.opt(m.title.as_deref());
+        out.opt(m.interviewer.as_deref());
+        out.opt(m.date.as_ref().map(InterviewDate::as_str));
+        out.opt(m.location.as_deref());
+        out.opt(m.language.as_deref());
+        out.u32(m.tags.len() as u32);
+        for t in &m.tags {
+            out.str(t);
+        }
+        let c = &m.consent;
+        out.u8(Purpose::ALL
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| c.purposes.contains(p))
+            .fold(0, |mask, (i, _)| mask | 1 << i));
+        out.u8(LEVELS
+            .iter()
+            .position(|l| *l == c.identity_level)
+            .unwrap_or(1) as u8);
+        out.u8(u8::from(c.media.voice) | u8::from(c.media.face) << 1);
+        out.str(&s.created_at);
+        out.str(&s.operator);
+        out.u8(u8::from(s.has_statement));
+        out.u32(s.attachments);
+        out.0.extend_from_slice(&s.size.to_be_bytes());
+    }
+    out.0
 }
 
 /// Decodes a bucket's summaries; `None` if they are not well formed.
 pub fn decode_summaries(bytes: &[u8]) -> Option<Vec<SummaryEntry>> {
-    let blob: SummaryBlob = serde_json::from_slice(bytes).ok()?;
-    (blob.v == u32::from(FORMAT)).then_some(blob.records)
+    let mut input = In::start(bytes)?;
+    let mut out = Vec::new();
+    while !input.0.is_empty() {
+        let (id, version) = input.record()?;
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        let witness = input.str()?.to_owned();
+        let title = owned(input.opt()?);
+        let interviewer = owned(input.opt()?);
+        let date = match input.opt()? {
+            Some(d) => Some(InterviewDate::from_str(d).ok()?),
+            None => None,
+        };
+        let location = owned(input.opt()?);
+        let language = owned(input.opt()?);
+        let tags = (0..input.u32()?)
+            .map(|_| input.str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()?;
+        let mask = input.u8()?;
+        if mask >> Purpose::ALL.len() != 0 {
+            return None;
+        }
+        let purposes = Purpose::ALL
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & 1 << i != 0)
+            .map(|(_, p)| *p)
+            .collect();
+        let identity_level = *LEVELS.get(input.u8()? as usize)?;
+        let media = match input.u8()? {
+            m @ 0..=3 => MediaConsent {
+                voice: m & 1 != 0,
+                face: m & 2 != 0,
+            },
+            _ => return None,
+        };
+        let created_at = input.str()?.to_owned();
+        let operator = input.str()?.to_owned();
+        let has_statement = match input.u8()? {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        let attachments = input.u32()?;
+        let size = input.u64()?;
+        out.push(SummaryEntry {
+            id,
+            version,
+            summary: Summary {
+                meta: Metadata {
+                    witness,
+                    title,
+                    interviewer,
+                    date,
+                    location,
+                    language,
+                    tags,
+                    consent: Consent {
+                        purposes,
+                        identity_level,
+                        media,
+                    },
+                },
+                created_at,
+                operator,
+                has_statement,
+                attachments,
+                size,
+            },
+        });
+    }
+    Some(out)
 }
 
 /// A statement as the digest holds it.
@@ -120,52 +312,36 @@ pub struct TextEntry {
 
 /// Encodes a bucket's texts, which must be in id order.
 pub fn encode_texts(entries: &[TextEntry]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(vec![FORMAT]);
+    let mut out = Out::new();
     for e in entries {
-        out.extend_from_slice(e.id.as_bytes());
-        out.extend_from_slice(&e.version.to_be_bytes());
+        out.record(&e.id, e.version);
         match &e.text {
-            Text::None => out.push(0),
+            Text::None => out.u8(0),
             Text::Inline(s) => {
-                out.push(1);
-                out.extend_from_slice(&(s.len() as u32).to_be_bytes());
-                out.extend_from_slice(s.as_bytes());
+                out.u8(1);
+                out.str(s);
             }
-            Text::Large => out.push(2),
+            Text::Large => out.u8(2),
         }
     }
-    out
+    out.0
 }
 
 /// Decodes a bucket's texts; `None` if they are not well formed.
 pub fn decode_texts(bytes: &[u8]) -> Option<Vec<TextEntry>> {
-    let (&format, mut rest) = bytes.split_first()?;
-    if format != FORMAT {
-        return None;
-    }
-    let mut take = |n: usize| -> Option<&[u8]> {
-        let (head, tail) = rest.split_at_checked(n)?;
-        rest = tail;
-        Some(head)
-    };
+    let mut input = In::start(bytes)?;
     let mut out = Vec::new();
-    while let Some(id) = take(16) {
-        let id = RecordId(id.try_into().ok()?);
-        let version = u32::from_be_bytes(take(4)?.try_into().ok()?);
-        let text = match take(1)?[0] {
+    while !input.0.is_empty() {
+        let (id, version) = input.record()?;
+        let text = match input.u8()? {
             0 => Text::None,
-            1 => {
-                let len = u32::from_be_bytes(take(4)?.try_into().ok()?) as usize;
-                let text = std::str::from_utf8(take(len)?).ok()?;
-                Text::Inline(Zeroizing::new(text.to_owned()))
-            }
+            1 => Text::Inline(Zeroizing::new(input.str()?.to_owned())),
             2 => Text::Large,
             _ => return None,
         };
         out.push(TextEntry { id, version, text });
     }
-    // `take(16)` fails on a short tail too: only an exact end is accepted.
-    rest.is_empty().then_some(out)
+    Some(out)
 }
 
 #[cfg(test)]
@@ -214,5 +390,78 @@ mod tests {
         let mut bad = bytes.to_vec();
         bad[22 + 25] = 0xff;
         assert!(decode_texts(&bad).is_none());
+    }
+
+    #[test]
+    fn summaries_round_trip_and_reject_damage() {
+        let mut meta = Metadata::default();
+        meta.witness = "Nightingale".into();
+        meta.title = Some("Tïtle".into());
+        meta.date = Some("2024-03-05".parse().unwrap());
+        meta.tags = vec!["a".into(), "b c".into()];
+        meta.consent.purposes = [Purpose::Court, Purpose::Archive].into();
+        meta.consent.identity_level = IdentityLevel::Named;
+        meta.consent.media = MediaConsent {
+            voice: true,
+            face: false,
+        };
+        let summary = Summary {
+            meta,
+            created_at: "2026-11-28T12:00:00Z".into(),
+            operator: "op".into(),
+            has_statement: true,
+            attachments: 3,
+            size: 1 << 40,
+        };
+        let entries = vec![
+            SummaryEntry {
+                id: RecordId([1; 16]),
+                version: 2,
+                summary: summary.clone(),
+            },
+            SummaryEntry {
+                id: RecordId([2; 16]),
+                version: 1,
+                summary: Summary {
+                    meta: Metadata::default(),
+                    created_at: String::new(),
+                    operator: "ö".into(),
+                    has_statement: false,
+                    attachments: 0,
+                    size: 0,
+                },
+            },
+        ];
+        let bytes = encode_summaries(&entries);
+        let back = decode_summaries(&bytes).unwrap();
+        assert_eq!(back.len(), 2);
+        for (a, b) in back.iter().zip(&entries) {
+            assert_eq!((a.id, a.version), (b.id, b.version));
+            assert!(a.summary.meta == b.summary.meta);
+            assert_eq!(a.summary.created_at, b.summary.created_at);
+            assert_eq!(a.summary.operator, b.summary.operator);
+            assert_eq!(
+                (
+                    a.summary.has_statement,
+                    a.summary.attachments,
+                    a.summary.size
+                ),
+                (
+                    b.summary.has_statement,
+                    b.summary.attachments,
+                    b.summary.size
+                )
+            );
+        }
+        // Every cut but at a record boundary fails, as does another format.
+        let first_end = encode_summaries(&entries[..1]).len();
+        for cut in 0..bytes.len() {
+            let ok = decode_summaries(&bytes[..cut]).is_some();
+            assert_eq!(ok, cut == 1 || cut == first_end, "cut {cut}");
+        }
+        let mut bad = bytes.to_vec();
+        bad[0] = 9;
+        assert!(decode_summaries(&bad).is_none());
+        assert!(decode_summaries(&encode_summaries(&[])).unwrap().is_empty());
     }
 }

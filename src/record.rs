@@ -44,16 +44,6 @@ impl Serialize for RecordId {
     }
 }
 
-impl<'de> Deserialize<'de> for RecordId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        let mut out = [0u8; 16];
-        hex::decode_to_slice(text.as_bytes(), &mut out)
-            .map_err(|_| serde::de::Error::custom("a record id is 32 hexadecimal digits"))?;
-        Ok(RecordId(out))
-    }
-}
-
 /// What a user types to name a record: the whole id or a unique prefix of it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RecordIdPrefix {

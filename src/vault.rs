@@ -228,6 +228,20 @@ pub struct RecordSummary {
     pub id: RecordId,
     pub version: u32,
     pub summary: Summary,
+    order: OrderKey,
+}
+
+impl RecordSummary {
+    fn new(entry: SummaryEntry) -> Self {
+        let mut r = RecordSummary {
+            id: entry.id,
+            version: entry.version,
+            summary: entry.summary,
+            order: OrderKey::default(),
+        };
+        r.order = OrderKey::of(&r);
+        r
+    }
 }
 
 /// A record version with its whole manifest, as `history` sees it.
@@ -1075,11 +1089,9 @@ impl Vault {
         let (records, out) = self.scan_digest(
             false,
             |_, _, entry, _| {
-                Ok(filter.matches(&entry.summary.meta).then(|| RecordSummary {
-                    id: entry.id,
-                    version: entry.version,
-                    summary: entry.summary,
-                }))
+                Ok(filter
+                    .matches(&entry.summary.meta)
+                    .then(|| RecordSummary::new(entry)))
             },
             by_date,
         )?;
@@ -1166,6 +1178,7 @@ impl Vault {
                     (sums, txts)
                 };
                 let mut txts = txts.into_iter().filter(|_| texts);
+                share.kept.reserve(sums.len());
                 for entry in sums {
                     share.seen += 1;
                     share.kept.extend(visit(s, conn, entry, txts.next())?);
@@ -1208,7 +1221,7 @@ impl Vault {
             let tx = self.store.write()?;
             for r in rebuilt {
                 if store::bucket_versions(&tx, r.bucket)? == r.from {
-                    self.s.write_bucket(&tx, r.bucket, r.sums, &r.txts)?;
+                    self.s.write_bucket(&tx, r.bucket, &r.sums, &r.txts)?;
                 }
             }
             tx.commit()?;
@@ -1352,11 +1365,7 @@ impl Vault {
                     .map(|s| ("statement", s));
                 }
                 Ok(found.map(|(field, snippet)| SearchHit {
-                    record: RecordSummary {
-                        id: entry.id,
-                        version: entry.version,
-                        summary: entry.summary,
-                    },
+                    record: RecordSummary::new(entry),
                     field,
                     snippet,
                 }))
@@ -3005,7 +3014,7 @@ impl Session {
         &self,
         conn: &Connection,
         bucket: u8,
-        sums: Vec<SummaryEntry>,
+        sums: &[SummaryEntry],
         texts: &[TextEntry],
     ) -> Result<()> {
         let (sums, texts) = if sums.is_empty() {
@@ -3038,7 +3047,7 @@ impl Session {
             let old_sums = self.stored_summaries(conn, bucket)?.unwrap_or_default();
             let old_texts = self.stored_texts(conn, bucket)?.unwrap_or_default();
             let (sums, texts) = self.build_bucket(conn, &expected, old_sums, old_texts)?;
-            self.write_bucket(conn, bucket, sums, &texts)?;
+            self.write_bucket(conn, bucket, &sums, &texts)?;
         }
         Ok(())
     }
@@ -3309,7 +3318,52 @@ impl Filter {
 /// Listing order: by interview date (intake date when there is none), then intake time, then
 /// id. The keys end with the record id, so they are unique: an unstable sort is exact.
 fn by_date(a: &RecordSummary, b: &RecordSummary) -> std::cmp::Ordering {
-    sort_key(a).cmp(&sort_key(b))
+    a.order.cmp(&b.order, || sort_key(a).cmp(&sort_key(b)))
+}
+
+/// [`sort_key`] packed into integers, so that sorting 100,000 records compares registers
+/// rather than strings spread over the heap: the date and intake time, cut or padded with zero
+/// bytes to 10 and 22 bytes (which keeps their order wherever the packed bytes differ), and
+/// the id. Where a date or time was cut, records whose packed bytes are equal are compared
+/// in full.
+#[derive(Default)]
+struct OrderKey {
+    when: (u128, u128),
+    id: u128,
+    exact: bool,
+}
+
+impl OrderKey {
+    fn of(r: &RecordSummary) -> Self {
+        let (date, created, id) = sort_key(r);
+        let mut packed = [0u8; 32];
+        packed[..date.len().min(10)].copy_from_slice(&date.as_bytes()[..date.len().min(10)]);
+        packed[10..10 + created.len().min(22)]
+            .copy_from_slice(&created.as_bytes()[..created.len().min(22)]);
+        let (hi, lo) = packed.split_at(16);
+        OrderKey {
+            when: (
+                u128::from_be_bytes(hi.try_into().expect("16 bytes")),
+                u128::from_be_bytes(lo.try_into().expect("16 bytes")),
+            ),
+            id: u128::from_be_bytes(id.0),
+            exact: date.len() <= 10 && created.len() <= 22,
+        }
+    }
+
+    fn cmp(
+        &self,
+        other: &Self,
+        in_full: impl FnOnce() -> std::cmp::Ordering,
+    ) -> std::cmp::Ordering {
+        self.when.cmp(&other.when).then_with(|| {
+            if self.exact && other.exact {
+                self.id.cmp(&other.id)
+            } else {
+                in_full()
+            }
+        })
+    }
 }
 
 /// Merges two vectors each sorted by `order`.
