@@ -1083,24 +1083,10 @@ fn a_bad_or_unsafe_config_file_stops_with_a_hint() {
     tv.cmd().args(["completions", "bash"]).assert().success();
 }
 
-/// Runs `tvault ARGS` for `tv` on a pseudo-terminal (util-linux `script`), returning what the
-/// terminal showed (stdout and stderr together).
+/// Runs `tvault ARGS` for `tv` on a pseudo-terminal (util-linux `script`) with nothing typed,
+/// returning what the terminal showed (stdout and stderr together).
 fn on_terminal(tv: &TestVault, args: &str) -> String {
-    let bin = assert_cmd::cargo::cargo_bin("tvault");
-    let line = format!(
-        "'{}' --vault '{}' --passphrase-file '{}' {args}",
-        bin.display(),
-        tv.vault.display(),
-        tv.pass_file.display()
-    );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .env("HOME", tv.path("home"))
-        .env("TERM", "xterm")
-        .output()
-        .expect("script (util-linux) runs");
-    assert!(out.status.success(), "{line}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    on_terminal_typed(tv, args, "", &[])
 }
 
 #[test]
@@ -1133,7 +1119,8 @@ fn progress_bars_show_on_a_terminal_only_and_quiet_silences_them() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("encrypting"));
 }
 
-/// Like [`on_terminal`], with `input` typed on the terminal and extra environment.
+/// Runs `tvault ARGS` for `tv` on a pseudo-terminal (util-linux `script`), with `input` typed
+/// on it and extra environment; returns what the terminal showed (stdout and stderr together).
 fn on_terminal_typed(tv: &TestVault, args: &str, input: &str, env: &[(&str, &str)]) -> String {
     use std::io::Write;
     let bin = assert_cmd::cargo::cargo_bin("tvault");
