@@ -6,8 +6,9 @@
 //! config file, then the built-in default. No secret belongs here and none is read from it.
 //!
 //! Because it can change where testimony is written and to whom an export is sealed, the file
-//! must be a regular file owned by the user and not writable by anyone else, as OpenSSH asks of
-//! its own configuration; otherwise tvault stops (exit 2) before doing anything.
+//! (or what a link to it names) must be a regular file owned by the user and not writable by
+//! anyone else, as OpenSSH asks of its own configuration; otherwise tvault stops (exit 2)
+//! before doing anything.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -56,7 +57,7 @@ pub fn load(path: &Path) -> Result<Config, CliError> {
             format!("config file {}: {what}", path.display()),
         )
     };
-    let meta = match std::fs::symlink_metadata(path) {
+    let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
         Err(e) => {
@@ -70,7 +71,7 @@ pub fn load(path: &Path) -> Result<Config, CliError> {
     };
     if !meta.file_type().is_file() {
         return Err(bad("not a regular file".into())
-            .hint("the config file must be a plain file, not a link or a folder"));
+            .hint("the config file must be a plain file (or a link to one), not a folder"));
     }
     if meta.uid() != rustix::process::geteuid().as_raw() || meta.mode() & 0o022 != 0 {
         return Err(bad("owned by someone else, or writable by others".into()).hint(format!(
