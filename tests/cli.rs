@@ -1227,6 +1227,22 @@ fn add_editor_writes_only_to_ram_and_removes_the_file() {
     let used = std::path::Path::new(&used);
     assert!(!used.exists(), "the editor's file is removed");
     assert!(!used.parent().unwrap().exists(), "and its folder");
+    // An editor that saves nothing (or returns at once) stores nothing unless confirmed.
+    let (ok, shown) = dialogue(
+        &tv,
+        &format!(
+            "--vault '{}' --passphrase-file '{}' add --witness Wren --editor",
+            tv.vault.display(),
+            tv.pass_file.display()
+        ),
+        &[("EDITOR", "true"), ("VISUAL", "")],
+        &[("Store the record without a statement?", "n")],
+    );
+    assert!(!ok && shown.contains("nothing was stored"), "{shown}");
+    let out = tv.cmd().args(["list", "--json"]).assert().success();
+    let listed: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "only the first record");
+
     // Not on a terminal: refused before anything is made.
     tv.cmd()
         .args(["add", "--witness", "W", "--editor"])
@@ -1238,7 +1254,12 @@ fn add_editor_writes_only_to_ram_and_removes_the_file() {
 /// Runs `tvault ARGS` on a pseudo-terminal and answers its prompts in turn: each answer is
 /// typed only once the text before it has appeared (a passphrase prompt drops anything typed
 /// early). Returns everything the terminal showed.
-fn dialogue(tv: &TestVault, args: &str, turns: &[(&str, &str)]) -> (bool, String) {
+fn dialogue(
+    tv: &TestVault,
+    args: &str,
+    env: &[(&str, &str)],
+    turns: &[(&str, &str)],
+) -> (bool, String) {
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
     let bin = assert_cmd::cargo::cargo_bin("tvault");
@@ -1251,6 +1272,7 @@ fn dialogue(tv: &TestVault, args: &str, turns: &[(&str, &str)]) -> (bool, String
         .env_remove("XDG_DATA_HOME")
         .env_remove("XDG_STATE_HOME")
         .env_remove("XDG_CONFIG_HOME")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -1306,6 +1328,7 @@ fn init_on_a_terminal_walks_through_location_and_passphrase() {
     let (ok, shown) = dialogue(
         &tv,
         "init --no-recovery-code --kdf-memory-mib 8 --kdf-iterations 1 --kdf-parallelism 1 --allow-weak-kdf",
+        &[],
         &[
             ("Where should the vault file be?", chosen.to_str().unwrap()),
             ("New vault passphrase: ", "password1"),
@@ -1339,6 +1362,7 @@ fn init_on_a_terminal_walks_through_location_and_passphrase() {
     let (ok, shown) = dialogue(
         &tv,
         "init --no-recovery-code --kdf-memory-mib 8 --kdf-iterations 1 --kdf-parallelism 1 --allow-weak-kdf",
+        &[],
         &[
             ("Where should the vault file be?", ""),
             ("New vault passphrase: ", ""),

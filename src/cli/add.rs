@@ -151,7 +151,21 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
             ask_fields(&mut tty, &mut args)?;
         }
         let text = if args.editor {
-            super::editor::edit(tvault::vault::STATEMENT_LIMIT)?
+            let text = super::editor::edit(tvault::vault::STATEMENT_LIMIT)?;
+            // An editor that returned at once (one that forks to the background) saved nothing.
+            if text.is_empty()
+                && !tty
+                    .ask_line(
+                        "The editor saved nothing. Store the record without a statement? [y/N] ",
+                    )?
+                    .trim()
+                    .eq_ignore_ascii_case("y")
+            {
+                return Err(CliError::new(Exit::Failure, "nothing was stored").hint(
+                    "an editor that opens a window must wait for it to close: e.g. EDITOR=\"code --wait\"",
+                ));
+            }
+            text
         } else {
             tty.say(
                 "\nType the statement. End it with a line holding only a dot (.), or Ctrl-D.\n\
