@@ -77,7 +77,7 @@ pub enum Error {
     NothingToExport,
 
     #[error("the bundle failed verification at: {0}")]
-    Bundle(crate::export::BundleError),
+    Bundle(crate::bundle::BundleError),
 
     #[error("record {record} has no version {version}")]
     VersionNotFound { record: RecordId, version: u32 },

@@ -14,17 +14,21 @@
 //! content parts (statement, attachments) are age v1 files, header and ~1 MiB chunks in rows
 //! ```
 //!
-//! The layer rule: [`vault`] is the facade; below it [`store`] is the only module with SQL and
-//! sees only ciphertext and opaque ids, [`crypto`] is pure logic, and [`fs`] creates files. The
-//! library never prints, never reads the environment or the terminal and never exits.
+//! The layer rule: [`vault`] is the facade, one file per concern; below it [`disclosure`]
+//! (pure: what an export releases and withholds, and why), [`bundle`] (export bundles, read
+//! and written without a vault), [`store`] (the only module with SQL; it sees only ciphertext
+//! and opaque ids), and the pure [`crypto`] and [`audit`]; [`fs`] creates files. Nothing below
+//! `vault` imports it. The library never prints, never reads the environment or the terminal
+//! and never exits. docs/architecture.md says what each module owns.
 
 #![warn(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
 pub mod audit;
+pub mod bundle;
 pub mod crypto;
 pub mod digest;
+pub mod disclosure;
 pub mod error;
-pub mod export;
 pub mod fs;
 pub mod progress;
 pub mod record;

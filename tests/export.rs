@@ -1,6 +1,11 @@
 //! Export bundles: checked by stock tools (tar, sha256sum, ssh-keygen, age) and by
 //! `verify-export`; consent and witness protection; hostile and damaged bundles.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "scratch bundles in a test's temp folder"
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -566,7 +571,7 @@ fn any_damaged_outer_file_is_caught_by_stock_sums_and_by_verify_export() {
 }
 
 fn export_files() -> [&'static str; 8] {
-    tvault::export::OUTER_FILES
+    tvault::bundle::OUTER_FILES
 }
 
 #[test]

@@ -230,8 +230,8 @@ fn a_truncated_bundle_never_verifies() {
     let (bundle, _) = export_bundle(&tv);
     let bytes = std::fs::read(&bundle).unwrap();
     let unlock =
-        tvault::export::Unlock::Passphrase("an export passphrase for the sweep".to_owned().into());
-    assert!(tvault::export::verify_bundle(&bundle, None, Some(&unlock), None).is_ok());
+        tvault::bundle::Unlock::Passphrase("an export passphrase for the sweep".to_owned().into());
+    assert!(tvault::bundle::verify_bundle(&bundle, None, Some(&unlock), None).is_ok());
     let dir = scratch();
     let cut = dir.path().join("cut.tar");
     let mut rng = seeded_rng();
@@ -239,7 +239,7 @@ fn a_truncated_bundle_never_verifies() {
     for len in offsets {
         std::fs::write(&cut, &bytes[..len]).unwrap();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            tvault::export::verify_bundle(&cut, None, Some(&unlock), None).is_ok()
+            tvault::bundle::verify_bundle(&cut, None, Some(&unlock), None).is_ok()
         }));
         assert_eq!(outcome.ok(), Some(false), "a bundle cut to {len} bytes");
     }
@@ -550,12 +550,12 @@ fn a_kill_at_any_moment_leaves_the_state_before_or_after() {
     std::fs::create_dir(&out_dir).unwrap();
     let bundle = out_dir.join("bundle.tar");
     let unlock =
-        tvault::export::Unlock::Passphrase("an export passphrase for the sweep".to_owned().into());
+        tvault::bundle::Unlock::Passphrase("an export passphrase for the sweep".to_owned().into());
     let exported = |_: &TestVault| {
         if !bundle.exists() {
             return "none".to_owned();
         }
-        let ok = tvault::export::verify_bundle(&bundle, None, Some(&unlock), None).is_ok();
+        let ok = tvault::bundle::verify_bundle(&bundle, None, Some(&unlock), None).is_ok();
         assert!(ok, "a bundle under its final name that does not verify");
         "whole".to_owned()
     };

@@ -6,7 +6,7 @@
 use std::str::FromStr;
 
 use libfuzzer_sys::fuzz_target;
-use tvault::export::{Unlock, verify_bundle};
+use tvault::bundle::{Unlock, verify_bundle};
 
 const IDENTITY: &str = include_str!("../../tests/fixtures/export-v1.key");
 

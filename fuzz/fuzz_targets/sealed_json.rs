@@ -8,6 +8,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = serde_json::from_slice::<tvault::record::SealedMeta>(data);
     let _ = serde_json::from_slice::<tvault::record::WitnessIdentity>(data);
     let _ = serde_json::from_slice::<tvault::audit::Event>(data);
-    let _ = serde_json::from_slice::<tvault::export::Manifest>(data);
-    let _ = serde_json::from_slice::<tvault::export::Receipt>(data);
+    let _ = serde_json::from_slice::<tvault::bundle::Manifest>(data);
+    let _ = serde_json::from_slice::<tvault::bundle::Receipt>(data);
 });

@@ -21,8 +21,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(records) = vault.list(&Filter::default()) {
         for r in records {
             let prefix: RecordIdPrefix = r.id.to_string().parse().unwrap();
-            let _ = vault.show(&prefix, None, true);
-            for a in &r.sealed.attachments {
+            let Ok(view) = vault.show(&prefix, None, true) else {
+                continue;
+            };
+            for a in &view.sealed.attachments {
                 let _ = vault.cat(
                     &prefix,
                     None,

@@ -46,6 +46,7 @@ fn filesystem_warning(magic: i64) -> Option<&'static str> {
     }
 }
 
+/// Long on purpose: a flat list of independent checks, each adding one line to the report.
 pub fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
     let mut checks = Vec::new();
     let vault = &ctx.vault_path;

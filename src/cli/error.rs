@@ -109,6 +109,8 @@ impl CliError {
 }
 
 impl From<Error> for CliError {
+    /// The one `match` from library errors to exit codes, messages and hints; long because
+    /// it names every variant.
     fn from(err: Error) -> Self {
         let message = err.to_string();
         let (kind, hints): (Exit, &[&str]) = match &err {

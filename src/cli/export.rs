@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use age::secrecy::SecretString;
-use tvault::export::Unlock;
+use tvault::bundle::Unlock;
 use tvault::vault::{ExportRequest, Seal, Selection};
 use tvault::{Purpose, RecordIdPrefix};
 use zeroize::Zeroizing;

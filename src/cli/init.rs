@@ -59,6 +59,8 @@ const DEFAULT_OPERATOR: &str = "operator";
 /// slower on a slow machine.
 const KDF_TARGET: Duration = Duration::from_millis(1000);
 
+/// Long on purpose: the guided and the scripted init share one sequence (where, which
+/// passphrase, calibrate, create, recovery code, next steps), each step a few lines.
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     // A first-time user on a terminal is asked where the vault goes, unless a flag, the
     // environment or the config file said.

@@ -33,7 +33,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         );
     }
     let unlock = args.key.unlock(ctx, true)?;
-    let (report, _) = tvault::export::verify_bundle(
+    let (report, _) = tvault::bundle::verify_bundle(
         &args.file,
         args.key.signer.as_deref(),
         unlock.as_ref(),

@@ -21,7 +21,7 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let unlock = args.key.unlock(ctx, false)?;
-    let (report, _) = tvault::export::verify_bundle(
+    let (report, _) = tvault::bundle::verify_bundle(
         &args.file,
         args.key.signer.as_deref(),
         unlock.as_ref(),

@@ -1,0 +1,127 @@
+//! The bundle's small formats: deterministic tar headers, `sha256sum` lines, SSHSIG
+//! signatures, the receipt and the inner manifest.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use ssh_key::{HashAlg, LineEnding, SshSig};
+
+use super::Withheld;
+
+/// A tar header that says nothing about the machine that wrote it.
+pub fn header(path: &str, size: u64) -> io::Result<tar::Header> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(path)?;
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    Ok(h)
+}
+
+/// `sha256sum` format: one `<hex>  <name>` line per file.
+pub fn sums_text(sums: &BTreeMap<String, [u8; 32]>) -> String {
+    sums.iter()
+        .map(|(name, hash)| format!("{}  {name}\n", hex::encode(hash)))
+        .collect()
+}
+
+/// Parses `sha256sum` output into name → hash; refuses anything else.
+pub(super) fn parse_sums(text: &[u8]) -> Option<BTreeMap<String, [u8; 32]>> {
+    let text = std::str::from_utf8(text).ok()?;
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let (hash, name) = line.split_once("  ")?;
+        let hash: [u8; 32] = hex::decode(hash).ok()?.try_into().ok()?;
+        if out.insert(name.to_owned(), hash).is_some() {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// An SSHSIG (as `ssh-keygen -Y sign` makes) over `msg`.
+pub fn ssh_sign(key: &SigningKey, namespace: &str, msg: &[u8]) -> String {
+    let keypair = ssh_key::private::Ed25519Keypair::from_seed(&key.to_bytes());
+    let private = ssh_key::PrivateKey::from(keypair);
+    private
+        .sign(namespace, HashAlg::Sha512, msg)
+        .and_then(|sig| sig.to_pem(LineEnding::LF))
+        .expect("Ed25519 SSHSIG signing cannot fail")
+}
+
+pub(super) fn ssh_verify(key: &VerifyingKey, namespace: &str, msg: &[u8], pem: &[u8]) -> bool {
+    let public = ssh_key::PublicKey::from(ssh_key::public::KeyData::Ed25519(
+        ssh_key::public::Ed25519PublicKey(key.to_bytes()),
+    ));
+    SshSig::from_pem(pem).is_ok_and(|sig| public.verify(namespace, msg, &sig).is_ok())
+}
+
+/// The receipt: the inclusion proof of the export's intent event in the checkpoint's tree.
+/// Version 2 carries only the event's leaf hash and the export id; the event itself (which
+/// names the operator, the purpose and any reason) travels sealed, in the manifest. Version 1
+/// (read, no longer written) carried the event in the clear.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Receipt {
+    /// "tvault-receipt/v2" (or "tvault-receipt/v1").
+    pub format: String,
+    /// v1: the event's leaf bytes (its JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// v2: the event's leaf hash, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_hash: Option<String>,
+    /// v2: the export's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_id: Option<String>,
+    pub index: u64,
+    pub tree_size: u64,
+    /// Base64 hashes, RFC 9162 order.
+    pub proof: Vec<String>,
+}
+
+impl Receipt {
+    pub const FORMAT: &'static str = "tvault-receipt/v2";
+    pub const FORMAT_V1: &'static str = "tvault-receipt/v1";
+}
+
+/// The inner manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub export_id: String,
+    pub vault_id: String,
+    pub purpose: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub operator: String,
+    pub time: String,
+    pub records: Vec<ManifestRecord>,
+    pub withheld: Vec<Withheld>,
+    /// The intent event's leaf bytes (its JSON), which the outer receipt proves is in the
+    /// signed log (bundle format v2 on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent_event: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestRecord {
+    pub id: String,
+    pub version: u32,
+    pub witness: String,
+    pub consent: crate::record::Consent,
+    /// Exported although its consent does not list the purpose (the reason is logged).
+    pub consent_overridden: bool,
+    /// Hashes of the original content taken at intake, by part (0 is the statement).
+    pub intake_sha256: BTreeMap<u32, String>,
+    /// The statement was changed for export (the real name replaced by the pseudonym).
+    pub statement_redacted: bool,
+    pub identity_included: bool,
+    /// Attachment names as exported.
+    pub attachments: Vec<String>,
+}

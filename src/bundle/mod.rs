@@ -1,0 +1,58 @@
+//! Export bundles: the writer's building blocks and the reader that verifies and opens them
+//! without any vault. The format (docs/export-format.md) is checkable with `tar`, `sha256sum`,
+//! `ssh-keygen` and `age` alone.
+//!
+//! Outer tar (deterministic: ustar, fixed order, mode 0644, times and owners zero):
+//! `payload.age`, `checkpoint.txt`, `checkpoint.txt.sig`, `receipt.json`, `allowed_signers`,
+//! `VERIFY.txt`, `SHA256SUMS`, `SHA256SUMS.sig`. Inside `payload.age`, a tar of
+//! `records/<id>/…`, `MANIFEST.json`, `SHA256SUMS` and `SHA256SUMS.sig`.
+
+mod format;
+mod read;
+mod report;
+#[cfg(test)]
+mod tests;
+mod verify_text;
+mod write;
+
+pub use crate::disclosure::Withheld;
+pub use format::{Manifest, ManifestRecord, Receipt, header, ssh_sign, sums_text};
+pub use read::{
+    BundleError, BundleReport, Unlock, Visitor, read_inner, verify_bundle, verify_bundle_counted,
+    write_into,
+};
+pub use report::report_html;
+pub use write::{BundleWriter, HashingWriter, InnerWriter, OuterFiles};
+
+use format::{parse_sums, ssh_verify};
+use verify_text::verify_text;
+
+/// The bundle format this build writes and reads.
+pub const FORMAT: &str = "tvault-export/v2";
+
+/// The first bundle format, still read: its receipt carried the intent event in the clear.
+pub const FORMAT_V1: &str = "tvault-export/v1";
+
+/// SSHSIG namespace of the outer `SHA256SUMS.sig` and `checkpoint.txt.sig`.
+pub const OUTER_NAMESPACE: &str = "tvault-export@v1";
+
+/// SSHSIG namespace of the inner `SHA256SUMS.sig`.
+pub const INNER_NAMESPACE: &str = "tvault-export-inner@v1";
+
+/// The principal named in `allowed_signers`.
+pub const PRINCIPAL: &str = "tvault-export";
+
+/// The outer files, in the order they are written.
+pub const OUTER_FILES: [&str; 8] = [
+    "payload.age",
+    "checkpoint.txt",
+    "checkpoint.txt.sig",
+    "receipt.json",
+    "allowed_signers",
+    "VERIFY.txt",
+    "SHA256SUMS",
+    "SHA256SUMS.sig",
+];
+
+/// The most any small file of a bundle (everything but the payload and attachments) may be.
+const SMALL_FILE_LIMIT: u64 = 16 * 1024 * 1024;

@@ -1,0 +1,296 @@
+//! Tests of the bundle reader against hand-made bundles, good and hostile.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::SigningKey;
+use sha2::{Digest, Sha256};
+use ssh_key::HashAlg;
+
+use super::*;
+use crate::audit::{self, Checkpoint};
+use age::secrecy::ExposeSecret;
+
+/// A signed bundle built from an inner tar made by `inner`, sealed to a fresh X25519 key.
+struct Fixture {
+    dir: tempfile::TempDir,
+    bundle: PathBuf,
+    identity: String,
+}
+
+/// The intent event of the fixture export: first in its vault's log.
+fn intent_leaf(export_id: &str) -> Vec<u8> {
+    audit::Event {
+        seq: 0,
+        time: "2026-01-01T00:00:00Z".into(),
+        operator: "op".into(),
+        action: audit::Action::ExportIntent,
+        record: None,
+        version: None,
+        parts: Vec::new(),
+        detail: Some(serde_json::json!({ "export_id": export_id })),
+        salt: "00".into(),
+    }
+    .leaf()
+}
+
+fn bundle_with(inner: impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str)) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[5u8; 32]);
+    let vault_id = [3u8; 16];
+    let export_id = "00112233445566778899aabbccddeeff";
+    let leaf = intent_leaf(export_id);
+    let root = audit::leaf_hash(&leaf);
+    let checkpoint = Checkpoint::sign(&audit::origin(&vault_id), 1, &root, &key);
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public();
+
+    let mut tar = tar::Builder::new(Vec::new());
+    inner(&mut tar, &key, export_id);
+    let inner_bytes = tar.into_inner().unwrap();
+    let bundle = dir.path().join("bundle.tar");
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .unwrap();
+    let mut w = encryptor
+        .wrap_output(BundleWriter::create(&bundle).unwrap())
+        .unwrap();
+    w.write_all(&inner_bytes).unwrap();
+    let writer = w.finish().unwrap();
+    let public = ssh_key::PublicKey::from(ssh_key::public::KeyData::Ed25519(
+        ssh_key::public::Ed25519PublicKey(key.verifying_key().to_bytes()),
+    ));
+    let files = OuterFiles {
+        checkpoint: checkpoint.note.clone(),
+        receipt: Receipt {
+            format: Receipt::FORMAT.into(),
+            event: None,
+            leaf_hash: Some({
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.encode(root)
+            }),
+            export_id: Some(export_id.into()),
+            index: 0,
+            tree_size: 1,
+            proof: Vec::new(),
+        },
+        signer_line: public.to_openssh().unwrap(),
+        fingerprint: public.fingerprint(HashAlg::Sha256).to_string(),
+        export_id: export_id.into(),
+    };
+    let sha256 = writer.finish(&files, &key).unwrap();
+    assert_eq!(
+        sha256,
+        <[u8; 32]>::from(Sha256::digest(std::fs::read(&bundle).unwrap()))
+    );
+    Fixture {
+        bundle,
+        identity: identity.to_string().expose_secret().to_owned(),
+        dir,
+    }
+}
+
+/// An inner tar entry: name, type, content.
+type Entry = (&'static str, tar::EntryType, Vec<u8>);
+
+/// A well-formed inner tar, signed, with the given extra entries added before it.
+fn inner_with(extra: Vec<Entry>) -> impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str) {
+    inner_with_intent(extra, None)
+}
+
+/// [`inner_with`], its manifest holding `intent` instead of the logged intent event.
+fn inner_with_intent(
+    extra: Vec<Entry>,
+    intent: Option<Vec<u8>>,
+) -> impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str) {
+    move |tar, key, export_id| {
+        let mut sums = BTreeMap::new();
+        for (name, kind, data) in &extra {
+            let mut h = tar::Header::new_gnu();
+            h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_size(data.len() as u64);
+            h.set_entry_type(*kind);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.append(&h, data.as_slice()).unwrap();
+            sums.insert((*name).to_owned(), Sha256::digest(data).into());
+        }
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            export_id: export_id.into(),
+            vault_id: hex::encode([3u8; 16]),
+            purpose: "court".into(),
+            reason: None,
+            operator: "op".into(),
+            time: "2026-01-01T00:00:00Z".into(),
+            records: Vec::new(),
+            withheld: Vec::new(),
+            intent_event: Some(
+                String::from_utf8(intent.unwrap_or_else(|| intent_leaf(export_id))).unwrap(),
+            ),
+        };
+        let m = serde_json::to_vec(&manifest).unwrap();
+        tar.append(
+            &header("MANIFEST.json", m.len() as u64).unwrap(),
+            m.as_slice(),
+        )
+        .unwrap();
+        sums.insert("MANIFEST.json".into(), Sha256::digest(&m).into());
+        let text = sums_text(&sums);
+        let sig = ssh_sign(key, INNER_NAMESPACE, text.as_bytes());
+        tar.append(
+            &header("SHA256SUMS", text.len() as u64).unwrap(),
+            text.as_bytes(),
+        )
+        .unwrap();
+        tar.append(
+            &header("SHA256SUMS.sig", sig.len() as u64).unwrap(),
+            sig.as_bytes(),
+        )
+        .unwrap();
+    }
+}
+
+fn unlock(f: &Fixture) -> Unlock {
+    let ids = age::IdentityFile::from_buffer(f.identity.as_bytes())
+        .unwrap()
+        .into_identities()
+        .unwrap()
+        .into_iter()
+        .map(|i| i as Box<dyn age::Identity>)
+        .collect();
+    Unlock::Identities(ids)
+}
+
+#[test]
+fn a_sealed_intent_event_other_than_the_logged_one_is_refused() {
+    let unlock = |f: &Fixture| {
+        Unlock::Identities(vec![Box::new(
+            f.identity.parse::<age::x25519::Identity>().unwrap(),
+        )])
+    };
+    let good = bundle_with(inner_with(Vec::new()));
+    assert!(verify_bundle(&good.bundle, None, Some(&unlock(&good)), None).is_ok());
+    let other = intent_leaf("ffffffffffffffffffffffffffffffff");
+    let bad = bundle_with(inner_with_intent(Vec::new(), Some(other)));
+    // Without the key only the receipt is checked, and it is the logged one.
+    assert!(verify_bundle(&bad.bundle, None, None, None).is_ok());
+    let err = verify_bundle(&bad.bundle, None, Some(&unlock(&bad)), None).unwrap_err();
+    assert_eq!(err.step, "MANIFEST.json");
+}
+
+#[test]
+fn an_unfinished_bundle_leaves_nothing_and_an_existing_file_is_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bundle.tar");
+    let mut writer = BundleWriter::create(&path).unwrap();
+    writer.write_all(&[7u8; 100_000]).unwrap();
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "a partial file"
+    );
+    assert!(!path.exists());
+    drop(writer);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+    std::fs::write(&path, b"someone else's file").unwrap();
+    assert!(BundleWriter::create(&path).is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), b"someone else's file");
+}
+
+#[test]
+fn a_well_formed_bundle_verifies_and_opens() {
+    let f = bundle_with(inner_with(vec![(
+        "records/ab/statement.txt",
+        tar::EntryType::Regular,
+        b"hello".to_vec(),
+    )]));
+    let into = f.dir.path().join("out");
+    let (report, _) = verify_bundle(&f.bundle, None, Some(&unlock(&f)), Some(&into)).unwrap();
+    assert!(report.payload_checked);
+    assert_eq!(
+        std::fs::read(into.join("records/ab/statement.txt")).unwrap(),
+        b"hello"
+    );
+}
+
+#[test]
+fn hostile_inner_entries_are_refused_and_nothing_is_written() {
+    let cases: Vec<(&str, Vec<Entry>)> = vec![
+        (
+            "traversal",
+            vec![("records/../../evil", tar::EntryType::Regular, b"x".to_vec())],
+        ),
+        (
+            "absolute",
+            vec![("/tmp/tvault-evil", tar::EntryType::Regular, b"x".to_vec())],
+        ),
+        (
+            "outside records",
+            vec![("evil.txt", tar::EntryType::Regular, b"x".to_vec())],
+        ),
+        (
+            "symlink",
+            vec![("records/ab/link", tar::EntryType::Symlink, Vec::new())],
+        ),
+        (
+            "hard link",
+            vec![("records/ab/link", tar::EntryType::Link, Vec::new())],
+        ),
+        (
+            "device",
+            vec![("records/ab/dev", tar::EntryType::Block, Vec::new())],
+        ),
+        (
+            "fifo",
+            vec![("records/ab/fifo", tar::EntryType::Fifo, Vec::new())],
+        ),
+        (
+            "duplicate",
+            vec![
+                ("records/ab/a.txt", tar::EntryType::Regular, b"1".to_vec()),
+                ("records/ab/a.txt", tar::EntryType::Regular, b"2".to_vec()),
+            ],
+        ),
+    ];
+    for (what, extra) in cases {
+        let f = bundle_with(inner_with(extra));
+        let into = f.dir.path().join("out");
+        let err = verify_bundle(&f.bundle, None, Some(&unlock(&f)), Some(&into)).unwrap_err();
+        assert_eq!(err.step, "read the inner tar", "{what}: {err}");
+        assert!(!into.exists(), "{what}");
+        assert!(!f.dir.path().parent().unwrap().join("evil").exists());
+        assert!(!Path::new("/tmp/tvault-evil").exists());
+    }
+}
+
+#[test]
+fn an_altered_inner_file_is_caught_by_the_inner_sums() {
+    let f = bundle_with(|tar, key, export_id| {
+        let builder = inner_with(vec![(
+            "records/ab/statement.txt",
+            tar::EntryType::Regular,
+            b"true".to_vec(),
+        )]);
+        // Build it, then replace the statement's bytes after the sums were taken.
+        let mut scratch = tar::Builder::new(Vec::new());
+        builder(&mut scratch, key, export_id);
+        let bytes = scratch.into_inner().unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        for e in archive.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = String::from_utf8(e.path_bytes().into_owned()).unwrap();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            if name.ends_with("statement.txt") {
+                data = b"fake".to_vec();
+            }
+            tar.append(&header(&name, data.len() as u64).unwrap(), data.as_slice())
+                .unwrap();
+        }
+    });
+    let err = verify_bundle(&f.bundle, None, Some(&unlock(&f)), None).unwrap_err();
+    assert_eq!(err.step, "inner SHA256SUMS", "{err}");
+}

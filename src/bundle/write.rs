@@ -1,0 +1,241 @@
+//! Writing a bundle in one pass: the inner tar into the age encryptor, the outer tar around it.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::SigningKey;
+use sha2::{Digest, Sha256};
+
+use crate::audit;
+
+use super::{
+    INNER_NAMESPACE, Manifest, OUTER_NAMESPACE, PRINCIPAL, Receipt, header, report_html, ssh_sign,
+    sums_text, verify_text,
+};
+
+/// Writes the inner tar into any writer (the age encryptor), keeping the SHA-256 of each
+/// file for the inner `SHA256SUMS`.
+pub struct InnerWriter<W: Write> {
+    tar: tar::Builder<W>,
+    sums: BTreeMap<String, [u8; 32]>,
+}
+
+impl<W: Write> InnerWriter<W> {
+    pub fn new(out: W) -> Self {
+        InnerWriter {
+            tar: tar::Builder::new(out),
+            sums: BTreeMap::new(),
+        }
+    }
+
+    pub fn add_bytes(&mut self, path: &str, data: &[u8]) -> io::Result<()> {
+        self.tar.append(&header(path, data.len() as u64)?, data)?;
+        self.sums
+            .insert(path.to_owned(), Sha256::digest(data).into());
+        Ok(())
+    }
+
+    /// Adds a file streamed from `data`, which yields exactly `size` bytes whose SHA-256 is
+    /// already known (and checked by the reader).
+    pub fn add_stream(
+        &mut self,
+        path: &str,
+        size: u64,
+        sha256: [u8; 32],
+        data: impl Read,
+    ) -> io::Result<()> {
+        self.tar.append(&header(path, size)?, data)?;
+        self.sums.insert(path.to_owned(), sha256);
+        Ok(())
+    }
+
+    /// Adds `REPORT.html`, the manifest, the signed `SHA256SUMS`, and ends the tar.
+    /// `custody` holds each exported record's events.
+    pub fn finish(
+        mut self,
+        manifest: &Manifest,
+        custody: &BTreeMap<String, Vec<audit::Event>>,
+        key: &SigningKey,
+    ) -> io::Result<W> {
+        let report = report_html(manifest, custody);
+        self.add_bytes("REPORT.html", report.as_bytes())?;
+        let manifest = serde_json::to_vec_pretty(manifest).expect("manifests serialise");
+        self.add_bytes("MANIFEST.json", &manifest)?;
+        let sums = sums_text(&self.sums);
+        let sig = ssh_sign(key, INNER_NAMESPACE, sums.as_bytes());
+        self.tar
+            .append(&header("SHA256SUMS", sums.len() as u64)?, sums.as_bytes())?;
+        self.tar
+            .append(&header("SHA256SUMS.sig", sig.len() as u64)?, sig.as_bytes())?;
+        self.tar.into_inner()
+    }
+}
+
+/// A writer that hashes what passes through it.
+pub struct HashingWriter<W: Write> {
+    pub inner: W,
+    pub hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The small outer files.
+pub struct OuterFiles {
+    pub checkpoint: String,
+    pub receipt: Receipt,
+    pub signer_line: String,
+    pub fingerprint: String,
+    pub export_id: String,
+}
+
+/// Writes a bundle in one pass. The payload streams straight into the outer tar's first
+/// entry, `payload.age`; its tar header, which holds its size, is written last, into the 512
+/// bytes kept for it at the start of the file. So the bundle's ciphertext is written once and
+/// never to a temporary file.
+pub struct BundleWriter {
+    file: File,
+    payload_len: u64,
+    hasher: crate::crypto::ParallelSha256,
+    /// Where the bundle is written ([`crate::fs::partial_path`]), and its final name.
+    partial: Partial,
+    path: PathBuf,
+}
+
+/// A file being written under a temporary name: removed when dropped (once published, that
+/// name is gone or a second link to the finished file).
+pub(super) struct Partial(PathBuf);
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl BundleWriter {
+    /// Starts a bundle that will appear at `path` once finished: until then it is written
+    /// under a hidden partial name beside it, which is removed if the bundle is not finished
+    /// (a killed process leaves only that).
+    pub fn create(path: &Path) -> io::Result<Self> {
+        if path.exists() {
+            return Err(io::ErrorKind::AlreadyExists.into());
+        }
+        let partial = Partial(crate::fs::partial_path(path));
+        let mut file = crate::fs::create_new_file(&partial.0)?;
+        file.write_all(&[0u8; 512])?;
+        Ok(BundleWriter {
+            file,
+            payload_len: 0,
+            hasher: crate::crypto::ParallelSha256::new(),
+            partial,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Ends the payload, adds the other outer files, writes the payload's header, syncs the
+    /// file, gives it its name, and returns the SHA-256 of the whole bundle (read back from
+    /// the file).
+    pub fn finish(self, files: &OuterFiles, key: &SigningKey) -> io::Result<[u8; 32]> {
+        let BundleWriter {
+            file,
+            payload_len,
+            hasher,
+            partial,
+            path,
+        } = self;
+        let sha256 = Self::complete(file, payload_len, hasher, files, key)?;
+        crate::fs::publish(&partial.0, &path)?;
+        Ok(sha256)
+    }
+
+    fn complete(
+        mut file: File,
+        payload_len: u64,
+        hasher: crate::crypto::ParallelSha256,
+        files: &OuterFiles,
+        key: &SigningKey,
+    ) -> io::Result<[u8; 32]> {
+        let padding = (512 - payload_len % 512) % 512;
+        file.write_all(&vec![0u8; padding as usize])?;
+        let payload_sha256 = hasher.finish();
+        let mut file = write_outer_rest(file, payload_sha256, files, key)?;
+        file.seek(io::SeekFrom::Start(0))?;
+        file.write_all(header("payload.age", payload_len)?.as_bytes())?;
+        // Hash the finished file while it is synced to the disk.
+        let syncing = file.try_clone()?;
+        let synced = std::thread::spawn(move || syncing.sync_all());
+        file.seek(io::SeekFrom::Start(0))?;
+        let mut hashing = HashingWriter {
+            inner: io::sink(),
+            hasher: Sha256::new(),
+        };
+        let hashed = io::copy(&mut file, &mut hashing);
+        synced
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        hashed?;
+        Ok(hashing.hasher.finalize().into())
+    }
+}
+
+impl Write for BundleWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.payload_len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// The outer files after `payload.age`, their signed `SHA256SUMS`, and the end of the tar.
+pub(super) fn write_outer_rest<W: Write>(
+    out: W,
+    payload_sha256: [u8; 32],
+    files: &OuterFiles,
+    key: &SigningKey,
+) -> io::Result<W> {
+    let mut tar = tar::Builder::new(out);
+    let mut sums = BTreeMap::new();
+    sums.insert("payload.age".to_owned(), payload_sha256);
+    let receipt = serde_json::to_string_pretty(&files.receipt).expect("receipts serialise") + "\n";
+    let allowed = format!(
+        "{PRINCIPAL} namespaces=\"{OUTER_NAMESPACE},{INNER_NAMESPACE}\" {}\n",
+        files.signer_line
+    );
+    let small: [(&str, String); 5] = [
+        ("checkpoint.txt", files.checkpoint.clone()),
+        (
+            "checkpoint.txt.sig",
+            ssh_sign(key, OUTER_NAMESPACE, files.checkpoint.as_bytes()),
+        ),
+        ("receipt.json", receipt),
+        ("allowed_signers", allowed),
+        (
+            "VERIFY.txt",
+            verify_text(&files.fingerprint, &files.export_id),
+        ),
+    ];
+    for (name, text) in &small {
+        tar.append(&header(name, text.len() as u64)?, text.as_bytes())?;
+        sums.insert((*name).to_owned(), Sha256::digest(text.as_bytes()).into());
+    }
+    let sums = sums_text(&sums);
+    let sig = ssh_sign(key, OUTER_NAMESPACE, sums.as_bytes());
+    tar.append(&header("SHA256SUMS", sums.len() as u64)?, sums.as_bytes())?;
+    tar.append(&header("SHA256SUMS.sig", sig.len() as u64)?, sig.as_bytes())?;
+    tar.into_inner()
+}

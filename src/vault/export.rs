@@ -1,0 +1,415 @@
+//! `export`: select records, ask [`crate::disclosure`] what leaves, log the intent, write the
+//! bundle.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::audit::{self, Action, Event};
+use crate::bundle::Receipt;
+use crate::crypto;
+use crate::disclosure::{self, Candidate, Plan, redact};
+use crate::error::{Error, Integrity, Result};
+use crate::progress::{Counted, Tally};
+use crate::record::{Purpose, RecordIdPrefix, SealedMeta, WitnessIdentity};
+use crate::store::{self, StoredCheckpoint, VersionRow};
+
+use super::{Draft, Vault, now_rfc3339};
+
+/// Which records an export takes.
+pub enum Selection {
+    Ids(Vec<RecordIdPrefix>),
+    Tag(String),
+    Witness(String),
+    All,
+}
+
+/// How an export's payload is sealed.
+pub enum Seal {
+    /// age X25519 (`age1…`) or OpenSSH `ssh-ed25519` public keys.
+    Recipients(Vec<String>),
+    /// age's scrypt passphrase recipient.
+    Passphrase(age::secrecy::SecretString),
+}
+
+/// What to export, for what, and how.
+pub struct ExportRequest<'a> {
+    pub purpose: Purpose,
+    pub reason: Option<String>,
+    pub selection: Selection,
+    pub include_identity: bool,
+    pub include_media: bool,
+    /// Include records whose consent does not list the purpose; needs a reason.
+    pub override_consent: bool,
+    pub seal: Seal,
+    pub output: &'a Path,
+}
+
+/// What an export wrote.
+#[derive(Debug, Serialize)]
+pub struct ExportSummary {
+    pub export_id: String,
+    pub path: PathBuf,
+    pub records: usize,
+    pub withheld: Vec<crate::bundle::Withheld>,
+    pub consent_overridden: Vec<String>,
+    pub bundle_sha256: String,
+    pub signer_fingerprint: String,
+}
+
+impl Vault {
+    /// Writes an export bundle (docs/export-format.md). Refuses records outside their
+    /// consent unless overridden with a reason, withholds identities and identifying media
+    /// unless asked for and consented to, and logs an intent event (whose receipt the bundle
+    /// carries) before writing and a completion event with the bundle's SHA-256 after.
+    /// `progress` hears (done, total) bytes of content.
+    ///
+    /// Long on purpose: everything that writes the bundle sits in one closure, so that any
+    /// failure removes the partial file (`BundleWriter`) before the error is returned.
+    pub fn export(
+        &mut self,
+        req: ExportRequest<'_>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ExportSummary> {
+        use crate::bundle::{InnerWriter, Manifest, ManifestRecord, OuterFiles};
+
+        if req.output.exists() {
+            return Err(Error::Io {
+                path: req.output.to_owned(),
+                source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            });
+        }
+        // Recipients first: a typo must fail before anything is logged.
+        let (recipients, fingerprints) = recipients(&req.seal)?;
+
+        // Select the records, at their latest versions.
+        let chosen = self.select(&req.selection)?;
+
+        // What leaves and what is withheld: the policy in `disclosure`.
+        let identities: Vec<Option<WitnessIdentity>> = chosen
+            .iter()
+            .map(|(row, _)| self.s.open_identity(row))
+            .collect::<Result<_>>()?;
+        let candidates: Vec<Candidate<'_>> = chosen
+            .iter()
+            .zip(&identities)
+            .map(|((row, sealed), identity)| Candidate {
+                record: row.record,
+                consent: &sealed.meta.consent,
+                has_identity: identity.is_some(),
+                attachments: &sealed.attachments,
+            })
+            .collect();
+        let Plan {
+            records: plans,
+            withheld,
+            overridden,
+        } = disclosure::plan(
+            &disclosure::Request {
+                purpose: req.purpose,
+                include_identity: req.include_identity,
+                include_media: req.include_media,
+                override_consent: req.override_consent,
+            },
+            &candidates,
+        )?;
+
+        // Log the intent; its receipt goes into the bundle.
+        let export_id = hex::encode(crypto::random_array::<16>());
+        let intent = Draft::new(Action::ExportIntent).detail(serde_json::json!({
+            "export_id": export_id,
+            "purpose": req.purpose.as_str(),
+            "reason": req.reason,
+            "recipients": fingerprints,
+            "records": chosen.iter().map(|(r, _)| format!("{}@{}", r.record, r.version)).collect::<Vec<_>>(),
+            "include_identity": req.include_identity,
+            "include_media": req.include_media,
+            "consent_overridden": overridden,
+            "withheld": withheld.len(),
+        }));
+        self.record(vec![intent])?;
+        let (receipt, intent_event, checkpoint) = self.intent_receipt(&export_id)?;
+        let conn = self.store.conn();
+        let all_events: Vec<Event> = store::events(conn)?
+            .iter()
+            .map(|r| self.s.open_event(r.seq, &r.leaf_hash, &r.sealed))
+            .collect::<Result<_>>()?;
+
+        // The payload streams straight into the bundle (see `BundleWriter`). Only a file
+        // made here is removed on failure.
+        let (public_line, fingerprint) = self.signing_key();
+        let out = req.output;
+        let io_at = |p: &Path| {
+            let p = p.to_owned();
+            move |e: std::io::Error| Error::Io {
+                path: p.clone(),
+                source: e,
+            }
+        };
+        let content: u64 = chosen
+            .iter()
+            .zip(&plans)
+            .map(|((_, sealed), plan)| {
+                sealed.statement.as_ref().map_or(0, |s| s.size)
+                    + plan.attachments.iter().map(|a| a.size).sum::<u64>()
+            })
+            .sum();
+        let mut tally = Tally::new(content, progress);
+        let bundle = crate::bundle::BundleWriter::create(out).map_err(io_at(out))?;
+        let result = (|| -> Result<[u8; 32]> {
+            let encryptor = age::Encryptor::with_recipients(
+                recipients.iter().map(|r| r.as_ref() as &dyn age::Recipient),
+            )
+            .map_err(|e| Error::InvalidRecipient(e.to_string()))?;
+            let stream = encryptor.wrap_output(bundle).map_err(io_at(out))?;
+            let mut inner = InnerWriter::new(stream);
+            let mut manifest_records = Vec::new();
+            let mut custody_by_record = BTreeMap::new();
+            let tx = self.store.read()?;
+            for (((row, sealed), plan), identity) in chosen.iter().zip(&plans).zip(&identities) {
+                let base = format!("records/{}", row.record);
+                let m = &sealed.meta;
+                let metadata = serde_json::json!({
+                    "id": row.record, "version": row.version, "metadata": m,
+                    "created_at": sealed.created_at, "operator": sealed.operator,
+                });
+                let metadata = Zeroizing::new(
+                    serde_json::to_vec_pretty(&metadata).expect("metadata serialises"),
+                );
+                inner
+                    .add_bytes(&format!("{base}/metadata.json"), &metadata)
+                    .map_err(io_at(out))?;
+                if let Some(identity) = identity.as_ref().filter(|_| plan.identity) {
+                    let json = Zeroizing::new(
+                        serde_json::to_vec_pretty(identity).expect("identity serialises"),
+                    );
+                    inner
+                        .add_bytes(&format!("{base}/identity.json"), &json)
+                        .map_err(io_at(out))?;
+                }
+                let mut redacted = false;
+                if let Some(info) = &sealed.statement {
+                    let text = self.s.read_statement(&tx, row, info)?;
+                    let real_name = identity.as_ref().and_then(|i| i.name.as_deref());
+                    let text = match real_name.filter(|_| plan.redact_statement) {
+                        Some(name) => {
+                            let (t, changed) = redact(text.expose_secret(), name, &m.witness);
+                            redacted = changed;
+                            Zeroizing::new(t)
+                        }
+                        None => Zeroizing::new(text.expose_secret().to_owned()),
+                    };
+                    inner
+                        .add_bytes(&format!("{base}/statement.txt"), text.as_bytes())
+                        .map_err(io_at(out))?;
+                    tally.add(info.size);
+                }
+                let events: Vec<Event> = all_events
+                    .iter()
+                    .filter(|e| e.record.as_deref() == Some(row.record.to_string().as_str()))
+                    .cloned()
+                    .collect();
+                let custody = serde_json::to_vec_pretty(&events).expect("events serialise");
+                custody_by_record.insert(row.record.to_string(), events);
+                inner
+                    .add_bytes(&format!("{base}/custody.json"), &custody)
+                    .map_err(io_at(out))?;
+                for a in &plan.attachments {
+                    let name = a.name.clone().unwrap_or_default();
+                    let mut sha = [0u8; 32];
+                    hex::decode_to_slice(&a.sha256, &mut sha)
+                        .map_err(|_| Integrity::Metadata(row.record))?;
+                    let reader = Counted {
+                        inner: self.s.open_part(&tx, row, a)?,
+                        tally: &mut tally,
+                    };
+                    inner
+                        .add_stream(&format!("{base}/attachments/{name}"), a.size, sha, reader)
+                        .map_err(|e| self.s.part_error(e, row, a, out))?;
+                }
+                manifest_records.push(ManifestRecord {
+                    id: row.record.to_string(),
+                    version: row.version,
+                    witness: m.witness.clone(),
+                    consent: m.consent.clone(),
+                    consent_overridden: overridden.contains(&row.record.to_string()),
+                    intake_sha256: sealed
+                        .statement
+                        .iter()
+                        .chain(&sealed.attachments)
+                        .map(|p| (p.part, p.sha256.clone()))
+                        .collect(),
+                    statement_redacted: redacted,
+                    identity_included: plan.identity,
+                    attachments: plan
+                        .attachments
+                        .iter()
+                        .filter_map(|a| a.name.clone())
+                        .collect(),
+                });
+            }
+            drop(tx);
+            let manifest = Manifest {
+                format: crate::bundle::FORMAT.into(),
+                export_id: export_id.clone(),
+                vault_id: self.id(),
+                purpose: req.purpose.as_str().into(),
+                reason: req.reason.clone(),
+                operator: self.s.operator.clone(),
+                time: now_rfc3339(),
+                records: manifest_records,
+                withheld: withheld.clone(),
+                intent_event: Some(intent_event.clone()),
+            };
+            let stream = inner
+                .finish(&manifest, &custody_by_record, &self.s.signing)
+                .map_err(io_at(out))?;
+            let bundle = stream.finish().map_err(io_at(out))?;
+            let files = OuterFiles {
+                checkpoint: checkpoint.note.clone(),
+                receipt: receipt.clone(),
+                signer_line: public_line.clone(),
+                fingerprint: fingerprint.clone(),
+                export_id: export_id.clone(),
+            };
+            bundle.finish(&files, &self.s.signing).map_err(io_at(out))
+        })();
+        // On failure the partial bundle is gone (`BundleWriter`); the output was never made.
+        let bundle_sha256 = hex::encode(result?);
+        self.record(vec![Draft::new(Action::ExportComplete).detail(
+            serde_json::json!({
+                "export_id": export_id,
+                "bundle_sha256": bundle_sha256,
+            }),
+        )])?;
+        Ok(ExportSummary {
+            export_id,
+            path: req.output.to_owned(),
+            records: chosen.len(),
+            withheld,
+            consent_overridden: overridden,
+            bundle_sha256,
+            signer_fingerprint: fingerprint,
+        })
+    }
+
+    /// The selected records at their current versions, with their sealed metadata.
+    fn select(&self, selection: &Selection) -> Result<Vec<(VersionRow, SealedMeta)>> {
+        let conn = self.store.conn();
+        let rows: Vec<VersionRow> = match selection {
+            Selection::Ids(prefixes) => {
+                let mut rows = Vec::new();
+                for p in prefixes {
+                    let id = self.resolve(p)?;
+                    if !rows.iter().any(|r: &VersionRow| r.record == id) {
+                        rows.push(
+                            store::current_version(conn, &id)?
+                                .ok_or(Error::RecordNotFound(p.clone()))?,
+                        );
+                    }
+                }
+                rows
+            }
+            _ => store::current_versions(conn)?,
+        };
+        let mut chosen = Vec::new();
+        for row in rows {
+            let sealed = self.s.open_meta(&row)?;
+            let m = &sealed.meta;
+            let keep = match selection {
+                Selection::Tag(t) => m.tags.iter().any(|x| x.to_lowercase() == t.to_lowercase()),
+                Selection::Witness(w) => m.witness.to_lowercase() == w.to_lowercase(),
+                _ => true,
+            };
+            if keep {
+                chosen.push((row, sealed));
+            }
+        }
+        if chosen.is_empty() {
+            return Err(Error::NothingToExport);
+        }
+        Ok(chosen)
+    }
+
+    /// The receipt of the export intent just logged (the newest event): its inclusion proof in
+    /// the newest checkpoint, which the bundle carries too, and the event's text.
+    fn intent_receipt(&self, export_id: &str) -> Result<(Receipt, String, StoredCheckpoint)> {
+        let conn = self.store.conn();
+        let leaves = store::leaf_hashes(conn, u64::MAX >> 1)?;
+        let index = leaves.len() - 1;
+        let intent_row = store::events(conn)?
+            .pop()
+            .ok_or_else(|| Integrity::Log("the intent event vanished".into()))?;
+        let intent_json = crypto::open_padded(
+            &self.s.keys.meta,
+            &self.s.event_aad(intent_row.seq),
+            &intent_row.sealed,
+        )
+        .ok_or_else(|| Integrity::Log("the intent event does not authenticate".into()))?;
+        let checkpoint =
+            store::checkpoint(conn)?.ok_or_else(|| Integrity::Log("no checkpoint".into()))?;
+        use base64::Engine;
+        let intent_event = String::from_utf8(intent_json.to_vec())
+            .map_err(|_| Integrity::Log("the intent event is not text".into()))?;
+        let receipt = Receipt {
+            format: Receipt::FORMAT.into(),
+            event: None,
+            leaf_hash: Some(
+                base64::engine::general_purpose::STANDARD
+                    .encode(audit::leaf_hash(intent_event.as_bytes())),
+            ),
+            export_id: Some(export_id.to_owned()),
+            index: index as u64,
+            tree_size: leaves.len() as u64,
+            proof: audit::inclusion_proof(index, &leaves)
+                .iter()
+                .map(|h| base64::engine::general_purpose::STANDARD.encode(h))
+                .collect(),
+        };
+        Ok((receipt, intent_event, checkpoint))
+    }
+}
+
+/// The age recipients a bundle is sealed to, and how each is named in the log (an `age1…`
+/// key, an OpenSSH fingerprint, or "scrypt passphrase"). Refuses anything else.
+type Sealing = (Vec<Box<dyn age::Recipient + Send>>, Vec<String>);
+
+fn recipients(seal: &Seal) -> Result<Sealing> {
+    let mut recipients: Vec<Box<dyn age::Recipient + Send>> = Vec::new();
+    let mut fingerprints = Vec::new();
+    match seal {
+        Seal::Recipients(keys) => {
+            for k in keys {
+                let k = k.trim();
+                if k.starts_with("age1") {
+                    let r: age::x25519::Recipient = k
+                        .parse()
+                        .map_err(|_| Error::InvalidRecipient(k.to_owned()))?;
+                    fingerprints.push(k.to_owned());
+                    recipients.push(Box::new(r));
+                } else {
+                    let r: age::ssh::Recipient = k
+                        .parse()
+                        .map_err(|_| Error::InvalidRecipient(k.to_owned()))?;
+                    let public = ssh_key::PublicKey::from_openssh(k)
+                        .map_err(|_| Error::InvalidRecipient(k.to_owned()))?;
+                    if public.key_data().ed25519().is_none() {
+                        return Err(Error::InvalidRecipient(k.to_owned()));
+                    }
+                    fingerprints.push(public.fingerprint(ssh_key::HashAlg::Sha256).to_string());
+                    recipients.push(Box::new(r));
+                }
+            }
+            if recipients.is_empty() {
+                return Err(Error::InvalidRecipient("(none given)".into()));
+            }
+        }
+        Seal::Passphrase(p) => {
+            fingerprints.push("scrypt passphrase".into());
+            recipients.push(Box::new(age::scrypt::Recipient::new(p.clone())));
+        }
+    }
+    Ok((recipients, fingerprints))
+}

@@ -1,0 +1,141 @@
+//! The sealed listing digest kept per bucket of record ids (see `crate::digest`): how a
+//! session reads, rebuilds and writes it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use rusqlite::Connection;
+use zeroize::Zeroizing;
+
+use crate::crypto;
+use crate::digest::{self, Summary, SummaryEntry, Text, TextEntry};
+use crate::error::{Integrity, Result};
+use crate::record::RecordId;
+use crate::store;
+
+use super::Session;
+
+impl Session {
+    pub(super) fn digest_aad(&self, bucket: u8, kind: digest::Kind) -> Vec<u8> {
+        crypto::aad(
+            "tvault digest v1",
+            &[&self.vault_id, &[bucket], &[kind as u8]],
+        )
+    }
+
+    /// Opens a stored digest blob; `None` when there is none or it does not open.
+    pub(super) fn stored_digest(
+        &self,
+        conn: &Connection,
+        bucket: u8,
+        kind: digest::Kind,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        Ok(store::digest(conn, bucket, kind as u8)?.and_then(|sealed| {
+            crypto::open_padded(&self.keys.meta, &self.digest_aad(bucket, kind), &sealed)
+        }))
+    }
+
+    pub(super) fn stored_summaries(
+        &self,
+        conn: &Connection,
+        bucket: u8,
+    ) -> Result<Option<Vec<SummaryEntry>>> {
+        Ok(self
+            .stored_digest(conn, bucket, digest::Kind::Summaries)?
+            .and_then(|bytes| digest::decode_summaries(&bytes)))
+    }
+
+    pub(super) fn stored_texts(
+        &self,
+        conn: &Connection,
+        bucket: u8,
+    ) -> Result<Option<Vec<TextEntry>>> {
+        Ok(self
+            .stored_digest(conn, bucket, digest::Kind::Texts)?
+            .and_then(|bytes| digest::decode_texts(&bytes)))
+    }
+
+    /// A digest bucket for the records `expected` (id order), taking what is still current
+    /// from `old_summaries` and `old_texts` and the rest from the records.
+    pub(super) fn build_bucket(
+        &self,
+        conn: &Connection,
+        expected: &[(RecordId, u32)],
+        old_summaries: Vec<SummaryEntry>,
+        old_texts: Vec<TextEntry>,
+    ) -> Result<(Vec<SummaryEntry>, Vec<TextEntry>)> {
+        let mut old_summaries: HashMap<_, _> = old_summaries
+            .into_iter()
+            .map(|e| ((e.id, e.version), e))
+            .collect();
+        let mut old_texts: HashMap<_, _> = old_texts
+            .into_iter()
+            .map(|e| ((e.id, e.version), e))
+            .collect();
+        let (mut sums, mut texts) = (Vec::new(), Vec::new());
+        for key in expected {
+            if let (Some(s), Some(t)) = (old_summaries.remove(key), old_texts.remove(key)) {
+                sums.push(s);
+                texts.push(t);
+                continue;
+            }
+            let (id, version) = *key;
+            let row = store::version(conn, &id, version)?.ok_or(Integrity::Corrupt)?;
+            let sealed = self.open_meta(&row)?;
+            let text = match &sealed.statement {
+                None => Text::None,
+                Some(info) if info.size > digest::TEXT_MAX => Text::Large,
+                Some(info) => Text::Inline(self.read_statement(conn, &row, info)?.0),
+            };
+            sums.push(SummaryEntry {
+                id,
+                version,
+                summary: Summary::of(&sealed),
+            });
+            texts.push(TextEntry { id, version, text });
+        }
+        Ok((sums, texts))
+    }
+
+    /// Seals and stores a digest bucket; an empty one is deleted.
+    pub(super) fn write_bucket(
+        &self,
+        conn: &Connection,
+        bucket: u8,
+        sums: &[SummaryEntry],
+        texts: &[TextEntry],
+    ) -> Result<()> {
+        let (sums, texts) = if sums.is_empty() {
+            (None, None)
+        } else {
+            let seal = |kind, bytes: &[u8]| {
+                crypto::seal_padded(&self.keys.meta, &self.digest_aad(bucket, kind), bytes)
+            };
+            (
+                Some(seal(
+                    digest::Kind::Summaries,
+                    &digest::encode_summaries(sums),
+                )),
+                Some(seal(digest::Kind::Texts, &digest::encode_texts(texts))),
+            )
+        };
+        store::set_digest(conn, bucket, digest::Kind::Summaries as u8, sums.as_deref())?;
+        store::set_digest(conn, bucket, digest::Kind::Texts as u8, texts.as_deref())
+    }
+
+    /// Brings the digest buckets of `records` up to date, in the caller's transaction.
+    pub(super) fn refresh_digest(
+        &self,
+        conn: &Connection,
+        records: impl IntoIterator<Item = RecordId>,
+    ) -> Result<()> {
+        let buckets: BTreeSet<u8> = records.into_iter().map(|r| digest::bucket(&r)).collect();
+        for bucket in buckets {
+            let expected = store::bucket_versions(conn, bucket)?;
+            let old_sums = self.stored_summaries(conn, bucket)?.unwrap_or_default();
+            let old_texts = self.stored_texts(conn, bucket)?.unwrap_or_default();
+            let (sums, texts) = self.build_bucket(conn, &expected, old_sums, old_texts)?;
+            self.write_bucket(conn, bucket, &sums, &texts)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,510 @@
+//! The facade: create and unlock a vault, take in and amend testimony, read it, and keep the
+//! custody log.
+//!
+//! Every command that reads or writes appends its events to the log, signs a new checkpoint
+//! and commits, all in one transaction, before any testimony is shown; the checkpoint is then
+//! copied to the anchor file outside the vault. Content is decrypted only in
+//! [`Session::open_part`], metadata only in [`Session::open_meta`] and
+//! [`Session::open_identity`].
+
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use rusqlite::Connection;
+use serde::Serialize;
+use sha2::Digest;
+
+use crate::audit::{self, Action, Checkpoint};
+use crate::crypto::{self, KdfParams, Key, Keyslot, Passphrase, SlotKeys, SlotKind, VaultKeys};
+use crate::error::{Error, Integrity, Result};
+use crate::store::{self, Store};
+
+mod backup;
+mod custody;
+mod export;
+mod import;
+mod intake;
+mod keys;
+mod listing;
+mod parts;
+mod read;
+mod session;
+mod shred;
+#[cfg(test)]
+mod tests;
+mod verify;
+
+pub use backup::BackupSummary;
+pub use export::{ExportRequest, ExportSummary, Seal, Selection};
+pub use import::ImportSummary;
+pub use intake::{Amendment, Attachment, Intake, MetaEdit};
+pub use keys::{DroppedSlot, Operator, RekeyPlan, RekeySummary};
+pub use read::{Filter, RecordSummary, RecordView, SearchHit, Statement, VersionSummary};
+pub use shred::{ShreddedVersion, Tombstone};
+pub use verify::VerifyReport;
+
+use intake::read_statement_input;
+use session::{Draft, Session, part_hashes, signing_aad};
+
+/// The label of the recovery keyslot; events caused through it name this operator.
+pub const RECOVERY_LABEL: &str = "recovery";
+
+/// The most a statement may hold: it is text, read whole for `show` and `search`.
+pub const STATEMENT_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// An unlocked vault.
+pub struct Vault {
+    store: Store,
+    s: Session,
+}
+
+/// How `init` sets up the vault.
+pub struct CreateOptions<'a> {
+    pub kdf: KdfParams,
+    /// The caller accepted parameters below the floor.
+    pub weak_kdf: bool,
+    /// The first operator's name.
+    pub operator: &'a str,
+    /// The folder that keeps anchor checkpoints, outside the vault's folder.
+    pub anchor_dir: Option<&'a Path>,
+    /// A recovery code for a second keyslot, if one is wanted.
+    pub recovery: Option<&'a crypto::RecoveryCode>,
+}
+
+/// How to open a vault.
+#[derive(Default)]
+pub struct OpenOptions<'a> {
+    /// Accept only this operator's keyslot.
+    pub operator: Option<&'a str>,
+    /// The folder that keeps anchor checkpoints.
+    pub anchor_dir: Option<&'a Path>,
+    /// Open a vault whose log does not extend its anchor, and log that this was done.
+    pub accept_rollback: bool,
+}
+
+/// What can be said about a vault without unlocking it.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub path: PathBuf,
+    pub format_version: i64,
+    pub vault_id: String,
+    pub records: u64,
+    pub file_size: u64,
+    pub keyslots: Vec<SlotStatus>,
+    /// The signing key, as an OpenSSH public key line; `None` before the first unlock of a
+    /// vault made by an older tvault.
+    pub signing_key: Option<String>,
+    pub signing_key_fingerprint: Option<String>,
+    /// Number of events in the custody log.
+    pub log_size: u64,
+    /// The anchor file, when one exists.
+    pub anchor: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SlotStatus {
+    pub kind: &'static str,
+    pub kdf_memory_mib: u64,
+    pub kdf_iterations: u32,
+    pub kdf_parallelism: u32,
+    /// Below the floor of 256 MiB and 768 MiB × passes.
+    pub weak: bool,
+    /// Created with `--allow-weak-kdf`.
+    pub weak_allowed: bool,
+}
+
+/// The signing key's public half as an OpenSSH line, and its SHA-256 fingerprint.
+pub fn ssh_public_key(vault_id: &[u8; 16], key: &VerifyingKey) -> (String, String) {
+    let public = ssh_key::PublicKey::new(
+        ssh_key::public::KeyData::Ed25519(ssh_key::public::Ed25519PublicKey(key.to_bytes())),
+        audit::origin(vault_id),
+    );
+    let line = public
+        .to_openssh()
+        .expect("an Ed25519 key encodes as OpenSSH");
+    let fingerprint = public.fingerprint(ssh_key::HashAlg::Sha256).to_string();
+    (line, fingerprint)
+}
+
+/// The anchor file of the vault file at `vault_path`: one per vault and place, so a backup
+/// copy elsewhere keeps its own anchor, while a file replaced in place is compared with the
+/// anchor of the one it replaced.
+fn anchor_path(dir: Option<&Path>, vault_id: &[u8; 16], vault_path: &Path) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let place = vault_path
+        .canonicalize()
+        .unwrap_or_else(|_| vault_path.to_owned());
+    let place = sha2::Sha256::digest(place.as_os_str().as_bytes());
+    dir.map(|d| {
+        d.join(format!(
+            "{}-{}.checkpoint",
+            hex::encode(vault_id),
+            hex::encode(&place[..8])
+        ))
+    })
+}
+
+/// The vault's public signing key, from its plaintext column.
+fn public_key(conn: &Connection) -> Result<Option<VerifyingKey>> {
+    store::signing_key(conn)?
+        .public
+        .map(|p| {
+            let bytes: [u8; 32] = p.try_into().map_err(|_| Integrity::SigningKey)?;
+            VerifyingKey::from_bytes(&bytes).map_err(|_| Integrity::SigningKey.into())
+        })
+        .transpose()
+}
+
+/// Compares the vault's log with the checkpoint in the anchor file. `Ok(Some(..))` describes a
+/// log that is shorter than the anchor or does not extend it; `Ok(None)` is consistent (or
+/// there is no anchor yet).
+fn anchor_mismatch(
+    conn: &Connection,
+    vault_id: &[u8; 16],
+    key: Option<&VerifyingKey>,
+    anchor: &Path,
+) -> Result<Option<Error>> {
+    let text = match std::fs::read_to_string(anchor) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::Io {
+                path: anchor.to_owned(),
+                source: e,
+            });
+        }
+    };
+    let stored = store::checkpoint(conn)?;
+    let rollback = || Error::Rollback {
+        anchor_path: anchor.display().to_string(),
+        anchor: text.clone(),
+        vault: stored
+            .as_ref()
+            .map_or_else(|| "(no checkpoint)\n".to_owned(), |c| c.note.clone()),
+    };
+    // An anchor exists, so the vault had a signing key when it was written.
+    let Some(key) = key else {
+        return Ok(Some(rollback()));
+    };
+    let theirs = Checkpoint::verify(&text, key)
+        .map_err(|e| Integrity::Log(format!("the anchor file {}: {e}", anchor.display())))?;
+    if theirs.origin != audit::origin(vault_id) {
+        return Err(Integrity::Log(format!(
+            "the anchor file {} belongs to another vault",
+            anchor.display()
+        ))
+        .into());
+    }
+    let Some(stored_cp) = &stored else {
+        return Ok(Some(rollback()));
+    };
+    if theirs.size > stored_cp.size {
+        return Ok(Some(rollback()));
+    }
+    // Fast path: the same checkpoint. Otherwise recompute the older tree from the leaves.
+    if theirs.size == stored_cp.size && theirs.note == stored_cp.note {
+        return Ok(None);
+    }
+    let leaves = store::leaf_hashes(conn, theirs.size)?;
+    if leaves.len() as u64 != theirs.size || audit::root(&leaves) != theirs.root {
+        return Ok(Some(rollback()));
+    }
+    Ok(None)
+}
+
+impl Vault {
+    /// Creates a vault at `path` with one passphrase keyslot and a signing key, and starts its
+    /// custody log. Runs the KDF once.
+    pub fn create(
+        path: &Path,
+        passphrase: &Passphrase,
+        options: &CreateOptions<'_>,
+    ) -> Result<Self> {
+        options.kdf.check_bounds()?;
+        if path.exists() {
+            return Err(Error::VaultExists {
+                path: path.to_owned(),
+            });
+        }
+        let vault_id: [u8; 16] = crypto::random_array();
+        let keys = VaultKeys::derive(Key::random(), &vault_id);
+        let (slot, kek) = Keyslot::create_keyed(
+            &vault_id,
+            SlotKind::Passphrase,
+            options.kdf,
+            options.weak_kdf,
+            passphrase,
+            &keys,
+            options.operator,
+        )?;
+        let mut slots = vec![slot.clone()];
+        if let Some(code) = options.recovery {
+            slots.push(Keyslot::create(
+                &vault_id,
+                SlotKind::Recovery,
+                options.kdf,
+                options.weak_kdf,
+                &code.as_passphrase(),
+                &keys,
+                RECOVERY_LABEL,
+            )?);
+        }
+        let mac = crypto::header_mac(&keys, &vault_id, &slots);
+        let s = Session {
+            vault_id,
+            keys,
+            operator: options.operator.to_owned(),
+            slot_id: slot.slot_id,
+            kek,
+            signing: SigningKey::generate(&mut rand::rngs::OsRng),
+            anchor: None,
+        };
+        let mut checkpoint = None;
+        let store = Store::create(path, |conn| {
+            store::insert_header(conn, &vault_id, &mac)?;
+            for slot in &slots {
+                store::insert_keyslot(conn, slot)?;
+            }
+            s.store_signing_key(conn)?;
+            let drafts = vec![
+                Draft::new(Action::VaultCreated).detail(serde_json::json!({
+                    "kdf": { "memory_mib": options.kdf.memory_mib(), "iterations": options.kdf.t,
+                             "parallelism": options.kdf.p },
+                    "recovery_code": options.recovery.is_some(),
+                })),
+                Draft::new(Action::SigningKeyCreated).detail(serde_json::json!({
+                    "fingerprint": s.fingerprint(),
+                })),
+            ];
+            checkpoint = Some(s.append(conn, drafts)?);
+            Ok(())
+        })?;
+        let mut s = s;
+        s.anchor = anchor_path(options.anchor_dir, &vault_id, path);
+        s.write_anchor(&checkpoint.expect("create appended events"))?;
+        Ok(Vault { store, s })
+    }
+
+    /// Unlocks the vault at `path`, checks its log against the anchor, and gives a vault made
+    /// by an older tvault its signing key.
+    pub fn open(path: &Path, passphrase: &Passphrase, options: &OpenOptions<'_>) -> Result<Self> {
+        Self::open_slots(path, passphrase, SlotKind::Passphrase, options)
+    }
+
+    /// Unlocks with the recovery code: only the recovery keyslot is tried, and events name
+    /// the operator `recovery`.
+    pub fn open_with_recovery(
+        path: &Path,
+        code: &crypto::RecoveryCode,
+        options: &OpenOptions<'_>,
+    ) -> Result<Self> {
+        let options = OpenOptions {
+            operator: None,
+            ..*options
+        };
+        let mut vault =
+            Self::open_slots(path, &code.as_passphrase(), SlotKind::Recovery, &options)?;
+        vault.record(vec![Draft::new(Action::RecoveryCodeUsed)])?;
+        Ok(vault)
+    }
+
+    fn open_slots(
+        path: &Path,
+        passphrase: &Passphrase,
+        kind: SlotKind,
+        options: &OpenOptions<'_>,
+    ) -> Result<Self> {
+        let store = Store::open(path)?;
+        let (vault_id, mac) = store::header(store.conn())?;
+        let slots = store::keyslots(store.conn())?;
+        let mut unlocked = None;
+        for slot in slots.iter().filter(|s| s.kind == kind) {
+            let Some(SlotKeys { vmk, kek }) = slot.unlock(&vault_id, passphrase)? else {
+                continue;
+            };
+            let keys = VaultKeys::derive(vmk, &vault_id);
+            if !crypto::verify_header_mac(&keys, &vault_id, &slots, &mac) {
+                return Err(Integrity::HeaderMac.into());
+            }
+            let label = slot.label(&vault_id, &keys).ok_or(Integrity::HeaderMac)?;
+            if options.operator.is_some_and(|op| op != label) {
+                continue;
+            }
+            unlocked = Some((keys, kek, label, slot.slot_id));
+            break;
+        }
+        let (keys, kek, operator, slot_id) = unlocked.ok_or(Error::WrongPassphrase)?;
+
+        let columns = store::signing_key(store.conn())?;
+        let mut drafts = Vec::new();
+        let mut upgraded = false;
+        let signing = match (columns.public, columns.sealed_secret) {
+            (Some(public), Some(sealed)) => {
+                let secret = crypto::open(&keys.meta, &signing_aad(&vault_id), &sealed)
+                    .ok_or(Integrity::SigningKey)?;
+                let bytes: [u8; 32] = secret
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| Integrity::SigningKey)?;
+                let signing = SigningKey::from_bytes(&bytes);
+                if signing.verifying_key().as_bytes().as_slice() != public.as_slice() {
+                    return Err(Integrity::SigningKey.into());
+                }
+                signing
+            }
+            (None, None) => {
+                drafts.push(Draft::new(Action::SigningKeyCreated));
+                upgraded = true;
+                SigningKey::generate(&mut rand::rngs::OsRng)
+            }
+            _ => return Err(Integrity::SigningKey.into()),
+        };
+        let mut vault = Vault {
+            store,
+            s: Session {
+                vault_id,
+                keys,
+                operator,
+                slot_id,
+                kek,
+                signing,
+                anchor: anchor_path(options.anchor_dir, &vault_id, path),
+            },
+        };
+        if upgraded {
+            // A vault made before the custody log: its log starts with an inventory of what
+            // it already holds, so verify can hold every version to a logged hash.
+            for row in store::versions(vault.store.conn(), None)? {
+                let sealed = vault.s.open_meta(&row)?;
+                drafts.push(
+                    Draft::new(Action::RecordInventoried)
+                        .on(row.record, row.version)
+                        .parts(sealed.statement.iter().chain(&sealed.attachments)),
+                );
+            }
+        }
+        if let Some(anchor) = vault.s.anchor.clone() {
+            let key = public_key(vault.store.conn())?;
+            if let Some(rollback) =
+                anchor_mismatch(vault.store.conn(), &vault_id, key.as_ref(), &anchor)?
+            {
+                if !options.accept_rollback {
+                    return Err(rollback);
+                }
+                let Error::Rollback {
+                    anchor,
+                    vault: ours,
+                    ..
+                } = &rollback
+                else {
+                    unreachable!("anchor_mismatch describes a rollback");
+                };
+                drafts.push(
+                    Draft::new(Action::RollbackAccepted).detail(serde_json::json!({
+                        "anchor_checkpoint": anchor,
+                        "vault_checkpoint": ours,
+                    })),
+                );
+            }
+        }
+        if !drafts.is_empty() {
+            let new_key = drafts.iter().any(|d| d.action == Action::SigningKeyCreated);
+            let tx = vault.store.write()?;
+            if new_key {
+                vault.s.store_signing_key(&tx)?;
+                let fingerprint = vault.s.fingerprint();
+                for d in drafts
+                    .iter_mut()
+                    .filter(|d| d.action == Action::SigningKeyCreated)
+                {
+                    d.detail = Some(serde_json::json!({ "fingerprint": fingerprint }));
+                }
+            }
+            let cp = vault.s.append(&tx, drafts)?;
+            tx.commit()?;
+            vault.s.write_anchor(&cp)?;
+        }
+        Ok(vault)
+    }
+
+    /// Reads what is stored in plaintext, and checks the log against the anchor. Needs no
+    /// passphrase, and records nothing.
+    pub fn status(path: &Path, anchor_dir: Option<&Path>) -> Result<Status> {
+        let store = Store::open(path)?;
+        let conn = store.conn();
+        let (vault_id, _) = store::header(conn)?;
+        let key = public_key(conn)?;
+        let anchor = anchor_path(anchor_dir, &vault_id, path);
+        if let Some(anchor) = &anchor
+            && let Some(rollback) = anchor_mismatch(conn, &vault_id, key.as_ref(), anchor)?
+        {
+            return Err(rollback);
+        }
+        let keyslots = store::keyslots(conn)?
+            .iter()
+            .map(|s| SlotStatus {
+                kind: s.kind.as_str(),
+                kdf_memory_mib: s.kdf.memory_mib(),
+                kdf_iterations: s.kdf.t,
+                kdf_parallelism: s.kdf.p,
+                weak: s.kdf.is_weak(),
+                weak_allowed: s.weak_kdf,
+            })
+            .collect();
+        let ssh = key.map(|k| ssh_public_key(&vault_id, &k));
+        Ok(Status {
+            path: path.to_owned(),
+            format_version: store::FORMAT_VERSION,
+            vault_id: hex::encode(vault_id),
+            records: store::record_count(conn)?,
+            file_size: store.file_size()?,
+            keyslots,
+            signing_key: ssh.as_ref().map(|(line, _)| line.clone()),
+            signing_key_fingerprint: ssh.map(|(_, fp)| fp),
+            log_size: store::event_count(conn)?,
+            anchor: anchor.filter(|a| a.exists()),
+        })
+    }
+
+    pub fn id(&self) -> String {
+        hex::encode(self.s.vault_id)
+    }
+
+    /// The operator whose keyslot unlocked the vault.
+    pub fn operator(&self) -> &str {
+        &self.s.operator
+    }
+
+    /// The signing key as an OpenSSH public key line, and its fingerprint.
+    pub fn signing_key(&self) -> (String, String) {
+        ssh_public_key(&self.s.vault_id, &self.s.signing.verifying_key())
+    }
+
+    /// Appends events, signs the new checkpoint and commits, then updates the anchor.
+    fn record(&mut self, drafts: Vec<Draft>) -> Result<()> {
+        let tx = self.store.write()?;
+        let cp = self.s.append(&tx, drafts)?;
+        tx.commit()?;
+        self.s.write_anchor(&cp)
+    }
+}
+
+fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("zero nanoseconds is valid");
+    now.format(&time::format_description::well_known::Rfc3339)
+        .expect("the current time formats as RFC 3339")
+}
+
+/// An `io::Error` raised inside the store's reader or writer: a SQLite error carried through
+/// the age stream, or the operating system's.
+fn from_store_io(e: std::io::Error, path: &Path) -> Error {
+    match e.downcast::<rusqlite::Error>() {
+        Ok(sql) => sql.into(),
+        Err(e) => Error::Io {
+            path: path.to_owned(),
+            source: e,
+        },
+    }
+}

@@ -1,0 +1,533 @@
+//! Reading: `list`, `show`, `cat`, `search` and `history`.
+
+use std::io::Write;
+
+use rusqlite::Connection;
+use zeroize::Zeroizing;
+
+use crate::audit::Action;
+use crate::digest::{self, Summary, SummaryEntry, Text, TextEntry};
+use crate::error::{Error, Integrity, Result};
+use crate::record::{
+    InterviewDate, Metadata, RecordId, RecordIdPrefix, SealedMeta, WitnessIdentity,
+};
+use crate::store::{self, Store, VersionRow};
+
+use super::{Draft, Session, Vault};
+
+/// A record's current version, as `list` and `search` see it.
+pub struct RecordSummary {
+    pub id: RecordId,
+    pub version: u32,
+    pub summary: Summary,
+    order: OrderKey,
+}
+
+impl RecordSummary {
+    fn new(entry: SummaryEntry) -> Self {
+        let mut r = RecordSummary {
+            id: entry.id,
+            version: entry.version,
+            summary: entry.summary,
+            order: OrderKey::default(),
+        };
+        r.order = OrderKey::of(&r);
+        r
+    }
+}
+
+/// A record version with its whole manifest, as `history` sees it.
+pub struct VersionSummary {
+    pub id: RecordId,
+    pub version: u32,
+    pub sealed: SealedMeta,
+}
+
+/// A statement's text. Zeroized on drop.
+pub struct Statement(pub(super) Zeroizing<String>);
+
+impl Statement {
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A record as `show` presents it.
+pub struct RecordView {
+    pub id: RecordId,
+    pub version: u32,
+    pub sealed: SealedMeta,
+    pub statement: Option<Statement>,
+    /// Present only when asked for and stored.
+    pub identity: Option<WitnessIdentity>,
+}
+
+/// Which records `list` shows.
+#[derive(Default)]
+pub struct Filter {
+    pub tag: Option<String>,
+    pub witness: Option<String>,
+    pub since: Option<InterviewDate>,
+    pub until: Option<InterviewDate>,
+}
+
+/// A record that matched a search, with where and a short excerpt.
+pub struct SearchHit {
+    pub record: RecordSummary,
+    pub field: &'static str,
+    pub snippet: Zeroizing<String>,
+}
+
+impl Vault {
+    /// The latest version of every record that passes `filter`, by interview date.
+    pub fn list(&mut self, filter: &Filter) -> Result<Vec<RecordSummary>> {
+        let (records, out) = self.scan_digest(
+            false,
+            |_, _, entry, _| {
+                Ok(filter
+                    .matches(&entry.summary.meta)
+                    .then(|| RecordSummary::new(entry)))
+            },
+            by_date,
+        )?;
+        self.record(vec![Draft::new(Action::RecordsListed).detail(
+            serde_json::json!({
+                "records": records,
+                "shown": out.len(),
+            }),
+        )])?;
+        Ok(out)
+    }
+
+    /// Visits the current version of every record through the listing digest
+    /// ([`crate::digest`]), with its statement text when `texts`, on every core: each thread
+    /// takes its share of the buckets through a connection of its own, and the shared lock
+    /// this connection holds meanwhile keeps any write from committing, so all threads see
+    /// one state. A bucket that is missing, does not open or lists other versions than the
+    /// records table is rebuilt from the records, and stored again afterwards. Returns how
+    /// many records were visited and what `visit` kept, sorted by `order` (each thread sorts
+    /// its share, then the shares are merged).
+    fn scan_digest<T: Send>(
+        &mut self,
+        texts: bool,
+        visit: impl Fn(&Session, &Connection, SummaryEntry, Option<TextEntry>) -> Result<Option<T>>
+        + Sync,
+        order: impl Fn(&T, &T) -> std::cmp::Ordering + Sync,
+    ) -> Result<(u64, Vec<T>)> {
+        struct Rebuilt {
+            bucket: u8,
+            from: Vec<(RecordId, u32)>,
+            sums: Vec<SummaryEntry>,
+            txts: Vec<TextEntry>,
+        }
+        struct Share<T> {
+            seen: u64,
+            kept: Vec<T>,
+            rebuilt: Vec<Rebuilt>,
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(8);
+        let path = self.store.path().to_owned();
+        let s = &self.s;
+        let run = |conn: &Connection, first: usize| {
+            let mut share = Share {
+                seen: 0,
+                kept: Vec::new(),
+                rebuilt: Vec::new(),
+            };
+            for bucket in (first..digest::BUCKETS).step_by(threads) {
+                let bucket = bucket as u8;
+                let expected = store::bucket_versions(conn, bucket)?;
+                let sums = s.stored_summaries(conn, bucket)?;
+                let sums_current = sums.as_ref().is_some_and(|e| {
+                    e.iter()
+                        .map(|e| (e.id, e.version))
+                        .eq(expected.iter().copied())
+                });
+                let txts = if texts || !sums_current {
+                    s.stored_texts(conn, bucket)?
+                } else {
+                    None
+                };
+                let txts_current = txts.as_ref().is_some_and(|e| {
+                    e.iter()
+                        .map(|e| (e.id, e.version))
+                        .eq(expected.iter().copied())
+                });
+                let (sums, txts) = if sums_current && (txts_current || !texts) {
+                    (sums.unwrap_or_default(), txts.unwrap_or_default())
+                } else {
+                    let (sums, txts) = s.build_bucket(
+                        conn,
+                        &expected,
+                        sums.unwrap_or_default(),
+                        txts.unwrap_or_default(),
+                    )?;
+                    share.rebuilt.push(Rebuilt {
+                        bucket,
+                        from: expected,
+                        sums: sums.clone(),
+                        txts: txts.clone(),
+                    });
+                    (sums, txts)
+                };
+                let mut txts = txts.into_iter().filter(|_| texts);
+                share.kept.reserve(sums.len());
+                for entry in sums {
+                    share.seen += 1;
+                    share.kept.extend(visit(s, conn, entry, txts.next())?);
+                }
+            }
+            share.kept.sort_unstable_by(&order);
+            Ok::<_, Error>(share)
+        };
+        let snapshot = self.store.read()?;
+        let shares: Vec<Share<T>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (1..threads)
+                .map(|first| {
+                    let (run, path) = (&run, &path);
+                    scope.spawn(move || {
+                        let store = Store::open(path)?;
+                        let tx = store.read()?;
+                        run(&tx, first)
+                    })
+                })
+                .collect();
+            let mut shares = vec![run(&snapshot, 0)?];
+            for worker in workers {
+                shares.push(
+                    worker
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+                );
+            }
+            Ok::<_, Error>(shares)
+        })?;
+        drop(snapshot);
+        let (mut seen, mut kept, mut rebuilt) = (0, Vec::new(), Vec::new());
+        for share in shares {
+            seen += share.seen;
+            kept = merge_sorted(kept, share.kept, &order);
+            rebuilt.extend(share.rebuilt);
+        }
+        if !rebuilt.is_empty() {
+            // Stored only where the records are still as they were read.
+            let tx = self.store.write()?;
+            for r in rebuilt {
+                if store::bucket_versions(&tx, r.bucket)? == r.from {
+                    self.s.write_bucket(&tx, r.bucket, &r.sums, &r.txts)?;
+                }
+            }
+            tx.commit()?;
+        }
+        Ok((seen, kept))
+    }
+
+    /// Resolves an id or unique prefix to a record.
+    pub fn resolve(&self, prefix: &RecordIdPrefix) -> Result<RecordId> {
+        match store::find_records(self.store.conn(), prefix, 2)?.as_slice() {
+            [] => Err(Error::RecordNotFound(prefix.clone())),
+            [one] => Ok(*one),
+            _ => Err(Error::AmbiguousId(prefix.clone())),
+        }
+    }
+
+    /// A version of a record (the latest unless `version` is given).
+    fn version_row(&self, prefix: &RecordIdPrefix, version: Option<u32>) -> Result<VersionRow> {
+        let id = self.resolve(prefix)?;
+        let row = match version {
+            None => store::current_version(self.store.conn(), &id)?,
+            Some(v) => store::version(self.store.conn(), &id, v)?,
+        };
+        row.ok_or_else(|| match version {
+            Some(v) => Error::VersionNotFound {
+                record: id,
+                version: v,
+            },
+            None => Error::RecordNotFound(prefix.clone()),
+        })
+    }
+
+    /// A record's metadata, consent, statement, and the witness's identity when
+    /// `with_identity`; the latest version unless `version` is given.
+    pub fn show(
+        &mut self,
+        prefix: &RecordIdPrefix,
+        version: Option<u32>,
+        with_identity: bool,
+    ) -> Result<RecordView> {
+        let row = self.version_row(prefix, version)?;
+        let id = row.record;
+        let sealed = self.s.open_meta(&row)?;
+        self.record(vec![
+            Draft::new(Action::RecordShown)
+                .on(id, row.version)
+                .parts(sealed.statement.iter())
+                .detail(serde_json::json!({ "identity": with_identity })),
+        ])?;
+        let tx = self.store.read()?;
+        let statement = match &sealed.statement {
+            Some(info) => Some(self.s.read_statement(&tx, &row, info)?),
+            None => None,
+        };
+        let identity = if with_identity {
+            self.s.open_identity(&row)?
+        } else {
+            None
+        };
+        Ok(RecordView {
+            id,
+            version: row.version,
+            sealed,
+            statement,
+            identity,
+        })
+    }
+
+    /// Streams one attachment's plaintext to `out` (from the latest version unless `version`
+    /// is given), after logging the read. Nothing is written
+    /// before the stored length is checked, and each chunk only once it authenticates.
+    pub fn cat(
+        &mut self,
+        prefix: &RecordIdPrefix,
+        version: Option<u32>,
+        name: &str,
+        out: &mut dyn Write,
+    ) -> Result<u64> {
+        let row = self.version_row(prefix, version)?;
+        let id = row.record;
+        let sealed = self.s.open_meta(&row)?;
+        let info = sealed
+            .attachments
+            .iter()
+            .find(|a| a.name.as_deref() == Some(name))
+            .ok_or(Error::AttachmentNotFound(id))?;
+        self.record(vec![
+            Draft::new(Action::AttachmentRead)
+                .on(id, row.version)
+                .parts([info]),
+        ])?;
+        let tx = self.store.read()?;
+        self.s.read_part(&tx, &row, info, out)?;
+        Ok(info.size)
+    }
+
+    /// Case-insensitive search over every record's statement and metadata (never the
+    /// witness's identity). Returns one hit per matching record.
+    pub fn search(&mut self, query: &str) -> Result<Vec<SearchHit>> {
+        let needle = Zeroizing::new(query.to_lowercase());
+        let records = store::record_count(self.store.conn())?;
+        self.record(vec![Draft::new(Action::Searched).detail(
+            serde_json::json!({
+                "records": records,
+            }),
+        )])?;
+        let (_, hits) = self.scan_digest(
+            true,
+            |s, conn, entry, text| {
+                let m = &entry.summary.meta;
+                let fields: [(&'static str, Option<&str>); 6] = [
+                    ("witness", Some(m.witness.as_str())),
+                    ("title", m.title.as_deref()),
+                    ("interviewer", m.interviewer.as_deref()),
+                    ("location", m.location.as_deref()),
+                    ("language", m.language.as_deref()),
+                    ("date", m.date.as_ref().map(InterviewDate::as_str)),
+                ];
+                let tags = m.tags.iter().map(|t| ("tag", Some(t.as_str())));
+                let mut found = fields
+                    .into_iter()
+                    .chain(tags)
+                    .find_map(|(field, text)| Some((field, snippet(text?, &needle)?)));
+                if found.is_none() {
+                    found = match text.map(|t| t.text) {
+                        Some(Text::Inline(text)) => snippet(&text, &needle),
+                        Some(Text::Large) => {
+                            let row = store::version(conn, &entry.id, entry.version)?
+                                .ok_or(Integrity::Corrupt)?;
+                            let sealed = s.open_meta(&row)?;
+                            match &sealed.statement {
+                                Some(info) => {
+                                    let text = s.read_statement(conn, &row, info)?;
+                                    snippet(text.expose_secret(), &needle)
+                                }
+                                None => None,
+                            }
+                        }
+                        Some(Text::None) | None => None,
+                    }
+                    .map(|s| ("statement", s));
+                }
+                Ok(found.map(|(field, snippet)| SearchHit {
+                    record: RecordSummary::new(entry),
+                    field,
+                    snippet,
+                }))
+            },
+            |a, b| by_date(&a.record, &b.record),
+        )?;
+        Ok(hits)
+    }
+
+    /// Every version of a record, oldest first.
+    pub fn history(&mut self, prefix: &RecordIdPrefix) -> Result<Vec<VersionSummary>> {
+        let id = self.resolve(prefix)?;
+        let rows = store::versions(self.store.conn(), Some(&id))?;
+        self.record(vec![
+            Draft::new(Action::HistoryRead).on(id, rows.len() as u32),
+        ])?;
+        rows.iter()
+            .map(|row| {
+                Ok(VersionSummary {
+                    id,
+                    version: row.version,
+                    sealed: self.s.open_meta(row)?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Filter {
+    fn matches(&self, meta: &Metadata) -> bool {
+        let eq = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
+        if let Some(tag) = &self.tag
+            && !meta.tags.iter().any(|t| eq(t, tag))
+        {
+            return false;
+        }
+        if let Some(w) = &self.witness
+            && !eq(&meta.witness, w)
+        {
+            return false;
+        }
+        if self.since.is_some() || self.until.is_some() {
+            let Some(date) = &meta.date else {
+                return false;
+            };
+            if self.since.as_ref().is_some_and(|s| date < s)
+                || self.until.as_ref().is_some_and(|u| date > u)
+            {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Listing order: by interview date (intake date when there is none), then intake time, then
+/// id. The keys end with the record id, so they are unique: an unstable sort is exact.
+pub(super) fn by_date(a: &RecordSummary, b: &RecordSummary) -> std::cmp::Ordering {
+    a.order.cmp(&b.order, || sort_key(a).cmp(&sort_key(b)))
+}
+
+/// [`sort_key`] packed into integers, so that sorting 100,000 records compares registers
+/// rather than strings spread over the heap: the date and intake time, cut or padded with zero
+/// bytes to 10 and 22 bytes (which keeps their order wherever the packed bytes differ), and
+/// the id. Where a date or time was cut, records whose packed bytes are equal are compared
+/// in full.
+#[derive(Default)]
+pub(super) struct OrderKey {
+    when: (u128, u128),
+    id: u128,
+    exact: bool,
+}
+
+impl OrderKey {
+    fn of(r: &RecordSummary) -> Self {
+        let (date, created, id) = sort_key(r);
+        let mut packed = [0u8; 32];
+        packed[..date.len().min(10)].copy_from_slice(&date.as_bytes()[..date.len().min(10)]);
+        packed[10..10 + created.len().min(22)]
+            .copy_from_slice(&created.as_bytes()[..created.len().min(22)]);
+        let (hi, lo) = packed.split_at(16);
+        OrderKey {
+            when: (
+                u128::from_be_bytes(hi.try_into().expect("16 bytes")),
+                u128::from_be_bytes(lo.try_into().expect("16 bytes")),
+            ),
+            id: u128::from_be_bytes(id.0),
+            exact: date.len() <= 10 && created.len() <= 22,
+        }
+    }
+
+    fn cmp(
+        &self,
+        other: &Self,
+        in_full: impl FnOnce() -> std::cmp::Ordering,
+    ) -> std::cmp::Ordering {
+        self.when.cmp(&other.when).then_with(|| {
+            if self.exact && other.exact {
+                self.id.cmp(&other.id)
+            } else {
+                in_full()
+            }
+        })
+    }
+}
+
+/// Merges two vectors each sorted by `order`.
+pub(super) fn merge_sorted<T>(
+    a: Vec<T>,
+    b: Vec<T>,
+    order: impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> Vec<T> {
+    if a.is_empty() {
+        return b;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+        let next = if order(x, y).is_le() {
+            a.next()
+        } else {
+            b.next()
+        };
+        out.extend(next);
+    }
+    out.extend(a);
+    out.extend(b);
+    out
+}
+
+pub(super) fn sort_key(r: &RecordSummary) -> (&str, &str, RecordId) {
+    let created = r.summary.created_at.as_str();
+    let date = r.summary.meta.date.as_ref().map_or_else(
+        || created.get(..10).unwrap_or(created),
+        InterviewDate::as_str,
+    );
+    (date, created, r.id)
+}
+
+/// The first case-insensitive match of `needle` (already lowercase) in `text`, with about
+/// forty characters on each side, on one line.
+pub(super) fn snippet(text: &str, needle: &str) -> Option<Zeroizing<String>> {
+    if needle.is_empty() {
+        return None;
+    }
+    let lower = Zeroizing::new(text.to_lowercase());
+    let at = lower.find(needle)?;
+    // Lowercasing can change lengths; count characters to find the place in the original.
+    let first = lower[..at].chars().count();
+    let len = needle.chars().count();
+    let total = text.chars().count();
+    let start = first.saturating_sub(40).min(total);
+    let end = (first + len + 40).min(total);
+    let mut out = Zeroizing::new(String::new());
+    if start > 0 {
+        out.push('…');
+    }
+    let excerpt: Zeroizing<String> = Zeroizing::new(
+        text.chars()
+            .skip(start)
+            .take(end - start)
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .collect(),
+    );
+    out.push_str(excerpt.trim());
+    if end < total {
+        out.push('…');
+    }
+    Some(out)
+}

@@ -1,0 +1,188 @@
+//! Tests of the facade through the library: batches, the listing digest, snippets.
+
+use std::collections::BTreeSet;
+
+use zeroize::Zeroizing;
+
+use super::read::snippet;
+use super::*;
+use crate::digest;
+use crate::record::{Metadata, RecordId, RecordIdPrefix, WitnessIdentity};
+
+fn scratch_vault(dir: &Path) -> Vault {
+    let passphrase =
+        Passphrase::from_bytes(Zeroizing::new(b"scratch vault passphrase".to_vec())).unwrap();
+    Vault::create(
+        &dir.join("v.tvault"),
+        &passphrase,
+        &CreateOptions {
+            kdf: KdfParams {
+                m_kib: 64,
+                t: 1,
+                p: 1,
+            },
+            weak_kdf: true,
+            operator: "tester",
+            anchor_dir: None,
+            recovery: None,
+        },
+    )
+    .unwrap()
+}
+
+fn intake(witness: &str, statement: &'static [u8]) -> Intake<'static> {
+    let mut meta = Metadata::default();
+    meta.witness = witness.into();
+    Intake {
+        meta,
+        identity: WitnessIdentity::default(),
+        statement: Some(Box::new(statement)),
+        attachments: Vec::new(),
+    }
+}
+
+#[test]
+fn a_batch_is_stored_whole_or_not_at_all_and_scans_find_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = scratch_vault(dir.path());
+    let events = |v: &Vault| store::event_count(v.store.conn()).unwrap();
+    let before = events(&vault);
+    let err = vault.add_many([intake("A", b"fine"), intake("B", b"\xff\xfe not text")]);
+    assert!(matches!(err, Err(Error::StatementNotUtf8)));
+    assert_eq!(store::record_count(vault.store.conn()).unwrap(), 0);
+    assert_eq!(events(&vault), before);
+
+    let n = 300;
+    let ids = vault
+        .add_many((0..n).map(|i| intake(&format!("W{i}"), b"the lighthouse keeper")))
+        .unwrap();
+    assert_eq!(ids.len(), n);
+    assert_eq!(
+        events(&vault),
+        before + n as u64,
+        "one event each, one checkpoint"
+    );
+    // Every record is seen once, whatever share of the table it lies in.
+    let listed = vault.list(&Filter::default()).unwrap();
+    let mut seen: Vec<RecordId> = listed.iter().map(|r| r.id).collect();
+    seen.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(seen, expected);
+    assert_eq!(vault.search("LIGHTHOUSE").unwrap().len(), n);
+    assert_eq!(vault.search("w299").unwrap().len(), 1);
+}
+
+#[test]
+fn the_digest_follows_every_write_and_is_rebuilt_when_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = scratch_vault(dir.path());
+    let big: &'static [u8] = Box::leak(
+        format!(
+            "{} needle-in-a-big-one",
+            "x".repeat(digest::TEXT_MAX as usize)
+        )
+        .into_boxed_str(),
+    )
+    .as_bytes();
+    let mut ids = vault
+        .add_many((0..40).map(|i| intake(&format!("W{i}"), b"the lighthouse keeper")))
+        .unwrap();
+    ids.push(vault.add(intake("Large", big)).unwrap());
+    let stored = |v: &Vault| {
+        (0..=255u8)
+            .filter(|b| store::digest(v.store.conn(), *b, 0).unwrap().is_some())
+            .count()
+    };
+    let buckets: BTreeSet<u8> = ids.iter().map(digest::bucket).collect();
+    assert_eq!(stored(&vault), buckets.len(), "writers fill the digest");
+    let found = |v: &mut Vault, q: &str| -> Vec<(RecordId, u32)> {
+        let mut hits: Vec<_> = v
+            .search(q)
+            .unwrap()
+            .iter()
+            .map(|h| (h.record.id, h.record.version))
+            .collect();
+        hits.sort();
+        hits
+    };
+    assert_eq!(
+        found(&mut vault, "needle-in-a-big").len(),
+        1,
+        "large statements too"
+    );
+
+    // An amendment replaces the entry; the old text is no longer found.
+    let older = store::digest(vault.store.conn(), digest::bucket(&ids[0]), 1).unwrap();
+    let prefix: RecordIdPrefix = ids[0].to_string().parse().unwrap();
+    let change = Amendment {
+        meta: MetaEdit::default(),
+        witness_name: None,
+        witness_contact: None,
+        statement: Some(Box::new(&b"the harbour master"[..])),
+        attachments: Vec::new(),
+        remove: Vec::new(),
+    };
+    vault.amend(&prefix, change).unwrap();
+    assert_eq!(found(&mut vault, "harbour"), vec![(ids[0], 2)]);
+    assert_eq!(found(&mut vault, "lighthouse").len(), 39);
+
+    // A shredded record leaves the digest in the same transaction.
+    let prefix: RecordIdPrefix = ids[1].to_string().parse().unwrap();
+    vault.shred(&prefix, "consent withdrawn").unwrap();
+    assert_eq!(found(&mut vault, "lighthouse").len(), 38);
+    assert_eq!(vault.list(&Filter::default()).unwrap().len(), 40);
+
+    // Damaged, swapped, missing or outdated buckets are rebuilt from the records, and
+    // stored again.
+    let expected_list = |v: &mut Vault| {
+        let mut l: Vec<_> = v
+            .list(&Filter::default())
+            .unwrap()
+            .iter()
+            .map(|r| (r.id, r.version, r.summary.meta.witness.clone()))
+            .collect();
+        l.sort();
+        l
+    };
+    let before = expected_list(&mut vault);
+    let live: BTreeSet<u8> = before.iter().map(|(id, _, _)| digest::bucket(id)).collect();
+    let mut b = live.iter().copied();
+    let (b1, b2, b3) = (b.next().unwrap(), b.next().unwrap(), b.next().unwrap());
+    let conn = vault.store.conn();
+    let blob = store::digest(conn, b1, 0).unwrap().unwrap();
+    let mut flipped = blob.clone();
+    flipped[40] ^= 1;
+    store::set_digest(conn, b1, 0, Some(&flipped)).unwrap();
+    store::set_digest(conn, b2, 0, Some(&blob)).unwrap();
+    store::set_digest(conn, b3, 1, None).unwrap();
+    assert_eq!(expected_list(&mut vault), before);
+    assert_eq!(found(&mut vault, "lighthouse").len(), 38);
+    assert_eq!(stored(&vault), live.len());
+    let conn = vault.store.conn();
+    assert_ne!(store::digest(conn, b1, 0).unwrap().unwrap(), flipped);
+    assert!(store::digest(conn, b3, 1).unwrap().is_some());
+    // A bucket's older blob (from before the amendment) opens, but is not current.
+    let b0 = digest::bucket(&ids[0]);
+    store::set_digest(vault.store.conn(), b0, 1, older.as_deref()).unwrap();
+    assert_eq!(found(&mut vault, "lighthouse").len(), 38);
+    assert_eq!(found(&mut vault, "harbour"), vec![(ids[0], 2)]);
+
+    // A rekey clears the digest (sealed under the old key); the next reader rebuilds it.
+    let plan = vault.plan_rekey(&[], None).unwrap();
+    vault.rekey(plan, false, &mut |_, _| {}).unwrap();
+    assert_eq!(stored(&vault), 0);
+    assert_eq!(expected_list(&mut vault), before);
+    assert_eq!(stored(&vault), live.len());
+    assert_eq!(found(&mut vault, "harbour"), vec![(ids[0], 2)]);
+}
+
+#[test]
+fn snippets_find_case_insensitively_and_stay_on_one_line() {
+    let text = "First line.\nThe SOLDIERS came at night and took him away to the camp.";
+    let s = snippet(text, "soldiers").unwrap();
+    assert!(s.contains("SOLDIERS came"), "{}", s.as_str());
+    assert!(!s.contains('\n'));
+    assert!(snippet(text, "tanks").is_none());
+    assert!(snippet("İstanbul", "i̇stanbul").is_some());
+}
