@@ -98,12 +98,7 @@ fn emit(
     match output {
         Some(path) => {
             use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
+            let mut f = tvault::fs::create_new_file(path)
                 .and_then(|mut f| {
                     f.write_all(text.as_bytes())
                         .and_then(|()| f.sync_all())

@@ -1,8 +1,6 @@
 //! `tvault cat`: stream one attachment's plaintext, for a player or a transcriber's tool.
 
-use std::fs::OpenOptions;
 use std::io::{self, IsTerminal, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use tvault::RecordIdPrefix;
@@ -44,20 +42,15 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     };
 
     let mut vault = ctx.unlock()?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| {
-            let err = CliError::new(Exit::Io, format!("cannot create {}", path.display()))
-                .with_source(&e);
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                err.hint("tvault never replaces a file; choose a new name")
-            } else {
-                err
-            }
-        })?;
+    let mut file = tvault::fs::create_new_file(path).map_err(|e| {
+        let err =
+            CliError::new(Exit::Io, format!("cannot create {}", path.display())).with_source(&e);
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            err.hint("tvault never replaces a file; choose a new name")
+        } else {
+            err
+        }
+    })?;
     let written = vault
         .cat(&args.id, args.version, &args.attachment, &mut file)
         .map_err(CliError::from)
