@@ -274,6 +274,11 @@ pub enum Action {
     VaultRekeyed,
     /// A version's sealing after a rekey, with its parts' new stored hashes.
     RecordRekeyed,
+    /// A new custody log was started on a vault that held records without one; what came
+    /// before it is not in any log.
+    LogRestarted,
+    /// The vault was opened although its anchor checkpoint was missing.
+    AnchorMissingAccepted,
 }
 
 impl Action {
@@ -304,6 +309,8 @@ impl Action {
             Action::RecoveryCodeUsed => "recovery-code-used",
             Action::VaultRekeyed => "vault-rekeyed",
             Action::RecordRekeyed => "record-rekeyed",
+            Action::LogRestarted => "log-restarted",
+            Action::AnchorMissingAccepted => "anchor-missing-accepted",
         }
     }
 }

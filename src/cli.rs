@@ -105,6 +105,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     accept_rollback: bool,
 
+    /// Open a vault whose anchor checkpoint is missing (moved to a new machine, or the anchor
+    /// folder was lost); logged
+    #[arg(long, global = true)]
+    accept_missing_anchor: bool,
+
     /// Show the causes of errors
     #[arg(short, long, global = true)]
     verbose: bool,
@@ -157,6 +162,7 @@ pub struct Context {
     pub config_path: Option<PathBuf>,
     pub export_recipients: Vec<String>,
     pub accept_rollback: bool,
+    pub accept_missing_anchor: bool,
     pub json: bool,
     pub quiet: bool,
     pub operator: Option<String>,
@@ -215,6 +221,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         config_path,
         export_recipients: config.export.recipients,
         accept_rollback: cli.accept_rollback,
+        accept_missing_anchor: cli.accept_missing_anchor,
         json: cli.json,
         quiet: cli.quiet,
         operator: cli.operator.or(config.operator),
@@ -305,6 +312,12 @@ fn xdg_dir(var: &str, fallback: &str) -> Result<PathBuf, CliError> {
 impl Context {
     /// Asks for the passphrase and unlocks the vault.
     pub fn unlock(&self) -> Result<Vault, CliError> {
+        self.unlock_with(None)
+    }
+
+    /// [`Context::unlock`]; with `restart_log`, starts a new custody log on a vault that
+    /// holds records without one (`tvault audit restart-log`).
+    pub fn unlock_with(&self, restart_log: Option<&str>) -> Result<Vault, CliError> {
         // Fail on a missing vault before asking for anything.
         if !self.vault_path.exists() {
             return Err(tvault::Error::NoVault {
@@ -320,6 +333,8 @@ impl Context {
                 operator: self.operator.as_deref(),
                 anchor_dir: Some(&self.anchor_dir),
                 accept_rollback: self.accept_rollback,
+                accept_missing_anchor: self.accept_missing_anchor,
+                restart_log,
             },
         )?)
     }
@@ -613,6 +628,18 @@ mod tests {
             })
             .collect();
         planned.insert("destroy".into());
+        // On a vault whose log is in place, restart-log refuses and appends nothing; on one
+        // without a log it starts one (tests/custody.rs).
+        {
+            let mut argv = vec!["tvault", "-q", "--vault", &vault, "--anchor-dir"];
+            let (anchors, pass) = (p("anchors"), p("pass"));
+            argv.extend([anchors.as_str(), "--passphrase-file", &pass]);
+            argv.extend(["audit", "restart-log", "--reason", "test"]);
+            let refused = run(Cli::try_parse_from(&argv).unwrap());
+            assert!(refused.is_err_and(|e| e.kind == error::Exit::Failure));
+            assert_eq!(log_size(), before);
+            planned.insert("audit restart-log".into());
+        }
         for sub in Cli::command().get_subcommands() {
             let name = sub.get_name().to_owned();
             if sub.has_subcommands() {

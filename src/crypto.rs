@@ -509,17 +509,51 @@ impl Keyslot {
     }
 }
 
+/// What the header MAC covers besides the keyslots (format 5 on): the custody log's state.
+pub struct HeaderState<'a> {
+    /// The signing key's public half.
+    pub signing_public: &'a [u8],
+    /// The latest signed checkpoint note.
+    pub checkpoint: &'a str,
+    /// An anchor was written for this vault.
+    pub anchored: bool,
+    /// [`crate::heads::root`] of the stored heads.
+    pub heads_root: [u8; 32],
+}
+
 /// The MAC over the vault header and every keyslot, in slot-id order. Adding, removing or
-/// editing a slot (or swapping the vault id) changes it.
-pub fn header_mac(keys: &VaultKeys, vault_id: &[u8; 16], slots: &[Keyslot]) -> [u8; 32] {
+/// editing a slot (or swapping the vault id) changes it. With `state` (version 2, every vault
+/// since format 5), it also covers the signing key, the latest checkpoint, the anchored flag
+/// and the heads, so none of them can be removed, reset or replayed from another copy without
+/// the key. Version 1 (`state` is `None`) is only read, to upgrade an older vault.
+pub fn header_mac(
+    keys: &VaultKeys,
+    vault_id: &[u8; 16],
+    slots: &[Keyslot],
+    state: Option<&HeaderState<'_>>,
+) -> [u8; 32] {
     let mut sorted: Vec<&Keyslot> = slots.iter().collect();
     sorted.sort_by_key(|s| s.slot_id);
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(keys.hdr.expose_secret())
         .expect("HMAC takes any key length");
-    mac.update(&aad("tvault header v1", &[vault_id]));
+    match state {
+        None => mac.update(&aad("tvault header v1", &[vault_id])),
+        Some(_) => mac.update(&aad("tvault header v2", &[vault_id])),
+    }
     for s in sorted {
         mac.update(&s.wrap_aad(vault_id));
         mac.update(&aad("slot", &[&s.wrapped, &s.label]));
+    }
+    if let Some(state) = state {
+        mac.update(&aad(
+            "state",
+            &[
+                state.signing_public,
+                state.checkpoint.as_bytes(),
+                &[u8::from(state.anchored)],
+                &state.heads_root,
+            ],
+        ));
     }
     mac.finalize().into_bytes().into()
 }
@@ -529,10 +563,11 @@ pub fn verify_header_mac(
     keys: &VaultKeys,
     vault_id: &[u8; 16],
     slots: &[Keyslot],
+    state: Option<&HeaderState<'_>>,
     stored: &[u8],
 ) -> bool {
     use subtle::ConstantTimeEq;
-    let expected = header_mac(keys, vault_id, slots);
+    let expected = header_mac(keys, vault_id, slots, state);
     stored.len() == expected.len() && bool::from(expected.ct_eq(stored))
 }
 
@@ -679,15 +714,75 @@ mod tests {
                 .is_none()
         );
 
-        let mac = header_mac(&keys, &vault_id, std::slice::from_ref(&slot));
+        let mac = header_mac(&keys, &vault_id, std::slice::from_ref(&slot), None);
         assert!(verify_header_mac(
             &keys,
             &vault_id,
             std::slice::from_ref(&slot),
+            None,
             &mac
         ));
         let mut relabelled = slot.clone();
         relabelled.label[25] ^= 1;
-        assert!(!verify_header_mac(&keys, &vault_id, &[relabelled], &mac));
+        assert!(!verify_header_mac(
+            &keys,
+            &vault_id,
+            &[relabelled],
+            None,
+            &mac
+        ));
+
+        // Version 2 covers the log's state: each field changes it, and neither version's
+        // MAC passes as the other's.
+        let state = HeaderState {
+            signing_public: &[1; 32],
+            checkpoint: "origin\n1\nroot\n",
+            anchored: true,
+            heads_root: [2; 32],
+        };
+        let slots = std::slice::from_ref(&slot);
+        let v2 = header_mac(&keys, &vault_id, slots, Some(&state));
+        assert!(verify_header_mac(
+            &keys,
+            &vault_id,
+            slots,
+            Some(&state),
+            &v2
+        ));
+        assert!(!verify_header_mac(&keys, &vault_id, slots, None, &v2));
+        assert!(!verify_header_mac(
+            &keys,
+            &vault_id,
+            slots,
+            Some(&state),
+            &mac
+        ));
+        let changed = [
+            HeaderState {
+                signing_public: &[3; 32],
+                ..state
+            },
+            HeaderState {
+                checkpoint: "origin\n2\nroot\n",
+                ..state
+            },
+            HeaderState {
+                anchored: false,
+                ..state
+            },
+            HeaderState {
+                heads_root: [4; 32],
+                ..state
+            },
+        ];
+        for other in &changed {
+            assert!(!verify_header_mac(
+                &keys,
+                &vault_id,
+                slots,
+                Some(other),
+                &v2
+            ));
+        }
     }
 }

@@ -47,6 +47,19 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The vault holds records but has no custody log: made before the log existed, or its
+    /// log was removed. Only `audit restart-log` goes on from here.
+    #[error("this vault holds records but has no custody log")]
+    LogMissing,
+
+    /// `audit restart-log` on a vault whose log is there.
+    #[error("this vault's custody log is in place: there is nothing to restart")]
+    LogPresent,
+
+    /// An anchor was written for this vault, and it is not where it should be.
+    #[error("the anchor checkpoint of this vault is missing: {}", path.display())]
+    AnchorMissing { path: PathBuf },
+
     #[error("the vault has format version {found}, newer than this tvault supports ({supported})")]
     UnsupportedFormat { found: i64, supported: i64 },
 
@@ -156,6 +169,13 @@ pub enum Integrity {
     Log(String),
     #[error("the vault's signing key does not match its public half")]
     SigningKey,
+    /// The tables hold something other than what the custody log says of a record: its
+    /// newest version was removed, a shredded record was brought back, or a version was
+    /// added without being logged.
+    #[error(
+        "record {0}: the stored versions disagree with the custody log (a version was removed, a shredded record brought back, or a version added unlogged)"
+    )]
+    LogDisagrees(RecordId),
 }
 
 impl From<Integrity> for Error {

@@ -30,6 +30,7 @@ pub mod digest;
 pub mod disclosure;
 pub mod error;
 pub mod fs;
+pub mod heads;
 pub mod progress;
 pub mod record;
 pub mod store;

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_custody.sql"),
     include_str!("../migrations/0003_tombstones.sql"),
     include_str!("../migrations/0004_digest.sql"),
+    include_str!("../migrations/0005_heads.sql"),
 ];
 
 /// The vault format this build writes and the newest it reads.
@@ -401,6 +402,52 @@ pub fn set_signing_key(conn: &Connection, public: &[u8], sealed_secret: &[u8]) -
         "UPDATE vault SET signing_public = ?1, signing_secret = ?2 WHERE singleton = 1",
         params![public, sealed_secret],
     )?;
+    Ok(())
+}
+
+/// Whether an anchor was ever written for this vault.
+pub fn anchored(conn: &Connection) -> Result<bool> {
+    Ok(
+        conn.query_row("SELECT anchored FROM vault WHERE singleton = 1", [], |r| {
+            r.get::<_, i64>(0)
+        })? == 1,
+    )
+}
+
+pub fn set_anchored(conn: &Connection) -> Result<()> {
+    conn.execute("UPDATE vault SET anchored = 1 WHERE singleton = 1", [])?;
+    Ok(())
+}
+
+// --- heads ---------------------------------------------------------------------------------
+
+/// Every stored head bucket, in bucket order.
+pub fn heads(conn: &Connection) -> Result<Vec<(u8, Vec<u8>)>> {
+    let mut stmt = conn.prepare_cached("SELECT bucket, sealed FROM head ORDER BY bucket")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, u8>(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// One head bucket, if stored.
+pub fn head(conn: &Connection, bucket: u8) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT sealed FROM head WHERE bucket = ?1")?
+        .query_row(params![bucket], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn set_head(conn: &Connection, bucket: u8, sealed: &[u8]) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO head (bucket, sealed) VALUES (?1, ?2)
+         ON CONFLICT (bucket) DO UPDATE SET sealed = excluded.sealed",
+    )?
+    .execute(params![bucket, sealed])?;
+    Ok(())
+}
+
+/// Deletes every head (rekey seals them anew; an upgrade rebuilds them from the log).
+pub fn clear_heads(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM head", [])?;
     Ok(())
 }
 

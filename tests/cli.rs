@@ -84,7 +84,7 @@ fn status_needs_no_passphrase_and_warns_about_weak_kdf() {
         .stderr(predicate::str::contains("warning"));
     let doc = json(&out.get_output().stdout);
     assert_eq!(doc["records"], 1);
-    assert_eq!(doc["format_version"], 4);
+    assert_eq!(doc["format_version"], 5);
     assert!(
         doc["signing_key"]
             .as_str()
@@ -208,6 +208,9 @@ fn passphrase_sources_fd_file_env_and_command_all_work() {
         .arg(format!(
             "'{bin}' --vault '{vault}' --no-input --passphrase-fd 3 list 3<'{pass}'"
         ))
+        .env("HOME", tv.path("home"))
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("TVAULT_ANCHOR_DIR")
         .env_remove("TVAULT_PASSPHRASE_FILE")
         .env_remove("TVAULT_PASSPHRASE_COMMAND")
         .status()
@@ -244,6 +247,9 @@ fn passphrase_sources_fd_file_env_and_command_all_work() {
             "'{bin}' --vault '{vault}' --passphrase-file '{}' --passphrase-fd 3 list 3<'{pass}'",
             wrong.display()
         ))
+        .env("HOME", tv.path("home"))
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("TVAULT_ANCHOR_DIR")
         .status()
         .unwrap();
     assert!(status.success());
@@ -1010,8 +1016,11 @@ fn the_config_file_gives_defaults_and_flags_and_environment_win() {
     );
     assert_eq!(paths["config"], config.to_str().unwrap());
     assert_eq!(paths["config_exists"], true);
+    // The anchor folder changed: the anchor written before is not there, and that stops the
+    // vault until the user says it is expected.
+    with_pass().arg("list").assert().code(13);
     with_pass()
-        .arg("list")
+        .args(["--accept-missing-anchor", "list"])
         .assert()
         .success()
         .stdout(predicate::str::contains("W"));

@@ -217,10 +217,35 @@ fn replacing_a_current_version_with_an_older_one_is_reported() {
     )
     .unwrap();
     drop(conn);
-    // The older version now looks current…
-    let out = tv.cmd().args(["show", &id, "--json"]).assert().success();
-    assert_eq!(json(&out.get_output().stdout)["version"], 1);
-    // …and verify says what happened.
+    // The log says version 2 is current: no read path serves version 1 in its place.
+    let out = tv.path("x.tar");
+    let export_pass = tv.write("export-pass", b"an export passphrase for this test\n");
+    for args in [
+        &["show", &id][..],
+        &["cat", &id, "photo.jpg"],
+        &["history", &id],
+        &["list"],
+        &["search", "anything"],
+        &["amend", &id, "--title", "again"],
+        &[
+            "export",
+            "--all",
+            "--purpose",
+            "court",
+            "-o",
+            out.to_str().unwrap(),
+            "--export-passphrase-file",
+            export_pass.to_str().unwrap(),
+        ],
+    ] {
+        tv.cmd()
+            .args(args)
+            .assert()
+            .code(13)
+            .stderr(predicate::str::contains("disagree with the custody log"));
+    }
+    assert!(!out.exists());
+    // And verify says what happened.
     let stderr = verify_fails(&tv);
     assert!(
         stderr.contains("version 2 is in the custody log but missing"),
@@ -284,6 +309,7 @@ fn a_vault_swapped_for_another_copy_with_a_different_history_is_caught() {
             fork_path.to_str().unwrap(),
             "--anchor-dir",
             anchor_dir.to_str().unwrap(),
+            "--accept-missing-anchor",
         ])
         .arg("--passphrase-file")
         .arg(&tv.pass_file)
@@ -534,25 +560,53 @@ fn consistency_proofs_check_out_without_a_vault_and_catch_rewrites() {
 }
 
 #[test]
-fn a_format_1_vault_gets_its_signing_key_at_first_unlock_as_a_logged_event() {
+fn a_format_1_vault_gets_a_log_only_through_restart_log_and_says_what_is_lost() {
     let tv = TestVault::empty();
     std::fs::create_dir_all(tv.vault.parent().unwrap()).unwrap();
     std::fs::copy("tests/fixtures/vault-v1.tvault", &tv.vault).unwrap();
     std::fs::write(&tv.pass_file, "fixture passphrase for format one\n").unwrap();
     let out = tv.cmd().args(["status", "--json"]).assert().success();
     assert!(json(&out.get_output().stdout)["signing_key"].is_null());
+    // Records and no log: made before the log existed, or its log was removed. Nothing
+    // tells the two apart, so nothing starts a log quietly.
+    tv.cmd()
+        .arg("list")
+        .assert()
+        .code(13)
+        .stderr(predicate::str::contains("restart-log"));
+    tv.cmd()
+        .args(["audit", "restart-log", "--reason", ""])
+        .assert()
+        .code(2);
+    tv.cmd()
+        .args([
+            "audit",
+            "restart-log",
+            "--reason",
+            "upgrading a format 1 vault",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("WARNING"));
     tv.cmd().arg("list").assert().success();
     let events = log(&tv);
     assert_eq!(
         actions(&events),
         [
             "signing-key-created",
+            "log-restarted",
             "record-inventoried",
             "records-listed",
             "log-read"
         ]
     );
-    assert_eq!(events[1]["record"], "a825217bda019d61e8fb362b9e38726f");
+    assert_eq!(events[1]["detail"]["reason"], "upgrading a format 1 vault");
+    assert_eq!(events[2]["record"], "a825217bda019d61e8fb362b9e38726f");
+    // Once started, there is nothing to restart.
+    tv.cmd()
+        .args(["audit", "restart-log", "--reason", "again"])
+        .assert()
+        .code(1);
     let out = tv.cmd().args(["status", "--json"]).assert().success();
     assert!(
         json(&out.get_output().stdout)["signing_key"]

@@ -1,5 +1,6 @@
 //! `tvault audit`: checkpoints and consistency proofs, for counsel and third parties. None of
-//! these decrypt anything, so they need no passphrase and record no event.
+//! these decrypt anything, so they need no passphrase and record no event. And
+//! `restart-log`, the one way to start a custody log on a vault that holds records without one.
 
 use std::path::{Path, PathBuf};
 
@@ -36,10 +37,41 @@ pub enum Command {
         #[arg(long, value_name = "PUBKEY_OR_FILE")]
         signer: String,
     },
+    /// Start a new custody log on a vault that holds records but has none (made before the
+    /// log existed, or its log was removed). Everything before it stays unrecorded; logged
+    /// with the reason
+    RestartLog {
+        /// Why (recorded in the new log's first event)
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
 }
 
 pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
     match command {
+        Command::RestartLog { reason } => {
+            if reason.trim().is_empty() {
+                return Err(CliError::new(Exit::Usage, "--reason must say why"));
+            }
+            let vault = ctx.unlock_with(Some(reason.trim()))?;
+            let (_, fingerprint) = vault.signing_key();
+            if ctx.json {
+                return print_json(&serde_json::json!({
+                    "log_restarted": true,
+                    "signing_key_fingerprint": fingerprint,
+                }));
+            }
+            ctx.say(
+                "WARNING: a new custody log was started. Nothing that happened to these records \
+                 before now (reads, exports, consent overrides, shreds) is in any log, and no \
+                 checkpoint held by others can be proven against it.",
+            );
+            ctx.say(&format!(
+                "The vault has a new signing key; publish its fingerprint to those who check \
+                 your exports:\n  {fingerprint}"
+            ));
+            Ok(())
+        }
         Command::Checkpoint { output } => {
             let cp = Vault::checkpoint(&ctx.vault_path, Some(&ctx.anchor_dir))?;
             emit(

@@ -143,6 +143,24 @@ impl From<Error> for CliError {
                     "if you restored it on purpose, run the command again with --accept-rollback (this is recorded in the custody log)",
                 ],
             ),
+            Error::AnchorMissing { .. } => (
+                Exit::Integrity,
+                &[
+                    "an anchor checkpoint was written for this vault, and it is gone: the vault may have been swapped for an older copy, or the anchor deleted to hide that",
+                    "if you moved the vault here or lost the anchor folder yourself, run the command again with --accept-missing-anchor (this is recorded in the custody log)",
+                ],
+            ),
+            Error::LogMissing => (
+                Exit::Integrity,
+                &[
+                    "either a tvault from before the custody log made this vault, or someone removed its log to erase what it recorded",
+                    "only if you know it is the former: `tvault audit restart-log --reason TEXT` starts a new log; every event before it stays unrecorded",
+                ],
+            ),
+            Error::LogPresent => (
+                Exit::Failure,
+                &["`tvault verify` checks the log; nothing was changed"],
+            ),
             Error::Integrity(_) => (
                 Exit::Integrity,
                 &[

@@ -60,6 +60,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             operator: None,
             anchor_dir: Some(&ctx.anchor_dir),
             accept_rollback: ctx.accept_rollback,
+            accept_missing_anchor: ctx.accept_missing_anchor,
+            restart_log: None,
         },
     )?;
     let passphrase = args.new.read(ctx)?;

@@ -9,7 +9,7 @@ use crate::crypto;
 use crate::error::{Error, Integrity, Result};
 use crate::store::{self, Store};
 
-use super::{Draft, Vault};
+use super::{Draft, Vault, anchor_path};
 
 /// What `backup` wrote.
 #[derive(Debug, Serialize)]
@@ -76,6 +76,18 @@ impl Vault {
         })();
         let _ = std::fs::remove_file(&tmp);
         made?;
+        // The copy gets its own anchor beside this vault's, so it opens where it lies.
+        if let Some(dir) = self.s.anchor.as_deref().and_then(Path::parent)
+            && let Some(anchor) = anchor_path(Some(dir), &self.s.vault_id, output)
+        {
+            crate::fs::replace_private(&anchor, expected.note.as_bytes()).map_err(|e| match e {
+                Error::Io { source, .. } => Error::Anchor {
+                    path: anchor.clone(),
+                    source,
+                },
+                other => other,
+            })?;
+        }
         Ok(BackupSummary {
             path: output.to_owned(),
             size: std::fs::metadata(output).map(|m| m.len()).unwrap_or(0),

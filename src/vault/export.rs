@@ -304,15 +304,20 @@ impl Vault {
                 for p in prefixes {
                     let id = self.resolve(p)?;
                     if !rows.iter().any(|r: &VersionRow| r.record == id) {
-                        rows.push(
-                            store::current_version(conn, &id)?
-                                .ok_or(Error::RecordNotFound(p.clone()))?,
-                        );
+                        let row = store::current_version(conn, &id)?
+                            .ok_or(Error::RecordNotFound(p.clone()))?;
+                        self.s.check_version(conn, &row)?;
+                        rows.push(row);
                     }
                 }
                 rows
             }
-            _ => store::current_versions(conn)?,
+            _ => {
+                // Every record the log knows leaves or is filtered out by its metadata;
+                // none is hidden by removing rows.
+                self.s.check_all(conn)?;
+                store::current_versions(conn)?
+            }
         };
         let mut chosen = Vec::new();
         for row in rows {

@@ -169,6 +169,8 @@ impl Vault {
         let tx = self.store.write()?;
         let old_row =
             store::current_version(&tx, &id)?.ok_or(Error::RecordNotFound(prefix.clone()))?;
+        // A new version follows the one the log says is newest, never a stale one.
+        self.s.check_version(&tx, &old_row)?;
         let old = self.s.open_meta(&old_row)?;
         let mut identity = self.s.open_identity(&old_row)?.unwrap_or_default();
         let version = old_row.version + 1;

@@ -332,7 +332,6 @@ impl Vault {
         let old = &self.s;
         let tx = self.store.write()?;
         store::replace_keyslots(&tx, &slots)?;
-        store::set_header_mac(&tx, &crypto::header_mac(&next.keys, &vault_id, &slots))?;
         next.store_signing_key(&tx)?;
         // Sealed under the old K_meta: rebuilt by the next `list` or `search`.
         store::clear_digest(&tx)?;
@@ -390,6 +389,9 @@ impl Vault {
                 .ok_or(Integrity::Metadata(id))?;
             store::set_tombstone(&tx, &id, &crypto::seal_padded(&next.keys.meta, &aad, &json))?;
         }
+        for (bucket, _) in store::heads(&tx)? {
+            next.write_heads_bucket(&tx, bucket, &old.heads_bucket(&tx, bucket)?)?;
+        }
         for row in store::events(&tx)? {
             old.open_event(row.seq, &row.leaf_hash, &row.sealed)?;
             let aad = old.event_aad(row.seq);
@@ -420,6 +422,7 @@ impl Vault {
                 "parts": parts,
             })),
         );
+        // Re-signs the header, now under the new K_hdr.
         let cp = next.append(&tx, drafts)?;
         tx.commit()?;
         self.s = next;

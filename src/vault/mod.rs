@@ -22,6 +22,7 @@ use crate::store::{self, Store};
 mod backup;
 mod custody;
 mod export;
+mod heads;
 mod import;
 mod intake;
 mod keys;
@@ -80,6 +81,12 @@ pub struct OpenOptions<'a> {
     pub anchor_dir: Option<&'a Path>,
     /// Open a vault whose log does not extend its anchor, and log that this was done.
     pub accept_rollback: bool,
+    /// Open a vault whose anchor was written once and is now missing, and log that this was
+    /// done (the vault was moved to another machine, or the anchor folder was lost).
+    pub accept_missing_anchor: bool,
+    /// Start a new custody log on a vault that holds records without one, logging this
+    /// reason (`tvault audit restart-log`).
+    pub restart_log: Option<&'a str>,
 }
 
 /// What can be said about a vault without unlocking it.
@@ -249,7 +256,6 @@ impl Vault {
                 RECOVERY_LABEL,
             )?);
         }
-        let mac = crypto::header_mac(&keys, &vault_id, &slots);
         let s = Session {
             vault_id,
             keys,
@@ -261,7 +267,11 @@ impl Vault {
         };
         let mut checkpoint = None;
         let store = Store::create(path, |conn| {
-            store::insert_header(conn, &vault_id, &mac)?;
+            // The header MAC is written by the first append below, which covers the log too.
+            store::insert_header(conn, &vault_id, &[0u8; 32])?;
+            if options.anchor_dir.is_some() {
+                store::set_anchored(conn)?;
+            }
             for slot in &slots {
                 store::insert_keyslot(conn, slot)?;
             }
@@ -308,6 +318,11 @@ impl Vault {
         Ok(vault)
     }
 
+    /// Unlocks with the first keyslot of `kind` that `passphrase` opens, then checks the header
+    /// MAC (which, from format 5 on, covers the custody log's state and the heads), the
+    /// signing key, and the anchor. A vault whose header MAC is of version 1 (written by an
+    /// older tvault) is upgraded here, and only when its tables agree with its log; one that
+    /// holds records without any log opens only to start a new log, with a reason.
     fn open_slots(
         path: &Path,
         passphrase: &Passphrase,
@@ -315,30 +330,44 @@ impl Vault {
         options: &OpenOptions<'_>,
     ) -> Result<Self> {
         let store = Store::open(path)?;
-        let (vault_id, mac) = store::header(store.conn())?;
-        let slots = store::keyslots(store.conn())?;
+        let conn = store.conn();
+        let (vault_id, mac) = store::header(conn)?;
+        let slots = store::keyslots(conn)?;
+        let columns = store::signing_key(conn)?;
+        let checkpoint = store::checkpoint(conn)?;
+        let head_rows = store::heads(conn)?;
+        let state = match (&columns.public, &checkpoint) {
+            (Some(public), Some(cp)) => Some(crypto::HeaderState {
+                signing_public: public,
+                checkpoint: &cp.note,
+                anchored: store::anchored(conn)?,
+                heads_root: crate::heads::root(head_rows.iter().map(|(b, s)| (*b, s.as_slice()))),
+            }),
+            _ => None,
+        };
         let mut unlocked = None;
         for slot in slots.iter().filter(|s| s.kind == kind) {
             let Some(SlotKeys { vmk, kek }) = slot.unlock(&vault_id, passphrase)? else {
                 continue;
             };
             let keys = VaultKeys::derive(vmk, &vault_id);
-            if !crypto::verify_header_mac(&keys, &vault_id, &slots, &mac) {
+            let current = state.as_ref().is_some_and(|state| {
+                crypto::verify_header_mac(&keys, &vault_id, &slots, Some(state), &mac)
+            });
+            if !current && !crypto::verify_header_mac(&keys, &vault_id, &slots, None, &mac) {
                 return Err(Integrity::HeaderMac.into());
             }
             let label = slot.label(&vault_id, &keys).ok_or(Integrity::HeaderMac)?;
             if options.operator.is_some_and(|op| op != label) {
                 continue;
             }
-            unlocked = Some((keys, kek, label, slot.slot_id));
+            unlocked = Some((keys, kek, label, slot.slot_id, current));
             break;
         }
-        let (keys, kek, operator, slot_id) = unlocked.ok_or(Error::WrongPassphrase)?;
+        let (keys, kek, operator, slot_id, current) = unlocked.ok_or(Error::WrongPassphrase)?;
 
-        let columns = store::signing_key(store.conn())?;
         let mut drafts = Vec::new();
-        let mut upgraded = false;
-        let signing = match (columns.public, columns.sealed_secret) {
+        let (signing, fresh_log) = match (columns.public, columns.sealed_secret) {
             (Some(public), Some(sealed)) => {
                 let secret = crypto::open(&keys.meta, &signing_aad(&vault_id), &sealed)
                     .ok_or(Integrity::SigningKey)?;
@@ -350,15 +379,23 @@ impl Vault {
                 if signing.verifying_key().as_bytes().as_slice() != public.as_slice() {
                     return Err(Integrity::SigningKey.into());
                 }
-                signing
+                (signing, false)
             }
-            (None, None) => {
+            // No log yet: a vault made before the custody log. Never under a current header
+            // (it covers the signing key), and never over events or a checkpoint.
+            (None, None) if !current && checkpoint.is_none() && store::event_count(conn)? == 0 => {
                 drafts.push(Draft::new(Action::SigningKeyCreated));
-                upgraded = true;
-                SigningKey::generate(&mut rand::rngs::OsRng)
+                (SigningKey::generate(&mut rand::rngs::OsRng), true)
             }
             _ => return Err(Integrity::SigningKey.into()),
         };
+        if current && options.restart_log.is_some() {
+            return Err(Error::LogPresent);
+        }
+        let has_records = store::record_count(conn)? > 0;
+        if fresh_log && has_records && options.restart_log.is_none() {
+            return Err(Error::LogMissing);
+        }
         let mut vault = Vault {
             store,
             s: Session {
@@ -371,9 +408,18 @@ impl Vault {
                 anchor: anchor_path(options.anchor_dir, &vault_id, path),
             },
         };
-        if upgraded {
-            // A vault made before the custody log: its log starts with an inventory of what
-            // it already holds, so verify can hold every version to a logged hash.
+        if fresh_log {
+            // What the vault holds is inventoried, so verify can hold every version to a
+            // logged hash; the new log says loudly that nothing before it is in any log.
+            if let Some(reason) = options.restart_log {
+                drafts.push(
+                    Draft::new(Action::LogRestarted).detail(serde_json::json!({
+                        "reason": reason,
+                        "records": store::record_count(vault.store.conn())?,
+                        "lost": "every event before this one: reads, exports, consent overrides and shreds are in no log",
+                    })),
+                );
+            }
             for row in store::versions(vault.store.conn(), None)? {
                 let sealed = vault.s.open_meta(&row)?;
                 drafts.push(
@@ -382,12 +428,22 @@ impl Vault {
                         .parts(sealed.statement.iter().chain(&sealed.attachments)),
                 );
             }
+        } else if !current {
+            vault.upgrade_header()?;
         }
         if let Some(anchor) = vault.s.anchor.clone() {
-            let key = public_key(vault.store.conn())?;
-            if let Some(rollback) =
-                anchor_mismatch(vault.store.conn(), &vault_id, key.as_ref(), &anchor)?
-            {
+            let conn = vault.store.conn();
+            if !anchor.exists() && store::anchored(conn)? {
+                if !options.accept_missing_anchor {
+                    return Err(Error::AnchorMissing { path: anchor });
+                }
+                drafts.push(
+                    Draft::new(Action::AnchorMissingAccepted)
+                        .detail(serde_json::json!({ "anchor": anchor.display().to_string() })),
+                );
+            }
+            let key = public_key(conn)?;
+            if let Some(rollback) = anchor_mismatch(conn, &vault_id, key.as_ref(), &anchor)? {
                 if !options.accept_rollback {
                     return Err(rollback);
                 }
@@ -408,9 +464,8 @@ impl Vault {
             }
         }
         if !drafts.is_empty() {
-            let new_key = drafts.iter().any(|d| d.action == Action::SigningKeyCreated);
             let tx = vault.store.write()?;
-            if new_key {
+            if fresh_log {
                 vault.s.store_signing_key(&tx)?;
                 let fingerprint = vault.s.fingerprint();
                 for d in drafts
@@ -425,6 +480,45 @@ impl Vault {
             vault.s.write_anchor(&cp)?;
         }
         Ok(vault)
+    }
+
+    /// Upgrades a vault whose header MAC is of version 1 (it covers the keyslots only): its
+    /// log must verify against its signed checkpoint, and the heads that log gives must agree
+    /// with the records table and the tombstones; then the heads are stored and the header
+    /// signed as version 2. A vault whose tables disagree with its log is not upgraded.
+    fn upgrade_header(&mut self) -> Result<()> {
+        let conn = self.store.conn();
+        let events = self.s.checked_events(conn)?;
+        let buckets = heads::from_log(&events)?;
+        for bucket in 0..=u8::MAX {
+            let empty = crate::heads::Bucket::new();
+            let logged = buckets.get(&bucket).unwrap_or(&empty);
+            let stored = store::bucket_versions(conn, bucket)?;
+            let live: Vec<(crate::RecordId, u32)> = logged
+                .iter()
+                .filter(|(_, h)| !h.shredded)
+                .map(|(id, h)| (*id, h.version))
+                .collect();
+            if live != stored {
+                let id = live
+                    .iter()
+                    .zip(&stored)
+                    .find(|(a, b)| a != b)
+                    .map(|(a, _)| a.0)
+                    .or_else(|| live.get(stored.len()).map(|a| a.0))
+                    .or_else(|| stored.get(live.len()).map(|s| s.0))
+                    .expect("two different lists differ somewhere");
+                return Err(Integrity::LogDisagrees(id).into());
+            }
+        }
+        let tx = self.store.write()?;
+        store::clear_heads(&tx)?;
+        for (bucket, heads) in &buckets {
+            self.s.write_heads_bucket(&tx, *bucket, heads)?;
+        }
+        self.s.update_header_mac(&tx)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Reads what is stored in plaintext, and checks the log against the anchor. Needs no

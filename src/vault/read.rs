@@ -139,6 +139,7 @@ impl Vault {
             for bucket in (first..digest::BUCKETS).step_by(threads) {
                 let bucket = bucket as u8;
                 let expected = store::bucket_versions(conn, bucket)?;
+                s.check_bucket(conn, bucket, &expected)?;
                 let sums = s.stored_summaries(conn, bucket)?;
                 let sums_current = sums.as_ref().is_some_and(|e| {
                     e.iter()
@@ -240,13 +241,17 @@ impl Vault {
             None => store::current_version(self.store.conn(), &id)?,
             Some(v) => store::version(self.store.conn(), &id, v)?,
         };
-        row.ok_or_else(|| match version {
+        let row = row.ok_or_else(|| match version {
             Some(v) => Error::VersionNotFound {
                 record: id,
                 version: v,
             },
             None => Error::RecordNotFound(prefix.clone()),
-        })
+        })?;
+        // The log, not the table, says which version is current and whether the record
+        // still exists.
+        self.s.check_version(self.store.conn(), &row)?;
+        Ok(row)
     }
 
     /// A record's metadata, consent, statement, and the witness's identity when
@@ -318,11 +323,6 @@ impl Vault {
     pub fn search(&mut self, query: &str) -> Result<Vec<SearchHit>> {
         let needle = Zeroizing::new(query.to_lowercase());
         let records = store::record_count(self.store.conn())?;
-        self.record(vec![Draft::new(Action::Searched).detail(
-            serde_json::json!({
-                "records": records,
-            }),
-        )])?;
         let (_, hits) = self.scan_digest(
             true,
             |s, conn, entry, text| {
@@ -367,6 +367,13 @@ impl Vault {
             },
             |a, b| by_date(&a.record, &b.record),
         )?;
+        // Logged once the scan has checked every bucket against the log (a refused scan
+        // writes nothing), and before any hit reaches the caller.
+        self.record(vec![Draft::new(Action::Searched).detail(
+            serde_json::json!({
+                "records": records,
+            }),
+        )])?;
         Ok(hits)
     }
 
@@ -374,6 +381,9 @@ impl Vault {
     pub fn history(&mut self, prefix: &RecordIdPrefix) -> Result<Vec<VersionSummary>> {
         let id = self.resolve(prefix)?;
         let rows = store::versions(self.store.conn(), Some(&id))?;
+        if let Some(newest) = rows.last() {
+            self.s.check_version(self.store.conn(), newest)?;
+        }
         self.record(vec![
             Draft::new(Action::HistoryRead).on(id, rows.len() as u32),
         ])?;

@@ -88,15 +88,6 @@ impl Session {
         serde_json::from_slice(&json).map_err(|_| Integrity::Metadata(*id).into())
     }
 
-    /// Re-signs the header and keyslot table after a keyslot changed.
-    pub(super) fn update_header_mac(&self, conn: &Connection) -> Result<()> {
-        let slots = store::keyslots(conn)?;
-        store::set_header_mac(
-            conn,
-            &crypto::header_mac(&self.keys, &self.vault_id, &slots),
-        )
-    }
-
     pub(super) fn fingerprint(&self) -> String {
         ssh_public_key(&self.vault_id, &self.signing.verifying_key()).1
     }
@@ -118,8 +109,9 @@ impl Session {
         crypto::aad("tvault event v1", &[&self.vault_id, &seq.to_be_bytes()])
     }
 
-    /// Appends events to the log inside the caller's transaction and signs the new
-    /// checkpoint. The stored tree edge must cover exactly the stored events.
+    /// Appends events to the log inside the caller's transaction, raises or ends the heads
+    /// they change, signs the new checkpoint and re-signs the header. The stored tree edge
+    /// must cover exactly the stored events.
     pub(super) fn append(&self, conn: &Connection, drafts: Vec<Draft>) -> Result<Checkpoint> {
         let count = store::event_count(conn)?;
         let mut frontier = match store::checkpoint(conn)? {
@@ -146,6 +138,7 @@ impl Session {
             .into());
         }
         let time = now_rfc3339();
+        self.apply_heads(conn, &drafts)?;
         for draft in drafts {
             let seq = frontier.size;
             let event = Event {
@@ -179,6 +172,11 @@ impl Session {
                 note: cp.note.clone(),
             },
         )?;
+        // From the first anchor on, a missing anchor stops the vault from opening.
+        if self.anchor.is_some() && !store::anchored(conn)? {
+            store::set_anchored(conn)?;
+        }
+        self.update_header_mac(conn)?;
         Ok(cp)
     }
 

@@ -56,6 +56,7 @@ impl Vault {
         let mut logged: BTreeMap<(String, u32), Vec<PartHashes>> = BTreeMap::new();
         let mut exports: BTreeMap<String, bool> = BTreeMap::new();
         let mut leaves = Vec::new();
+        let mut events = Vec::new();
         for row in store::events(conn)? {
             let (seq, leaf) = (row.seq, &row.leaf_hash);
             if seq != leaves.len() as u64 {
@@ -66,6 +67,7 @@ impl Vault {
             }
             match self.s.open_event(seq, leaf, &row.sealed) {
                 Ok(event) => {
+                    events.push(event.clone());
                     let export_id = event
                         .detail
                         .as_ref()
@@ -129,6 +131,26 @@ impl Vault {
                     );
                 }
             }
+        }
+        // The heads: what the log says of each record, as stored and as the tables hold it.
+        match super::heads::from_log(&events) {
+            Ok(from_log) => {
+                for bucket in 0..=u8::MAX {
+                    let logged_heads = from_log.get(&bucket).cloned().unwrap_or_default();
+                    match self.s.heads_bucket(conn, bucket) {
+                        Ok(stored) if stored == logged_heads => {}
+                        Ok(_) => report.failures.push(format!(
+                            "the heads of bucket {bucket} differ from what the custody log says"
+                        )),
+                        Err(e) => report.failures.push(e.to_string()),
+                    }
+                    let table = store::bucket_versions(conn, bucket)?;
+                    if let Err(e) = self.s.check_bucket(conn, bucket, &table) {
+                        report.failures.push(e.to_string());
+                    }
+                }
+            }
+            Err(e) => report.failures.push(e.to_string()),
         }
         if let Some(anchor) = &self.s.anchor {
             match anchor_mismatch(
