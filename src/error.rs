@@ -92,6 +92,13 @@ pub enum Error {
     #[error("the bundle failed verification at: {0}")]
     Bundle(crate::bundle::BundleError),
 
+    /// A bundle's record may not change what this vault holds of it.
+    #[error("record {record}: {why}")]
+    ImportRefused {
+        record: RecordId,
+        why: ImportRefusal,
+    },
+
     #[error("record {record} has no version {version}")]
     VersionNotFound { record: RecordId, version: u32 },
 
@@ -176,6 +183,27 @@ pub enum Integrity {
         "record {0}: the stored versions disagree with the custody log (a version was removed, a shredded record brought back, or a version added unlogged)"
     )]
     LogDisagrees(RecordId),
+}
+
+/// Why an import may not add a bundle's version of a record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportRefusal {
+    #[error(
+        "it was recorded in this vault; a bundle adds versions to it only when its source is trusted for it (--trust-source)"
+    )]
+    NotTrusted,
+    #[error("it was first imported from another vault or signer than this bundle's")]
+    OtherSource,
+    #[error("the bundle holds version {offered}, but the next version here is {next}")]
+    NotContiguous { offered: u32, next: u32 },
+    #[error("it was shredded in this vault; an import does not bring it back")]
+    Shredded,
+    #[error("the bundle's version {0} differs from the version {0} held here")]
+    DifferentVersion(u32),
+    #[error(
+        "the bundle's version allows more than the consent held here (--accept-consent-change)"
+    )]
+    ConsentWidened,
 }
 
 impl From<Integrity> for Error {

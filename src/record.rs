@@ -199,6 +199,28 @@ pub struct Consent {
     pub media: MediaConsent,
 }
 
+impl IdentityLevel {
+    /// How much of the witness it lets an export reveal: anonymous < pseudonym < named.
+    fn reveals(self) -> u8 {
+        match self {
+            IdentityLevel::Anonymous => 0,
+            IdentityLevel::Pseudonym => 1,
+            IdentityLevel::Named => 2,
+        }
+    }
+}
+
+impl Consent {
+    /// Whether `other` allows anything this consent does not: another purpose, a more
+    /// revealing identity level, or a kind of media.
+    pub fn widened_by(&self, other: &Consent) -> bool {
+        !other.purposes.is_subset(&self.purposes)
+            || other.identity_level.reveals() > self.identity_level.reveals()
+            || (other.media.voice && !self.media.voice)
+            || (other.media.face && !self.media.face)
+    }
+}
+
 /// Parses `archive,court`, the form `--consent` takes.
 pub fn parse_purposes(s: &str) -> Result<BTreeSet<Purpose>, String> {
     s.split(',').map(Purpose::from_str).collect()
@@ -377,6 +399,45 @@ pub fn unique_names(names: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consent_is_widened_by_any_purpose_level_or_medium_it_did_not_allow() {
+        let court = Consent {
+            purposes: BTreeSet::from([Purpose::Court]),
+            identity_level: IdentityLevel::Pseudonym,
+            media: MediaConsent {
+                voice: true,
+                face: false,
+            },
+        };
+        assert!(!court.widened_by(&court));
+        let narrower = Consent {
+            identity_level: IdentityLevel::Anonymous,
+            media: MediaConsent::default(),
+            ..court.clone()
+        };
+        assert!(!court.widened_by(&narrower));
+        assert!(narrower.widened_by(&court));
+        for wider in [
+            Consent {
+                purposes: BTreeSet::from([Purpose::Court, Purpose::Public]),
+                ..court.clone()
+            },
+            Consent {
+                identity_level: IdentityLevel::Named,
+                ..court.clone()
+            },
+            Consent {
+                media: MediaConsent {
+                    voice: true,
+                    face: true,
+                },
+                ..court.clone()
+            },
+        ] {
+            assert!(court.widened_by(&wider));
+        }
+    }
 
     #[test]
     fn prefix_range_covers_exactly_the_ids_with_that_prefix() {

@@ -206,6 +206,13 @@ impl From<Error> for CliError {
                     "do not trust this bundle's content; ask the sender for a new copy through another channel",
                 ],
             ),
+            Error::ImportRefused { .. } => (
+                Exit::Integrity,
+                &[
+                    "nothing was imported; `tvault show ID` and `tvault history ID` say where the versions held here came from",
+                    "if you know why the bundle differs and accept it, the flag named above records that choice in the custody log",
+                ],
+            ),
             Error::VersionNotFound { .. } => (
                 Exit::Failure,
                 &["`tvault history ID` lists the record's versions"],

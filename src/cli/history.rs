@@ -51,6 +51,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                     "operator": v.sealed.operator,
                     "statement": v.sealed.statement.as_ref().map(part_json),
                     "attachments": v.sealed.attachments.iter().map(part_json).collect::<Vec<_>>(),
+                    "origin": super::show::origin_json(&v.sealed),
                 })
             })
             .collect();
@@ -64,6 +65,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             v.sealed.created_at,
             escape(&v.sealed.operator, false)
         );
+        if let Some(line) = super::show::origin_line(&v.sealed) {
+            text += &format!("  {line}\n");
+        }
         for p in v.sealed.statement.iter().chain(&v.sealed.attachments) {
             let carried = p.stored_at.map_or_else(String::new, |from| {
                 format!("  (unchanged since version {from})")

@@ -11,11 +11,24 @@ use super::{Context, print, print_json};
 /// custody
 ///
 /// The bundle is verified completely first. Versions this vault already holds are skipped, so
-/// importing the same bundle twice changes nothing.
+/// importing the same bundle twice changes nothing. A bundle adds a version to a record held
+/// here only when it is the next version, comes from the vault and signer first trusted for
+/// that record, and does not widen its consent; anything else is refused (exit 13) and nothing
+/// is imported.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The bundle
     file: PathBuf,
+
+    /// Let this bundle's vault and signer add versions to records that were recorded in this
+    /// vault (for example HQ's amendments coming back to a field vault); logged
+    #[arg(long)]
+    trust_source: bool,
+
+    /// Accept versions whose consent allows more than the consent held here; logged with the
+    /// old and the new consent
+    #[arg(long)]
+    accept_consent_change: bool,
 
     #[command(flatten)]
     key: BundleKeyArgs,
@@ -29,6 +42,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         &args.file,
         &unlock,
         args.key.signer.as_deref(),
+        tvault::vault::ImportOptions {
+            trust_source: args.trust_source,
+            accept_consent_change: args.accept_consent_change,
+        },
         &mut |done, total| bar.set(done, total),
     )?;
     drop(bar);

@@ -40,6 +40,38 @@ fn attachment_json(p: &PartInfo) -> AttachmentJson<'_> {
     }
 }
 
+/// Where an imported version came from, for `--json`: `null` for a version recorded here.
+pub fn origin_json(sealed: &tvault::record::SealedMeta) -> serde_json::Value {
+    match &sealed.imported {
+        None => serde_json::Value::Null,
+        Some(o) => serde_json::json!({
+            "source_vault": o.source_vault,
+            "signer_fingerprint": o.signer_fingerprint,
+            "export_id": o.export_id,
+            "purpose": o.purpose,
+            "source_operator": sealed.operator,
+            "source_time": sealed.created_at,
+            "imported_at": o.imported_at,
+            "imported_by": o.imported_by,
+            "statement_redacted": o.statement_redacted,
+        }),
+    }
+}
+
+/// Where an imported version came from, as a line for people.
+pub fn origin_line(sealed: &tvault::record::SealedMeta) -> Option<String> {
+    sealed.imported.as_ref().map(|o| {
+        format!(
+            "imported from vault {} (signer {}, export {}) on {} by {}",
+            escape(&o.source_vault, false),
+            escape(&o.signer_fingerprint, false),
+            escape(&o.export_id, false),
+            escape(&o.imported_at, false),
+            escape(&o.imported_by, false),
+        )
+    })
+}
+
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let mut vault = ctx.unlock()?;
     let view = vault.show(&args.id, args.version, args.identity)?;
@@ -55,6 +87,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             "statement": view.statement.as_ref().map(|s| s.expose_secret()),
             "statement_sha256": sealed.statement.as_ref().map(|s| &s.sha256),
             "attachments": sealed.attachments.iter().map(attachment_json).collect::<Vec<_>>(),
+            "origin": origin_json(sealed),
         });
         if args.identity {
             doc["identity"] = serde_json::to_value(&view.identity).expect("identity serialises");
@@ -102,6 +135,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         sealed.created_at,
         escape(&sealed.operator, false)
     );
+    if let Some(line) = origin_line(sealed) {
+        text += &format!("{:<12} {line}\n", "origin");
+    }
     if args.identity {
         match &view.identity {
             Some(id) => {

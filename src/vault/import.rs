@@ -8,12 +8,23 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::audit::Action;
-use crate::error::{Error, Result};
+use crate::error::{Error, ImportRefusal, Integrity, Result};
 use crate::progress::Tally;
 use crate::record::{Metadata, PartInfo, RecordId, SealedMeta, WitnessIdentity};
 use crate::store::{self, PartPlace};
 
-use super::{Draft, Vault, now_rfc3339};
+use super::{Draft, STATEMENT_LIMIT, Vault, now_rfc3339};
+
+/// What an import may change beyond adding new records, each a choice the operator makes and
+/// the log records.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ImportOptions {
+    /// Let this bundle's source (vault and signer) add versions to records that were recorded
+    /// here, and pin it for them.
+    pub trust_source: bool,
+    /// Accept versions whose consent allows more than the consent held here.
+    pub accept_consent_change: bool,
+}
 
 /// What `import` took in.
 #[derive(Debug, Serialize)]
@@ -28,8 +39,14 @@ pub struct ImportSummary {
 impl Vault {
     /// Takes in the records of an export bundle, keeping their ids, versions and provenance
     /// (source vault, signer, original intake hashes, custody excerpt). The bundle is verified
-    /// completely first, and again while it is read; versions already here are skipped, so
-    /// importing the same bundle twice changes nothing.
+    /// completely first, and again while it is read; versions already here are skipped (when
+    /// they are the same), so importing the same bundle twice changes nothing.
+    ///
+    /// A bundle never replaces or widens what is held here: a version for a record this vault
+    /// holds must be the next one, must come from the source (vault id and signer) first
+    /// trusted for that record (`import_decision`), and must not widen its consent unless the
+    /// options say so. Every statement and attachment is checked against the manifest's
+    /// intake hashes and tvault's intake rules before anything is committed.
     ///
     /// Long on purpose: verify, decide, then write in one transaction; nothing may be written
     /// before every check has passed, and one function keeps that order visible.
@@ -38,6 +55,7 @@ impl Vault {
         bundle: &Path,
         unlock: &crate::bundle::Unlock,
         expected_signer: Option<&str>,
+        options: ImportOptions,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ImportSummary> {
         use crate::bundle::{self as bundle_fmt, BundleError};
@@ -69,10 +87,16 @@ impl Vault {
                         })
                     })?,
             );
-            if store::version(self.store.conn(), &id, rec.version)?.is_some() {
-                skipped += 1;
-            } else {
-                todo.insert(rec.id.clone(), (rec.version, rec));
+            match self.import_decision(
+                &id,
+                rec,
+                (&manifest.vault_id, &report.fingerprint),
+                options,
+            )? {
+                Decision::Held => skipped += 1,
+                Decision::Add => {
+                    todo.insert(rec.id.clone(), (rec.version, rec));
+                }
             }
         }
         if todo.is_empty() {
@@ -161,7 +185,18 @@ impl Vault {
                     entry.custody = serde_json::from_slice(&read_small(data)?)
                         .map_err(std::io::Error::other)?;
                 }
-                ["statement.txt"] => entry.statement = Some(store_part(0, data)?),
+                ["statement.txt"] => {
+                    // Held to the intake rules: text, at most STATEMENT_LIMIT bytes.
+                    let mut text = Zeroizing::new(Vec::new());
+                    data.take(STATEMENT_LIMIT + 1).read_to_end(&mut text)?;
+                    if text.len() as u64 > STATEMENT_LIMIT || std::str::from_utf8(&text).is_err() {
+                        return Err(std::io::Error::other(
+                            "a statement is not UTF-8 text within the size limit",
+                        ));
+                    }
+                    entry.statement = Some(store_part(0, &mut text.as_slice())?);
+                    std::io::copy(data, &mut std::io::sink())?;
+                }
                 ["attachments", name] => {
                     let mut info = store_part(entry.attachments.len() as u32 + 1, data)?;
                     info.name = Some((*name).to_owned());
@@ -189,6 +224,10 @@ impl Vault {
                 detail: what.to_owned(),
             })
         };
+        if pending.len() != todo.len() {
+            return Err(bad("a record listed in the manifest has no files"));
+        }
+        let mut consent_changes = BTreeMap::new();
         for (id, p) in pending {
             let (version, rec) = todo[&id];
             let record = RecordId(
@@ -200,6 +239,18 @@ impl Vault {
             let meta_doc = p.meta.ok_or_else(|| bad("a record has no metadata.json"))?;
             let meta: Metadata = serde_json::from_value(meta_doc["metadata"].clone())
                 .map_err(|_| bad("metadata.json is malformed"))?;
+            if meta.consent != rec.consent || meta_doc["version"] != rec.version {
+                return Err(bad("metadata.json disagrees with the manifest"));
+            }
+            check_intake_hashes(rec, p.statement.as_ref(), &p.attachments).map_err(bad)?;
+            if let Some(old) = self_consent(s, &tx, &record)?
+                && old.widened_by(&meta.consent)
+            {
+                consent_changes.insert(
+                    record,
+                    serde_json::json!({ "old": old, "new": meta.consent }),
+                );
+            }
             let identity = p.identity.unwrap_or_default();
             let sealed = SealedMeta {
                 v: SealedMeta::VERSION,
@@ -233,6 +284,8 @@ impl Vault {
                         "export_id": manifest.export_id,
                         "source_vault": manifest.vault_id,
                         "signer": report.fingerprint,
+                        "trust_source": options.trust_source,
+                        "consent_change": consent_changes.get(&record),
                     })),
             );
         }
@@ -247,4 +300,154 @@ impl Vault {
             skipped,
         })
     }
+}
+
+/// Whether a bundle's version of a record is already held, or may be added.
+enum Decision {
+    Held,
+    Add,
+}
+
+impl Vault {
+    /// Decides what a bundle's version of a record may do here, from the record's head (the
+    /// log's word) and the provenance of the versions held:
+    ///
+    /// - a version held here already is skipped when it is the same (the same intake hashes),
+    ///   and refused when it differs;
+    /// - a new record is added, and the bundle's source (vault id, signer) is pinned for it,
+    ///   being the origin of its first imported version;
+    /// - a new version of a record held here must be the next one, and must come from the
+    ///   pinned source; a record recorded here has no pinned source, and takes versions only
+    ///   with `trust_source`; a shredded record takes none;
+    /// - its consent may not widen the consent held here unless `accept_consent_change`.
+    fn import_decision(
+        &self,
+        id: &RecordId,
+        rec: &crate::bundle::ManifestRecord,
+        (source_vault, signer): (&str, &str),
+        options: ImportOptions,
+    ) -> Result<Decision> {
+        let conn = self.store.conn();
+        let refuse = |why| Error::ImportRefused { record: *id, why };
+        if rec.version == 0 {
+            return Err(Error::Bundle(crate::bundle::BundleError {
+                step: "MANIFEST.json",
+                detail: "a record has version 0".into(),
+            }));
+        }
+        let Some(head) = self.s.head(conn, id)? else {
+            if store::current_version(conn, id)?.is_some() {
+                return Err(Integrity::LogDisagrees(*id).into());
+            }
+            return Ok(Decision::Add);
+        };
+        if head.shredded {
+            return Err(refuse(ImportRefusal::Shredded));
+        }
+        let current = store::current_version(conn, id)?.ok_or(Integrity::LogDisagrees(*id))?;
+        self.s.check_version(conn, &current)?;
+        if let Some(row) = store::version(conn, id, rec.version)? {
+            let held = self.s.open_meta(&row)?;
+            let held_hashes: BTreeMap<u32, String> = match &held.imported {
+                Some(origin) => origin.intake_sha256.clone(),
+                None => held
+                    .statement
+                    .iter()
+                    .chain(&held.attachments)
+                    .map(|p| (p.part, p.sha256.clone()))
+                    .collect(),
+            };
+            return if held_hashes == rec.intake_sha256 {
+                Ok(Decision::Held)
+            } else {
+                Err(refuse(ImportRefusal::DifferentVersion(rec.version)))
+            };
+        }
+        if rec.version != head.version + 1 {
+            return Err(refuse(ImportRefusal::NotContiguous {
+                offered: rec.version,
+                next: head.version + 1,
+            }));
+        }
+        // The pinned source: the origin of the record's first imported version.
+        let mut pinned = None;
+        for row in store::versions(conn, Some(id))? {
+            if let Some(origin) = self.s.open_meta(&row)?.imported.as_ref() {
+                pinned = Some((
+                    origin.source_vault.clone(),
+                    origin.signer_fingerprint.clone(),
+                ));
+                break;
+            }
+        }
+        match pinned {
+            Some((vault, key)) if vault == source_vault && key == signer => {}
+            Some(_) => return Err(refuse(ImportRefusal::OtherSource)),
+            None if options.trust_source => {}
+            None => return Err(refuse(ImportRefusal::NotTrusted)),
+        }
+        if self
+            .s
+            .open_meta(&current)?
+            .meta
+            .consent
+            .widened_by(&rec.consent)
+            && !options.accept_consent_change
+        {
+            return Err(refuse(ImportRefusal::ConsentWidened));
+        }
+        Ok(Decision::Add)
+    }
+}
+
+/// The consent of a record's current version here, if it has one.
+fn self_consent(
+    s: &super::Session,
+    conn: &rusqlite::Connection,
+    id: &RecordId,
+) -> Result<Option<crate::record::Consent>> {
+    match store::current_version(conn, id)? {
+        Some(row) => Ok(Some(s.open_meta(&row)?.meta.consent.clone())),
+        None => Ok(None),
+    }
+}
+
+/// Each delivered part against the manifest's intake hashes: the statement against part 0
+/// (unless the export replaced the real name in it, which changes its hash; the signed inner
+/// sums still cover it), and each attachment against one of the record's intake hashes; and
+/// the attachments are exactly the ones the manifest names.
+fn check_intake_hashes(
+    rec: &crate::bundle::ManifestRecord,
+    statement: Option<&PartInfo>,
+    attachments: &[PartInfo],
+) -> std::result::Result<(), &'static str> {
+    if let Some(st) = statement
+        && !rec.statement_redacted
+        && rec.intake_sha256.get(&0) != Some(&st.sha256)
+    {
+        return Err("a statement does not match its intake hash");
+    }
+    let names: Vec<&str> = attachments
+        .iter()
+        .filter_map(|a| a.name.as_deref())
+        .collect();
+    if names
+        != rec
+            .attachments
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    {
+        return Err("the attachments differ from the manifest's list");
+    }
+    for a in attachments {
+        if !rec
+            .intake_sha256
+            .iter()
+            .any(|(part, sha)| *part != 0 && *sha == a.sha256)
+        {
+            return Err("an attachment does not match any intake hash");
+        }
+    }
+    Ok(())
 }

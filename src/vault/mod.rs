@@ -37,7 +37,7 @@ mod verify;
 
 pub use backup::BackupSummary;
 pub use export::{ExportRequest, ExportSummary, Seal, Selection};
-pub use import::ImportSummary;
+pub use import::{ImportOptions, ImportSummary};
 pub use intake::{Amendment, Attachment, Intake, MetaEdit};
 pub use keys::{DroppedSlot, Operator, RekeyPlan, RekeySummary};
 pub use read::{Filter, RecordSummary, RecordView, SearchHit, Statement, VersionSummary};

@@ -1,0 +1,241 @@
+//! Import trust: a bundle never replaces or widens what a vault holds of a record. Versions of
+//! a record held here come only from the vault and signer first trusted for it, only as the
+//! next version, and never with wider consent unless the operator says so, on record.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::TestVault;
+use predicates::prelude::*;
+
+const EXPORT_PASS: &[u8] = b"an export passphrase for the trust tests\n";
+
+fn fingerprint(tv: &TestVault) -> String {
+    let out = tv.cmd().args(["status", "--json"]).assert().success();
+    let doc: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    doc["signing_key_fingerprint"].as_str().unwrap().to_owned()
+}
+
+/// Exports `id` (or every record) from `tv` for `purpose` into a new bundle.
+fn export(tv: &TestVault, id: Option<&str>, purpose: &str, name: &str) -> PathBuf {
+    let pass = tv.write("export-pass", EXPORT_PASS);
+    let out = tv.path(name);
+    let mut cmd = tv.cmd();
+    cmd.arg("export");
+    match id {
+        Some(id) => cmd.arg(id),
+        None => cmd.arg("--all"),
+    };
+    cmd.args([
+        "--purpose",
+        purpose,
+        "--override-consent",
+        "--reason",
+        "test",
+    ])
+    .arg("-o")
+    .arg(&out)
+    .arg("--export-passphrase-file")
+    .arg(&pass)
+    .assert()
+    .success();
+    out
+}
+
+fn import(
+    tv: &TestVault,
+    bundle: &PathBuf,
+    signer: &str,
+    extra: &[&str],
+) -> assert_cmd::assert::Assert {
+    let pass = tv.write("import-pass", EXPORT_PASS);
+    tv.cmd()
+        .arg("import")
+        .arg(bundle)
+        .arg("--export-passphrase-file")
+        .arg(&pass)
+        .args(["--signer", signer])
+        .args(extra)
+        .assert()
+}
+
+fn show(tv: &TestVault, id: &str) -> serde_json::Value {
+    let out = tv.cmd().args(["show", id, "--json"]).assert().success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+/// Field vault A records R (court only); HQ vault B imports it.
+fn field_and_hq() -> (TestVault, TestVault, String) {
+    let field = TestVault::new();
+    let st = field.write("st.txt", b"The statement as recorded in the field.\n");
+    let id = field.add(&[
+        "--witness",
+        "W",
+        "--consent",
+        "court",
+        "--text-file",
+        st.to_str().unwrap(),
+    ]);
+    let hq = TestVault::new();
+    let bundle = export(&field, Some(&id), "court", "to-hq.tar");
+    import(&hq, &bundle, &fingerprint(&field), &[]).success();
+    (field, hq, id)
+}
+
+#[test]
+fn a_record_recorded_here_is_not_overwritten_or_widened_by_another_vault() {
+    let (field, hq, id) = field_and_hq();
+    // HQ amends: a new statement, and consent widened to every purpose.
+    let st = hq.write("new.txt", b"Something else entirely.\n");
+    hq.cmd()
+        .args(["amend", &id, "--text-file", st.to_str().unwrap()])
+        .args(["--consent", "archive,advocacy,public,un,court"])
+        .assert()
+        .success();
+    let back = export(&hq, Some(&id), "court", "back.tar");
+    let hq_key = fingerprint(&hq);
+    let before = std::fs::read(&field.vault).unwrap();
+
+    // Attack: the field vault imports it with HQ's correct signer.
+    import(&field, &back, &hq_key, &[])
+        .code(13)
+        .stderr(predicate::str::contains("--trust-source"));
+    // Trusting the source is not enough: the consent would widen.
+    import(&field, &back, &hq_key, &["--trust-source"])
+        .code(13)
+        .stderr(predicate::str::contains("--accept-consent-change"));
+    assert!(
+        std::fs::read(&field.vault).unwrap() == before,
+        "nothing imported"
+    );
+    assert_eq!(show(&field, &id)["version"], 1);
+    // The consent held here still refuses a public export.
+    let pass = field.write("p", EXPORT_PASS);
+    field
+        .cmd()
+        .args(["export", &id, "--purpose", "public", "-o"])
+        .arg(field.path("public.tar"))
+        .arg("--export-passphrase-file")
+        .arg(&pass)
+        .assert()
+        .failure();
+
+    // The operator who means it says both, and the log keeps the old and new consent.
+    import(
+        &field,
+        &back,
+        &hq_key,
+        &["--trust-source", "--accept-consent-change"],
+    )
+    .success();
+    let shown = show(&field, &id);
+    assert_eq!(shown["version"], 2);
+    assert_eq!(shown["origin"]["signer_fingerprint"], hq_key.as_str());
+    let out = field.cmd().args(["log", "--json"]).assert().success();
+    let log: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let imported = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "record-imported")
+        .unwrap();
+    assert_eq!(imported["detail"]["trust_source"], true);
+    assert_eq!(
+        imported["detail"]["consent_change"]["old"]["purposes"],
+        serde_json::json!(["court"])
+    );
+    let out = field.cmd().args(["history", &id]).assert().success();
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("imported from vault"));
+}
+
+#[test]
+fn hq_amendments_flow_back_once_trusted_and_only_from_that_source() {
+    let (field, hq, id) = field_and_hq();
+    let hq_key = fingerprint(&hq);
+    hq.cmd()
+        .args(["amend", &id, "--title", "transcribed"])
+        .assert()
+        .success();
+    let v2 = export(&hq, Some(&id), "court", "v2.tar");
+    import(&field, &v2, &hq_key, &["--trust-source"]).success();
+    // Pinned now: HQ's next amendment needs no flag, and importing it twice changes nothing.
+    hq.cmd()
+        .args(["amend", &id, "--title", "translated"])
+        .assert()
+        .success();
+    let v3 = export(&hq, Some(&id), "court", "v3.tar");
+    import(&field, &v3, &hq_key, &[]).success();
+    import(&field, &v3, &hq_key, &[])
+        .success()
+        .stdout(predicate::str::contains("imported 0"));
+    assert_eq!(show(&field, &id)["version"], 3);
+
+    // Another vault that got the record from HQ cannot add to it here, even signed
+    // correctly by itself.
+    let other = TestVault::new();
+    import(&other, &v3, &hq_key, &[]).success();
+    other
+        .cmd()
+        .args(["amend", &id, "--title", "someone else's"])
+        .assert()
+        .success();
+    let v4 = export(&other, Some(&id), "court", "v4.tar");
+    let before = std::fs::read(&field.vault).unwrap();
+    import(&field, &v4, &fingerprint(&other), &["--trust-source"])
+        .code(13)
+        .stderr(predicate::str::contains("another vault or signer"));
+    assert!(std::fs::read(&field.vault).unwrap() == before);
+}
+
+#[test]
+fn versions_cannot_jump_and_a_shredded_record_does_not_come_back() {
+    let (field, hq, id) = field_and_hq();
+    let hq_key = fingerprint(&hq);
+    for title in ["a", "b", "c", "d"] {
+        hq.cmd()
+            .args(["amend", &id, "--title", title])
+            .assert()
+            .success();
+    }
+    // Version 5 for a record at version 1 here: refused.
+    let v5 = export(&hq, Some(&id), "court", "v5.tar");
+    import(&field, &v5, &hq_key, &["--trust-source"])
+        .code(13)
+        .stderr(predicate::str::contains("next version here is 2"));
+    assert_eq!(show(&field, &id)["version"], 1);
+
+    // The field vault shreds the record; the bundle does not bring it back.
+    field
+        .cmd()
+        .args(["shred", &id, "--reason", "consent withdrawn"])
+        .assert()
+        .success();
+    let first = export(&hq, Some(&id), "court", "again.tar");
+    import(&field, &first, &hq_key, &["--trust-source"])
+        .code(13)
+        .stderr(predicate::str::contains("shredded"));
+    field.cmd().args(["show", &id]).assert().failure();
+}
+
+#[test]
+fn a_different_version_under_a_held_number_is_refused_not_skipped() {
+    let (field, hq, id) = field_and_hq();
+    // Both vaults make their own version 2.
+    field
+        .cmd()
+        .args(["amend", &id, "--title", "field's own"])
+        .assert()
+        .success();
+    let st = hq.write("hq.txt", b"HQ's different statement.\n");
+    hq.cmd()
+        .args(["amend", &id, "--text-file", st.to_str().unwrap()])
+        .assert()
+        .success();
+    let theirs = export(&hq, Some(&id), "court", "theirs.tar");
+    import(&field, &theirs, &fingerprint(&hq), &["--trust-source"])
+        .code(13)
+        .stderr(predicate::str::contains(
+            "differs from the version 2 held here",
+        ));
+}
