@@ -279,6 +279,8 @@ pub enum Action {
     LogRestarted,
     /// The vault was opened although its anchor checkpoint was missing.
     AnchorMissingAccepted,
+    /// A new signing key (at rekey), signed over to by the old one.
+    SigningKeyRotated,
 }
 
 impl Action {
@@ -311,6 +313,7 @@ impl Action {
             Action::RecordRekeyed => "record-rekeyed",
             Action::LogRestarted => "log-restarted",
             Action::AnchorMissingAccepted => "anchor-missing-accepted",
+            Action::SigningKeyRotated => "signing-key-rotated",
         }
     }
 }
@@ -458,6 +461,99 @@ impl Checkpoint {
     }
 }
 
+/// A change of the vault's signing key (at `rekey`): the old key signs the new one, so whoever
+/// trusts the old key can follow to the new. Carried in consistency proofs and bundles; the
+/// vault keeps them, in order, beside its public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotation {
+    /// The old and the new Ed25519 public keys, and the old key's signature, all base64.
+    pub old: String,
+    pub new: String,
+    pub signature: String,
+}
+
+impl Rotation {
+    /// The stored form: old key (32) || new key (32) || signature (64).
+    pub const LEN: usize = 128;
+
+    fn message(old: &[u8; 32], new: &[u8; 32]) -> Vec<u8> {
+        let mut m = b"tvault signing key rotation v1\0".to_vec();
+        m.extend_from_slice(old);
+        m.extend_from_slice(new);
+        m
+    }
+
+    pub fn sign(old: &SigningKey, new: &VerifyingKey) -> Self {
+        let old_public = old.verifying_key();
+        let signature = old.sign(&Self::message(old_public.as_bytes(), new.as_bytes()));
+        Rotation {
+            old: STANDARD.encode(old_public.as_bytes()),
+            new: STANDARD.encode(new.as_bytes()),
+            signature: STANDARD.encode(signature.to_bytes()),
+        }
+    }
+
+    /// The two keys, when the old one signed the new one.
+    pub fn verify(&self) -> Option<(VerifyingKey, VerifyingKey)> {
+        let key = |b64: &str| {
+            let bytes: [u8; 32] = STANDARD.decode(b64).ok()?.try_into().ok()?;
+            VerifyingKey::from_bytes(&bytes).ok()
+        };
+        let (old, new) = (key(&self.old)?, key(&self.new)?);
+        let sig: [u8; 64] = STANDARD.decode(&self.signature).ok()?.try_into().ok()?;
+        old.verify_strict(
+            &Self::message(old.as_bytes(), new.as_bytes()),
+            &Signature::from_bytes(&sig),
+        )
+        .ok()?;
+        Some((old, new))
+    }
+
+    pub fn to_bytes(&self) -> Option<[u8; Self::LEN]> {
+        let mut out = [0u8; Self::LEN];
+        let parts = [&self.old, &self.new, &self.signature];
+        let mut at = 0;
+        for p in parts {
+            let b = STANDARD.decode(p).ok()?;
+            out.get_mut(at..at + b.len())?.copy_from_slice(&b);
+            at += b.len();
+        }
+        (at == Self::LEN).then_some(out)
+    }
+
+    /// Splits the stored form; `None` unless it is whole rotations.
+    pub fn parse_all(bytes: &[u8]) -> Option<Vec<Rotation>> {
+        if !bytes.len().is_multiple_of(Self::LEN) {
+            return None;
+        }
+        Some(
+            bytes
+                .chunks_exact(Self::LEN)
+                .map(|c| Rotation {
+                    old: STANDARD.encode(&c[..32]),
+                    new: STANDARD.encode(&c[32..64]),
+                    signature: STANDARD.encode(&c[64..]),
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The keys reachable from `trusted` by following signed rotations in order: `trusted` itself,
+/// then each key a reachable key signed over to. Rotations that do not verify, or do not start
+/// from a reachable key, are ignored.
+pub fn keys_from(trusted: &VerifyingKey, rotations: &[Rotation]) -> Vec<VerifyingKey> {
+    let mut keys = vec![*trusted];
+    for r in rotations {
+        if let Some((old, new)) = r.verify()
+            && keys.last() == Some(&old)
+        {
+            keys.push(new);
+        }
+    }
+    keys
+}
+
 /// A consistency proof between two checkpoints, as `audit prove` writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsistencyProof {
@@ -467,18 +563,31 @@ pub struct ConsistencyProof {
     pub new_checkpoint: String,
     /// Base64 hashes, as RFC 9162 orders them.
     pub proof: Vec<String>,
+    /// The vault's signing key rotations, oldest first, so that a key trusted before a rotation
+    /// leads to the key that signed the newer checkpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotations: Vec<Rotation>,
 }
 
 impl ConsistencyProof {
     pub const FORMAT: &'static str = "tvault-consistency-proof/v1";
 
-    /// Checks both signatures with `key` and the proof between them.
+    /// Checks both signatures and the proof between them. The keys are `key` and those it
+    /// leads to through the rotations: the older checkpoint may be signed by any of them, the
+    /// newer one only by the last (a key that was rotated away signs no newer checkpoint).
     pub fn check(&self, key: &VerifyingKey) -> Result<(Checkpoint, Checkpoint), ProofError> {
         if self.format != Self::FORMAT {
             return Err(ProofError::Format);
         }
-        let old = Checkpoint::verify(&self.old_checkpoint, key).map_err(ProofError::Old)?;
-        let new = Checkpoint::verify(&self.new_checkpoint, key).map_err(ProofError::New)?;
+        let keys = keys_from(key, &self.rotations);
+        let last = keys.last().expect("keys_from starts with the trusted key");
+        let old = keys
+            .iter()
+            .map(|k| Checkpoint::verify(&self.old_checkpoint, k))
+            .find(Result::is_ok)
+            .unwrap_or_else(|| Checkpoint::verify(&self.old_checkpoint, last))
+            .map_err(ProofError::Old)?;
+        let new = Checkpoint::verify(&self.new_checkpoint, last).map_err(ProofError::New)?;
         if old.origin != new.origin {
             return Err(ProofError::Origin);
         }
@@ -738,5 +847,61 @@ mod tests {
             Err(NoteError::BadSignature)
         );
         assert!(Checkpoint::verify("garbage", &key.verifying_key()).is_err());
+    }
+
+    #[test]
+    fn a_rotated_key_leads_to_the_new_one_and_signs_nothing_newer() {
+        let k0 = SigningKey::from_bytes(&[7; 32]);
+        let k1 = SigningKey::from_bytes(&[8; 32]);
+        let stranger = SigningKey::from_bytes(&[9; 32]);
+        let r = Rotation::sign(&k0, &k1.verifying_key());
+        assert_eq!(r.verify(), Some((k0.verifying_key(), k1.verifying_key())));
+        assert_eq!(
+            Rotation::parse_all(&r.to_bytes().unwrap()),
+            Some(vec![r.clone()])
+        );
+        assert_eq!(Rotation::parse_all(&[0; 127]), None);
+        // A rotation the old key did not sign is no rotation.
+        let mut forged = Rotation::sign(&stranger, &stranger.verifying_key());
+        forged.old = r.old.clone();
+        assert_eq!(forged.verify(), None);
+        assert_eq!(
+            keys_from(&k0.verifying_key(), &[forged, r.clone()]),
+            [k0.verifying_key(), k1.verifying_key()]
+        );
+
+        let leaves: Vec<Hash> = (0..5u8).map(|i| leaf_hash(&[i])).collect();
+        let origin = "tvault/00";
+        let proof_with =
+            |old: &SigningKey, new: &SigningKey, rotations: Vec<Rotation>| ConsistencyProof {
+                format: ConsistencyProof::FORMAT.into(),
+                old_checkpoint: Checkpoint::sign(origin, 3, &root(&leaves[..3]), old).note,
+                new_checkpoint: Checkpoint::sign(origin, 5, &root(&leaves), new).note,
+                proof: consistency_proof(3, &leaves)
+                    .iter()
+                    .map(|h| STANDARD.encode(h))
+                    .collect(),
+                rotations,
+            };
+        let trusted = k0.verifying_key();
+        // Old checkpoint by k0, new by k1, with the rotation: holds.
+        assert!(
+            proof_with(&k0, &k1, vec![r.clone()])
+                .check(&trusted)
+                .is_ok()
+        );
+        // Without the rotation, k1 means nothing to someone who trusts k0.
+        assert!(proof_with(&k0, &k1, vec![]).check(&trusted).is_err());
+        // After the rotation, a newer checkpoint signed by k0 (an old copy's key) is refused.
+        assert!(matches!(
+            proof_with(&k0, &k0, vec![r.clone()]).check(&trusted),
+            Err(ProofError::New(_))
+        ));
+        // Someone who trusts k1 only cannot vouch for k0's checkpoint through it.
+        assert!(
+            proof_with(&k0, &k1, vec![r])
+                .check(&k1.verifying_key())
+                .is_err()
+        );
     }
 }

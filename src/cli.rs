@@ -576,11 +576,11 @@ mod tests {
             (vec!["backup", "-o", &backup], vec![BackupMade]),
             (
                 vec!["rekey", "--recovery-code-file", &recovery],
-                vec![VaultRekeyed, RecordRekeyed, RecordRekeyed],
+                vec![VaultRekeyed, SigningKeyRotated, RecordRekeyed, RecordRekeyed],
             ),
             (
                 vec!["rekey", "--reencrypt", "--recovery-code-file", &recovery],
-                vec![VaultRekeyed, RecordRekeyed, RecordRekeyed],
+                vec![VaultRekeyed, SigningKeyRotated, RecordRekeyed, RecordRekeyed],
             ),
             (
                 vec!["shred", &id, "--reason", "consent withdrawn"],

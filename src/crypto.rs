@@ -511,8 +511,9 @@ impl Keyslot {
 
 /// What the header MAC covers besides the keyslots (format 5 on): the custody log's state.
 pub struct HeaderState<'a> {
-    /// The signing key's public half.
+    /// The signing key's public half, and its earlier rotations as stored.
     pub signing_public: &'a [u8],
+    pub signing_rotations: &'a [u8],
     /// The latest signed checkpoint note.
     pub checkpoint: &'a str,
     /// An anchor was written for this vault.
@@ -549,6 +550,7 @@ pub fn header_mac(
             "state",
             &[
                 state.signing_public,
+                state.signing_rotations,
                 state.checkpoint.as_bytes(),
                 &[u8::from(state.anchored)],
                 &state.heads_root,
@@ -736,6 +738,7 @@ mod tests {
         // MAC passes as the other's.
         let state = HeaderState {
             signing_public: &[1; 32],
+            signing_rotations: &[],
             checkpoint: "origin\n1\nroot\n",
             anchored: true,
             heads_root: [2; 32],
@@ -760,6 +763,10 @@ mod tests {
         let changed = [
             HeaderState {
                 signing_public: &[3; 32],
+                ..state
+            },
+            HeaderState {
+                signing_rotations: &[5; 128],
                 ..state
             },
             HeaderState {

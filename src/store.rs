@@ -405,6 +405,23 @@ pub fn set_signing_key(conn: &Connection, public: &[u8], sealed_secret: &[u8]) -
     Ok(())
 }
 
+/// The signing key's rotations, as stored (see `audit::Rotation`).
+pub fn signing_rotations(conn: &Connection) -> Result<Vec<u8>> {
+    Ok(conn.query_row(
+        "SELECT signing_rotations FROM vault WHERE singleton = 1",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn set_signing_rotations(conn: &Connection, rotations: &[u8]) -> Result<()> {
+    conn.execute(
+        "UPDATE vault SET signing_rotations = ?1 WHERE singleton = 1",
+        params![rotations],
+    )?;
+    Ok(())
+}
+
 /// Whether an anchor was ever written for this vault.
 pub fn anchored(conn: &Connection) -> Result<bool> {
     Ok(

@@ -174,8 +174,8 @@ fn rekey_keeps_only_the_keyslots_whose_secret_is_given() {
     let log = actions(tv, &new_pass);
     let rekeyed = log.iter().position(|a| a == "vault-rekeyed").unwrap();
     assert_eq!(
-        log[rekeyed + 1..rekeyed + 3],
-        ["record-rekeyed", "record-rekeyed"]
+        log[rekeyed + 1..rekeyed + 4],
+        ["signing-key-rotated", "record-rekeyed", "record-rekeyed"]
     );
 
     // The copy made before is untouched and still opens with the removed passphrase (with
@@ -316,4 +316,77 @@ fn an_interrupted_rekey_leaves_the_old_vault_or_the_new_one() {
         "old state {} times, new state {} times; {mid_write} kills mid-transaction",
         states[0], states[1]
     );
+}
+
+fn status(tv: &TestVault) -> serde_json::Value {
+    let out = tv.cmd().args(["status", "--json"]).assert().success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+#[test]
+fn rekey_rotates_the_signing_key_and_the_old_one_signs_the_new_one_over() {
+    let tv = TestVault::new();
+    tv.add(&["--witness", "W"]);
+    let before = status(&tv);
+    let old_key = tv.write(
+        "old.pub",
+        before["signing_key"].as_str().unwrap().as_bytes(),
+    );
+    let old_cp = tv.path("old.checkpoint");
+    tv.cmd()
+        .args(["audit", "checkpoint", "-o", old_cp.to_str().unwrap()])
+        .assert()
+        .success();
+
+    let out = tv
+        .cmd()
+        .args(["rekey", "--yes"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("Publish the new fingerprint"));
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let after = status(&tv);
+    let new_fp = after["signing_key_fingerprint"].as_str().unwrap();
+    assert_ne!(new_fp, before["signing_key_fingerprint"].as_str().unwrap());
+    assert!(stderr.contains(new_fp));
+    assert_eq!(
+        after["previous_signing_keys"],
+        serde_json::json!([before["signing_key_fingerprint"]])
+    );
+
+    // The log holds the rotation, and it verifies; so does everything else.
+    let out = tv.cmd().args(["log", "--json"]).assert().success();
+    let log: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let rotated = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "signing-key-rotated")
+        .unwrap();
+    assert_eq!(rotated["detail"]["new_fingerprint"], new_fp);
+    tv.cmd().arg("verify").assert().success();
+    tv.cmd().arg("list").assert().success();
+
+    // Whoever holds the old key and an old checkpoint follows the rotation to the new key.
+    let proof = tv.path("proof.json");
+    tv.cmd()
+        .args(["audit", "prove", "--from", old_cp.to_str().unwrap(), "-o"])
+        .arg(&proof)
+        .assert()
+        .success();
+    tv.cmd()
+        .args(["audit", "check-proof", proof.to_str().unwrap(), "--signer"])
+        .arg(&old_key)
+        .assert()
+        .success();
+    // Without the rotation, the new checkpoint is not the old key's.
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    doc.as_object_mut().unwrap().remove("rotations");
+    let bare = tv.write("bare.json", doc.to_string().as_bytes());
+    tv.cmd()
+        .args(["audit", "check-proof", bare.to_str().unwrap(), "--signer"])
+        .arg(&old_key)
+        .assert()
+        .code(13);
 }

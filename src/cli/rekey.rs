@@ -135,6 +135,15 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     if !summary.dropped.is_empty() {
         ctx.say(&format!("Keyslots removed: {}.", list(&summary.dropped)));
     }
+    ctx.say(&format!(
+        "A new signing key signs the custody log and exports from now on; the old key signed it \
+         over in the log. Publish the new fingerprint to everyone who checks your exports or \
+         holds your checkpoints, through the channel you used for the old one:\n  {}\n  {}\n\
+         (the old key, {}, no longer signs anything)",
+        summary.signing_key_fingerprint,
+        escape(&summary.signing_key, false),
+        summary.old_signing_key_fingerprint
+    ));
     ctx.say(if summary.reencrypted {
         "Copies and backups made before now still open with their old keyslots, but nothing \
          from them opens this file."

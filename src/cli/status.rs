@@ -46,7 +46,13 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     }
     match (&status.signing_key, &status.signing_key_fingerprint) {
         (Some(key), Some(fp)) => {
-            text.push_str(&format!("signing key:    {key}\nfingerprint:    {fp}\n"))
+            text.push_str(&format!("signing key:    {key}\nfingerprint:    {fp}\n"));
+            if !status.previous_signing_keys.is_empty() {
+                text.push_str(&format!(
+                    "                (rotated {} time(s); earlier keys sign only earlier checkpoints: make sure this fingerprint is the one you published)\n",
+                    status.previous_signing_keys.len()
+                ));
+            }
         }
         _ => text.push_str("signing key:    none yet (made at the next unlock)\n"),
     }

@@ -9,7 +9,10 @@ use crate::error::{Integrity, Result};
 use crate::record::RecordIdPrefix;
 use crate::store::{self, Store};
 
-use super::{Draft, Vault, anchor_mismatch, anchor_path, public_key};
+use super::{Draft, Vault, anchor_mismatch, anchor_path, signing_keys};
+
+/// Every key the vault has had (the current one last), and the rotations between them.
+type SigningKeys = (Vec<VerifyingKey>, Vec<audit::Rotation>);
 
 impl Vault {
     /// The current signed checkpoint, checked against the vault's public key and its anchor.
@@ -26,8 +29,14 @@ impl Vault {
         anchor_dir: Option<&Path>,
         old_note: &str,
     ) -> Result<audit::ConsistencyProof> {
-        let (current, leaves, key) = Self::checked_log(path, anchor_dir, true)?;
-        let old = Checkpoint::verify(old_note, &key)
+        let (current, leaves, (keys, rotations)) = Self::checked_log(path, anchor_dir, true)?;
+        // Signed by the key of its time: the current one, or one rotated away since.
+        let old = keys
+            .iter()
+            .rev()
+            .map(|k| Checkpoint::verify(old_note, k))
+            .find(Result::is_ok)
+            .unwrap_or_else(|| Checkpoint::verify(old_note, keys.last().expect("a key")))
             .map_err(|e| Integrity::Log(format!("the older checkpoint: {e}")))?;
         if old.origin != current.origin {
             return Err(
@@ -57,6 +66,7 @@ impl Vault {
                 .iter()
                 .map(|h| base64::engine::general_purpose::STANDARD.encode(h))
                 .collect(),
+            rotations,
         })
     }
 
@@ -66,15 +76,16 @@ impl Vault {
         path: &Path,
         anchor_dir: Option<&Path>,
         with_leaves: bool,
-    ) -> Result<(Checkpoint, Vec<audit::Hash>, VerifyingKey)> {
+    ) -> Result<(Checkpoint, Vec<audit::Hash>, SigningKeys)> {
         let store = Store::open(path)?;
         let conn = store.conn();
         let (vault_id, _) = store::header(conn)?;
-        let key = public_key(conn)?.ok_or_else(|| {
+        let (keys, rotations) = signing_keys(conn)?;
+        let key = *keys.last().ok_or_else(|| {
             Integrity::Log("this vault has no signing key yet: unlock it once (for example with `tvault list`)".into())
         })?;
         if let Some(anchor) = anchor_path(anchor_dir, &vault_id, path)
-            && let Some(rollback) = anchor_mismatch(conn, &vault_id, Some(&key), &anchor)?
+            && let Some(rollback) = anchor_mismatch(conn, &vault_id, &anchor)?
         {
             return Err(rollback);
         }
@@ -93,7 +104,7 @@ impl Vault {
         } else {
             Vec::new()
         };
-        Ok((cp, leaves, key))
+        Ok((cp, leaves, (keys, rotations)))
     }
 
     /// The custody log, oldest first; with a record, only its events. Each event is checked

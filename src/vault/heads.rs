@@ -75,8 +75,10 @@ impl Session {
             .ok_or_else(|| Integrity::Log("the custody log has no checkpoint".into()))?;
         let rows = store::heads(conn)?;
         let public = self.signing.verifying_key();
+        let rotations = store::signing_rotations(conn)?;
         let state = HeaderState {
             signing_public: public.as_bytes(),
+            signing_rotations: &rotations,
             checkpoint: &checkpoint.note,
             anchored: store::anchored(conn)?,
             heads_root: heads::root(rows.iter().map(|(b, s)| (*b, s.as_slice()))),

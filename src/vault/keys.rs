@@ -3,15 +3,16 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use ed25519_dalek::SigningKey;
 use serde::Serialize;
 
-use crate::audit::Action;
+use crate::audit::{self, Action};
 use crate::crypto::{self, Key, Keyslot, Passphrase, SlotKeys, SlotKind, VaultKeys};
 use crate::error::{Error, Integrity, Result};
 use crate::record::RecordId;
 use crate::store;
 
-use super::{Draft, Session, Vault};
+use super::{Draft, Session, Vault, ssh_public_key};
 
 /// A keyslot that survives a rekey: the slot, the key its secret derived, its operator.
 pub(super) struct KeptSlot {
@@ -42,6 +43,10 @@ pub struct RekeySummary {
     /// Stored parts rewrapped or re-encrypted.
     pub parts: u64,
     pub reencrypted: bool,
+    /// The new signing key (an OpenSSH line) and its fingerprint, to publish.
+    pub signing_key: String,
+    pub signing_key_fingerprint: String,
+    pub old_signing_key_fingerprint: String,
 }
 
 /// An operator, as `operator list` shows them.
@@ -320,7 +325,9 @@ impl Vault {
             operator: self.s.operator.clone(),
             slot_id: self.s.slot_id,
             kek: self.s.kek.clone(),
-            signing: self.s.signing.clone(),
+            // A new signing key: whoever holds an old copy and an old passphrase can derive the
+            // old one, so it must sign nothing from now on.
+            signing: SigningKey::generate(&mut rand::rngs::OsRng),
             anchor: self.s.anchor.clone(),
         };
         let slots: Vec<Keyslot> = plan
@@ -333,6 +340,10 @@ impl Vault {
         let tx = self.store.write()?;
         store::replace_keyslots(&tx, &slots)?;
         next.store_signing_key(&tx)?;
+        let rotation = audit::Rotation::sign(&old.signing, &next.signing.verifying_key());
+        let mut rotations = store::signing_rotations(&tx)?;
+        rotations.extend_from_slice(&rotation.to_bytes().expect("a rotation just made encodes"));
+        store::set_signing_rotations(&tx, &rotations)?;
         // Sealed under the old K_meta: rebuilt by the next `list` or `search`.
         store::clear_digest(&tx)?;
 
@@ -411,6 +422,9 @@ impl Vault {
             versions: rows.len() as u64,
             parts,
             reencrypted: reencrypt,
+            signing_key: ssh_public_key(&vault_id, &next.signing.verifying_key()).0,
+            signing_key_fingerprint: next.fingerprint(),
+            old_signing_key_fingerprint: old.fingerprint(),
         };
         drafts.insert(
             0,
@@ -422,8 +436,17 @@ impl Vault {
                 "parts": parts,
             })),
         );
-        // Re-signs the header, now under the new K_hdr.
-        let cp = next.append(&tx, drafts)?;
+        drafts.insert(
+            1,
+            Draft::new(Action::SigningKeyRotated).detail(serde_json::json!({
+                "old_fingerprint": old.fingerprint(),
+                "new_fingerprint": next.fingerprint(),
+                "rotation": rotation,
+            })),
+        );
+        // Signed with the new key, after the last checkpoint of the old one; re-signs the
+        // header, now under the new K_hdr.
+        let cp = next.append_after(&tx, drafts, &old.signing.verifying_key())?;
         tx.commit()?;
         self.s = next;
         self.s.write_anchor(&cp)?;

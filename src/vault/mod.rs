@@ -102,6 +102,9 @@ pub struct Status {
     /// vault made by an older tvault.
     pub signing_key: Option<String>,
     pub signing_key_fingerprint: Option<String>,
+    /// The fingerprints of the keys that signed before, oldest first (each rotated away at a
+    /// rekey, signing the next over).
+    pub previous_signing_keys: Vec<String>,
     /// Number of events in the custody log.
     pub log_size: u64,
     /// The anchor file, when one exists.
@@ -162,15 +165,30 @@ fn public_key(conn: &Connection) -> Result<Option<VerifyingKey>> {
         .transpose()
 }
 
+/// The vault's signing keys as its plaintext columns give them: every key it has had, oldest
+/// first and the current one last, and the rotations between them. The rotations must chain,
+/// each signed by the key before, and end at the current key.
+fn signing_keys(conn: &Connection) -> Result<(Vec<VerifyingKey>, Vec<audit::Rotation>)> {
+    let Some(current) = public_key(conn)? else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let rotations = audit::Rotation::parse_all(&store::signing_rotations(conn)?)
+        .ok_or(Integrity::SigningKey)?;
+    let Some(first) = rotations.first() else {
+        return Ok((vec![current], rotations));
+    };
+    let (first_key, _) = first.verify().ok_or(Integrity::SigningKey)?;
+    let keys = audit::keys_from(&first_key, &rotations);
+    if keys.len() != rotations.len() + 1 || keys.last() != Some(&current) {
+        return Err(Integrity::SigningKey.into());
+    }
+    Ok((keys, rotations))
+}
+
 /// Compares the vault's log with the checkpoint in the anchor file. `Ok(Some(..))` describes a
 /// log that is shorter than the anchor or does not extend it; `Ok(None)` is consistent (or
 /// there is no anchor yet).
-fn anchor_mismatch(
-    conn: &Connection,
-    vault_id: &[u8; 16],
-    key: Option<&VerifyingKey>,
-    anchor: &Path,
-) -> Result<Option<Error>> {
+fn anchor_mismatch(conn: &Connection, vault_id: &[u8; 16], anchor: &Path) -> Result<Option<Error>> {
     let text = match std::fs::read_to_string(anchor) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -189,11 +207,18 @@ fn anchor_mismatch(
             .as_ref()
             .map_or_else(|| "(no checkpoint)\n".to_owned(), |c| c.note.clone()),
     };
-    // An anchor exists, so the vault had a signing key when it was written.
-    let Some(key) = key else {
+    // An anchor exists, so the vault had a signing key when it was written: the current one,
+    // or (written before a rekey finished) an earlier one.
+    let (keys, _) = signing_keys(conn)?;
+    let Some(current) = keys.last() else {
         return Ok(Some(rollback()));
     };
-    let theirs = Checkpoint::verify(&text, key)
+    let theirs = keys
+        .iter()
+        .rev()
+        .map(|k| Checkpoint::verify(&text, k))
+        .find(Result::is_ok)
+        .unwrap_or_else(|| Checkpoint::verify(&text, current))
         .map_err(|e| Integrity::Log(format!("the anchor file {}: {e}", anchor.display())))?;
     if theirs.origin != audit::origin(vault_id) {
         return Err(Integrity::Log(format!(
@@ -336,9 +361,11 @@ impl Vault {
         let columns = store::signing_key(conn)?;
         let checkpoint = store::checkpoint(conn)?;
         let head_rows = store::heads(conn)?;
+        let rotations = store::signing_rotations(conn)?;
         let state = match (&columns.public, &checkpoint) {
             (Some(public), Some(cp)) => Some(crypto::HeaderState {
                 signing_public: public,
+                signing_rotations: &rotations,
                 checkpoint: &cp.note,
                 anchored: store::anchored(conn)?,
                 heads_root: crate::heads::root(head_rows.iter().map(|(b, s)| (*b, s.as_slice()))),
@@ -442,8 +469,7 @@ impl Vault {
                         .detail(serde_json::json!({ "anchor": anchor.display().to_string() })),
                 );
             }
-            let key = public_key(conn)?;
-            if let Some(rollback) = anchor_mismatch(conn, &vault_id, key.as_ref(), &anchor)? {
+            if let Some(rollback) = anchor_mismatch(conn, &vault_id, &anchor)? {
                 if !options.accept_rollback {
                     return Err(rollback);
                 }
@@ -530,7 +556,7 @@ impl Vault {
         let key = public_key(conn)?;
         let anchor = anchor_path(anchor_dir, &vault_id, path);
         if let Some(anchor) = &anchor
-            && let Some(rollback) = anchor_mismatch(conn, &vault_id, key.as_ref(), anchor)?
+            && let Some(rollback) = anchor_mismatch(conn, &vault_id, anchor)?
         {
             return Err(rollback);
         }
@@ -546,6 +572,12 @@ impl Vault {
             })
             .collect();
         let ssh = key.map(|k| ssh_public_key(&vault_id, &k));
+        let (keys, _) = signing_keys(conn)?;
+        let previous_signing_keys = keys
+            .iter()
+            .take(keys.len().saturating_sub(1))
+            .map(|k| ssh_public_key(&vault_id, k).1)
+            .collect();
         Ok(Status {
             path: path.to_owned(),
             format_version: store::FORMAT_VERSION,
@@ -555,6 +587,7 @@ impl Vault {
             keyslots,
             signing_key: ssh.as_ref().map(|(line, _)| line.clone()),
             signing_key_fingerprint: ssh.map(|(_, fp)| fp),
+            previous_signing_keys,
             log_size: store::event_count(conn)?,
             anchor: anchor.filter(|a| a.exists()),
         })

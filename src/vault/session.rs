@@ -113,12 +113,23 @@ impl Session {
     /// they change, signs the new checkpoint and re-signs the header. The stored tree edge
     /// must cover exactly the stored events.
     pub(super) fn append(&self, conn: &Connection, drafts: Vec<Draft>) -> Result<Checkpoint> {
+        self.append_after(conn, drafts, &self.signing.verifying_key())
+    }
+
+    /// [`Session::append`], where the stored checkpoint was signed by `prior` (the key before
+    /// a rotation; otherwise the session's own).
+    pub(super) fn append_after(
+        &self,
+        conn: &Connection,
+        drafts: Vec<Draft>,
+        prior: &ed25519_dalek::VerifyingKey,
+    ) -> Result<Checkpoint> {
         let count = store::event_count(conn)?;
         let mut frontier = match store::checkpoint(conn)? {
             Some(cp) => {
                 // Never extend a log whose last checkpoint is not ours, or does not match the
                 // tree edge it was stored with: a new signature would hide the damage.
-                let signed = Checkpoint::verify(&cp.note, &self.signing.verifying_key())
+                let signed = Checkpoint::verify(&cp.note, prior)
                     .map_err(|e| Integrity::Log(format!("the vault's checkpoint: {e}")))?;
                 Frontier::from_bytes(cp.size, &cp.frontier)
                     .filter(|f| f.size == signed.size && f.root() == signed.root)

@@ -153,12 +153,7 @@ impl Vault {
             Err(e) => report.failures.push(e.to_string()),
         }
         if let Some(anchor) = &self.s.anchor {
-            match anchor_mismatch(
-                conn,
-                &self.s.vault_id,
-                Some(&self.s.signing.verifying_key()),
-                anchor,
-            ) {
+            match anchor_mismatch(conn, &self.s.vault_id, anchor) {
                 Ok(None) => {}
                 Ok(Some(e)) | Err(e) => report.failures.push(e.to_string()),
             }
