@@ -206,6 +206,13 @@ impl Error {
             _ => false,
         }
     }
+
+    /// True when the database refused a write for breaking a constraint (a UNIQUE or foreign
+    /// key): a conflict in what was written, never a storage failure.
+    pub fn is_constraint(&self) -> bool {
+        matches!(self, Error::Database(e)
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation))
+    }
 }
 
 /// Adds the path to an I/O error, the way jj's `IoResultExt::context` does.
