@@ -944,7 +944,7 @@ mod tests {
             format!("tvault/00\n5\n{loose_root}\n"),
             format!("tvault/00\n5\n{}\n", ROOT_B64.trim_end_matches('=')),
             format!("tvault/00\n5\n{ROOT_B64}\nan extension line\n"),
-            format!("tvault/00\n5\n"),
+            "tvault/00\n5\n".to_owned(),
         ] {
             assert_eq!(
                 Checkpoint::verify(&signed(&text, &key), &vk),

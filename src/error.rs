@@ -79,6 +79,10 @@ pub enum Error {
     #[error("the bundle failed verification at: {0}")]
     Bundle(crate::bundle::BundleError),
 
+    /// The bundle's payload is sealed to other keys, or to another passphrase.
+    #[error("this bundle is not for that key (or passphrase)")]
+    BundleNotForKey,
+
     #[error("record {record} has no version {version}")]
     VersionNotFound { record: RecordId, version: u32 },
 
@@ -161,6 +165,15 @@ pub enum Integrity {
 impl From<Integrity> for Error {
     fn from(value: Integrity) -> Self {
         Error::Integrity(value)
+    }
+}
+
+impl From<crate::bundle::BundleError> for Error {
+    fn from(e: crate::bundle::BundleError) -> Self {
+        match e.kind {
+            crate::bundle::BundleFailure::NotForKey => Error::BundleNotForKey,
+            crate::bundle::BundleFailure::Integrity => Error::Bundle(e),
+        }
     }
 }
 

@@ -188,6 +188,12 @@ impl From<Error> for CliError {
                     "do not trust this bundle's content; ask the sender for a new copy through another channel",
                 ],
             ),
+            Error::BundleNotForKey => (
+                Exit::WrongPassphrase,
+                &[
+                    "give the identity file (--identity), or the passphrase, the sender sealed this bundle to; nothing was written or imported",
+                ],
+            ),
             Error::VersionNotFound { .. } => (
                 Exit::Failure,
                 &["`tvault history ID` lists the record's versions"],
@@ -276,5 +282,14 @@ mod tests {
         let full = CliError::from(sqlite(rusqlite::ffi::SQLITE_FULL));
         assert_eq!(full.kind, Exit::Io);
         assert!(full.hints.iter().any(|h| h.contains("disk space")));
+    }
+
+    #[test]
+    fn a_bundle_for_another_key_is_a_wrong_key_and_tampering_is_an_integrity_failure() {
+        let err = CliError::from(Error::BundleNotForKey);
+        assert_eq!(err.kind, Exit::WrongPassphrase);
+        assert!(err.message.contains("not for that key (or passphrase)"));
+        let tampered = tvault::bundle::BundleError::integrity("outer SHA256SUMS", "x");
+        assert_eq!(CliError::from(Error::from(tampered)).kind, Exit::Integrity);
     }
 }
