@@ -723,9 +723,9 @@ fn read_payload(
     for entry in inner.entries().or_else(|e| fail(step, e.to_string()))? {
         let mut entry = entry.or_else(|e| fail(step, e.to_string()))?;
         let raw = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let shown = shown_name(&String::from_utf8_lossy(&raw));
         if entry.header().entry_type() != tar::EntryType::Regular {
-            return fail(step, format!("{shown:?} is not a regular file"));
+            return fail(step, format!("{shown} is not a regular file"));
         }
         let name = canonical_name(&raw)
             .map_or_else(
@@ -733,7 +733,7 @@ fn read_payload(
                     fail(
                         step,
                         format!(
-                            "{shown:?} is not a plain relative name (an alias of another name, or one that could leave the folder)"
+                            "{shown} is not a plain relative name (an alias of another name, or one that could leave the folder)"
                         ),
                     )
                 },
@@ -742,10 +742,10 @@ fn read_payload(
             .to_owned();
         let top_level = INNER_TOP_LEVEL.contains(&name.as_str());
         if !top_level && !name.starts_with("records/") {
-            return fail(step, format!("unexpected entry {shown:?}"));
+            return fail(step, format!("unexpected entry {shown}"));
         }
         if hashes.contains_key(&name) || small.contains_key(&name) {
-            return fail(step, format!("{shown:?} appears twice"));
+            return fail(step, format!("{shown} appears twice"));
         }
         let is_sums = name.starts_with("SHA256SUMS");
         if let Pass::Use { listing, .. } = &pass
@@ -754,13 +754,13 @@ fn read_payload(
         {
             return fail(
                 step,
-                format!("{shown:?} is not listed in the signed SHA256SUMS"),
+                format!("{shown} is not listed in the signed SHA256SUMS"),
             );
         }
         let rel = Path::new(&name);
         if top_level {
             if entry.size() > SMALL_FILE_LIMIT {
-                return fail(step, format!("{shown:?} is too large"));
+                return fail(step, format!("{shown} is too large"));
             }
             let mut data = Vec::new();
             entry
@@ -773,7 +773,7 @@ fn read_payload(
                     _ => None,
                 };
                 if signed.is_some_and(|s| *s != data) {
-                    return fail(step, format!("{shown:?} changed since it was checked"));
+                    return fail(step, format!("{shown} changed since it was checked"));
                 }
                 if !is_sums {
                     expect_listed(listing, &name, &Sha256::digest(&data).into())?;
@@ -825,7 +825,7 @@ fn read_payload(
     )?;
     let sums = parse_sums(&sums_text).map_or_else(|| fail(step, "not in sha256sum format"), Ok)?;
     if sums != hashes {
-        let bad = hashes
+        let bad: String = hashes
             .iter()
             .find(|(n, h)| sums.get(*n) != Some(*h))
             .map(|(n, _)| n.clone())
@@ -833,7 +833,10 @@ fn read_payload(
             .unwrap_or_default();
         return fail(
             step,
-            format!("{bad:?} does not match its checksum, or is missing"),
+            format!(
+                "{} does not match its checksum, or is missing",
+                shown_name(&bad)
+            ),
         );
     }
     let manifest: Manifest =
@@ -858,7 +861,7 @@ fn expect_listed(listing: &Listing, name: &str, hash: &[u8; 32]) -> Result<(), B
     } else {
         fail(
             "inner SHA256SUMS",
-            format!("{name:?} does not match its signed checksum"),
+            format!("{} does not match its signed checksum", shown_name(name)),
         )
     }
 }
@@ -903,11 +906,23 @@ fn check_listed<'n>(
         if !allowed.contains(name) {
             return fail(
                 step,
-                format!("{name:?} is not a file of a record the manifest lists"),
+                format!(
+                    "{} is not a file of a record the manifest lists",
+                    shown_name(name)
+                ),
             );
         }
     }
     Ok(())
+}
+
+/// An inner name as an error shows it: quoted and escaped, and without an attachment's file
+/// name, which is the witness's material (`records/ID/attachments/…`).
+fn shown_name(name: &str) -> String {
+    match name.split_once("/attachments/") {
+        Some((record, _)) => format!("{:?}", format!("{record}/attachments/…")),
+        None => format!("{name:?}"),
+    }
 }
 
 /// A reader that hashes what passes through it.

@@ -505,6 +505,8 @@ fn files_the_manifest_does_not_list_are_refused_though_signed() {
         )
         .unwrap_err();
         assert_eq!(err.step, "MANIFEST.json", "{name}: {err}");
+        // An attachment's file name is the witness's material: never in a message.
+        assert!(!err.detail.contains("unlisted.pdf") && !err.detail.contains("x.pdf"));
         assert!(only_the_bundle(&f), "{name}");
     }
 }
