@@ -414,49 +414,56 @@ impl Checkpoint {
         }
     }
 
-    /// Parses a signed note and checks its signature with `key`.
+    /// Parses a signed note and checks its signature with `key`, as strictly as Go's
+    /// `golang.org/x/mod/sumdb/note` (`Open`) and transparency-dev's checkpoint parser, and
+    /// stricter where C2SP allows more than tvault writes:
+    ///
+    /// - text and signatures split at the last blank line; the note ends in a newline, and
+    ///   holds no control character but newlines;
+    /// - every signature line is `— NAME BASE64` (an em dash, U+2014), NAME without spaces or
+    ///   `+`, BASE64 decoding to a 4-byte key id and at least one byte of signature;
+    /// - every signature by the known key (the origin as its name, and `key`'s id) must verify,
+    ///   and at least one must: a failing one is refused even beside a good one. Signatures by
+    ///   other keys are ignored, as a note verifier does;
+    /// - the text is exactly three lines (tvault writes no extension lines): a non-empty
+    ///   origin, the tree size in decimal without sign or leading zero that fits in 64 bits,
+    ///   and the root hash as canonical standard base64 of exactly 32 bytes.
     pub fn verify(note: &str, key: &VerifyingKey) -> Result<Self, NoteError> {
-        let (body, sigs) = note.split_once("\n\n").ok_or(NoteError::Malformed)?;
-        let body = format!("{body}\n");
-        let mut lines = body.lines();
-        let origin = lines.next().ok_or(NoteError::Malformed)?.to_owned();
-        let size: u64 = lines
-            .next()
-            .and_then(|l| l.parse().ok())
-            .ok_or(NoteError::Malformed)?;
-        let root: Hash = lines
-            .next()
-            .and_then(|l| STANDARD.decode(l).ok())
-            .and_then(|r| r.try_into().ok())
-            .ok_or(NoteError::Malformed)?;
-        let id = key_id(&origin, key);
-        let prefix = format!("\u{2014} {origin} ");
-        let mut seen = false;
-        for line in sigs.lines() {
-            let Some(b64) = line.strip_prefix(&prefix) else {
-                continue;
-            };
-            seen = true;
-            let Ok(blob) = STANDARD.decode(b64) else {
-                continue;
-            };
-            if blob.len() != 68 || blob[..4] != id {
-                continue;
-            }
-            let sig = Signature::from_slice(&blob[4..]).map_err(|_| NoteError::Malformed)?;
-            if key.verify(body.as_bytes(), &sig).is_ok() {
-                return Ok(Checkpoint {
-                    origin,
-                    size,
-                    root,
-                    note: note.to_owned(),
-                });
-            }
+        if note.chars().any(|c| c < ' ' && c != '\n') {
+            return Err(NoteError::Malformed);
         }
-        Err(if seen {
-            NoteError::BadSignature
-        } else {
-            NoteError::Malformed
+        let split = note.rfind("\n\n").ok_or(NoteError::Malformed)?;
+        let (text, sigs) = (&note[..=split], &note[split + 2..]);
+        if sigs.is_empty() || !sigs.ends_with('\n') {
+            return Err(NoteError::Malformed);
+        }
+        let (origin, size, root) = parse_checkpoint_text(text)?;
+        let id = key_id(origin, key);
+        let mut verified = false;
+        for (n, line) in sigs.split_terminator('\n').enumerate() {
+            // As the Go verifier: a bound on the work one note can cause.
+            if n >= MAX_NOTE_SIGNATURES {
+                return Err(NoteError::Malformed);
+            }
+            let (name, blob) = parse_signature_line(line)?;
+            if name != origin || blob[..4] != id {
+                continue;
+            }
+            let good = Signature::from_slice(&blob[4..])
+                .is_ok_and(|sig| key.verify(text.as_bytes(), &sig).is_ok());
+            if !good {
+                return Err(NoteError::BadSignature);
+            }
+            verified = true;
+        }
+        if !verified {
+            return Err(NoteError::BadSignature);
+        }
+        Ok(Checkpoint {
+            origin: origin.to_owned(),
+            size,
+            root,
+            note: note.to_owned(),
         })
     }
 }
@@ -552,6 +559,45 @@ pub fn keys_from(trusted: &VerifyingKey, rotations: &[Rotation]) -> Vec<Verifyin
         }
     }
     keys
+}
+
+/// The most signature lines a note may carry (Go's note package allows 100).
+const MAX_NOTE_SIGNATURES: usize = 100;
+
+/// The checkpoint text: origin, tree size and root hash, each line ending in a newline.
+fn parse_checkpoint_text(text: &str) -> Result<(&str, u64, Hash), NoteError> {
+    let lines: Vec<&str> = text.split_terminator('\n').collect();
+    let [origin, size, root] = lines.as_slice() else {
+        return Err(NoteError::Malformed);
+    };
+    if origin.is_empty() {
+        return Err(NoteError::Malformed);
+    }
+    let canonical = !size.is_empty()
+        && size.bytes().all(|b| b.is_ascii_digit())
+        && (*size == "0" || !size.starts_with('0'));
+    let size: u64 = canonical
+        .then(|| size.parse().ok())
+        .flatten()
+        .ok_or(NoteError::Malformed)?;
+    let root: Hash = STANDARD
+        .decode(root)
+        .ok()
+        .and_then(|r| r.try_into().ok())
+        .ok_or(NoteError::Malformed)?;
+    Ok((origin, size, root))
+}
+
+/// One signature line, `— NAME BASE64`: the key name and the decoded key id and signature.
+fn parse_signature_line(line: &str) -> Result<(&str, Vec<u8>), NoteError> {
+    let rest = line.strip_prefix("\u{2014} ").ok_or(NoteError::Malformed)?;
+    let (name, b64) = rest.split_once(' ').ok_or(NoteError::Malformed)?;
+    let valid_name = !name.is_empty() && !name.contains(char::is_whitespace) && !name.contains('+');
+    let blob = STANDARD.decode(b64).map_err(|_| NoteError::Malformed)?;
+    if !valid_name || blob.len() < 5 {
+        return Err(NoteError::Malformed);
+    }
+    Ok((name, blob))
 }
 
 /// A consistency proof between two checkpoints, as `audit prove` writes it.
@@ -903,5 +949,187 @@ mod tests {
                 .check(&k1.verifying_key())
                 .is_err()
         );
+    }
+
+    /// A signature line by `key` under `name` over `text`, as a note carries it.
+    fn sig_line(text: &str, name: &str, key: &SigningKey) -> String {
+        let mut blob = key_id(name, &key.verifying_key()).to_vec();
+        blob.extend_from_slice(&key.sign(text.as_bytes()).to_bytes());
+        format!("\u{2014} {name} {}\n", STANDARD.encode(blob))
+    }
+
+    /// A note over `text` correctly signed by `key`, its name the text's first line.
+    fn signed(text: &str, key: &SigningKey) -> String {
+        let name = text.lines().next().unwrap_or_default();
+        format!("{text}\n{}", sig_line(text, name, key))
+    }
+
+    const ROOT_B64: &str = "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";
+
+    #[test]
+    fn a_well_formed_note_verifies_and_other_keys_signatures_are_ignored() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let text = format!("tvault/00\n5\n{ROOT_B64}\n");
+        let note = signed(&text, &key);
+        let cp = Checkpoint::verify(&note, &key.verifying_key()).unwrap();
+        assert_eq!(
+            (cp.origin.as_str(), cp.size, cp.root),
+            ("tvault/00", 5, [9u8; 32])
+        );
+        // Byte-compatible with what `sign` writes.
+        assert_eq!(
+            Checkpoint::sign("tvault/00", 5, &[9u8; 32], &key).note,
+            note
+        );
+        // A cosigner's line, before or after, is ignored; a size of zero is canonical.
+        let other = SigningKey::from_bytes(&[8u8; 32]);
+        let cosigned = format!("{note}{}", sig_line(&text, "witness.example", &other));
+        assert!(Checkpoint::verify(&cosigned, &key.verifying_key()).is_ok());
+        let cosigned = format!(
+            "{text}\n{}{}",
+            sig_line(&text, "witness.example", &other),
+            sig_line(&text, "tvault/00", &key)
+        );
+        assert!(Checkpoint::verify(&cosigned, &key.verifying_key()).is_ok());
+        let zero = signed(&format!("tvault/00\n0\n{ROOT_B64}\n"), &key);
+        assert_eq!(
+            Checkpoint::verify(&zero, &key.verifying_key())
+                .unwrap()
+                .size,
+            0
+        );
+    }
+
+    #[test]
+    fn a_note_splits_at_its_last_blank_line_and_ends_in_a_newline() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let note = signed(&format!("tvault/00\n5\n{ROOT_B64}\n"), &key);
+        let vk = key.verifying_key();
+        for bad in [
+            // Anything after a second blank line is the signature block, and is not one.
+            format!("{note}\nnot a signature\n"),
+            format!("{note}\n"),
+            // No final newline.
+            note.trim_end_matches('\n').to_owned(),
+            // No signature block at all.
+            format!("tvault/00\n5\n{ROOT_B64}\n"),
+            // A control character.
+            note.replacen("tvault/00\n", "tvault/00\r\n", 1),
+        ] {
+            assert_eq!(
+                Checkpoint::verify(&bad, &vk),
+                Err(NoteError::Malformed),
+                "{bad:?}"
+            );
+        }
+        // A blank line inside the text makes it more than three lines.
+        let text = format!("tvault/00\n5\n{ROOT_B64}\n\nextension\n");
+        assert_eq!(
+            Checkpoint::verify(&signed(&text, &key), &vk),
+            Err(NoteError::Malformed)
+        );
+    }
+
+    #[test]
+    fn malformed_signature_lines_are_refused() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let text = format!("tvault/00\n5\n{ROOT_B64}\n");
+        let good = sig_line(&text, "tvault/00", &key);
+        let b64 = good.trim_end().rsplit(' ').next().unwrap().to_owned();
+        let vk = key.verifying_key();
+        for line in [
+            // A hyphen, an en dash, no space after the dash.
+            format!("- tvault/00 {b64}\n"),
+            format!("\u{2013} tvault/00 {b64}\n"),
+            format!("\u{2014}tvault/00 {b64}\n"),
+            // A name with a plus; no name; no signature.
+            format!("\u{2014} tvault+00 {b64}\n"),
+            format!("\u{2014}  {b64}\n"),
+            "\u{2014} tvault/00 \n".to_owned(),
+            "\u{2014} tvault/00\n".to_owned(),
+            // Not base64, or too short to hold a key id and a signature.
+            format!("\u{2014} tvault/00 {}!\n", &b64[..b64.len() - 1]),
+            format!("\u{2014} tvault/00 {}\n", STANDARD.encode([1, 2, 3, 4])),
+            // A blank line among the signatures.
+            "\n".to_owned(),
+        ] {
+            // Beside a good signature, still refused.
+            let note = format!("{text}\n{good}{line}");
+            assert_eq!(
+                Checkpoint::verify(&note, &vk),
+                Err(NoteError::Malformed),
+                "{line:?}"
+            );
+        }
+        let many = format!("{text}\n{}", good.repeat(101));
+        assert_eq!(Checkpoint::verify(&many, &vk), Err(NoteError::Malformed));
+        assert!(Checkpoint::verify(&format!("{text}\n{}", good.repeat(100)), &vk).is_ok());
+    }
+
+    #[test]
+    fn a_failing_signature_by_the_known_key_is_refused_beside_a_good_one() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let text = format!("tvault/00\n5\n{ROOT_B64}\n");
+        let good = sig_line(&text, "tvault/00", &key);
+        let forged = sig_line(&text.replace("\n5\n", "\n6\n"), "tvault/00", &key);
+        let vk = key.verifying_key();
+        for note in [
+            format!("{text}\n{good}{forged}"),
+            format!("{text}\n{forged}{good}"),
+        ] {
+            assert_eq!(Checkpoint::verify(&note, &vk), Err(NoteError::BadSignature));
+        }
+        // The known key's id with a signature of the wrong length.
+        let mut short = key_id("tvault/00", &vk).to_vec();
+        short.extend_from_slice(&[0u8; 10]);
+        let note = format!(
+            "{text}\n{good}\u{2014} tvault/00 {}\n",
+            STANDARD.encode(short)
+        );
+        assert_eq!(Checkpoint::verify(&note, &vk), Err(NoteError::BadSignature));
+        // Only other keys' signatures: nothing vouches for it.
+        let other = SigningKey::from_bytes(&[8u8; 32]);
+        let note = format!("{text}\n{}", sig_line(&text, "tvault/00", &other));
+        assert_eq!(Checkpoint::verify(&note, &vk), Err(NoteError::BadSignature));
+    }
+
+    #[test]
+    fn checkpoint_text_is_parsed_strictly() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let vk = key.verifying_key();
+        let short_root = STANDARD.encode([9u8; 31]);
+        let long_root = STANDARD.encode([9u8; 33]);
+        // The same 32 bytes with the padding's unused bits set: not canonical base64.
+        let loose_root = format!("{}J=", &ROOT_B64[..ROOT_B64.len() - 2]);
+        for text in [
+            format!("tvault/00\n+5\n{ROOT_B64}\n"),
+            format!("tvault/00\n-5\n{ROOT_B64}\n"),
+            format!("tvault/00\n05\n{ROOT_B64}\n"),
+            format!("tvault/00\n00\n{ROOT_B64}\n"),
+            format!("tvault/00\n 5\n{ROOT_B64}\n"),
+            format!("tvault/00\n5 \n{ROOT_B64}\n"),
+            format!("tvault/00\n\n{ROOT_B64}\n"),
+            format!("tvault/00\n18446744073709551616\n{ROOT_B64}\n"),
+            format!("tvault/00\n\u{0665}\n{ROOT_B64}\n"),
+            format!("tvault/00\n5\n{short_root}\n"),
+            format!("tvault/00\n5\n{long_root}\n"),
+            format!("tvault/00\n5\n{loose_root}\n"),
+            format!("tvault/00\n5\n{}\n", ROOT_B64.trim_end_matches('=')),
+            format!("tvault/00\n5\n{ROOT_B64}\nan extension line\n"),
+            "tvault/00\n5\n".to_owned(),
+        ] {
+            assert_eq!(
+                Checkpoint::verify(&signed(&text, &key), &vk),
+                Err(NoteError::Malformed),
+                "{text:?}"
+            );
+        }
+        // An empty origin (signed under some name).
+        let text = format!("\n5\n{ROOT_B64}\n");
+        let note = format!("{text}\n{}", sig_line(&text, "x", &key));
+        assert_eq!(Checkpoint::verify(&note, &vk), Err(NoteError::Malformed));
+        // The largest size there is still parses.
+        let max = signed(&format!("tvault/00\n{}\n{ROOT_B64}\n", u64::MAX), &key);
+        assert_eq!(Checkpoint::verify(&max, &vk).unwrap().size, u64::MAX);
     }
 }

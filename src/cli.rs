@@ -497,6 +497,10 @@ mod tests {
             .to_string();
         drop(store);
         let key_file = p("key.pub");
+        let signer = tvault::Vault::status(std::path::Path::new(&vault), None)
+            .unwrap()
+            .signing_key_fingerprint
+            .unwrap();
         let (bundle, export_pass, opened) = (p("bundle.tar"), p("export-pass"), p("opened"));
         std::fs::write(&export_pass, "an export passphrase for this test\n").unwrap();
         let backup = p("backup.tvault");
@@ -537,6 +541,8 @@ mod tests {
                     &bundle,
                     "--export-passphrase-file",
                     &export_pass,
+                    "--signer",
+                    &signer,
                 ],
                 vec![],
             ),
@@ -548,12 +554,21 @@ mod tests {
                     &opened,
                     "--export-passphrase-file",
                     &export_pass,
+                    "--signer",
+                    &signer,
                 ],
                 vec![],
             ),
             // Its own bundle: every version is already here, so nothing changes.
             (
-                vec!["import", &bundle, "--export-passphrase-file", &export_pass],
+                vec![
+                    "import",
+                    &bundle,
+                    "--export-passphrase-file",
+                    &export_pass,
+                    "--signer",
+                    &signer,
+                ],
                 vec![],
             ),
             (
@@ -576,11 +591,21 @@ mod tests {
             (vec!["backup", "-o", &backup], vec![BackupMade]),
             (
                 vec!["rekey", "--recovery-code-file", &recovery],
-                vec![VaultRekeyed, SigningKeyRotated, RecordRekeyed, RecordRekeyed],
+                vec![
+                    VaultRekeyed,
+                    SigningKeyRotated,
+                    RecordRekeyed,
+                    RecordRekeyed,
+                ],
             ),
             (
                 vec!["rekey", "--reencrypt", "--recovery-code-file", &recovery],
-                vec![VaultRekeyed, SigningKeyRotated, RecordRekeyed, RecordRekeyed],
+                vec![
+                    VaultRekeyed,
+                    SigningKeyRotated,
+                    RecordRekeyed,
+                    RecordRekeyed,
+                ],
             ),
             (
                 vec!["shred", &id, "--reason", "consent withdrawn"],

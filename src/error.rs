@@ -99,6 +99,10 @@ pub enum Error {
         why: ImportRefusal,
     },
 
+    /// The bundle's payload is sealed to other keys, or to another passphrase.
+    #[error("this bundle is not for that key (or passphrase)")]
+    BundleNotForKey,
+
     #[error("record {record} has no version {version}")]
     VersionNotFound { record: RecordId, version: u32 },
 
@@ -212,6 +216,15 @@ impl From<Integrity> for Error {
     }
 }
 
+impl From<crate::bundle::BundleError> for Error {
+    fn from(e: crate::bundle::BundleError) -> Self {
+        match e.kind {
+            crate::bundle::BundleFailure::NotForKey => Error::BundleNotForKey,
+            crate::bundle::BundleFailure::Integrity => Error::Bundle(e),
+        }
+    }
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
@@ -253,6 +266,13 @@ impl Error {
             ),
             _ => false,
         }
+    }
+
+    /// True when the database refused a write for breaking a constraint (a UNIQUE or foreign
+    /// key): a conflict in what was written, never a storage failure.
+    pub fn is_constraint(&self) -> bool {
+        matches!(self, Error::Database(e)
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation))
     }
 }
 

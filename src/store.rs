@@ -856,6 +856,9 @@ impl<'c> PartWriter<'c> {
     /// SHA-256 of the stored bytes.
     pub fn finish(mut self) -> Result<(u64, [u8; 32])> {
         if self.part_id.is_none() {
+            self.try_split_header(true)?;
+        }
+        if self.part_id.is_none() {
             // An age file always has a complete header: this is a broken invariant.
             return Err(Error::Integrity(Integrity::PartMissing {
                 record: self.place.record,
@@ -868,9 +871,15 @@ impl<'c> PartWriter<'c> {
         Ok((self.written, self.hasher.finish()))
     }
 
-    /// Once the buffer holds the whole age header (it ends with the `---` MAC line), stores it
-    /// in the part row and keeps the rest as payload.
-    fn try_split_header(&mut self) -> rusqlite::Result<()> {
+    /// Once the buffer holds the whole age header (it ends with the `---` MAC line) and at
+    /// least one byte after it (or `at_end`), stores it in the part row and keeps the rest as
+    /// payload.
+    ///
+    /// The row is written only once bytes after the header arrive: age writes its header
+    /// through a formatter that turns any error from this writer into text, while it hands on
+    /// errors from later writes as they are. So a refused row (a constraint, a full disk)
+    /// reaches the caller as the database error it is.
+    fn try_split_header(&mut self, at_end: bool) -> rusqlite::Result<()> {
         let Some(mac_line) = find(&self.buf, b"\n--- ") else {
             return Ok(());
         };
@@ -878,6 +887,9 @@ impl<'c> PartWriter<'c> {
             return Ok(());
         };
         let header_len = mac_line + 1 + end + 1;
+        if header_len == self.buf.len() && !at_end {
+            return Ok(());
+        }
         self.conn.execute(
             "INSERT INTO part (record_id, version, part_no, header) VALUES (?1, ?2, ?3, ?4)",
             params![
@@ -922,7 +934,7 @@ impl Write for PartWriter<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.part_id.is_none() {
             self.buf.extend_from_slice(data);
-            self.try_split_header().map_err(io::Error::other)?;
+            self.try_split_header(false).map_err(io::Error::other)?;
             if self.part_id.is_none() && self.buf.len() > 64 * 1024 {
                 // Our own headers are a few hundred bytes; anything else is a bug.
                 return Err(io::Error::other(rusqlite::Error::InvalidQuery));

@@ -1056,6 +1056,7 @@ fn the_config_file_gives_defaults_and_flags_and_environment_win() {
         .arg(tv.path("opened"))
         .arg("--identity")
         .arg(&key_file)
+        .args(["--signer", &common::signer(&tv)])
         .assert()
         .success();
 }

@@ -213,6 +213,8 @@ fn an_ssh_ed25519_recipient_decrypts_with_stock_age() {
             bundle.to_str().unwrap(),
             "--identity",
             tv.path("sshkey").to_str().unwrap(),
+            "--signer",
+            &common::signer(&tv),
         ])
         .assert()
         .success();
@@ -230,6 +232,7 @@ fn a_passphrase_bundle_has_one_scrypt_stanza_and_opens_with_the_passphrase() {
     )
     .success();
     let into = tv.path("opened");
+    let signer = common::signer(&tv);
     tv.cmd()
         .args([
             "open-export",
@@ -238,6 +241,7 @@ fn a_passphrase_bundle_has_one_scrypt_stanza_and_opens_with_the_passphrase() {
             into.to_str().unwrap(),
         ])
         .args(["--export-passphrase-file", pass.to_str().unwrap()])
+        .args(["--signer", &signer])
         .assert()
         .success();
     let statement =
@@ -248,6 +252,7 @@ fn a_passphrase_bundle_has_one_scrypt_stanza_and_opens_with_the_passphrase() {
         std::fs::metadata(&into).unwrap().permissions().mode() & 0o777,
         0o700
     );
+    // A wrong passphrase is the reader's mistake, not tampering.
     let wrong = tv.write("wrong-pass", b"not it\n");
     tv.cmd()
         .args([
@@ -255,9 +260,12 @@ fn a_passphrase_bundle_has_one_scrypt_stanza_and_opens_with_the_passphrase() {
             bundle.to_str().unwrap(),
             "--export-passphrase-file",
             wrong.to_str().unwrap(),
+            "--signer",
+            &signer,
         ])
         .assert()
-        .code(13);
+        .code(12)
+        .stderr(predicate::str::contains("not for that key (or passphrase)"));
     // Exactly one stanza, age's scrypt.
     let mut archive = tar::Archive::new(std::fs::File::open(&bundle).unwrap());
     let mut payload = Vec::new();
@@ -368,6 +376,7 @@ fn opened_bytes(tv: &TestVault, bundle: &Path, pass: &Path, into: &Path) -> Vec<
             into.to_str().unwrap(),
         ])
         .args(["--export-passphrase-file", pass.to_str().unwrap()])
+        .args(["--signer", &common::signer(tv)])
         .assert()
         .success();
     common::files_under(into)
@@ -522,6 +531,7 @@ fn any_damaged_outer_file_is_caught_by_stock_sums_and_by_verify_export() {
         }
         Some(data)
     });
+    let signer = common::signer(&tv);
     for target in export_files() {
         for how in ["flip", "truncate", "swap", "drop"] {
             if how == "swap" && target != "payload.age" {
@@ -545,6 +555,7 @@ fn any_damaged_outer_file_is_caught_by_stock_sums_and_by_verify_export() {
             });
             tv.cmd()
                 .args(["verify-export", damaged.to_str().unwrap()])
+                .args(["--signer", &signer])
                 .assert()
                 .code(13);
             if tool("sha256sum") && !target.starts_with("SHA256SUMS") && how != "drop" {
@@ -565,6 +576,7 @@ fn any_damaged_outer_file_is_caught_by_stock_sums_and_by_verify_export() {
         let truncated = tv.write("truncated.tar", &bytes[..cut]);
         tv.cmd()
             .args(["verify-export", truncated.to_str().unwrap()])
+            .args(["--signer", &signer])
             .assert()
             .code(13);
     }
@@ -634,6 +646,7 @@ fn hostile_outer_tars_are_refused_and_write_nothing() {
                 into.to_str().unwrap(),
             ])
             .args(["--export-passphrase-file", pass.to_str().unwrap()])
+            .arg("--trust-bundle-signer")
             .assert()
             .code(13);
         assert!(!into.exists(), "{what}");
@@ -642,6 +655,7 @@ fn hostile_outer_tars_are_refused_and_write_nothing() {
             .cmd()
             .args(["import", path.to_str().unwrap()])
             .args(["--export-passphrase-file", pass.to_str().unwrap()])
+            .arg("--trust-bundle-signer")
             .assert()
             .code(13);
     }
@@ -697,6 +711,7 @@ fn export_then_import_into_a_second_vault_keeps_ids_versions_and_hashes() {
         .assert()
         .success();
 
+    let signer = common::signer(&source);
     let hq = TestVault::new();
     let out = hq
         .cmd()
@@ -705,6 +720,8 @@ fn export_then_import_into_a_second_vault_keeps_ids_versions_and_hashes() {
             bundle.to_str().unwrap(),
             "--export-passphrase-file",
             pass.to_str().unwrap(),
+            "--signer",
+            &signer,
             "--json",
         ])
         .assert()
@@ -756,6 +773,8 @@ fn export_then_import_into_a_second_vault_keeps_ids_versions_and_hashes() {
             bundle.to_str().unwrap(),
             "--export-passphrase-file",
             pass.to_str().unwrap(),
+            "--signer",
+            &signer,
         ])
         .assert()
         .success()
@@ -780,6 +799,8 @@ fn export_then_import_into_a_second_vault_keeps_ids_versions_and_hashes() {
             damaged.to_str().unwrap(),
             "--export-passphrase-file",
             pass.to_str().unwrap(),
+            "--signer",
+            &signer,
         ])
         .assert()
         .code(13);
@@ -821,6 +842,7 @@ fn a_hostile_bundle_imports_nothing() {
             path.to_str().unwrap(),
             "--export-passphrase-file",
             pass.to_str().unwrap(),
+            "--trust-bundle-signer",
         ])
         .assert()
         .code(13)
@@ -871,11 +893,13 @@ fn the_outer_layer_names_no_operator_reason_purpose_or_record() {
         }
     }
     // With the passphrase, the sealed intent event is checked against the signed log.
+    let signer = common::signer(&tv);
     tv.cmd()
         .args(["verify-export"])
         .arg(&bundle)
         .arg("--export-passphrase-file")
         .arg(&pass)
+        .args(["--signer", &signer])
         .assert()
         .success();
     // A receipt pointing at another leaf of the log is refused.
@@ -893,6 +917,7 @@ fn the_outer_layer_names_no_operator_reason_purpose_or_record() {
         .arg(&damaged)
         .arg("--export-passphrase-file")
         .arg(&pass)
+        .args(["--signer", &signer])
         .assert()
         .code(13);
 }
@@ -925,6 +950,7 @@ fn every_bundle_carries_a_printable_report_with_everything_escaped() {
         .arg(&into)
         .arg("--export-passphrase-file")
         .arg(&pass)
+        .args(["--signer", &common::signer(&tv)])
         .assert()
         .success();
     let report = std::fs::read_to_string(into.join("REPORT.html")).unwrap();
@@ -951,4 +977,36 @@ fn every_bundle_carries_a_printable_report_with_everything_escaped() {
 fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
+}
+
+#[test]
+fn verify_txt_shows_the_one_signer_with_stock_tools() {
+    if !tool("ssh-keygen") {
+        return;
+    }
+    let tv = TestVault::new();
+    tv.add(&["--witness", "W", "--consent", "court"]);
+    let bundle = tv.path("bundle.tar");
+    let recipient = "age1lktlyeewm7002yewan36cd2fc7hl897wlsehukdtrqq5xe0ygejqf66neq";
+    export(&tv, &bundle, &["--all", "--recipient", recipient]).success();
+    ok(tv.dir.path(), "mkdir o && tar -xf bundle.tar -C o");
+    // The commands VERIFY.txt gives for the signer, as given.
+    let verify = std::fs::read_to_string(tv.path("o/VERIFY.txt")).unwrap();
+    let commands: Vec<&str> = verify
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains("allowed_signers") && !l.starts_with("ssh-keygen -Y"))
+        .filter_map(|l| l.split("  #").next())
+        .filter(|l| l.starts_with("wc ") || l.starts_with("cut "))
+        .collect();
+    assert_eq!(commands.len(), 2, "{verify}");
+    let run = |command: &str| {
+        let out = sh(&tv.path("o"), command);
+        assert!(out.status.success(), "{command}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(run(commands[0]), "1");
+    let listed = run(commands[1]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains(&common::signer(&tv)), "{listed}");
 }

@@ -231,7 +231,8 @@ fn a_truncated_bundle_never_verifies() {
     let bytes = std::fs::read(&bundle).unwrap();
     let unlock =
         tvault::bundle::Unlock::Passphrase("an export passphrase for the sweep".to_owned().into());
-    assert!(tvault::bundle::verify_bundle(&bundle, None, Some(&unlock), None).is_ok());
+    let trust = tvault::bundle::SignerTrust::Named(common::signer(&tv));
+    assert!(tvault::bundle::verify_bundle(&bundle, &trust, Some(&unlock), None).is_ok());
     let dir = scratch();
     let cut = dir.path().join("cut.tar");
     let mut rng = seeded_rng();
@@ -239,7 +240,7 @@ fn a_truncated_bundle_never_verifies() {
     for len in offsets {
         std::fs::write(&cut, &bytes[..len]).unwrap();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            tvault::bundle::verify_bundle(&cut, None, Some(&unlock), None).is_ok()
+            tvault::bundle::verify_bundle(&cut, &trust, Some(&unlock), None).is_ok()
         }));
         assert_eq!(outcome.ok(), Some(false), "a bundle cut to {len} bytes");
     }
@@ -551,11 +552,12 @@ fn a_kill_at_any_moment_leaves_the_state_before_or_after() {
     let bundle = out_dir.join("bundle.tar");
     let unlock =
         tvault::bundle::Unlock::Passphrase("an export passphrase for the sweep".to_owned().into());
+    let trust = tvault::bundle::SignerTrust::Named(common::signer(&tv));
     let exported = |_: &TestVault| {
         if !bundle.exists() {
             return "none".to_owned();
         }
-        let ok = tvault::bundle::verify_bundle(&bundle, None, Some(&unlock), None).is_ok();
+        let ok = tvault::bundle::verify_bundle(&bundle, &trust, Some(&unlock), None).is_ok();
         assert!(ok, "a bundle under its final name that does not verify");
         "whole".to_owned()
     };
@@ -579,6 +581,7 @@ fn a_kill_at_any_moment_leaves_the_state_before_or_after() {
         .assert()
         .success();
     let other = TestVault::new();
+    let signer = common::signer(&tv);
     kill_at_random_points(
         &other,
         &[
@@ -586,6 +589,8 @@ fn a_kill_at_any_moment_leaves_the_state_before_or_after() {
             bundle.to_str().unwrap(),
             "--export-passphrase-file",
             pass.to_str().unwrap(),
+            "--signer",
+            &signer,
         ],
         &count,
         &nothing,

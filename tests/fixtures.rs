@@ -174,6 +174,10 @@ fn a_version_1_bundle_verifies_and_opens() {
         .arg(&into)
         .arg("--identity")
         .arg("tests/fixtures/export-v1.key")
+        .args([
+            "--signer",
+            "SHA256:8ZZj6ostch4qK1j2R0FAHb7smbt0Lvgu1fwC2Wyu3d0",
+        ])
         .assert()
         .success();
     let base = into.join("records").join(V3_ID);

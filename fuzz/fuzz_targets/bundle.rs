@@ -6,7 +6,7 @@
 use std::str::FromStr;
 
 use libfuzzer_sys::fuzz_target;
-use tvault::bundle::{Unlock, verify_bundle};
+use tvault::bundle::{SignerTrust, Unlock, verify_bundle};
 
 const IDENTITY: &str = include_str!("../../tests/fixtures/export-v1.key");
 
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let identity = age::x25519::Identity::from_str(line).unwrap();
     let unlock = Unlock::Identities(vec![Box::new(identity)]);
     let into = dir.path().join("opened");
-    let _ = verify_bundle(&path, None, Some(&unlock), Some(&into));
+    let _ = verify_bundle(&path, &SignerTrust::BundleOnly, Some(&unlock), Some(&into));
     // Whatever was opened stays inside `into`.
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let name = entry.unwrap().file_name();

@@ -55,11 +55,31 @@ pub fn ssh_sign(key: &SigningKey, namespace: &str, msg: &[u8]) -> String {
         .expect("Ed25519 SSHSIG signing cannot fail")
 }
 
-pub(super) fn ssh_verify(key: &VerifyingKey, namespace: &str, msg: &[u8], pem: &[u8]) -> bool {
+/// What checking an SSHSIG found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SigCheck {
+    Good,
+    /// Made by a key other than the one given: the signature says which key made it.
+    OtherKey,
+    /// Not an SSHSIG, another namespace, or not a signature over the message.
+    Bad,
+}
+
+pub(super) fn ssh_verify(key: &VerifyingKey, namespace: &str, msg: &[u8], pem: &[u8]) -> SigCheck {
     let public = ssh_key::PublicKey::from(ssh_key::public::KeyData::Ed25519(
         ssh_key::public::Ed25519PublicKey(key.to_bytes()),
     ));
-    SshSig::from_pem(pem).is_ok_and(|sig| public.verify(namespace, msg, &sig).is_ok())
+    let Ok(sig) = SshSig::from_pem(pem) else {
+        return SigCheck::Bad;
+    };
+    if sig.public_key() != public.key_data() {
+        return SigCheck::OtherKey;
+    }
+    if public.verify(namespace, msg, &sig).is_ok() {
+        SigCheck::Good
+    } else {
+        SigCheck::Bad
+    }
 }
 
 /// The receipt: the inclusion proof of the export's intent event in the checkpoint's tree.

@@ -18,8 +18,8 @@ mod write;
 pub use crate::disclosure::Withheld;
 pub use format::{Manifest, ManifestRecord, Receipt, header, ssh_sign, sums_text};
 pub use read::{
-    BundleError, BundleReport, Unlock, Visitor, read_inner, verify_bundle, verify_bundle_counted,
-    write_into,
+    BundleError, BundleFailure, BundleReport, SignerTrust, Unlock, VerifiedBundle, Visitor,
+    verify_bundle, verify_bundle_counted,
 };
 pub use report::report_html;
 pub use write::{BundleWriter, HashingWriter, InnerWriter, OuterFiles};

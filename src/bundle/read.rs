@@ -1,10 +1,26 @@
 //! Reading a bundle without any vault: verify the outer files and signatures, then decrypt
 //! and check the payload, handing each inner file to a visitor.
+//!
+//! Trust comes from a signer the receiver names ([`SignerTrust::Named`]), never from the
+//! bundle itself: with [`SignerTrust::BundleOnly`] a bundle shows only that it is whole and
+//! consistent with whatever key it carries, which anyone can make.
+//!
+//! The bundle file is opened once, and every pass reads that open file from its start, never
+//! the path again. The first pass reads the outer tar, hashing `payload.age` as it streams
+//! past, and checks the signatures. With a key, a second pass decrypts the payload and checks
+//! every inner name, hash and signature and the manifest. A third pass, for `open-export`
+//! and `import`, decrypts again to use the files: it takes only names the second pass found
+//! in the signed inner `SHA256SUMS` and the manifest, each compared with its signed hash.
+//! Every pass after the first hashes `payload.age` again as it reads it, and fails unless
+//! that hash is the one the signed outer `SHA256SUMS` lists. So a file rewritten between
+//! passes is never reported as verified, a file renamed over the path cannot matter, and
+//! what a failing pass read is not kept: `open-export` writes into a hidden folder that gets
+//! its name only at the end, `import` commits only after the pass returned.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::io::{self, Read, Seek};
+use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
@@ -14,10 +30,44 @@ use ssh_key::HashAlg;
 use crate::audit::{self, Checkpoint};
 use crate::progress::{Counted, Tally};
 
+use super::format::SigCheck;
 use super::{
-    FORMAT, FORMAT_V1, HashingWriter, INNER_NAMESPACE, Manifest, OUTER_FILES, OUTER_NAMESPACE,
-    Receipt, SMALL_FILE_LIMIT, parse_sums, ssh_verify,
+    FORMAT, FORMAT_V1, INNER_NAMESPACE, Manifest, OUTER_FILES, OUTER_NAMESPACE, PRINCIPAL, Receipt,
+    SMALL_FILE_LIMIT, parse_sums, ssh_verify,
 };
+
+/// Who vouches for a bundle.
+///
+/// Trust never comes from the bundle: the key it carries in `allowed_signers` proves nothing
+/// about who made it. Each way to trust a signer is its own case, so that a caller has to
+/// choose one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignerTrust {
+    /// The signer the receiver named, as an OpenSSH `ssh-ed25519` public key line or its
+    /// `SHA256:` fingerprint, learnt from the sender out of band (on paper, by phone).
+    Named(String),
+    /// Whatever key the bundle carries, named by nobody: the bundle is checked to be whole
+    /// and consistent with that key, and anyone could have made it.
+    BundleOnly,
+}
+
+impl SignerTrust {
+    /// Whether someone other than the bundle vouches for the signer.
+    pub fn is_trusted(&self) -> bool {
+        match self {
+            SignerTrust::Named(_) => true,
+            SignerTrust::BundleOnly => false,
+        }
+    }
+
+    /// How the signer was trusted, as the custody log records it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SignerTrust::Named(_) => "named",
+            SignerTrust::BundleOnly => "bundle-only",
+        }
+    }
+}
 
 /// The step of verification that failed, and what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,13 +75,33 @@ use super::{
 pub struct BundleError {
     pub step: &'static str,
     pub detail: String,
+    pub kind: BundleFailure,
+}
+
+/// What kind of failure a [`BundleError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BundleFailure {
+    /// The bundle is malformed or altered, is not what its signer signed, or is not signed by
+    /// the signer named.
+    Integrity,
+    /// The payload is sealed to other keys, or to another passphrase: nothing says the bundle
+    /// itself is wrong.
+    NotForKey,
+}
+
+impl BundleError {
+    /// A failed check of the bundle's integrity at `step`.
+    pub fn integrity(step: &'static str, detail: impl Into<String>) -> Self {
+        BundleError {
+            step,
+            detail: detail.into(),
+            kind: BundleFailure::Integrity,
+        }
+    }
 }
 
 pub(super) fn fail<T>(step: &'static str, detail: impl Into<String>) -> Result<T, BundleError> {
-    Err(BundleError {
-        step,
-        detail: detail.into(),
-    })
+    Err(BundleError::integrity(step, detail))
 }
 
 /// What a verified bundle says.
@@ -41,6 +111,9 @@ pub struct BundleReport {
     pub vault_id: String,
     pub signer: String,
     pub fingerprint: String,
+    /// Whether the signer was checked against a key the receiver named. When false, nothing
+    /// vouches for the sender: anyone could have made the bundle.
+    pub signer_trusted: bool,
     pub tree_size: u64,
     pub event_index: u64,
     /// Whether the payload was decrypted and its inner files checked.
@@ -58,17 +131,26 @@ pub enum Unlock {
     Passphrase(age::secrecy::SecretString),
 }
 
-/// Checks that an entry name is a plain relative path with no `..`, no root, and no empty
-/// or odd components.
-pub(super) fn safe_relative(name: &[u8]) -> Option<PathBuf> {
-    let name = std::str::from_utf8(name).ok()?;
-    if name.is_empty() || name.contains('\0') || name.contains('\\') {
-        return None;
-    }
-    let path = PathBuf::from(name);
-    path.components()
-        .all(|c| matches!(c, Component::Normal(_)))
-        .then_some(path)
+/// The top-level files of the payload; everything else lives under `records/`.
+const INNER_TOP_LEVEL: [&str; 4] = [
+    "MANIFEST.json",
+    "REPORT.html",
+    "SHA256SUMS",
+    "SHA256SUMS.sig",
+];
+
+/// Accepts an entry name only in its one plain spelling: relative, `/`-separated, no empty,
+/// `.` or `..` component, no trailing `/`, no backslash, NUL or line break. So no two
+/// different names can mean the same file (`a/./b`, `a//b`, `a/b/` and `a\b` are all refused),
+/// and none can leave the folder.
+pub(super) fn canonical_name(raw: &[u8]) -> Option<&str> {
+    let name = std::str::from_utf8(raw).ok()?;
+    let plain = !name.is_empty()
+        && !name.contains(['\\', '\0', '\n', '\r'])
+        && name
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    plain.then_some(name)
 }
 
 /// Reads the outer tar: every entry a regular file with an expected name, once. The payload is
@@ -78,12 +160,7 @@ pub(super) struct Outer {
     payload_sha256: [u8; 32],
 }
 
-pub(super) fn read_outer(
-    path: &Path,
-    mut payload_sink: impl Write,
-    tally: &mut Tally<'_>,
-) -> Result<Outer, BundleError> {
-    let file = File::open(path).or_else(|e| fail("open the bundle", e.to_string()))?;
+pub(super) fn read_outer(file: &File, tally: &mut Tally<'_>) -> Result<Outer, BundleError> {
     let mut archive = tar::Archive::new(Counted { inner: file, tally });
     let mut small = BTreeMap::new();
     let mut payload_sha256 = None;
@@ -107,11 +184,11 @@ pub(super) fn read_outer(
             return fail("read the outer tar", format!("{name:?} appears twice"));
         }
         if name == "payload.age" {
-            let mut hashing = HashingWriter {
-                inner: &mut payload_sink,
+            let mut hashing = HashingReader {
+                inner: &mut entry,
                 hasher: Sha256::new(),
             };
-            io::copy(&mut entry, &mut hashing)
+            io::copy(&mut hashing, &mut io::sink())
                 .or_else(|e| fail("read payload.age", e.to_string()))?;
             payload_sha256 = Some(hashing.hasher.finalize().into());
         } else {
@@ -138,32 +215,60 @@ pub(super) fn read_outer(
     })
 }
 
-/// Reads the signer's key from `allowed_signers`, and checks it against `expected` (an
-/// OpenSSH key line or a `SHA256:` fingerprint) when given.
+/// Reads the signer's key from `allowed_signers`, and checks it against the signer named, if
+/// any. Returns the key, its OpenSSH line and its fingerprint.
+///
+/// The file must be exactly what tvault writes: one line, naming the principal once, limited
+/// to the bundle's two namespaces, with one `ssh-ed25519` key. Anything more would let
+/// `ssh-keygen -l -f allowed_signers` show a fingerprint the receiver expects while
+/// `ssh-keygen -Y verify` accepts signatures by another key listed beside it.
 pub(super) fn signer(
     allowed: &[u8],
-    expected: Option<&str>,
+    trust: &SignerTrust,
 ) -> Result<(VerifyingKey, String, String), BundleError> {
     let step = "identify the signer";
     let text =
         std::str::from_utf8(allowed).or_else(|_| fail(step, "allowed_signers is not text"))?;
-    let line = text.lines().next().unwrap_or_default();
-    let key_part = line
-        .split_once(" ssh-ed25519 ")
-        .map(|(_, rest)| format!("ssh-ed25519 {rest}"))
+    let line = text
+        .strip_suffix('\n')
+        .filter(|l| !l.contains(['\n', '\r']))
         .map_or_else(
-            || fail(step, "allowed_signers holds no ssh-ed25519 key"),
+            || {
+                fail(
+                    step,
+                    "allowed_signers must hold exactly one line: one principal and one key",
+                )
+            },
             Ok,
         )?;
+    let (principals, rest) = line.split_once(' ').unwrap_or((line, ""));
+    if principals != PRINCIPAL {
+        return fail(
+            step,
+            format!("allowed_signers must name the principal {PRINCIPAL} once, and no other"),
+        );
+    }
+    let (options, key_part) = rest.split_once(' ').unwrap_or((rest, ""));
+    if options != format!("namespaces=\"{OUTER_NAMESPACE},{INNER_NAMESPACE}\"") {
+        return fail(
+            step,
+            format!(
+                "allowed_signers must limit the key to the namespaces {OUTER_NAMESPACE} and {INNER_NAMESPACE}, with no other option"
+            ),
+        );
+    }
+    if !key_part.starts_with("ssh-ed25519 ") {
+        return fail(step, "allowed_signers holds no ssh-ed25519 key");
+    }
     let public =
-        ssh_key::PublicKey::from_openssh(&key_part).or_else(|e| fail(step, e.to_string()))?;
+        ssh_key::PublicKey::from_openssh(key_part).or_else(|e| fail(step, e.to_string()))?;
     let ed = public
         .key_data()
         .ed25519()
         .map_or_else(|| fail(step, "not an Ed25519 key"), Ok)?;
     let key = VerifyingKey::from_bytes(&ed.0).or_else(|e| fail(step, e.to_string()))?;
     let fingerprint = public.fingerprint(HashAlg::Sha256).to_string();
-    if let Some(expected) = expected {
+    if let SignerTrust::Named(expected) = trust {
         let expected = expected.trim();
         let matches = if expected.starts_with("SHA256:") {
             expected == fingerprint
@@ -179,179 +284,309 @@ pub(super) fn signer(
             );
         }
     }
-    Ok((key, key_part, fingerprint))
+    Ok((key, key_part.to_owned(), fingerprint))
+}
+
+/// Checks an SSHSIG over `msg` by `key`, naming `step` on failure.
+fn check_sig(
+    step: &'static str,
+    key: &VerifyingKey,
+    namespace: &str,
+    msg: &[u8],
+    pem: &[u8],
+) -> Result<(), BundleError> {
+    match ssh_verify(key, namespace, msg, pem) {
+        SigCheck::Good => Ok(()),
+        SigCheck::OtherKey => fail(
+            step,
+            "the signature was made by another key than the one allowed_signers names",
+        ),
+        SigCheck::Bad => fail(step, "the signature does not verify with the signer's key"),
+    }
+}
+
+/// What the checking pass found signed inside the payload: each inner file's name and hash,
+/// and the signed `SHA256SUMS` and its signature as read.
+struct Listing {
+    sums: BTreeMap<String, [u8; 32]>,
+    sums_text: Vec<u8>,
+    sig: Vec<u8>,
+}
+
+/// A bundle that verified, still open. Later passes read this same open file and check
+/// `payload.age` against its signed hash before they succeed (see the module's doc).
+pub struct VerifiedBundle {
+    file: File,
+    len: u64,
+    key: VerifyingKey,
+    /// The SHA-256 of `payload.age` that the signed outer `SHA256SUMS` lists.
+    payload_sha256: [u8; 32],
+    report: BundleReport,
+    /// With a key: the manifest and what the checking pass found signed.
+    checked: Option<(Manifest, Listing)>,
+}
+
+impl VerifiedBundle {
+    /// Opens and verifies a bundle: the outer files, signatures, checkpoint and receipt, the
+    /// signer against `trust`; with `unlock`, also decrypts the payload and checks every
+    /// inner file and signature and the manifest. Adds to `tally` the bundle's size once per
+    /// pass, and each byte as it is read.
+    ///
+    /// Long on purpose: one linear sequence of checks in the order VERIFY.txt gives them, each
+    /// naming its step on failure; split, the order would no longer be readable in one place.
+    pub fn open(
+        path: &Path,
+        trust: &SignerTrust,
+        unlock: Option<&Unlock>,
+        tally: &mut Tally<'_>,
+    ) -> Result<Self, BundleError> {
+        let file = File::open(path).or_else(|e| fail("open the bundle", e.to_string()))?;
+        let len = file.metadata().map_or(0, |m| m.len());
+        tally.grow(len * (1 + u64::from(unlock.is_some())));
+        let outer = read_outer(&file, tally)?;
+        let small = &outer.small;
+        let (key, signer_line, fingerprint) = signer(&small["allowed_signers"], trust)?;
+
+        let step = "outer SHA256SUMS";
+        let sums = parse_sums(&small["SHA256SUMS"])
+            .map_or_else(|| fail(step, "not in sha256sum format"), Ok)?;
+        check_sig(
+            "outer SHA256SUMS.sig",
+            &key,
+            OUTER_NAMESPACE,
+            &small["SHA256SUMS"],
+            &small["SHA256SUMS.sig"],
+        )?;
+        for name in OUTER_FILES.iter().filter(|n| !n.starts_with("SHA256SUMS")) {
+            let actual: [u8; 32] = if *name == "payload.age" {
+                outer.payload_sha256
+            } else {
+                Sha256::digest(&small[*name]).into()
+            };
+            match sums.get(*name) {
+                Some(h) if *h == actual => {}
+                Some(_) => return fail(step, format!("{name} does not match its checksum")),
+                None => return fail(step, format!("{name} is not listed")),
+            }
+        }
+        if sums.len() != OUTER_FILES.len() - 2 {
+            return fail(step, "lists files the bundle does not hold");
+        }
+
+        let step = "checkpoint";
+        let note =
+            std::str::from_utf8(&small["checkpoint.txt"]).or_else(|_| fail(step, "not text"))?;
+        let checkpoint = Checkpoint::verify(note, &key).or_else(|e| fail(step, e.to_string()))?;
+        check_sig(
+            "checkpoint.txt.sig",
+            &key,
+            OUTER_NAMESPACE,
+            &small["checkpoint.txt"],
+            &small["checkpoint.txt.sig"],
+        )?;
+
+        let step = "receipt";
+        let receipt: Receipt = serde_json::from_slice(&small["receipt.json"])
+            .or_else(|e| fail(step, e.to_string()))?;
+        let b64 = |h: &str| -> Option<audit::Hash> {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(h)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+        };
+        let proof: Option<Vec<audit::Hash>> = receipt.proof.iter().map(|h| b64(h)).collect();
+        let proof = proof.map_or_else(|| fail(step, "malformed proof"), Ok)?;
+        // v1 shows the event; v2 only its hash, the event being sealed in the manifest.
+        let (leaf, export_id, clear_event) = match receipt.format.as_str() {
+            Receipt::FORMAT_V1 => {
+                let event = receipt
+                    .event
+                    .clone()
+                    .map_or_else(|| fail(step, "no event"), Ok)?;
+                let intent = intent_event(&event, receipt.index, step)?;
+                (audit::leaf_hash(event.as_bytes()), intent, true)
+            }
+            Receipt::FORMAT => {
+                let leaf = receipt
+                    .leaf_hash
+                    .as_deref()
+                    .and_then(b64)
+                    .map_or_else(|| fail(step, "no leaf hash"), Ok)?;
+                (leaf, receipt.export_id.clone(), false)
+            }
+            _ => return fail(step, "unknown receipt format"),
+        };
+        if receipt.tree_size != checkpoint.size
+            || !audit::verify_inclusion(
+                receipt.index,
+                receipt.tree_size,
+                &leaf,
+                &proof,
+                &checkpoint.root,
+            )
+        {
+            return fail(step, "the export's event is not in the signed log");
+        }
+
+        let mut bundle = VerifiedBundle {
+            report: BundleReport {
+                export_id: export_id.clone(),
+                vault_id: checkpoint.origin.trim_start_matches("tvault/").to_owned(),
+                signer: signer_line,
+                fingerprint,
+                signer_trusted: trust.is_trusted(),
+                tree_size: checkpoint.size,
+                event_index: receipt.index,
+                payload_checked: false,
+                records: 0,
+                files: 0,
+                signer_key: Some(key),
+            },
+            file,
+            len,
+            key,
+            payload_sha256: outer.payload_sha256,
+            checked: None,
+        };
+        let Some(unlock) = unlock else {
+            return Ok(bundle);
+        };
+        let (manifest, listing, files) = inner_pass(
+            &bundle.file,
+            unlock,
+            &key,
+            &bundle.payload_sha256,
+            Pass::Check,
+            tally,
+        )?;
+        let expected_format = if clear_event { FORMAT_V1 } else { FORMAT };
+        if Some(&manifest.export_id) != export_id.as_ref() || manifest.format != expected_format {
+            return fail(
+                "MANIFEST.json",
+                "the manifest is not for the export in the receipt",
+            );
+        }
+        if !clear_event {
+            // The sealed intent event is the one the receipt proves, for this export.
+            let event = manifest
+                .intent_event
+                .as_deref()
+                .map_or_else(|| fail("MANIFEST.json", "no intent event"), Ok)?;
+            if audit::leaf_hash(event.as_bytes()) != leaf
+                || intent_event(event, receipt.index, "MANIFEST.json")? != export_id
+            {
+                return fail(
+                    "MANIFEST.json",
+                    "its intent event is not the one in the signed log",
+                );
+            }
+        }
+        bundle.report.payload_checked = true;
+        bundle.report.records = manifest.records.len();
+        bundle.report.files = files;
+        bundle.checked = Some((manifest, listing));
+        Ok(bundle)
+    }
+
+    /// What the bundle says.
+    pub fn report(&self) -> &BundleReport {
+        &self.report
+    }
+
+    /// The manifest, when the payload was checked.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.checked.as_ref().map(|(m, _)| m)
+    }
+
+    pub fn into_parts(self) -> (BundleReport, Option<Manifest>) {
+        (self.report, self.checked.map(|(m, _)| m))
+    }
+
+    /// Decrypts the payload again, from the open file, and hands `visit` each inner file that
+    /// the checking pass found in the signed `SHA256SUMS` and the manifest, checking it
+    /// against its signed hash once read. Returns the number of files once the whole payload
+    /// proved to be the signed one; until then, nothing `visit` received may be kept.
+    pub fn read_files(
+        &self,
+        unlock: &Unlock,
+        visit: &mut Visitor<'_>,
+        tally: &mut Tally<'_>,
+    ) -> Result<usize, BundleError> {
+        let Some((_, listing)) = &self.checked else {
+            return fail(
+                "read the records",
+                "the payload must be checked before its files are used",
+            );
+        };
+        tally.grow(self.len);
+        let (_, _, files) = inner_pass(
+            &self.file,
+            unlock,
+            &self.key,
+            &self.payload_sha256,
+            Pass::Use { listing, visit },
+            tally,
+        )?;
+        Ok(files)
+    }
+
+    /// Writes the inner files into the new folder `dir` (0700; files 0600), never into or
+    /// over anything already there. They are written into a hidden folder beside it, which
+    /// takes `dir`'s place only once [`VerifiedBundle::read_files`] succeeded; on failure both
+    /// are removed.
+    pub fn write_into(
+        &self,
+        unlock: &Unlock,
+        dir: &Path,
+        tally: &mut Tally<'_>,
+    ) -> Result<(), BundleError> {
+        let step = "create the folder";
+        // Claim the name first, so that nothing already there is written into or replaced.
+        crate::fs::create_private_dir(dir).or_else(|e| fail(step, e.to_string()))?;
+        let staging = crate::fs::partial_path(dir);
+        let result = crate::fs::create_private_dir(&staging)
+            .or_else(|e| fail(step, e.to_string()))
+            .and_then(|()| self.read_files(unlock, &mut write_files(&staging), tally))
+            .and_then(|_| {
+                // Everything checked: the files take the name (the empty folder claimed above
+                // is replaced).
+                std::fs::rename(&staging, dir).or_else(|e| fail(step, e.to_string()))
+            });
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+            let _ = std::fs::remove_dir(dir);
+        }
+        result
+    }
 }
 
 /// Verifies a bundle without any vault. With `unlock`, also decrypts the payload and checks
-/// every inner file and signature; with `into`, then writes the records into that new folder
-/// (only after everything verified).
+/// every inner file and signature; with `into` as well, then writes the files into that new
+/// folder (see [`VerifiedBundle::write_into`]).
 pub fn verify_bundle(
     path: &Path,
-    expected_signer: Option<&str>,
+    trust: &SignerTrust,
     unlock: Option<&Unlock>,
     into: Option<&Path>,
 ) -> Result<(BundleReport, Option<Manifest>), BundleError> {
-    verify_bundle_counted(path, expected_signer, unlock, into, &mut Tally::silent())
+    verify_bundle_counted(path, trust, unlock, into, &mut Tally::silent())
 }
 
 /// [`verify_bundle`], adding to `tally` the bundle's size once per pass over it (one without
 /// `unlock`, two with, three with `into`) and each byte as it is read.
-///
-/// Long on purpose: one linear sequence of checks in the order VERIFY.txt gives them, each
-/// naming its step on failure; split, the order would no longer be readable in one place.
 pub fn verify_bundle_counted(
     path: &Path,
-    expected_signer: Option<&str>,
+    trust: &SignerTrust,
     unlock: Option<&Unlock>,
     into: Option<&Path>,
     tally: &mut Tally<'_>,
 ) -> Result<(BundleReport, Option<Manifest>), BundleError> {
-    let len = std::fs::metadata(path).map_or(0, |m| m.len());
-    tally.grow(len * (1 + u64::from(unlock.is_some()) + u64::from(into.is_some())));
-    let outer = read_outer(path, io::sink(), tally)?;
-    let small = &outer.small;
-    let (key, signer_line, fingerprint) = signer(&small["allowed_signers"], expected_signer)?;
-
-    let step = "outer SHA256SUMS";
-    let sums = parse_sums(&small["SHA256SUMS"])
-        .map_or_else(|| fail(step, "not in sha256sum format"), Ok)?;
-    if !ssh_verify(
-        &key,
-        OUTER_NAMESPACE,
-        &small["SHA256SUMS"],
-        &small["SHA256SUMS.sig"],
-    ) {
-        return fail(
-            "outer SHA256SUMS.sig",
-            "the signature does not verify with the signer's key",
-        );
+    let bundle = VerifiedBundle::open(path, trust, unlock, tally)?;
+    if let (Some(unlock), Some(dir)) = (unlock, into) {
+        bundle.write_into(unlock, dir, tally)?;
     }
-    for name in OUTER_FILES.iter().filter(|n| !n.starts_with("SHA256SUMS")) {
-        let actual: [u8; 32] = if *name == "payload.age" {
-            outer.payload_sha256
-        } else {
-            Sha256::digest(&small[*name]).into()
-        };
-        match sums.get(*name) {
-            Some(h) if *h == actual => {}
-            Some(_) => return fail(step, format!("{name} does not match its checksum")),
-            None => return fail(step, format!("{name} is not listed")),
-        }
-    }
-    if sums.len() != OUTER_FILES.len() - 2 {
-        return fail(step, "lists files the bundle does not hold");
-    }
-
-    let step = "checkpoint";
-    let note = std::str::from_utf8(&small["checkpoint.txt"]).or_else(|_| fail(step, "not text"))?;
-    let checkpoint = Checkpoint::verify(note, &key).or_else(|e| fail(step, e.to_string()))?;
-    if !ssh_verify(
-        &key,
-        OUTER_NAMESPACE,
-        &small["checkpoint.txt"],
-        &small["checkpoint.txt.sig"],
-    ) {
-        return fail(
-            "checkpoint.txt.sig",
-            "the signature does not verify with the signer's key",
-        );
-    }
-
-    let step = "receipt";
-    let receipt: Receipt =
-        serde_json::from_slice(&small["receipt.json"]).or_else(|e| fail(step, e.to_string()))?;
-    let b64 = |h: &str| -> Option<audit::Hash> {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD
-            .decode(h)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-    };
-    let proof: Option<Vec<audit::Hash>> = receipt.proof.iter().map(|h| b64(h)).collect();
-    let proof = proof.map_or_else(|| fail(step, "malformed proof"), Ok)?;
-    // v1 shows the event; v2 only its hash, the event being sealed in the manifest.
-    let (leaf, export_id, clear_event) = match receipt.format.as_str() {
-        Receipt::FORMAT_V1 => {
-            let event = receipt
-                .event
-                .clone()
-                .map_or_else(|| fail(step, "no event"), Ok)?;
-            let intent = intent_event(&event, receipt.index, step)?;
-            (audit::leaf_hash(event.as_bytes()), intent, true)
-        }
-        Receipt::FORMAT => {
-            let leaf = receipt
-                .leaf_hash
-                .as_deref()
-                .and_then(b64)
-                .map_or_else(|| fail(step, "no leaf hash"), Ok)?;
-            (leaf, receipt.export_id.clone(), false)
-        }
-        _ => return fail(step, "unknown receipt format"),
-    };
-    if receipt.tree_size != checkpoint.size
-        || !audit::verify_inclusion(
-            receipt.index,
-            receipt.tree_size,
-            &leaf,
-            &proof,
-            &checkpoint.root,
-        )
-    {
-        return fail(step, "the export's event is not in the signed log");
-    }
-
-    let mut report = BundleReport {
-        export_id: export_id.clone(),
-        vault_id: checkpoint.origin.trim_start_matches("tvault/").to_owned(),
-        signer: signer_line,
-        fingerprint,
-        tree_size: checkpoint.size,
-        event_index: receipt.index,
-        payload_checked: false,
-        records: 0,
-        files: 0,
-        signer_key: Some(key),
-    };
-    let Some(unlock) = unlock else {
-        return Ok((report, None));
-    };
-    let (manifest, files) = read_inner(path, unlock, &key, &mut |_, _| Ok(()), tally)?;
-    let expected_format = if clear_event { FORMAT_V1 } else { FORMAT };
-    if Some(&manifest.export_id) != export_id.as_ref() || manifest.format != expected_format {
-        return fail(
-            "MANIFEST.json",
-            "the manifest is not for the export in the receipt",
-        );
-    }
-    if !clear_event {
-        // The sealed intent event is the one the receipt proves, for this export.
-        let event = manifest
-            .intent_event
-            .as_deref()
-            .map_or_else(|| fail("MANIFEST.json", "no intent event"), Ok)?;
-        if audit::leaf_hash(event.as_bytes()) != leaf
-            || intent_event(event, receipt.index, "MANIFEST.json")? != export_id
-        {
-            return fail(
-                "MANIFEST.json",
-                "its intent event is not the one in the signed log",
-            );
-        }
-    }
-    report.payload_checked = true;
-    report.records = manifest.records.len();
-    report.files = files;
-    if let Some(dir) = into {
-        crate::fs::create_private_dir(dir).or_else(|e| fail("create the folder", e.to_string()))?;
-        let written = read_inner(path, unlock, &key, &mut write_into(dir), tally);
-        if let Err(e) = written {
-            // The bundle changed between the two passes: leave nothing half-written.
-            let _ = std::fs::remove_dir_all(dir);
-            return Err(e);
-        }
-    }
-    Ok((report, Some(manifest)))
+    Ok(bundle.into_parts())
 }
 
 /// Checks that `json` is an export-intent event at log position `index`; returns its export id.
@@ -377,8 +612,8 @@ pub type Visitor<'a> = dyn FnMut(&Path, &mut dyn Read) -> io::Result<()> + 'a;
 
 /// Writes each inner file into `dir`, creating folders 0700 and files 0600, never over
 /// anything.
-pub fn write_into(dir: &Path) -> impl FnMut(&Path, &mut dyn Read) -> io::Result<()> + '_ {
-    let mut created = std::collections::BTreeSet::new();
+fn write_files(dir: &Path) -> impl FnMut(&Path, &mut dyn Read) -> io::Result<()> + '_ {
+    let mut created = BTreeSet::new();
     move |rel: &Path, data: &mut dyn Read| {
         let target = dir.join(rel);
         if let Some(parent) = target.parent()
@@ -393,18 +628,33 @@ pub fn write_into(dir: &Path) -> impl FnMut(&Path, &mut dyn Read) -> io::Result<
     }
 }
 
-/// Decrypts the payload and reads the inner tar, checking every name and hash and both
-/// signatures, and hands each file to `visit`. Streams: nothing is held whole but the small
-/// top-level files. Returns the manifest and the number of files.
-pub fn read_inner(
-    path: &Path,
+/// What a pass over the payload does with its files.
+enum Pass<'v, 'a> {
+    /// Check every name, hash and signature and the manifest; use nothing.
+    Check,
+    /// Hand `visit` each file `listing` holds, checked against its signed hash.
+    Use {
+        listing: &'v Listing,
+        visit: &'v mut Visitor<'a>,
+    },
+}
+
+/// One pass over the payload, from the start of the open bundle: finds `payload.age`, hashes
+/// it while decrypting it, and fails unless that hash is `payload_sha256`. Returns the
+/// manifest, the signed listing and the number of files.
+fn inner_pass(
+    file: &File,
     unlock: &Unlock,
     key: &VerifyingKey,
-    visit: &mut Visitor<'_>,
+    payload_sha256: &[u8; 32],
+    pass: Pass<'_, '_>,
     tally: &mut Tally<'_>,
-) -> Result<(Manifest, usize), BundleError> {
+) -> Result<(Manifest, Listing, usize), BundleError> {
     let step = "decrypt payload.age";
-    let file = File::open(path).or_else(|e| fail(step, e.to_string()))?;
+    let mut start = file;
+    start
+        .seek(io::SeekFrom::Start(0))
+        .or_else(|e| fail(step, e.to_string()))?;
     let mut outer = tar::Archive::new(Counted { inner: file, tally });
     let mut entries = outer.entries().or_else(|e| fail(step, e.to_string()))?;
     let payload = loop {
@@ -416,7 +666,47 @@ pub fn read_inner(
             break entry;
         }
     };
-    let decryptor = age::Decryptor::new(payload).or_else(|e| fail(step, e.to_string()))?;
+    let mut payload = HashingReader {
+        inner: payload,
+        hasher: Sha256::new(),
+    };
+    let found = read_payload(&mut payload, unlock, key, pass)?;
+    // Whatever the payload said, it counts only if it is the one the signature covers.
+    io::copy(&mut payload, &mut io::sink()).or_else(|e| fail(step, e.to_string()))?;
+    if <[u8; 32]>::from(payload.hasher.finalize()) != *payload_sha256 {
+        return fail(
+            "payload.age",
+            "the file changed while it was read: this is not the payload its signed SHA256SUMS lists",
+        );
+    }
+    Ok(found)
+}
+
+/// Maps a failure to open the payload: sealed to other keys or another passphrase is the
+/// reader's mistake, not the bundle's; anything else is.
+fn decrypt_error(e: age::DecryptError) -> BundleError {
+    match e {
+        age::DecryptError::NoMatchingKeys | age::DecryptError::DecryptionFailed => BundleError {
+            step: "decrypt payload.age",
+            detail: "this bundle is not for that key (or passphrase)".into(),
+            kind: BundleFailure::NotForKey,
+        },
+        e => BundleError::integrity("decrypt payload.age", e.to_string()),
+    }
+}
+
+/// Decrypts the payload and reads the inner tar, checking every name and hash and both
+/// signatures (see [`Pass`]). Streams: nothing is held whole but the small top-level files.
+///
+/// Long on purpose: the per-entry checks and the final ones read as one list.
+fn read_payload(
+    payload: impl Read,
+    unlock: &Unlock,
+    key: &VerifyingKey,
+    mut pass: Pass<'_, '_>,
+) -> Result<(Manifest, Listing, usize), BundleError> {
+    let decryptor =
+        age::Decryptor::new(payload).or_else(|e| fail("decrypt payload.age", e.to_string()))?;
     let stream = match unlock {
         Unlock::Identities(ids) => decryptor.decrypt(ids.iter().map(|i| i.as_ref())),
         Unlock::Passphrase(p) => {
@@ -424,7 +714,7 @@ pub fn read_inner(
             decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity))
         }
     }
-    .or_else(|e| fail(step, e.to_string()))?;
+    .map_err(decrypt_error)?;
 
     let step = "read the inner tar";
     let mut inner = tar::Archive::new(stream);
@@ -433,37 +723,65 @@ pub fn read_inner(
     for entry in inner.entries().or_else(|e| fail(step, e.to_string()))? {
         let mut entry = entry.or_else(|e| fail(step, e.to_string()))?;
         let raw = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let shown = shown_name(&String::from_utf8_lossy(&raw));
         if entry.header().entry_type() != tar::EntryType::Regular {
-            return fail(step, format!("{shown:?} is not a regular file"));
+            return fail(step, format!("{shown} is not a regular file"));
         }
-        let rel =
-            safe_relative(&raw).map_or_else(|| fail(step, format!("unsafe name {shown:?}")), Ok)?;
-        let name = rel.to_string_lossy().into_owned();
-        let top_level = [
-            "MANIFEST.json",
-            "REPORT.html",
-            "SHA256SUMS",
-            "SHA256SUMS.sig",
-        ]
-        .contains(&name.as_str());
+        let name = canonical_name(&raw)
+            .map_or_else(
+                || {
+                    fail(
+                        step,
+                        format!(
+                            "{shown} is not a plain relative name (an alias of another name, or one that could leave the folder)"
+                        ),
+                    )
+                },
+                Ok,
+            )?
+            .to_owned();
+        let top_level = INNER_TOP_LEVEL.contains(&name.as_str());
         if !top_level && !name.starts_with("records/") {
-            return fail(step, format!("unexpected entry {shown:?}"));
+            return fail(step, format!("unexpected entry {shown}"));
         }
         if hashes.contains_key(&name) || small.contains_key(&name) {
-            return fail(step, format!("{shown:?} appears twice"));
+            return fail(step, format!("{shown} appears twice"));
         }
+        let is_sums = name.starts_with("SHA256SUMS");
+        if let Pass::Use { listing, .. } = &pass
+            && !is_sums
+            && !listing.sums.contains_key(&name)
+        {
+            return fail(
+                step,
+                format!("{shown} is not listed in the signed SHA256SUMS"),
+            );
+        }
+        let rel = Path::new(&name);
         if top_level {
             if entry.size() > SMALL_FILE_LIMIT {
-                return fail(step, format!("{shown:?} is too large"));
+                return fail(step, format!("{shown} is too large"));
             }
             let mut data = Vec::new();
             entry
                 .read_to_end(&mut data)
                 .or_else(|e| fail(step, e.to_string()))?;
-            visit(&rel, &mut data.as_slice())
-                .or_else(|e| fail("use the records", e.to_string()))?;
-            if !name.starts_with("SHA256SUMS") {
+            if let Pass::Use { listing, visit } = &mut pass {
+                let signed = match name.as_str() {
+                    "SHA256SUMS" => Some(&listing.sums_text),
+                    "SHA256SUMS.sig" => Some(&listing.sig),
+                    _ => None,
+                };
+                if signed.is_some_and(|s| *s != data) {
+                    return fail(step, format!("{shown} changed since it was checked"));
+                }
+                if !is_sums {
+                    expect_listed(listing, &name, &Sha256::digest(&data).into())?;
+                }
+                visit(rel, &mut data.as_slice())
+                    .or_else(|e| fail("use the records", e.to_string()))?;
+            }
+            if !is_sums {
                 hashes.insert(name.clone(), Sha256::digest(&data).into());
             }
             small.insert(name, data);
@@ -472,16 +790,25 @@ pub fn read_inner(
                 inner: &mut entry,
                 hasher: Sha256::new(),
             };
-            visit(&rel, &mut hashing).or_else(|e| fail("use the records", e.to_string()))?;
+            if let Pass::Use { visit, .. } = &mut pass {
+                visit(rel, &mut hashing).or_else(|e| fail("use the records", e.to_string()))?;
+            }
             io::copy(&mut hashing, &mut io::sink()).or_else(|e| fail(step, e.to_string()))?;
-            hashes.insert(name, hashing.hasher.finalize().into());
+            let hash = hashing.hasher.finalize().into();
+            if let Pass::Use { listing, .. } = &pass {
+                expect_listed(listing, &name, &hash)?;
+            }
+            hashes.insert(name, hash);
         }
     }
+    // Read the age stream to its end, so that its last chunk is authenticated too.
+    io::copy(&mut inner.into_inner(), &mut io::sink())
+        .or_else(|e| fail("decrypt payload.age", e.to_string()))?;
 
     let step = "inner SHA256SUMS";
     let (Some(sums_text), Some(sig), Some(manifest)) = (
-        small.get("SHA256SUMS"),
-        small.get("SHA256SUMS.sig"),
+        small.remove("SHA256SUMS"),
+        small.remove("SHA256SUMS.sig"),
         small.get("MANIFEST.json"),
     ) else {
         return fail(
@@ -489,15 +816,16 @@ pub fn read_inner(
             "MANIFEST.json, SHA256SUMS or SHA256SUMS.sig is missing",
         );
     };
-    if !ssh_verify(key, INNER_NAMESPACE, sums_text, sig) {
-        return fail(
-            "inner SHA256SUMS.sig",
-            "the signature does not verify with the signer's key",
-        );
-    }
-    let sums = parse_sums(sums_text).map_or_else(|| fail(step, "not in sha256sum format"), Ok)?;
+    check_sig(
+        "inner SHA256SUMS.sig",
+        key,
+        INNER_NAMESPACE,
+        &sums_text,
+        &sig,
+    )?;
+    let sums = parse_sums(&sums_text).map_or_else(|| fail(step, "not in sha256sum format"), Ok)?;
     if sums != hashes {
-        let bad = hashes
+        let bad: String = hashes
             .iter()
             .find(|(n, h)| sums.get(*n) != Some(*h))
             .map(|(n, _)| n.clone())
@@ -505,12 +833,96 @@ pub fn read_inner(
             .unwrap_or_default();
         return fail(
             step,
-            format!("{bad:?} does not match its checksum, or is missing"),
+            format!(
+                "{} does not match its checksum, or is missing",
+                shown_name(&bad)
+            ),
         );
     }
     let manifest: Manifest =
         serde_json::from_slice(manifest).or_else(|e| fail("MANIFEST.json", e.to_string()))?;
-    Ok((manifest, hashes.len()))
+    check_listed(&manifest, hashes.keys())?;
+    let files = hashes.len();
+    Ok((
+        manifest,
+        Listing {
+            sums,
+            sums_text,
+            sig,
+        },
+        files,
+    ))
+}
+
+/// Fails unless `name` has `hash` in the signed listing.
+fn expect_listed(listing: &Listing, name: &str, hash: &[u8; 32]) -> Result<(), BundleError> {
+    if listing.sums.get(name) == Some(hash) {
+        Ok(())
+    } else {
+        fail(
+            "inner SHA256SUMS",
+            format!("{} does not match its signed checksum", shown_name(name)),
+        )
+    }
+}
+
+/// Checks that every file under `records/` is one the manifest accounts for: the metadata,
+/// custody, statement, identity (only where the manifest says it was included) or a listed
+/// attachment of a record it lists. Record ids are 32 lowercase hex digits, each listed once.
+fn check_listed<'n>(
+    manifest: &Manifest,
+    names: impl Iterator<Item = &'n String>,
+) -> Result<(), BundleError> {
+    let step = "MANIFEST.json";
+    let mut allowed = BTreeSet::new();
+    for rec in &manifest.records {
+        let plain_id = rec.id.len() == 32
+            && rec
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !plain_id {
+            return fail(step, "a record id is not 32 lowercase hex digits");
+        }
+        let base = format!("records/{}", rec.id);
+        if !allowed.insert(format!("{base}/metadata.json")) {
+            return fail(step, format!("record {} is listed twice", rec.id));
+        }
+        allowed.insert(format!("{base}/custody.json"));
+        allowed.insert(format!("{base}/statement.txt"));
+        if rec.identity_included {
+            allowed.insert(format!("{base}/identity.json"));
+        }
+        for name in &rec.attachments {
+            if canonical_name(name.as_bytes()).is_none() || name.contains('/') {
+                return fail(step, "an attachment name is not a plain file name");
+            }
+            if !allowed.insert(format!("{base}/attachments/{name}")) {
+                return fail(step, "an attachment is listed twice");
+            }
+        }
+    }
+    for name in names.filter(|n| n.starts_with("records/")) {
+        if !allowed.contains(name) {
+            return fail(
+                step,
+                format!(
+                    "{} is not a file of a record the manifest lists",
+                    shown_name(name)
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An inner name as an error shows it: quoted and escaped, and without an attachment's file
+/// name, which is the witness's material (`records/ID/attachments/…`).
+fn shown_name(name: &str) -> String {
+    match name.split_once("/attachments/") {
+        Some((record, _)) => format!("{:?}", format!("{record}/attachments/…")),
+        None => format!("{name:?}"),
+    }
 }
 
 /// A reader that hashes what passes through it.

@@ -10,6 +10,7 @@ use ssh_key::HashAlg;
 
 use super::*;
 use crate::audit::{self, Checkpoint};
+use crate::progress::Tally;
 use age::secrecy::ExposeSecret;
 
 /// A signed bundle built from an inner tar made by `inner`, sealed to a fresh X25519 key.
@@ -36,6 +37,14 @@ fn intent_leaf(export_id: &str) -> Vec<u8> {
 }
 
 fn bundle_with(inner: impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str)) -> Fixture {
+    bundle_sealed_to(inner, age::x25519::Identity::generate())
+}
+
+/// [`bundle_with`], sealed to `identity`.
+fn bundle_sealed_to(
+    inner: impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str),
+    identity: age::x25519::Identity,
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let key = SigningKey::from_bytes(&[5u8; 32]);
     let vault_id = [3u8; 16];
@@ -43,7 +52,6 @@ fn bundle_with(inner: impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str)
     let leaf = intent_leaf(export_id);
     let root = audit::leaf_hash(&leaf);
     let checkpoint = Checkpoint::sign(&audit::origin(&vault_id), 1, &root, &key);
-    let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public();
 
     let mut tar = tar::Builder::new(Vec::new());
@@ -94,6 +102,10 @@ fn bundle_with(inner: impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str)
 /// An inner tar entry: name, type, content.
 type Entry = (&'static str, tar::EntryType, Vec<u8>);
 
+/// The one record the fixtures' manifests list.
+const RECORD: &str = "abababababababababababababababab";
+const STATEMENT: &str = "records/abababababababababababababababab/statement.txt";
+
 /// A well-formed inner tar, signed, with the given extra entries added before it.
 fn inner_with(extra: Vec<Entry>) -> impl FnOnce(&mut tar::Builder<Vec<u8>>, &SigningKey, &str) {
     inner_with_intent(extra, None)
@@ -124,7 +136,17 @@ fn inner_with_intent(
             reason: None,
             operator: "op".into(),
             time: "2026-01-01T00:00:00Z".into(),
-            records: Vec::new(),
+            records: vec![ManifestRecord {
+                id: RECORD.into(),
+                version: 1,
+                witness: "w".into(),
+                consent: Default::default(),
+                consent_overridden: false,
+                intake_sha256: BTreeMap::new(),
+                statement_redacted: false,
+                identity_included: false,
+                attachments: Vec::new(),
+            }],
             withheld: Vec::new(),
             intent_event: Some(
                 String::from_utf8(intent.unwrap_or_else(|| intent_leaf(export_id))).unwrap(),
@@ -171,12 +193,26 @@ fn a_sealed_intent_event_other_than_the_logged_one_is_refused() {
         )])
     };
     let good = bundle_with(inner_with(Vec::new()));
-    assert!(verify_bundle(&good.bundle, None, Some(&unlock(&good)), None).is_ok());
+    assert!(
+        verify_bundle(
+            &good.bundle,
+            &SignerTrust::BundleOnly,
+            Some(&unlock(&good)),
+            None
+        )
+        .is_ok()
+    );
     let other = intent_leaf("ffffffffffffffffffffffffffffffff");
     let bad = bundle_with(inner_with_intent(Vec::new(), Some(other)));
     // Without the key only the receipt is checked, and it is the logged one.
-    assert!(verify_bundle(&bad.bundle, None, None, None).is_ok());
-    let err = verify_bundle(&bad.bundle, None, Some(&unlock(&bad)), None).unwrap_err();
+    assert!(verify_bundle(&bad.bundle, &SignerTrust::BundleOnly, None, None).is_ok());
+    let err = verify_bundle(
+        &bad.bundle,
+        &SignerTrust::BundleOnly,
+        Some(&unlock(&bad)),
+        None,
+    )
+    .unwrap_err();
     assert_eq!(err.step, "MANIFEST.json");
 }
 
@@ -203,17 +239,22 @@ fn an_unfinished_bundle_leaves_nothing_and_an_existing_file_is_never_replaced() 
 #[test]
 fn a_well_formed_bundle_verifies_and_opens() {
     let f = bundle_with(inner_with(vec![(
-        "records/ab/statement.txt",
+        STATEMENT,
         tar::EntryType::Regular,
         b"hello".to_vec(),
     )]));
     let into = f.dir.path().join("out");
-    let (report, _) = verify_bundle(&f.bundle, None, Some(&unlock(&f)), Some(&into)).unwrap();
+    let (report, _) = verify_bundle(
+        &f.bundle,
+        &SignerTrust::BundleOnly,
+        Some(&unlock(&f)),
+        Some(&into),
+    )
+    .unwrap();
     assert!(report.payload_checked);
-    assert_eq!(
-        std::fs::read(into.join("records/ab/statement.txt")).unwrap(),
-        b"hello"
-    );
+    assert_eq!(std::fs::read(into.join(STATEMENT)).unwrap(), b"hello");
+    // Only the folder: the hidden one it was written into took its name.
+    assert_eq!(std::fs::read_dir(f.dir.path()).unwrap().count(), 2);
 }
 
 #[test]
@@ -258,7 +299,13 @@ fn hostile_inner_entries_are_refused_and_nothing_is_written() {
     for (what, extra) in cases {
         let f = bundle_with(inner_with(extra));
         let into = f.dir.path().join("out");
-        let err = verify_bundle(&f.bundle, None, Some(&unlock(&f)), Some(&into)).unwrap_err();
+        let err = verify_bundle(
+            &f.bundle,
+            &SignerTrust::BundleOnly,
+            Some(&unlock(&f)),
+            Some(&into),
+        )
+        .unwrap_err();
         assert_eq!(err.step, "read the inner tar", "{what}: {err}");
         assert!(!into.exists(), "{what}");
         assert!(!f.dir.path().parent().unwrap().join("evil").exists());
@@ -269,11 +316,7 @@ fn hostile_inner_entries_are_refused_and_nothing_is_written() {
 #[test]
 fn an_altered_inner_file_is_caught_by_the_inner_sums() {
     let f = bundle_with(|tar, key, export_id| {
-        let builder = inner_with(vec![(
-            "records/ab/statement.txt",
-            tar::EntryType::Regular,
-            b"true".to_vec(),
-        )]);
+        let builder = inner_with(vec![(STATEMENT, tar::EntryType::Regular, b"true".to_vec())]);
         // Build it, then replace the statement's bytes after the sums were taken.
         let mut scratch = tar::Builder::new(Vec::new());
         builder(&mut scratch, key, export_id);
@@ -291,6 +334,240 @@ fn an_altered_inner_file_is_caught_by_the_inner_sums() {
                 .unwrap();
         }
     });
-    let err = verify_bundle(&f.bundle, None, Some(&unlock(&f)), None).unwrap_err();
+    let err =
+        verify_bundle(&f.bundle, &SignerTrust::BundleOnly, Some(&unlock(&f)), None).unwrap_err();
     assert_eq!(err.step, "inner SHA256SUMS", "{err}");
+}
+
+/// The same one-record payload, sealed anew (age's file key is random, so the ciphertext
+/// differs) to `identity`, with `statement` as the record's statement.
+fn one_record(statement: &[u8], identity: &age::x25519::Identity) -> Fixture {
+    let identity = identity.to_string().expose_secret().parse().unwrap();
+    bundle_sealed_to(
+        inner_with(vec![(
+            STATEMENT,
+            tar::EntryType::Regular,
+            statement.to_vec(),
+        )]),
+        identity,
+    )
+}
+
+fn x25519(f: &Fixture) -> age::x25519::Identity {
+    f.identity.parse().unwrap()
+}
+
+/// Nothing but the bundle is left in its folder: no opened folder, no hidden one.
+fn only_the_bundle(f: &Fixture) -> bool {
+    std::fs::read_dir(f.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .eq([std::ffi::OsString::from("bundle.tar")])
+}
+
+#[test]
+fn a_bundle_renamed_over_the_path_after_the_first_pass_cannot_matter() {
+    let first = one_record(b"first", &age::x25519::Identity::generate());
+    let second = one_record(b"second", &x25519(&first));
+    let bundle = VerifiedBundle::open(
+        &first.bundle,
+        &SignerTrust::BundleOnly,
+        Some(&unlock(&first)),
+        &mut Tally::silent(),
+    )
+    .unwrap();
+    // Another bundle, by the same signer and for the same key, now has the name.
+    std::fs::rename(&second.bundle, &first.bundle).unwrap();
+    let into = first.dir.path().join("out");
+    bundle
+        .write_into(&unlock(&first), &into, &mut Tally::silent())
+        .unwrap();
+    assert_eq!(std::fs::read(into.join(STATEMENT)).unwrap(), b"first");
+}
+
+#[test]
+fn a_bundle_rewritten_in_place_between_passes_is_refused_and_nothing_is_kept() {
+    let identity = age::x25519::Identity::generate();
+    let original = one_record(b"first", &identity);
+    // The same signed content sealed again, and other content by the same signer.
+    let resealed = std::fs::read(&one_record(b"first", &identity).bundle).unwrap();
+    let other = std::fs::read(&one_record(b"second", &identity).bundle).unwrap();
+    for (what, bytes, step) in [
+        ("resealed", resealed, "payload.age"),
+        ("other", other, "inner SHA256SUMS"),
+    ] {
+        let f = one_record(b"first", &identity);
+        let bundle = VerifiedBundle::open(
+            &f.bundle,
+            &SignerTrust::BundleOnly,
+            Some(&unlock(&f)),
+            &mut Tally::silent(),
+        )
+        .unwrap();
+        // The open file itself changes (same inode), as a writer on the same disk could.
+        std::fs::write(&f.bundle, &bytes).unwrap();
+        let into = f.dir.path().join("out");
+        let err = bundle
+            .write_into(&unlock(&f), &into, &mut Tally::silent())
+            .unwrap_err();
+        assert_eq!(err.step, step, "{what}: {err}");
+        assert!(only_the_bundle(&f), "{what}: something was left");
+
+        // What a caller such as import got is not to be kept: the pass fails.
+        let mut seen = Vec::new();
+        let mut visit = |_: &Path, data: &mut dyn Read| data.read_to_end(&mut seen).map(|_| ());
+        let err = bundle
+            .read_files(&unlock(&f), &mut visit, &mut Tally::silent())
+            .unwrap_err();
+        assert_eq!(err.step, step, "{what}: {err}");
+    }
+    drop(original);
+}
+
+#[test]
+fn a_payload_for_another_key_is_not_tampering() {
+    let f = one_record(b"first", &age::x25519::Identity::generate());
+    let stranger = Unlock::Identities(vec![Box::new(age::x25519::Identity::generate())]);
+    let passphrase = Unlock::Passphrase("a passphrase".to_owned().into());
+    for unlock in [stranger, passphrase] {
+        let err =
+            verify_bundle(&f.bundle, &SignerTrust::BundleOnly, Some(&unlock), None).unwrap_err();
+        assert_eq!(err.kind, BundleFailure::NotForKey, "{err}");
+        assert!(matches!(
+            crate::Error::from(err),
+            crate::Error::BundleNotForKey
+        ));
+    }
+    // A damaged payload is still tampering.
+    let mut bytes = std::fs::read(&f.bundle).unwrap();
+    bytes[600] ^= 1;
+    std::fs::write(&f.bundle, &bytes).unwrap();
+    let err =
+        verify_bundle(&f.bundle, &SignerTrust::BundleOnly, Some(&unlock(&f)), None).unwrap_err();
+    assert_eq!(err.kind, BundleFailure::Integrity, "{err}");
+}
+
+#[test]
+fn every_alias_of_a_listed_name_is_refused_as_tampering() {
+    for alias in [
+        "records/abababababababababababababababab/./statement.txt",
+        "records//abababababababababababababababab/statement.txt",
+        "records/abababababababababababababababab//statement.txt",
+        "records/abababababababababababababababab/statement.txt/",
+        "records/abababababababababababababababab\\statement.txt",
+        "./records/abababababababababababababababab/statement.txt",
+        "records/abababababababababababababababab/../abababababababababababababababab/statement.txt",
+    ] {
+        // Alone, or beside the name it stands for; listed in the signed sums either way.
+        for with_plain in [false, true] {
+            let mut extra = vec![(alias, tar::EntryType::Regular, b"alias".to_vec())];
+            if with_plain {
+                extra.insert(0, (STATEMENT, tar::EntryType::Regular, b"plain".to_vec()));
+            }
+            let f = bundle_with(inner_with(extra));
+            let into = f.dir.path().join("out");
+            let err = verify_bundle(
+                &f.bundle,
+                &SignerTrust::BundleOnly,
+                Some(&unlock(&f)),
+                Some(&into),
+            )
+            .unwrap_err();
+            assert_eq!(err.step, "read the inner tar", "{alias}: {err}");
+            assert!(err.detail.contains("not a plain relative name"), "{err}");
+            assert!(only_the_bundle(&f), "{alias}");
+        }
+    }
+    assert_eq!(read::canonical_name(STATEMENT.as_bytes()), Some(STATEMENT));
+}
+
+#[test]
+fn files_the_manifest_does_not_list_are_refused_though_signed() {
+    let other = "records/cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd/statement.txt";
+    for name in [
+        "records/abababababababababababababababab/extra.txt",
+        "records/abababababababababababababababab/identity.json",
+        "records/abababababababababababababababab/attachments/unlisted.pdf",
+        "records/abababababababababababababababab/attachments/sub/x.pdf",
+        other,
+    ] {
+        let f = bundle_with(inner_with(vec![(
+            name,
+            tar::EntryType::Regular,
+            b"x".to_vec(),
+        )]));
+        let into = f.dir.path().join("out");
+        let err = verify_bundle(
+            &f.bundle,
+            &SignerTrust::BundleOnly,
+            Some(&unlock(&f)),
+            Some(&into),
+        )
+        .unwrap_err();
+        assert_eq!(err.step, "MANIFEST.json", "{name}: {err}");
+        // An attachment's file name is the witness's material: never in a message.
+        assert!(!err.detail.contains("unlisted.pdf") && !err.detail.contains("x.pdf"));
+        assert!(only_the_bundle(&f), "{name}");
+    }
+}
+
+#[test]
+fn allowed_signers_names_one_principal_and_one_key() {
+    let key = SigningKey::from_bytes(&[5u8; 32]);
+    let other = SigningKey::from_bytes(&[6u8; 32]);
+    let line = |k: &SigningKey| {
+        let mut public = ssh_key::PublicKey::from(ssh_key::public::KeyData::Ed25519(
+            ssh_key::public::Ed25519PublicKey(k.verifying_key().to_bytes()),
+        ));
+        public.set_comment("tvault/00");
+        public.to_openssh().unwrap()
+    };
+    let ns = format!("namespaces=\"{OUTER_NAMESPACE},{INNER_NAMESPACE}\"");
+    let good = format!("{PRINCIPAL} {ns} {}\n", line(&key));
+    let (vk, _, _) = read::signer(good.as_bytes(), &SignerTrust::BundleOnly).unwrap();
+    assert_eq!(vk, key.verifying_key());
+    for bad in [
+        format!("{good}{PRINCIPAL} {ns} {}\n", line(&other)),
+        format!("{PRINCIPAL} {ns} {}\n{good}", line(&other)),
+        format!("{good}\n"),
+        format!("# a comment\n{good}"),
+        format!("{PRINCIPAL},{PRINCIPAL} {ns} {}\n", line(&key)),
+        format!("{PRINCIPAL},other {ns} {}\n", line(&key)),
+        format!("* {ns} {}\n", line(&key)),
+        format!("{PRINCIPAL} {}\n", line(&key)),
+        format!("{PRINCIPAL} cert-authority,{ns} {}\n", line(&key)),
+        format!("{PRINCIPAL} namespaces=\"*\" {}\n", line(&key)),
+        good.trim_end().to_owned(),
+        good.replace('\n', "\r\n"),
+    ] {
+        let err = read::signer(bad.as_bytes(), &SignerTrust::BundleOnly).unwrap_err();
+        assert_eq!(err.step, "identify the signer", "{bad:?}");
+    }
+}
+
+#[test]
+fn a_signature_by_another_key_than_allowed_signers_names_is_refused() {
+    let key = SigningKey::from_bytes(&[5u8; 32]);
+    let other = SigningKey::from_bytes(&[6u8; 32]);
+    let msg = b"the signed text";
+    let by_key = ssh_sign(&key, OUTER_NAMESPACE, msg);
+    let by_other = ssh_sign(&other, OUTER_NAMESPACE, msg);
+    let vk = key.verifying_key();
+    use format::SigCheck;
+    assert_eq!(
+        ssh_verify(&vk, OUTER_NAMESPACE, msg, by_key.as_bytes()),
+        SigCheck::Good
+    );
+    assert_eq!(
+        ssh_verify(&vk, OUTER_NAMESPACE, msg, by_other.as_bytes()),
+        SigCheck::OtherKey
+    );
+    assert_eq!(
+        ssh_verify(&vk, INNER_NAMESPACE, msg, by_key.as_bytes()),
+        SigCheck::Bad
+    );
+    assert_eq!(
+        ssh_verify(&vk, OUTER_NAMESPACE, b"other text", by_key.as_bytes()),
+        SigCheck::Bad
+    );
 }

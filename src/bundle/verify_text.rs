@@ -13,7 +13,11 @@ Format: {FORMAT} (see docs/export-format.md in tvault's source).
 
        {fingerprint}
 
-   ssh-keygen -l -f allowed_signers   # prints the fingerprint of the key in this bundle
+   wc -l < allowed_signers                                # must print 1
+   cut -d' ' -f3- allowed_signers | ssh-keygen -l -f -   # the fingerprint of the key in it
+
+   allowed_signers must be that one line, with that fingerprint: a bundle whose
+   allowed_signers lists more than one key or principal is not to be trusted.
 
 2. Unpack this bundle into an empty folder and check it:
 

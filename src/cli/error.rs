@@ -213,6 +213,12 @@ impl From<Error> for CliError {
                     "if you know why the bundle differs and accept it, the flag named above records that choice in the custody log",
                 ],
             ),
+            Error::BundleNotForKey => (
+                Exit::WrongPassphrase,
+                &[
+                    "give the identity file (--identity), or the passphrase, the sender sealed this bundle to; nothing was written or imported",
+                ],
+            ),
             Error::VersionNotFound { .. } => (
                 Exit::Failure,
                 &["`tvault history ID` lists the record's versions"],
@@ -257,6 +263,13 @@ impl From<Error> for CliError {
                 Exit::Io,
                 &["check free disk space and permissions; the vault keeps its last complete state"],
             ),
+            // A constraint the database refused (a UNIQUE or foreign key): never a full disk.
+            Error::Database(_) if err.is_constraint() => (
+                Exit::Failure,
+                &[
+                    "the database refused the change and nothing was saved; tvault should have caught this earlier, please report it",
+                ],
+            ),
             Error::Database(_) => (Exit::Failure, &[]),
         };
         let quiet = matches!(&err, Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe);
@@ -267,5 +280,41 @@ impl From<Error> for CliError {
         out.hints = hints.iter().map(|h| h.to_string()).collect();
         out.quiet_success = quiet;
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: std::ffi::c_int) -> Error {
+        Error::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            None,
+        ))
+    }
+
+    #[test]
+    fn a_constraint_failure_is_never_reported_as_a_full_disk() {
+        let err = CliError::from(sqlite(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE));
+        assert_eq!(err.kind, Exit::Failure);
+        assert!(!err.hints.is_empty());
+        assert!(
+            err.hints.iter().all(|h| !h.contains("disk")),
+            "{:?}",
+            err.hints
+        );
+        let full = CliError::from(sqlite(rusqlite::ffi::SQLITE_FULL));
+        assert_eq!(full.kind, Exit::Io);
+        assert!(full.hints.iter().any(|h| h.contains("disk space")));
+    }
+
+    #[test]
+    fn a_bundle_for_another_key_is_a_wrong_key_and_tampering_is_an_integrity_failure() {
+        let err = CliError::from(Error::BundleNotForKey);
+        assert_eq!(err.kind, Exit::WrongPassphrase);
+        assert!(err.message.contains("not for that key (or passphrase)"));
+        let tampered = tvault::bundle::BundleError::integrity("outer SHA256SUMS", "x");
+        assert_eq!(CliError::from(Error::from(tampered)).kind, Exit::Integrity);
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use age::secrecy::SecretString;
-use tvault::bundle::Unlock;
+use tvault::bundle::{BundleReport, SignerTrust, Unlock};
 use tvault::vault::{ExportRequest, Seal, Selection};
 use tvault::{Purpose, RecordIdPrefix};
 use zeroize::Zeroizing;
@@ -226,10 +226,20 @@ pub struct BundleKeyArgs {
     #[arg(long, value_name = "FILE")]
     pub export_passphrase_file: Option<PathBuf>,
 
-    /// The signer you expect: an ssh-ed25519 public key or its SHA256: fingerprint
-    #[arg(long, value_name = "PUBKEY_OR_FINGERPRINT")]
+    /// The signer you expect: an ssh-ed25519 public key or its SHA256: fingerprint, as the
+    /// sender gave it to you out of band (on paper, by phone)
+    #[arg(long, value_name = "PUBKEY_OR_FINGERPRINT", value_parser = parse_signer)]
     pub signer: Option<String>,
+
+    /// Check the bundle against whatever key it carries, named by nobody: it shows the
+    /// bundle is whole, not who made it (anyone could have)
+    #[arg(long, conflicts_with = "signer")]
+    pub trust_bundle_signer: bool,
 }
+
+/// Says, on stderr, that nothing vouches for the sender (whatever `--quiet` says).
+pub const UNTRUSTED_SIGNER: &str =
+    "the signer was not checked against a key you named: anyone could have made this bundle";
 
 impl BundleKeyArgs {
     /// The way to open the payload, if any; with `prompt`, asks for a passphrase on the
@@ -240,6 +250,55 @@ impl BundleKeyArgs {
             self.identity.as_deref(),
             self.export_passphrase_file.as_deref(),
             prompt,
+        )
+    }
+
+    /// Who vouches for the bundle's signer, as the flags say: `None` when neither `--signer`
+    /// nor `--trust-bundle-signer` was given (see [`no_signer`]).
+    pub fn signer_trust(&self) -> Option<SignerTrust> {
+        match (&self.signer, self.trust_bundle_signer) {
+            (Some(s), _) => Some(SignerTrust::Named(s.clone())),
+            (None, true) => Some(SignerTrust::BundleOnly),
+            (None, false) => None,
+        }
+    }
+}
+
+/// The usage error for a bundle command given no signer.
+pub fn no_signer() -> CliError {
+    CliError::usage("no signer given: name the key the bundle must be signed by with --signer")
+        .hint("the signer's fingerprint (SHA256:…) or public key comes from the sender out of band, on paper or by phone, never from the bundle itself: --signer 'SHA256:…'")
+        .hint("--trust-bundle-signer checks the bundle only against the key it carries itself; then anyone could have made it")
+}
+
+/// Warns, on stderr and even with `--quiet`, that nothing vouches for the bundle's sender.
+pub fn warn_untrusted(report: &BundleReport) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "WARNING: {UNTRUSTED_SIGNER}.\n         It is signed by {}; compare that with the fingerprint the sender gives you on paper or by phone.",
+        report.fingerprint
+    );
+}
+
+/// A `--signer` value: an OpenSSH ssh-ed25519 public key line, or a `SHA256:` fingerprint
+/// (43 characters of unpadded base64).
+fn parse_signer(value: &str) -> Result<String, String> {
+    use base64::Engine;
+    let value = value.trim();
+    let fingerprint = value.strip_prefix("SHA256:").is_some_and(|b| {
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(b)
+            .is_ok_and(|d| d.len() == 32)
+    });
+    let key =
+        ssh_key::PublicKey::from_openssh(value).is_ok_and(|k| k.key_data().ed25519().is_some());
+    if fingerprint || key {
+        Ok(value.to_owned())
+    } else {
+        Err(
+            "expected an ssh-ed25519 public key (ssh-ed25519 AAAA…) or its SHA256: fingerprint"
+                .into(),
         )
     }
 }

@@ -5,13 +5,16 @@ use std::path::PathBuf;
 use tvault::Error;
 
 use super::error::CliError;
-use super::export::BundleKeyArgs;
+use super::export::{BundleKeyArgs, no_signer, warn_untrusted};
+use super::verify_export::Shown;
 use super::{Context, print, print_json};
 
 /// Verify a bundle completely, then write its records as plain files into a new folder
 ///
-/// Nothing is written until every checksum and signature is good. Names that could escape
-/// the folder, links, devices and duplicates are refused.
+/// Nothing is written until every checksum and signature is good, and only files the signed
+/// listing and the manifest name. Names that could escape the folder or alias another name,
+/// links, devices and duplicates are refused. The bundle must be signed by the key named
+/// with --signer, whose fingerprint the sender gives you out of band.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The bundle
@@ -26,6 +29,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let trust = args.key.signer_trust().ok_or_else(no_signer)?;
     if args.into.exists() {
         return Err(
             CliError::usage(format!("{} already exists", args.into.display()))
@@ -33,25 +37,25 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         );
     }
     let unlock = args.key.unlock(ctx, true)?;
-    let (report, _) = tvault::bundle::verify_bundle(
-        &args.file,
-        args.key.signer.as_deref(),
-        unlock.as_ref(),
-        Some(&args.into),
-    )
-    .map_err(|e| CliError::from(Error::Bundle(e)))?;
+    let (report, _) =
+        tvault::bundle::verify_bundle(&args.file, &trust, unlock.as_ref(), Some(&args.into))
+            .map_err(|e| CliError::from(Error::from(e)))?;
+    if !report.signer_trusted {
+        warn_untrusted(&report);
+    }
     if ctx.json {
-        return print_json(&report);
+        return print_json(&Shown::new(&report));
     }
     print(&format!(
-        "ok: {} records, {} files written into {}, signed by {}\n",
+        "ok: {} records, {} files written into {}, signed by {}{}\n",
         report.records,
         report.files,
         args.into.display(),
-        report.fingerprint
-    ))?;
-    if args.key.signer.is_none() {
-        ctx.say("warning: no --signer given; compare the fingerprint above with the one the sender gave you another way");
-    }
-    Ok(())
+        report.fingerprint,
+        if report.signer_trusted {
+            " (the signer you named)"
+        } else {
+            " (NOT checked against a key you named)"
+        },
+    ))
 }

@@ -3,13 +3,18 @@
 use std::path::PathBuf;
 
 use tvault::Error;
+use tvault::bundle::BundleReport;
 
 use super::error::CliError;
-use super::export::BundleKeyArgs;
+use super::export::{BundleKeyArgs, UNTRUSTED_SIGNER, no_signer, warn_untrusted};
 use super::{Context, print, print_json};
 
 /// Check an export bundle: sums, signatures, checkpoint and receipt; with a key, every file
 /// inside the payload too. Needs no vault.
+///
+/// The bundle must be signed by the key named with --signer, whose fingerprint the sender
+/// gives you out of band (on paper, by phone); --trust-bundle-signer checks it against the
+/// key it carries instead, which proves nothing about who made it.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The bundle
@@ -19,23 +24,45 @@ pub struct Args {
     key: BundleKeyArgs,
 }
 
+/// The report, with a warning in words when nothing vouches for the signer.
+#[derive(serde::Serialize)]
+pub struct Shown<'a> {
+    #[serde(flatten)]
+    pub report: &'a BundleReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<&'static str>,
+}
+
+impl<'a> Shown<'a> {
+    pub fn new(report: &'a BundleReport) -> Self {
+        Shown {
+            report,
+            warning: (!report.signer_trusted).then_some(UNTRUSTED_SIGNER),
+        }
+    }
+}
+
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let trust = args.key.signer_trust().ok_or_else(no_signer)?;
     let unlock = args.key.unlock(ctx, false)?;
-    let (report, _) = tvault::bundle::verify_bundle(
-        &args.file,
-        args.key.signer.as_deref(),
-        unlock.as_ref(),
-        None,
-    )
-    .map_err(|e| CliError::from(Error::Bundle(e)))?;
+    let (report, _) = tvault::bundle::verify_bundle(&args.file, &trust, unlock.as_ref(), None)
+        .map_err(|e| CliError::from(Error::from(e)))?;
+    if !report.signer_trusted {
+        warn_untrusted(&report);
+    }
     if ctx.json {
-        return print_json(&report);
+        return print_json(&Shown::new(&report));
     }
     print(&format!(
-        "ok: export {} from vault {}, signed by {}\n    receipt: event {} of {} in the signed custody log\n    payload: {}\n",
+        "ok: export {} from vault {}, signed by {}{}\n    receipt: event {} of {} in the signed custody log\n    payload: {}\n",
         report.export_id.as_deref().unwrap_or("?"),
         report.vault_id,
         report.fingerprint,
+        if report.signer_trusted {
+            " (the signer you named)"
+        } else {
+            " (NOT checked against a key you named)"
+        },
         report.event_index,
         report.tree_size,
         if report.payload_checked {
@@ -46,9 +73,5 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         } else {
             "not checked (give --identity or --export-passphrase-file to check it)".to_owned()
         }
-    ))?;
-    if args.key.signer.is_none() {
-        ctx.say("warning: no --signer given; compare the fingerprint above with the one the sender gave you another way");
-    }
-    Ok(())
+    ))
 }

@@ -34,13 +34,19 @@ pub struct ImportSummary {
     pub imported: usize,
     /// Record versions this vault already held.
     pub skipped: usize,
+    /// The fingerprint of the key that signed the bundle.
+    pub signer: String,
+    /// Whether that key was checked against one the operator named. When false, nothing
+    /// vouches for the sender.
+    pub signer_trusted: bool,
 }
 
 impl Vault {
     /// Takes in the records of an export bundle, keeping their ids, versions and provenance
     /// (source vault, signer, original intake hashes, custody excerpt). The bundle is verified
-    /// completely first, and again while it is read; versions already here are skipped (when
-    /// they are the same), so importing the same bundle twice changes nothing.
+    /// completely first, against the signer `trust` says, and again while it is read; nothing
+    /// is committed unless both passes succeed. Versions already here are skipped (when they
+    /// are the same), so importing the same bundle twice changes nothing.
     ///
     /// A bundle never replaces or widens what is held here: a version for a record this vault
     /// holds must be the next one, must come from the source (vault id and signer) first
@@ -54,25 +60,18 @@ impl Vault {
         &mut self,
         bundle: &Path,
         unlock: &crate::bundle::Unlock,
-        expected_signer: Option<&str>,
+        trust: &crate::bundle::SignerTrust,
         options: ImportOptions,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ImportSummary> {
-        use crate::bundle::{self as bundle_fmt, BundleError};
+        use crate::bundle::{BundleError, VerifiedBundle};
 
         let mut tally = Tally::new(0, progress);
-        let (report, manifest) = bundle_fmt::verify_bundle_counted(
-            bundle,
-            expected_signer,
-            Some(unlock),
-            None,
-            &mut tally,
-        )
-        .map_err(Error::Bundle)?;
-        let manifest = manifest.expect("a payload that was checked has a manifest");
-        let key = report
-            .signer_key
-            .expect("a verified bundle names its signer");
+        let verified = VerifiedBundle::open(bundle, trust, Some(unlock), &mut tally)?;
+        let report = verified.report();
+        let manifest = verified
+            .manifest()
+            .expect("a payload that was checked has a manifest");
         let mut todo: BTreeMap<String, (u32, &crate::bundle::ManifestRecord)> = BTreeMap::new();
         let mut skipped = 0;
         for rec in &manifest.records {
@@ -81,10 +80,10 @@ impl Vault {
                     .ok()
                     .and_then(|b| b.try_into().ok())
                     .ok_or_else(|| {
-                        Error::Bundle(BundleError {
-                            step: "MANIFEST.json",
-                            detail: "a record id is malformed".into(),
-                        })
+                        Error::Bundle(BundleError::integrity(
+                            "MANIFEST.json",
+                            "a record id is malformed",
+                        ))
                     })?,
             );
             match self.import_decision(
@@ -101,9 +100,11 @@ impl Vault {
         }
         if todo.is_empty() {
             return Ok(ImportSummary {
-                export_id: manifest.export_id,
+                export_id: manifest.export_id.clone(),
                 imported: 0,
                 skipped,
+                signer: report.fingerprint.clone(),
+                signer_trusted: report.signer_trusted,
             });
         }
 
@@ -211,19 +212,15 @@ impl Vault {
             }
             Ok(())
         };
-        tally.grow(std::fs::metadata(bundle).map_or(0, |m| m.len()));
-        if let Err(e) = bundle_fmt::read_inner(bundle, unlock, &key, &mut visit, &mut tally) {
-            return Err(failure.unwrap_or(Error::Bundle(e)));
+        // The same open file again, each file checked against the signed listing and the
+        // whole payload against its signed hash; until this returns, nothing is committed.
+        if let Err(e) = verified.read_files(unlock, &mut visit, &mut tally) {
+            return Err(failure.unwrap_or_else(|| e.into()));
         }
 
         let now = now_rfc3339();
         let mut drafts = Vec::new();
-        let bad = |what: &str| {
-            Error::Bundle(BundleError {
-                step: "records",
-                detail: what.to_owned(),
-            })
-        };
+        let bad = |what: &str| Error::Bundle(BundleError::integrity("records", what));
         if pending.len() != todo.len() {
             return Err(bad("a record listed in the manifest has no files"));
         }
@@ -284,6 +281,7 @@ impl Vault {
                         "export_id": manifest.export_id,
                         "source_vault": manifest.vault_id,
                         "signer": report.fingerprint,
+                        "signer_trust": trust.as_str(),
                         "trust_source": options.trust_source,
                         "consent_change": consent_changes.get(&record),
                     })),
@@ -295,9 +293,11 @@ impl Vault {
         tx.commit()?;
         s.write_anchor(&cp)?;
         Ok(ImportSummary {
-            export_id: manifest.export_id,
+            export_id: manifest.export_id.clone(),
             imported,
             skipped,
+            signer: report.fingerprint.clone(),
+            signer_trusted: report.signer_trusted,
         })
     }
 }
@@ -330,10 +330,10 @@ impl Vault {
         let conn = self.store.conn();
         let refuse = |why| Error::ImportRefused { record: *id, why };
         if rec.version == 0 {
-            return Err(Error::Bundle(crate::bundle::BundleError {
-                step: "MANIFEST.json",
-                detail: "a record has version 0".into(),
-            }));
+            return Err(Error::Bundle(crate::bundle::BundleError::integrity(
+                "MANIFEST.json",
+                "a record has version 0",
+            )));
         }
         let Some(head) = self.s.head(conn, id)? else {
             if store::current_version(conn, id)?.is_some() {

@@ -186,3 +186,28 @@ fn snippets_find_case_insensitively_and_stay_on_one_line() {
     assert!(snippet(text, "tanks").is_none());
     assert!(snippet("İstanbul", "i̇stanbul").is_some());
 }
+
+#[test]
+fn a_part_written_twice_to_one_place_is_a_constraint_error_never_a_storage_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = scratch_vault(dir.path());
+    let path = vault.store.path().to_owned();
+    let place = store::PartPlace {
+        record: RecordId([7; 16]),
+        version: 1,
+        part: 0,
+    };
+    let tx = vault.store.write().unwrap();
+    vault
+        .s
+        .write_part(&tx, &path, place, &mut &b"first"[..])
+        .unwrap();
+    let err = vault
+        .s
+        .write_part(&tx, &path, place, &mut &b"second"[..])
+        .unwrap_err();
+    // The database's own error, not one turned into text on the way (which would read as a
+    // failing disk).
+    assert!(err.is_constraint(), "{err:?}");
+    assert!(!err.is_storage(), "{err:?}");
+}

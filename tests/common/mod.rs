@@ -174,3 +174,14 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// The fingerprint of a vault's signing key, as its owner gives it out of band: what a
+/// receiver passes to `--signer`.
+pub fn signer(tv: &TestVault) -> String {
+    let out = tv.cmd().args(["status", "--json"]).assert().success();
+    let status: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    status["signing_key_fingerprint"]
+        .as_str()
+        .expect("the vault has a signing key")
+        .to_owned()
+}
