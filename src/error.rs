@@ -99,6 +99,13 @@ pub enum Error {
         why: ImportRefusal,
     },
 
+    /// An import without a named signer, of a bundle whose source vault and signer are not
+    /// the ones this vault pinned for records it holds.
+    #[error(
+        "no signer was named, and this vault has not pinned this bundle's signer for its source"
+    )]
+    SignerNotPinned,
+
     /// The bundle's payload is sealed to other keys, or to another passphrase.
     #[error("this bundle is not for that key (or passphrase)")]
     BundleNotForKey,

@@ -9,7 +9,19 @@ use std::path::PathBuf;
 use common::TestVault;
 use predicates::prelude::*;
 
-const EXPORT_PASS: &[u8] = b"an export passphrase for the trust tests\n";
+/// One age key every bundle here is sealed to (X25519: fast, unlike a scrypt passphrase).
+fn age_key() -> &'static (String, String) {
+    static KEY: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let id = age::x25519::Identity::generate();
+        let secret = secrecy::ExposeSecret::expose_secret(&id.to_string()).to_owned();
+        (secret, id.to_public().to_string())
+    })
+}
+
+fn key_file(tv: &TestVault) -> PathBuf {
+    tv.write("age.key", format!("{}\n", age_key().0).as_bytes())
+}
 
 fn fingerprint(tv: &TestVault) -> String {
     let out = tv.cmd().args(["status", "--json"]).assert().success();
@@ -19,7 +31,6 @@ fn fingerprint(tv: &TestVault) -> String {
 
 /// Exports `id` (or every record) from `tv` for `purpose` into a new bundle.
 fn export(tv: &TestVault, id: Option<&str>, purpose: &str, name: &str) -> PathBuf {
-    let pass = tv.write("export-pass", EXPORT_PASS);
     let out = tv.path(name);
     let mut cmd = tv.cmd();
     cmd.arg("export");
@@ -36,8 +47,7 @@ fn export(tv: &TestVault, id: Option<&str>, purpose: &str, name: &str) -> PathBu
     ])
     .arg("-o")
     .arg(&out)
-    .arg("--export-passphrase-file")
-    .arg(&pass)
+    .args(["--recipient", &age_key().1])
     .assert()
     .success();
     out
@@ -49,12 +59,11 @@ fn import(
     signer: &str,
     extra: &[&str],
 ) -> assert_cmd::assert::Assert {
-    let pass = tv.write("import-pass", EXPORT_PASS);
     tv.cmd()
         .arg("import")
         .arg(bundle)
-        .arg("--export-passphrase-file")
-        .arg(&pass)
+        .arg("--identity")
+        .arg(key_file(tv))
         .args(["--signer", signer])
         .args(extra)
         .assert()
@@ -111,13 +120,11 @@ fn a_record_recorded_here_is_not_overwritten_or_widened_by_another_vault() {
     );
     assert_eq!(show(&field, &id)["version"], 1);
     // The consent held here still refuses a public export.
-    let pass = field.write("p", EXPORT_PASS);
     field
         .cmd()
         .args(["export", &id, "--purpose", "public", "-o"])
         .arg(field.path("public.tar"))
-        .arg("--export-passphrase-file")
-        .arg(&pass)
+        .args(["--recipient", &age_key().1])
         .assert()
         .failure();
 
@@ -238,4 +245,49 @@ fn a_different_version_under_a_held_number_is_refused_not_skipped() {
         .stderr(predicate::str::contains(
             "differs from the version 2 held here",
         ));
+}
+
+#[test]
+fn a_signer_pinned_here_needs_no_flag_and_any_other_still_does() {
+    let (field, hq, id) = field_and_hq();
+    let key = key_file(&hq);
+    let import_unnamed = |bundle: &PathBuf| {
+        hq.cmd()
+            .arg("import")
+            .arg(bundle)
+            .arg("--identity")
+            .arg(&key)
+            .assert()
+    };
+    // The field vault's next version: its source and signer are pinned at HQ for this record.
+    field
+        .cmd()
+        .args(["amend", &id, "--title", "second interview"])
+        .assert()
+        .success();
+    let v2 = export(&field, Some(&id), "court", "v2.tar");
+    import_unnamed(&v2)
+        .success()
+        .stderr(predicate::str::contains("WARNING").not());
+    assert_eq!(show(&hq, &id)["version"], 2);
+    let out = hq.cmd().args(["log", "--json"]).assert().success();
+    let log: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let last_import = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "record-imported")
+        .unwrap();
+    assert_eq!(last_import["detail"]["signer_trust"], "pinned");
+
+    // A vault HQ never imported from needs a named signer.
+    let stranger = TestVault::new();
+    stranger.add(&["--witness", "S", "--consent", "court"]);
+    let theirs = export(&stranger, None, "court", "stranger.tar");
+    let before = hq.vault_bytes();
+    import_unnamed(&theirs)
+        .code(2)
+        .stderr(predicate::str::contains("--signer"));
+    assert!(hq.vault_bytes() == before);
 }

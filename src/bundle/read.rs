@@ -49,6 +49,11 @@ pub enum SignerTrust {
     /// Whatever key the bundle carries, named by nobody: the bundle is checked to be whole
     /// and consistent with that key, and anyone could have made it.
     BundleOnly,
+    /// For an import only: the bundle is checked against the key it carries, as with
+    /// `BundleOnly`, and the importing vault then requires that key and the bundle's source
+    /// vault to be the ones it pinned for the records it already holds from that source
+    /// (`Vault::import`). On its own it vouches for nothing.
+    Pinned,
 }
 
 impl SignerTrust {
@@ -56,7 +61,7 @@ impl SignerTrust {
     pub fn is_trusted(&self) -> bool {
         match self {
             SignerTrust::Named(_) => true,
-            SignerTrust::BundleOnly => false,
+            SignerTrust::BundleOnly | SignerTrust::Pinned => false,
         }
     }
 
@@ -65,6 +70,7 @@ impl SignerTrust {
         match self {
             SignerTrust::Named(_) => "named",
             SignerTrust::BundleOnly => "bundle-only",
+            SignerTrust::Pinned => "pinned",
         }
     }
 }

@@ -213,6 +213,13 @@ impl From<Error> for CliError {
                     "if you know why the bundle differs and accept it, the flag named above records that choice in the custody log",
                 ],
             ),
+            Error::SignerNotPinned => (
+                Exit::Usage,
+                &[
+                    "name the signer with --signer 'SHA256:…': its fingerprint or public key comes from the sender out of band, on paper or by phone, never from the bundle itself; nothing was imported",
+                    "--trust-bundle-signer checks the bundle only against the key it carries itself; then anyone could have made it",
+                ],
+            ),
             Error::BundleNotForKey => (
                 Exit::WrongPassphrase,
                 &[

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::error::CliError;
-use super::export::{BundleKeyArgs, UNTRUSTED_SIGNER, no_signer};
+use super::export::{BundleKeyArgs, UNTRUSTED_SIGNER};
 use super::progress::Bar;
 use super::{Context, print, print_json};
 
@@ -45,8 +45,12 @@ struct Shown<'a> {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    // Decided before the vault is unlocked; keys this vault already pins can relax this.
-    let trust = args.key.signer_trust().ok_or_else(no_signer)?;
+    // Without --signer or --trust-bundle-signer, the bundle's source and signer must be the
+    // ones this vault pinned at an earlier import (checked once the manifest is read).
+    let trust = args
+        .key
+        .signer_trust()
+        .unwrap_or(tvault::bundle::SignerTrust::Pinned);
     let mut vault = ctx.unlock()?;
     let unlock = args.key.unlock(ctx, true)?.expect("a prompt was allowed");
     let bar = Bar::bytes(ctx, "checking and importing");

@@ -72,6 +72,27 @@ impl Vault {
         let manifest = verified
             .manifest()
             .expect("a payload that was checked has a manifest");
+        // No signer named: the bundle's source and signer must be pinned here already.
+        let signer_trusted = match trust {
+            crate::bundle::SignerTrust::Pinned => {
+                let source = (manifest.vault_id.clone(), report.fingerprint.clone());
+                let mut pinned = false;
+                for rec in &manifest.records {
+                    let Some(id) = parse_id(&rec.id) else {
+                        continue;
+                    };
+                    if self.pin(&id)?.as_ref() == Some(&source) {
+                        pinned = true;
+                        break;
+                    }
+                }
+                if !pinned {
+                    return Err(Error::SignerNotPinned);
+                }
+                true
+            }
+            _ => report.signer_trusted,
+        };
         let mut todo: BTreeMap<String, (u32, &crate::bundle::ManifestRecord)> = BTreeMap::new();
         let mut skipped = 0;
         for rec in &manifest.records {
@@ -104,7 +125,7 @@ impl Vault {
                 imported: 0,
                 skipped,
                 signer: report.fingerprint.clone(),
-                signer_trusted: report.signer_trusted,
+                signer_trusted,
             });
         }
 
@@ -297,7 +318,7 @@ impl Vault {
             imported,
             skipped,
             signer: report.fingerprint.clone(),
-            signer_trusted: report.signer_trusted,
+            signer_trusted,
         })
     }
 }
@@ -369,18 +390,7 @@ impl Vault {
                 next: head.version + 1,
             }));
         }
-        // The pinned source: the origin of the record's first imported version.
-        let mut pinned = None;
-        for row in store::versions(conn, Some(id))? {
-            if let Some(origin) = self.s.open_meta(&row)?.imported.as_ref() {
-                pinned = Some((
-                    origin.source_vault.clone(),
-                    origin.signer_fingerprint.clone(),
-                ));
-                break;
-            }
-        }
-        match pinned {
+        match self.pin(id)? {
             Some((vault, key)) if vault == source_vault && key == signer => {}
             Some(_) => return Err(refuse(ImportRefusal::OtherSource)),
             None if options.trust_source => {}
@@ -398,6 +408,26 @@ impl Vault {
         }
         Ok(Decision::Add)
     }
+}
+
+impl Vault {
+    /// The source pinned for a record: the source vault and signer of its first imported
+    /// version, if any was imported.
+    fn pin(&self, id: &RecordId) -> Result<Option<(String, String)>> {
+        for row in store::versions(self.store.conn(), Some(id))? {
+            if let Some(origin) = self.s.open_meta(&row)?.imported.as_ref() {
+                return Ok(Some((
+                    origin.source_vault.clone(),
+                    origin.signer_fingerprint.clone(),
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn parse_id(hex_id: &str) -> Option<RecordId> {
+    Some(RecordId(hex::decode(hex_id).ok()?.try_into().ok()?))
 }
 
 /// The consent of a record's current version here, if it has one.
