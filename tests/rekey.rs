@@ -389,4 +389,46 @@ fn rekey_rotates_the_signing_key_and_the_old_one_signs_the_new_one_over() {
         .arg(&old_key)
         .assert()
         .code(13);
+
+    // A bundle made after the rekey is signed by the new key; a receiver who was given the
+    // old fingerprint follows the rotation the bundle carries, and is told so.
+    let bundle = tv.path("after.tar");
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    tv.cmd()
+        .args([
+            "export",
+            "--all",
+            "--purpose",
+            "archive",
+            "--override-consent",
+        ])
+        .args(["--reason", "test", "--recipient", &recipient, "-o"])
+        .arg(&bundle)
+        .assert()
+        .success();
+    let old_fp = before["signing_key_fingerprint"].as_str().unwrap();
+    tv.cmd()
+        .arg("verify-export")
+        .arg(&bundle)
+        .args(["--signer", old_fp])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("rekeyed"));
+    tv.cmd()
+        .arg("verify-export")
+        .arg(&bundle)
+        .args(["--signer", new_fp])
+        .assert()
+        .success();
+    let stranger = common::TestVault::new();
+    let stranger_fp = status(&stranger)["signing_key_fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tv.cmd()
+        .arg("verify-export")
+        .arg(&bundle)
+        .args(["--signer", &stranger_fp])
+        .assert()
+        .code(13);
 }

@@ -214,6 +214,7 @@ impl Forger {
                 index,
                 tree_size: index + 1,
                 proof: proof.iter().map(|h| STANDARD.encode(h)).collect(),
+                rotations: Vec::new(),
             },
             signer_line: self.public().to_openssh().unwrap(),
             fingerprint: self.fingerprint(),

@@ -103,6 +103,10 @@ pub struct Receipt {
     pub tree_size: u64,
     /// Base64 hashes, RFC 9162 order.
     pub proof: Vec<String>,
+    /// The signing key's rotations, oldest first (when the vault was ever rekeyed), so that a
+    /// receiver who holds an earlier key can follow it to the key that signed this bundle.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotations: Vec<crate::audit::Rotation>,
 }
 
 impl Receipt {

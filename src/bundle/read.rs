@@ -120,6 +120,9 @@ pub struct BundleReport {
     /// Whether the signer was checked against a key the receiver named. When false, nothing
     /// vouches for the sender: anyone could have made the bundle.
     pub signer_trusted: bool,
+    /// The key named was an earlier key of the sender's vault, which signed over to this
+    /// bundle's key at a rekey (the receipt carries the rotations).
+    pub signer_rotated: bool,
     pub tree_size: u64,
     pub event_index: u64,
     /// Whether the payload was decrypted and its inner files checked.
@@ -228,10 +231,28 @@ pub(super) fn read_outer(file: &File, tally: &mut Tally<'_>) -> Result<Outer, Bu
 /// to the bundle's two namespaces, with one `ssh-ed25519` key. Anything more would let
 /// `ssh-keygen -l -f allowed_signers` show a fingerprint the receiver expects while
 /// `ssh-keygen -Y verify` accepts signatures by another key listed beside it.
+/// Whether `expected` (an OpenSSH key line or a `SHA256:` fingerprint) names `key`.
+fn names(expected: &str, key: &VerifyingKey) -> bool {
+    let public = ssh_key::PublicKey::new(
+        ssh_key::public::KeyData::Ed25519(ssh_key::public::Ed25519PublicKey(key.to_bytes())),
+        "",
+    );
+    if expected.starts_with("SHA256:") {
+        expected == public.fingerprint(HashAlg::Sha256).to_string()
+    } else {
+        ssh_key::PublicKey::from_openssh(expected)
+            .ok()
+            .is_some_and(|k| k.key_data() == public.key_data())
+    }
+}
+
+/// Reads the signer's key from `allowed_signers`; with a named signer, checks that it is that
+/// key, or a key it leads to through signed rotations (the last flag says which).
 pub(super) fn signer(
     allowed: &[u8],
     trust: &SignerTrust,
-) -> Result<(VerifyingKey, String, String), BundleError> {
+    rotations: &[audit::Rotation],
+) -> Result<(VerifyingKey, String, String, bool), BundleError> {
     let step = "identify the signer";
     let text =
         std::str::from_utf8(allowed).or_else(|_| fail(step, "allowed_signers is not text"))?;
@@ -274,23 +295,27 @@ pub(super) fn signer(
         .map_or_else(|| fail(step, "not an Ed25519 key"), Ok)?;
     let key = VerifyingKey::from_bytes(&ed.0).or_else(|e| fail(step, e.to_string()))?;
     let fingerprint = public.fingerprint(HashAlg::Sha256).to_string();
+    let mut rotated = false;
     if let SignerTrust::Named(expected) = trust {
         let expected = expected.trim();
-        let matches = if expected.starts_with("SHA256:") {
-            expected == fingerprint
-        } else {
-            ssh_key::PublicKey::from_openssh(expected)
-                .ok()
-                .is_some_and(|k| k.key_data() == public.key_data())
-        };
-        if !matches {
-            return fail(
-                step,
-                format!("the bundle is signed by {fingerprint}, not by the signer given"),
-            );
+        if !names(expected, &key) {
+            // An earlier key of the same vault, followed through its rotations to this one.
+            let earlier = rotations
+                .iter()
+                .filter_map(|r| r.verify())
+                .map(|(old, _)| old);
+            rotated = earlier
+                .filter(|old| names(expected, old))
+                .any(|old| audit::keys_from(&old, rotations).last() == Some(&key));
+            if !rotated {
+                return fail(
+                    step,
+                    format!("the bundle is signed by {fingerprint}, not by the signer given"),
+                );
+            }
         }
     }
-    Ok((key, key_part.to_owned(), fingerprint))
+    Ok((key, key_part.to_owned(), fingerprint, rotated))
 }
 
 /// Checks an SSHSIG over `msg` by `key`, naming `step` on failure.
@@ -351,7 +376,13 @@ impl VerifiedBundle {
         tally.grow(len * (1 + u64::from(unlock.is_some())));
         let outer = read_outer(&file, tally)?;
         let small = &outer.small;
-        let (key, signer_line, fingerprint) = signer(&small["allowed_signers"], trust)?;
+        // Rotations are signed by each old key themselves; the receipt they travel in is
+        // checked against the signed sums below.
+        let rotations = serde_json::from_slice::<Receipt>(&small["receipt.json"])
+            .map(|r| r.rotations)
+            .unwrap_or_default();
+        let (key, signer_line, fingerprint, signer_rotated) =
+            signer(&small["allowed_signers"], trust, &rotations)?;
 
         let step = "outer SHA256SUMS";
         let sums = parse_sums(&small["SHA256SUMS"])
@@ -442,6 +473,7 @@ impl VerifiedBundle {
                 signer: signer_line,
                 fingerprint,
                 signer_trusted: trust.is_trusted(),
+                signer_rotated,
                 tree_size: checkpoint.size,
                 event_index: receipt.index,
                 payload_checked: false,

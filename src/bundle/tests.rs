@@ -82,6 +82,7 @@ fn bundle_sealed_to(
             index: 0,
             tree_size: 1,
             proof: Vec::new(),
+            rotations: Vec::new(),
         },
         signer_line: public.to_openssh().unwrap(),
         fingerprint: public.fingerprint(HashAlg::Sha256).to_string(),
@@ -524,7 +525,7 @@ fn allowed_signers_names_one_principal_and_one_key() {
     };
     let ns = format!("namespaces=\"{OUTER_NAMESPACE},{INNER_NAMESPACE}\"");
     let good = format!("{PRINCIPAL} {ns} {}\n", line(&key));
-    let (vk, _, _) = read::signer(good.as_bytes(), &SignerTrust::BundleOnly).unwrap();
+    let (vk, _, _, _) = read::signer(good.as_bytes(), &SignerTrust::BundleOnly, &[]).unwrap();
     assert_eq!(vk, key.verifying_key());
     for bad in [
         format!("{good}{PRINCIPAL} {ns} {}\n", line(&other)),
@@ -540,7 +541,7 @@ fn allowed_signers_names_one_principal_and_one_key() {
         good.trim_end().to_owned(),
         good.replace('\n', "\r\n"),
     ] {
-        let err = read::signer(bad.as_bytes(), &SignerTrust::BundleOnly).unwrap_err();
+        let err = read::signer(bad.as_bytes(), &SignerTrust::BundleOnly, &[]).unwrap_err();
         assert_eq!(err.step, "identify the signer", "{bad:?}");
     }
 }

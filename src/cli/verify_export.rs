@@ -58,7 +58,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         report.export_id.as_deref().unwrap_or("?"),
         report.vault_id,
         report.fingerprint,
-        if report.signer_trusted {
+        if report.signer_rotated {
+            " (the key the signer you named handed over to when its vault was rekeyed; \
+             ask the sender to confirm this newer fingerprint)"
+        } else if report.signer_trusted {
             " (the signer you named)"
         } else {
             " (NOT checked against a key you named)"

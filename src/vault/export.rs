@@ -372,6 +372,8 @@ impl Vault {
                 .iter()
                 .map(|h| base64::engine::general_purpose::STANDARD.encode(h))
                 .collect(),
+            rotations: audit::Rotation::parse_all(&store::signing_rotations(conn)?)
+                .ok_or(Integrity::SigningKey)?,
         };
         Ok((receipt, intent_event, checkpoint))
     }
