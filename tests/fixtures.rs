@@ -221,3 +221,14 @@ fn a_format_3_vault_whose_tables_disagree_with_its_log_is_not_upgraded() {
         .code(13)
         .stderr(predicates::str::contains("disagree with the custody log"));
 }
+
+#[test]
+fn restart_log_refuses_a_format_3_vault_whose_log_is_there() {
+    let tv = v3_vault();
+    tv.cmd()
+        .args(["audit", "restart-log", "--reason", "not needed"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("nothing to restart"));
+    tv.cmd().arg("verify").assert().success();
+}

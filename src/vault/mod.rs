@@ -416,7 +416,7 @@ impl Vault {
             }
             _ => return Err(Integrity::SigningKey.into()),
         };
-        if current && options.restart_log.is_some() {
+        if !fresh_log && options.restart_log.is_some() {
             return Err(Error::LogPresent);
         }
         let has_records = store::record_count(conn)? > 0;
