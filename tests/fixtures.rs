@@ -232,3 +232,56 @@ fn restart_log_refuses_a_format_3_vault_whose_log_is_there() {
         .stderr(predicates::str::contains("nothing to restart"));
     tv.cmd().arg("verify").assert().success();
 }
+
+#[test]
+fn a_version_2_bundle_verifies_opens_and_imports() {
+    const SIGNER: &str = "SHA256:y2qlLqbIOSFbrXFmZph7kDBF4b6mV30ytrsoP2ax7wE";
+    let tv = TestVault::new();
+    let bundle = "tests/fixtures/export-v2.tar";
+    let key = "tests/fixtures/export-v2.key";
+    tv.bare_cmd()
+        .args([
+            "verify-export",
+            bundle,
+            "--identity",
+            key,
+            "--signer",
+            SIGNER,
+        ])
+        .assert()
+        .success();
+    let into = tv.path("opened");
+    tv.bare_cmd()
+        .args([
+            "open-export",
+            bundle,
+            "--identity",
+            key,
+            "--signer",
+            SIGNER,
+            "--into",
+        ])
+        .arg(&into)
+        .assert()
+        .success();
+    let base = into
+        .join("records")
+        .join("65f0b59cea29412bceddbc9200b2ba6e");
+    assert_eq!(
+        std::fs::read_to_string(base.join("statement.txt")).unwrap(),
+        "Statement of the bundle two witness, Heron.\n"
+    );
+    assert_eq!(
+        std::fs::read(base.join("attachments/letter.txt")).unwrap(),
+        b"a document\n"
+    );
+    assert!(!base.join("attachments/face.jpg").exists());
+    tv.cmd()
+        .args(["import", bundle, "--identity", key, "--signer", SIGNER])
+        .assert()
+        .success();
+    tv.cmd()
+        .args(["show", "65f0b59cea29412bceddbc9200b2ba6e"])
+        .assert()
+        .success();
+}
