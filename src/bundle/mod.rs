@@ -28,7 +28,11 @@ use format::{parse_sums, ssh_verify};
 use verify_text::verify_text;
 
 /// The bundle format this build writes and reads.
-pub const FORMAT: &str = "tvault-export/v2";
+pub const FORMAT: &str = "tvault-export/v3";
+
+/// The second bundle format, still read: its manifest and custody excerpts listed the intake
+/// hashes of withheld parts and of the unredacted statement too.
+pub const FORMAT_V2: &str = "tvault-export/v2";
 
 /// The first bundle format, still read: its receipt carried the intent event in the clear.
 pub const FORMAT_V1: &str = "tvault-export/v1";

@@ -32,8 +32,8 @@ use crate::progress::{Counted, Tally};
 
 use super::format::SigCheck;
 use super::{
-    FORMAT, FORMAT_V1, INNER_NAMESPACE, Manifest, OUTER_FILES, OUTER_NAMESPACE, PRINCIPAL, Receipt,
-    SMALL_FILE_LIMIT, parse_sums, ssh_verify,
+    FORMAT, FORMAT_V1, FORMAT_V2, INNER_NAMESPACE, Manifest, OUTER_FILES, OUTER_NAMESPACE,
+    PRINCIPAL, Receipt, SMALL_FILE_LIMIT, parse_sums, ssh_verify,
 };
 
 /// Who vouches for a bundle.
@@ -498,8 +498,12 @@ impl VerifiedBundle {
             Pass::Check,
             tally,
         )?;
-        let expected_format = if clear_event { FORMAT_V1 } else { FORMAT };
-        if Some(&manifest.export_id) != export_id.as_ref() || manifest.format != expected_format {
+        let format_ok = if clear_event {
+            manifest.format == FORMAT_V1
+        } else {
+            manifest.format == FORMAT || manifest.format == FORMAT_V2
+        };
+        if Some(&manifest.export_id) != export_id.as_ref() || !format_ok {
             return fail(
                 "MANIFEST.json",
                 "the manifest is not for the export in the receipt",

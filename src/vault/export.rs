@@ -13,7 +13,7 @@ use crate::crypto;
 use crate::disclosure::{self, Candidate, Plan, redact};
 use crate::error::{Error, Integrity, Result};
 use crate::progress::{Counted, Tally};
-use crate::record::{Purpose, RecordIdPrefix, SealedMeta, WitnessIdentity};
+use crate::record::{PartInfo, Purpose, RecordIdPrefix, SealedMeta, WitnessIdentity};
 use crate::store::{self, StoredCheckpoint, VersionRow};
 
 use super::{Draft, Vault, now_rfc3339};
@@ -206,10 +206,19 @@ impl Vault {
                         .map_err(io_at(out))?;
                     tally.add(info.size);
                 }
+                // The bundle carries no hash of anything it does not carry: a part hash stays in
+                // the custody excerpt only when it is the hash of a part delivered as recorded
+                // (not a withheld attachment, an earlier version's part, or the statement
+                // before its real name was replaced).
+                let delivered = delivered_hashes(sealed, &plan.attachments, redacted);
                 let events: Vec<Event> = all_events
                     .iter()
                     .filter(|e| e.record.as_deref() == Some(row.record.to_string().as_str()))
-                    .cloned()
+                    .map(|e| {
+                        let mut e = e.clone();
+                        e.parts.retain(|p| delivered.contains(&p.sha256));
+                        e
+                    })
                     .collect();
                 let custody = serde_json::to_vec_pretty(&events).expect("events serialise");
                 custody_by_record.insert(row.record.to_string(), events);
@@ -239,6 +248,7 @@ impl Vault {
                         .statement
                         .iter()
                         .chain(&sealed.attachments)
+                        .filter(|p| delivered.contains(&p.sha256))
                         .map(|p| (p.part, p.sha256.clone()))
                         .collect(),
                     statement_redacted: redacted,
@@ -419,4 +429,20 @@ fn recipients(seal: &Seal) -> Result<Sealing> {
         }
     }
     Ok((recipients, fingerprints))
+}
+
+/// The intake hashes of the parts of `sealed` that leave exactly as recorded: the statement
+/// unless its real name was replaced, and the attachments the plan lets go.
+fn delivered_hashes(
+    sealed: &SealedMeta,
+    attachments: &[PartInfo],
+    statement_redacted: bool,
+) -> std::collections::BTreeSet<String> {
+    sealed
+        .statement
+        .iter()
+        .filter(|_| !statement_redacted)
+        .chain(attachments)
+        .map(|p| p.sha256.clone())
+        .collect()
 }

@@ -333,8 +333,8 @@ impl Vault {
     /// Decides what a bundle's version of a record may do here, from the record's head (the
     /// log's word) and the provenance of the versions held:
     ///
-    /// - a version held here already is skipped when it is the same (the same intake hashes),
-    ///   and refused when it differs;
+    /// - a version held here already is skipped when it is the same (every intake hash the
+    ///   bundle lists is the held version's), and refused when it differs;
     /// - a new record is added, and the bundle's source (vault id, signer) is pinned for it,
     ///   being the origin of its first imported version;
     /// - a new version of a record held here must be the next one, and must come from the
@@ -378,7 +378,14 @@ impl Vault {
                     .map(|p| (p.part, p.sha256.clone()))
                     .collect(),
             };
-            return if held_hashes == rec.intake_sha256 {
+            // A bundle lists the hashes of the parts it carries as recorded (format v3; v2
+            // listed every part): each must be the held version's. One that carries none
+            // (statement redacted, nothing else) adds nothing either way: skipped.
+            let same = rec
+                .intake_sha256
+                .iter()
+                .all(|(part, sha)| held_hashes.get(part) == Some(sha));
+            return if same {
                 Ok(Decision::Held)
             } else {
                 Err(refuse(ImportRefusal::DifferentVersion(rec.version)))
