@@ -10,6 +10,9 @@
 //! 2. The witness's identity leaves only when asked for (`--include-identity`) and the consent's
 //!    identity level is `named`. When it does not leave, the statement has the real name
 //!    replaced by the pseudonym ([`redact`]).
+//!    At identity level `anonymous`, the pseudonym, the interviewer and the location stay
+//!    behind too: the record travels under its id and a label of this export (`witness-1`, …),
+//!    which also replaces the real name and the pseudonym in the statement.
 //! 3. An attachment the file name shows to be media ([`media_kind`]) leaves only when media is
 //!    asked for (`--include-media`) and consent covers what it shows: audio needs voice, a photo
 //!    needs face, video needs both. Other attachments leave.
@@ -19,7 +22,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::record::{Consent, IdentityLevel, PartInfo, Purpose, RecordId};
+use crate::record::{IdentityLevel, Metadata, PartInfo, Purpose, RecordId};
 
 /// What the operator asked an export to release.
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +37,8 @@ pub struct Request {
 /// One selected record, as the policy sees it.
 pub struct Candidate<'a> {
     pub record: RecordId,
-    pub consent: &'a Consent,
+    /// The record's metadata (its consent, and whether it names an interviewer or place).
+    pub meta: &'a Metadata,
     /// Whether a witness identity is stored with this version.
     pub has_identity: bool,
     pub attachments: &'a [PartInfo],
@@ -45,8 +49,11 @@ pub struct Candidate<'a> {
 pub struct RecordPlan {
     /// The witness identity leaves.
     pub identity: bool,
-    /// Replace the witness's real name in the statement by the pseudonym.
+    /// Replace the witness's real name in the statement by the pseudonym (or the label).
     pub redact_statement: bool,
+    /// At identity level `anonymous`: the label the record travels under in this export, in
+    /// place of the pseudonym, which stays behind with the interviewer and the location.
+    pub label: Option<String>,
     /// The attachments that leave, in their stored order.
     pub attachments: Vec<PartInfo>,
 }
@@ -66,7 +73,7 @@ pub struct Plan {
 pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
     let refused: Vec<&RecordId> = candidates
         .iter()
-        .filter(|c| !c.consent.purposes.contains(&req.purpose))
+        .filter(|c| !c.meta.consent.purposes.contains(&req.purpose))
         .map(|c| &c.record)
         .collect();
     if !refused.is_empty() && !req.override_consent {
@@ -86,8 +93,9 @@ pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
 
     let mut withheld = Vec::new();
     let mut records = Vec::new();
+    let mut labels = 0;
     for c in candidates {
-        let consent = c.consent;
+        let consent = &c.meta.consent;
         let identity_included = c.has_identity
             && req.include_identity
             && consent.identity_level == IdentityLevel::Named;
@@ -131,9 +139,28 @@ pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
                 None => attachments.push(a.clone()),
             }
         }
+        let label = (consent.identity_level == IdentityLevel::Anonymous).then(|| {
+            labels += 1;
+            for (what, present) in [
+                ("pseudonym", true),
+                ("interviewer", c.meta.interviewer.is_some()),
+                ("location", c.meta.location.is_some()),
+            ] {
+                if present {
+                    withheld.push(Withheld {
+                        record: c.record.to_string(),
+                        what: what.into(),
+                        name: None,
+                        why: "consent identity level is anonymous".into(),
+                    });
+                }
+            }
+            format!("witness-{labels}")
+        });
         records.push(RecordPlan {
             identity: identity_included,
             redact_statement: !identity_included,
+            label,
             attachments,
         });
     }
@@ -202,7 +229,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::record::MediaConsent;
+    use crate::record::{Consent, MediaConsent};
 
     fn attachment(part: u32, name: &str) -> PartInfo {
         PartInfo {
@@ -236,7 +263,10 @@ mod tests {
         for consented in Purpose::ALL {
             for level in levels {
                 for (voice, face) in [(false, false), (true, false), (false, true), (true, true)] {
-                    let consent = Consent {
+                    let mut meta = Metadata::default();
+                    meta.witness = "Nightingale".into();
+                    meta.interviewer = Some("I".into());
+                    meta.consent = Consent {
                         purposes: BTreeSet::from([consented]),
                         identity_level: level,
                         media: MediaConsent { voice, face },
@@ -259,7 +289,7 @@ mod tests {
                             };
                             let candidate = Candidate {
                                 record,
-                                consent: &consent,
+                                meta: &meta,
                                 has_identity,
                                 attachments: &attachments,
                             };
@@ -284,6 +314,13 @@ mod tests {
                                 has_identity && include_identity && level == IdentityLevel::Named;
                             assert_eq!(r.identity, identity);
                             assert_eq!(r.redact_statement, !identity);
+                            // Anonymous: a label, and the pseudonym and interviewer withheld.
+                            let anonymous = level == IdentityLevel::Anonymous;
+                            assert_eq!(r.label.as_deref(), anonymous.then_some("witness-1"));
+                            for what in ["pseudonym", "interviewer"] {
+                                assert_eq!(plan.withheld.iter().any(|w| w.what == what), anonymous);
+                            }
+                            assert!(!plan.withheld.iter().any(|w| w.what == "location"));
                             // Rule 3: media only when asked for and consented to.
                             let leaves: Vec<&str> = r
                                 .attachments
@@ -327,14 +364,12 @@ mod tests {
 
     #[test]
     fn a_refusal_names_every_record_without_consent() {
-        let court = Consent {
-            purposes: BTreeSet::from([Purpose::Court]),
-            ..Consent::default()
+        let with = |purpose| {
+            let mut meta = Metadata::default();
+            meta.consent.purposes = BTreeSet::from([purpose]);
+            meta
         };
-        let public = Consent {
-            purposes: BTreeSet::from([Purpose::Public]),
-            ..Consent::default()
-        };
+        let (court, public) = (with(Purpose::Court), with(Purpose::Public));
         let (a, b) = (RecordId::random(), RecordId::random());
         let req = Request {
             purpose: Purpose::Public,
@@ -345,13 +380,13 @@ mod tests {
         let candidates = [
             Candidate {
                 record: a,
-                consent: &court,
+                meta: &court,
                 has_identity: true,
                 attachments: &[],
             },
             Candidate {
                 record: b,
-                consent: &public,
+                meta: &public,
                 has_identity: true,
                 attachments: &[],
             },

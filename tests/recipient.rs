@@ -143,3 +143,72 @@ fn a_bundle_carries_no_hash_of_anything_it_withholds() {
     let manifest = std::fs::read_to_string(into.join("MANIFEST.json")).unwrap();
     assert!(manifest.contains(&letter_hex));
 }
+
+#[test]
+fn an_anonymous_witness_travels_under_a_label_without_pseudonym_interviewer_or_place() {
+    let tv = TestVault::new();
+    let st = tv.write(
+        "st.txt",
+        b"Nightingale told Interviewer Okonkwo what happened in Placeville.\n",
+    );
+    let id = tv.add(&[
+        "--witness",
+        "Nightingale",
+        "--interviewer",
+        "Okonkwo",
+        "--location",
+        "Placeville",
+        "--consent",
+        "court",
+        "--identity-level",
+        "anonymous",
+        "--text-file",
+        st.to_str().unwrap(),
+    ]);
+    let key = age::x25519::Identity::generate();
+    let key_file = tv.write(
+        "age.key",
+        secrecy::ExposeSecret::expose_secret(&key.to_string()).as_bytes(),
+    );
+    let bundle = tv.path("bundle.tar");
+    tv.cmd()
+        .args(["export", &id, "--purpose", "court", "--recipient"])
+        .arg(key.to_public().to_string())
+        .arg("-o")
+        .arg(&bundle)
+        .assert()
+        .success();
+    let into = tv.path("opened");
+    tv.cmd()
+        .arg("open-export")
+        .arg(&bundle)
+        .arg("--into")
+        .arg(&into)
+        .arg("--identity")
+        .arg(&key_file)
+        .arg("--trust-bundle-signer")
+        .assert()
+        .success();
+    let base = into.join("records").join(&id);
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(base.join("metadata.json")).unwrap()).unwrap();
+    assert_eq!(meta["metadata"]["witness"], "witness-1");
+    assert!(meta["metadata"]["interviewer"].is_null());
+    assert!(meta["metadata"]["location"].is_null());
+    let statement = std::fs::read_to_string(base.join("statement.txt")).unwrap();
+    assert!(statement.starts_with("witness-1 told"), "{statement}");
+    let manifest = std::fs::read_to_string(into.join("MANIFEST.json")).unwrap();
+    for what in ["\"pseudonym\"", "\"interviewer\"", "\"location\""] {
+        assert!(manifest.contains(what), "{what} not listed as withheld");
+    }
+    // The pseudonym, interviewer and place are nowhere in what the recipient holds. (The
+    // statement itself still names the interviewer: redaction covers the witness only.)
+    for f in files_of(&into).into_iter().chain([bundle.clone()]) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!contains(&bytes, b"Nightingale"), "{}", f.display());
+        if !f.ends_with("statement.txt") {
+            assert!(!contains(&bytes, b"Okonkwo"), "{}", f.display());
+            assert!(!contains(&bytes, b"Placeville"), "{}", f.display());
+        }
+    }
+}

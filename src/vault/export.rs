@@ -97,7 +97,7 @@ impl Vault {
             .zip(&identities)
             .map(|((row, sealed), identity)| Candidate {
                 record: row.record,
-                consent: &sealed.meta.consent,
+                meta: &sealed.meta,
                 has_identity: identity.is_some(),
                 attachments: &sealed.attachments,
             })
@@ -170,7 +170,14 @@ impl Vault {
             let tx = self.store.read()?;
             for (((row, sealed), plan), identity) in chosen.iter().zip(&plans).zip(&identities) {
                 let base = format!("records/{}", row.record);
-                let m = &sealed.meta;
+                // Anonymous: the label stands in for the pseudonym; interviewer and place stay.
+                let mut shown_meta = sealed.meta.clone();
+                if let Some(label) = &plan.label {
+                    shown_meta.witness = label.clone();
+                    shown_meta.interviewer = None;
+                    shown_meta.location = None;
+                }
+                let m = &shown_meta;
                 let metadata = serde_json::json!({
                     "id": row.record, "version": row.version, "metadata": m,
                     "created_at": sealed.created_at, "operator": sealed.operator,
@@ -193,14 +200,18 @@ impl Vault {
                 if let Some(info) = &sealed.statement {
                     let text = self.s.read_statement(&tx, row, info)?;
                     let real_name = identity.as_ref().and_then(|i| i.name.as_deref());
-                    let text = match real_name.filter(|_| plan.redact_statement) {
-                        Some(name) => {
-                            let (t, changed) = redact(text.expose_secret(), name, &m.witness);
-                            redacted = changed;
-                            Zeroizing::new(t)
-                        }
-                        None => Zeroizing::new(text.expose_secret().to_owned()),
-                    };
+                    let mut text = Zeroizing::new(text.expose_secret().to_owned());
+                    if let Some(name) = real_name.filter(|_| plan.redact_statement) {
+                        let (t, changed) = redact(&text, name, &m.witness);
+                        redacted |= changed;
+                        text = Zeroizing::new(t);
+                    }
+                    if plan.label.is_some() {
+                        // The pseudonym stays behind as well.
+                        let (t, changed) = redact(&text, &sealed.meta.witness, &m.witness);
+                        redacted |= changed;
+                        text = Zeroizing::new(t);
+                    }
                     inner
                         .add_bytes(&format!("{base}/statement.txt"), text.as_bytes())
                         .map_err(io_at(out))?;
