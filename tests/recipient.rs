@@ -24,6 +24,41 @@ fn files_of(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     common::files_under(dir)
 }
 
+/// Exports `id` for a court, sealed to a new age key, and opens the bundle as its recipient
+/// would (signer named as the sender gave it): the bundle, and the folder it opened into.
+fn export_and_open(tv: &TestVault, id: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = age::x25519::Identity::generate();
+    let key_file = tv.write(
+        "age.key",
+        secrecy::ExposeSecret::expose_secret(&key.to_string()).as_bytes(),
+    );
+    let bundle = tv.path("bundle.tar");
+    tv.cmd()
+        .args(["export", id, "--purpose", "court", "--recipient"])
+        .arg(key.to_public().to_string())
+        .arg("-o")
+        .arg(&bundle)
+        .assert()
+        .success();
+    let out = tv.cmd().args(["status", "--json"]).assert().success();
+    let status: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let into = tv.path("opened");
+    tv.cmd()
+        .arg("open-export")
+        .arg(&bundle)
+        .arg("--into")
+        .arg(&into)
+        .arg("--identity")
+        .arg(&key_file)
+        .args([
+            "--signer",
+            status["signing_key_fingerprint"].as_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    (bundle, into)
+}
+
 #[test]
 fn a_bundle_carries_no_hash_of_anything_it_withholds() {
     let tv = TestVault::new();
@@ -77,35 +112,7 @@ fn a_bundle_carries_no_hash_of_anything_it_withholds() {
         .assert()
         .success();
 
-    let key = age::x25519::Identity::generate();
-    let key_file = tv.write(
-        "age.key",
-        secrecy::ExposeSecret::expose_secret(&key.to_string()).as_bytes(),
-    );
-    let bundle = tv.path("bundle.tar");
-    tv.cmd()
-        .args(["export", &id, "--purpose", "court", "--recipient"])
-        .arg(key.to_public().to_string())
-        .arg("-o")
-        .arg(&bundle)
-        .assert()
-        .success();
-    let out = tv.cmd().args(["status", "--json"]).assert().success();
-    let status: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    let into = tv.path("opened");
-    tv.cmd()
-        .args(["open-export"])
-        .arg(&bundle)
-        .arg("--into")
-        .arg(&into)
-        .arg("--identity")
-        .arg(&key_file)
-        .args([
-            "--signer",
-            status["signing_key_fingerprint"].as_str().unwrap(),
-        ])
-        .assert()
-        .success();
+    let (bundle, into) = export_and_open(&tv, &id);
 
     // What left: the redacted statement and the letter, and nothing else of content.
     let base = into.join("records").join(&id);
@@ -165,30 +172,7 @@ fn an_anonymous_witness_travels_under_a_label_without_pseudonym_interviewer_or_p
         "--text-file",
         st.to_str().unwrap(),
     ]);
-    let key = age::x25519::Identity::generate();
-    let key_file = tv.write(
-        "age.key",
-        secrecy::ExposeSecret::expose_secret(&key.to_string()).as_bytes(),
-    );
-    let bundle = tv.path("bundle.tar");
-    tv.cmd()
-        .args(["export", &id, "--purpose", "court", "--recipient"])
-        .arg(key.to_public().to_string())
-        .arg("-o")
-        .arg(&bundle)
-        .assert()
-        .success();
-    let into = tv.path("opened");
-    tv.cmd()
-        .arg("open-export")
-        .arg(&bundle)
-        .arg("--into")
-        .arg(&into)
-        .arg("--identity")
-        .arg(&key_file)
-        .arg("--trust-bundle-signer")
-        .assert()
-        .success();
+    let (bundle, into) = export_and_open(&tv, &id);
     let base = into.join("records").join(&id);
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(base.join("metadata.json")).unwrap()).unwrap();
