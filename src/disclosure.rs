@@ -32,6 +32,9 @@ pub struct Request {
     pub include_media: bool,
     /// Release records whose consent does not list the purpose.
     pub override_consent: bool,
+    /// Leave out (and list) records whose consent does not list the purpose, instead of
+    /// refusing the export.
+    pub only_consented: bool,
 }
 
 /// One selected record, as the policy sees it.
@@ -56,6 +59,8 @@ pub struct RecordPlan {
     pub label: Option<String>,
     /// The attachments that leave, in their stored order.
     pub attachments: Vec<PartInfo>,
+    /// The record leaves at all (false: skipped for lack of consent, `only_consented`).
+    pub leaves: bool,
 }
 
 /// What an export releases: one [`RecordPlan`] per candidate, in order, what is withheld and
@@ -65,6 +70,8 @@ pub struct Plan {
     pub records: Vec<RecordPlan>,
     pub withheld: Vec<Withheld>,
     pub overridden: Vec<String>,
+    /// Records left out whole, with why (`only_consented`).
+    pub skipped: Vec<Withheld>,
 }
 
 /// Applies the rules (see the module documentation) to every candidate. Refuses the whole
@@ -76,7 +83,7 @@ pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
         .filter(|c| !c.meta.consent.purposes.contains(&req.purpose))
         .map(|c| &c.record)
         .collect();
-    if !refused.is_empty() && !req.override_consent {
+    if !refused.is_empty() && !req.override_consent && !req.only_consented {
         return Err(Error::ConsentRefused(
             refused
                 .iter()
@@ -89,13 +96,40 @@ pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
                 .collect(),
         ));
     }
-    let overridden: Vec<String> = refused.iter().map(|id| id.to_string()).collect();
+    let (overridden, skipped): (Vec<String>, Vec<Withheld>) = if req.override_consent {
+        (
+            refused.iter().map(|id| id.to_string()).collect(),
+            Vec::new(),
+        )
+    } else {
+        let why = format!("consent does not include {}", req.purpose.as_str());
+        let skipped = refused
+            .iter()
+            .map(|id| Withheld {
+                record: id.to_string(),
+                what: "record".into(),
+                name: None,
+                why: why.clone(),
+            })
+            .collect();
+        (Vec::new(), skipped)
+    };
 
     let mut withheld = Vec::new();
     let mut records = Vec::new();
     let mut labels = 0;
     for c in candidates {
         let consent = &c.meta.consent;
+        if skipped.iter().any(|s| s.record == c.record.to_string()) {
+            records.push(RecordPlan {
+                identity: false,
+                redact_statement: true,
+                label: None,
+                attachments: Vec::new(),
+                leaves: false,
+            });
+            continue;
+        }
         let identity_included = c.has_identity
             && req.include_identity
             && consent.identity_level == IdentityLevel::Named;
@@ -162,12 +196,14 @@ pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
             redact_statement: !identity_included,
             label,
             attachments,
+            leaves: true,
         });
     }
     Ok(Plan {
         records,
         withheld,
         overridden,
+        skipped,
     })
 }
 
@@ -286,6 +322,7 @@ mod tests {
                                 include_identity,
                                 include_media,
                                 override_consent,
+                                only_consented: false,
                             };
                             let candidate = Candidate {
                                 record,
@@ -376,6 +413,7 @@ mod tests {
             include_identity: false,
             include_media: false,
             override_consent: false,
+            only_consented: false,
         };
         let candidates = [
             Candidate {

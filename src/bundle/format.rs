@@ -127,6 +127,9 @@ pub struct Manifest {
     pub time: String,
     pub records: Vec<ManifestRecord>,
     pub withheld: Vec<Withheld>,
+    /// Records selected but left out whole, with why (`export --only-consented`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Withheld>,
     /// The intent event's leaf bytes (its JSON), which the outer receipt proves is in the
     /// signed log (bundle format v2 on).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -149,6 +149,7 @@ fn inner_with_intent(
                 attachments: Vec::new(),
             }],
             withheld: Vec::new(),
+            skipped: Vec::new(),
             intent_event: Some(
                 String::from_utf8(intent.unwrap_or_else(|| intent_leaf(export_id))).unwrap(),
             ),

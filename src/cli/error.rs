@@ -14,6 +14,8 @@ use tvault::Error;
 pub enum Exit {
     Failure = 1,
     Usage = 2,
+    /// Done, but not all of it: `export --only-consented` left records out.
+    Partial = 3,
     NoVault = 10,
     Busy = 11,
     WrongPassphrase = 12,

@@ -76,6 +76,11 @@ pub struct Args {
     /// Include records whose consent does not list the purpose (needs --reason; logged)
     #[arg(long, requires = "reason")]
     override_consent: bool,
+
+    /// With --all, --tag or --witness: export the records whose consent lists the purpose and
+    /// list the others as skipped (exit 3 when any was), instead of refusing the export
+    #[arg(long, conflicts_with_all = ["override_consent", "ids"])]
+    only_consented: bool,
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
@@ -135,14 +140,27 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             include_identity: args.include_identity,
             include_media: args.include_media,
             override_consent: args.override_consent,
+            only_consented: args.only_consented,
             seal,
             output: &args.output,
         },
         &mut |done, total| bar.set(done, total),
     )?;
     drop(bar);
+    let partial = (!summary.skipped.is_empty()).then(|| {
+        CliError::new(
+            Exit::Partial,
+            format!(
+                "{} record(s) skipped: their consent does not include {}",
+                summary.skipped.len(),
+                args.purpose.as_str()
+            ),
+        )
+        .hint("the bundle holds the others; its manifest lists the skipped records")
+    });
     if ctx.json {
-        return print_json(&summary);
+        print_json(&summary)?;
+        return partial.map_or(Ok(()), Err);
     }
     ctx.say(&format!(
         "Wrote {} ({} record(s), {} item(s) withheld), export {}.\nSHA-256 {}\nSigned by {}; the recipient should compare it with the fingerprint you give them another way.",
@@ -165,7 +183,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             w.why
         ));
     }
-    Ok(())
+    for s in &summary.skipped {
+        ctx.say(&format!("  skipped {}: {}", s.record, s.why));
+    }
+    partial.map_or(Ok(()), Err)
 }
 
 /// The export passphrase: the first line of FILE, or typed on the terminal (twice when

@@ -43,6 +43,8 @@ pub struct ExportRequest<'a> {
     pub include_media: bool,
     /// Include records whose consent does not list the purpose; needs a reason.
     pub override_consent: bool,
+    /// Leave out, and list, records whose consent does not list the purpose.
+    pub only_consented: bool,
     pub seal: Seal,
     pub output: &'a Path,
 }
@@ -55,6 +57,8 @@ pub struct ExportSummary {
     pub records: usize,
     pub withheld: Vec<crate::bundle::Withheld>,
     pub consent_overridden: Vec<String>,
+    /// Records left out for lack of consent (`only_consented`), with why.
+    pub skipped: Vec<crate::bundle::Withheld>,
     pub bundle_sha256: String,
     pub signer_fingerprint: String,
 }
@@ -106,15 +110,31 @@ impl Vault {
             records: plans,
             withheld,
             overridden,
+            skipped,
         } = disclosure::plan(
             &disclosure::Request {
                 purpose: req.purpose,
                 include_identity: req.include_identity,
                 include_media: req.include_media,
                 override_consent: req.override_consent,
+                only_consented: req.only_consented,
             },
             &candidates,
         )?;
+        // Only the records that leave go on (`only_consented` lists the others).
+        let (mut kept_chosen, mut kept_identities, mut kept_plans) =
+            (Vec::new(), Vec::new(), Vec::new());
+        for ((c, i), p) in chosen.into_iter().zip(identities).zip(plans) {
+            if p.leaves {
+                kept_chosen.push(c);
+                kept_identities.push(i);
+                kept_plans.push(p);
+            }
+        }
+        let (chosen, identities, plans) = (kept_chosen, kept_identities, kept_plans);
+        if chosen.is_empty() {
+            return Err(Error::NothingToExport);
+        }
 
         // Log the intent; its receipt goes into the bundle.
         let export_id = hex::encode(crypto::random_array::<16>());
@@ -127,6 +147,7 @@ impl Vault {
             "include_identity": req.include_identity,
             "include_media": req.include_media,
             "consent_overridden": overridden,
+            "skipped": skipped.iter().map(|s| &s.record).collect::<Vec<_>>(),
             "withheld": withheld.len(),
         }));
         self.record(vec![intent])?;
@@ -282,6 +303,7 @@ impl Vault {
                 time: now_rfc3339(),
                 records: manifest_records,
                 withheld: withheld.clone(),
+                skipped: skipped.clone(),
                 intent_event: Some(intent_event.clone()),
             };
             let stream = inner
@@ -311,6 +333,7 @@ impl Vault {
             records: chosen.len(),
             withheld,
             consent_overridden: overridden,
+            skipped,
             bundle_sha256,
             signer_fingerprint: fingerprint,
         })
