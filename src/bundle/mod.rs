@@ -8,6 +8,7 @@
 //! `records/<id>/…`, `MANIFEST.json`, `SHA256SUMS` and `SHA256SUMS.sig`.
 
 mod format;
+mod payload;
 mod read;
 mod report;
 #[cfg(test)]
@@ -17,9 +18,10 @@ mod write;
 
 pub use crate::disclosure::Withheld;
 pub use format::{Manifest, ManifestRecord, Receipt, header, ssh_sign, sums_text};
+pub use payload::Visitor;
 pub use read::{
-    BundleError, BundleFailure, BundleReport, SignerTrust, Unlock, VerifiedBundle, Visitor,
-    verify_bundle, verify_bundle_counted,
+    BundleError, BundleFailure, BundleReport, SignerTrust, Unlock, VerifiedBundle, verify_bundle,
+    verify_bundle_counted,
 };
 pub use report::report_html;
 pub use write::{BundleWriter, HashingWriter, InnerWriter, OuterFiles};

@@ -17,9 +17,9 @@
 //! what a failing pass read is not kept: `open-export` writes into a hidden folder that gets
 //! its name only at the end, `import` commits only after the pass returned.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read, Seek};
+use std::io::{self, Read};
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
@@ -31,6 +31,7 @@ use crate::audit::{self, Checkpoint};
 use crate::progress::{Counted, Tally};
 
 use super::format::SigCheck;
+use super::payload::{HashingReader, Pass, Visitor, inner_pass, write_files};
 use super::{
     FORMAT, FORMAT_V1, FORMAT_V2, INNER_NAMESPACE, Manifest, OUTER_FILES, OUTER_NAMESPACE,
     PRINCIPAL, Receipt, SMALL_FILE_LIMIT, parse_sums, ssh_verify,
@@ -141,7 +142,7 @@ pub enum Unlock {
 }
 
 /// The top-level files of the payload; everything else lives under `records/`.
-const INNER_TOP_LEVEL: [&str; 4] = [
+pub(super) const INNER_TOP_LEVEL: [&str; 4] = [
     "MANIFEST.json",
     "REPORT.html",
     "SHA256SUMS",
@@ -319,7 +320,7 @@ pub(super) fn signer(
 }
 
 /// Checks an SSHSIG over `msg` by `key`, naming `step` on failure.
-fn check_sig(
+pub(super) fn check_sig(
     step: &'static str,
     key: &VerifyingKey,
     namespace: &str,
@@ -338,10 +339,10 @@ fn check_sig(
 
 /// What the checking pass found signed inside the payload: each inner file's name and hash,
 /// and the signed `SHA256SUMS` and its signature as read.
-struct Listing {
-    sums: BTreeMap<String, [u8; 32]>,
-    sums_text: Vec<u8>,
-    sig: Vec<u8>,
+pub(super) struct Listing {
+    pub(super) sums: BTreeMap<String, [u8; 32]>,
+    pub(super) sums_text: Vec<u8>,
+    pub(super) sig: Vec<u8>,
 }
 
 /// A bundle that verified, still open. Later passes read this same open file and check
@@ -646,337 +647,4 @@ pub(super) fn intent_event(
         .as_ref()
         .and_then(|d| d["export_id"].as_str())
         .map(str::to_owned))
-}
-
-/// Receives each inner file, in the bundle's order, as it is decrypted: its checked relative
-/// path and a reader of its bytes. What it does not read is drained and hashed anyway.
-pub type Visitor<'a> = dyn FnMut(&Path, &mut dyn Read) -> io::Result<()> + 'a;
-
-/// Writes each inner file into `dir`, creating folders 0700 and files 0600, never over
-/// anything.
-fn write_files(dir: &Path) -> impl FnMut(&Path, &mut dyn Read) -> io::Result<()> + '_ {
-    let mut created = BTreeSet::new();
-    move |rel: &Path, data: &mut dyn Read| {
-        let target = dir.join(rel);
-        if let Some(parent) = target.parent()
-            && created.insert(parent.to_owned())
-        {
-            crate::fs::create_private_dir_all(parent)
-                .map_err(|e| io::Error::other(e.to_string()))?;
-        }
-        let mut file = crate::fs::create_new_file(&target)?;
-        io::copy(data, &mut file)?;
-        file.sync_all()
-    }
-}
-
-/// What a pass over the payload does with its files.
-enum Pass<'v, 'a> {
-    /// Check every name, hash and signature and the manifest; use nothing.
-    Check,
-    /// Hand `visit` each file `listing` holds, checked against its signed hash.
-    Use {
-        listing: &'v Listing,
-        visit: &'v mut Visitor<'a>,
-    },
-}
-
-/// One pass over the payload, from the start of the open bundle: finds `payload.age`, hashes
-/// it while decrypting it, and fails unless that hash is `payload_sha256`. Returns the
-/// manifest, the signed listing and the number of files.
-fn inner_pass(
-    file: &File,
-    unlock: &Unlock,
-    key: &VerifyingKey,
-    payload_sha256: &[u8; 32],
-    pass: Pass<'_, '_>,
-    tally: &mut Tally<'_>,
-) -> Result<(Manifest, Listing, usize), BundleError> {
-    let step = "decrypt payload.age";
-    let mut start = file;
-    start
-        .seek(io::SeekFrom::Start(0))
-        .or_else(|e| fail(step, e.to_string()))?;
-    let mut outer = tar::Archive::new(Counted { inner: file, tally });
-    let mut entries = outer.entries().or_else(|e| fail(step, e.to_string()))?;
-    let payload = loop {
-        let entry = match entries.next() {
-            Some(e) => e.or_else(|e| fail(step, e.to_string()))?,
-            None => return fail(step, "payload.age is missing"),
-        };
-        if entry.path_bytes().as_ref() == b"payload.age" {
-            break entry;
-        }
-    };
-    let mut payload = HashingReader {
-        inner: payload,
-        hasher: Sha256::new(),
-    };
-    let found = read_payload(&mut payload, unlock, key, pass)?;
-    // Whatever the payload said, it counts only if it is the one the signature covers.
-    io::copy(&mut payload, &mut io::sink()).or_else(|e| fail(step, e.to_string()))?;
-    if <[u8; 32]>::from(payload.hasher.finalize()) != *payload_sha256 {
-        return fail(
-            "payload.age",
-            "the file changed while it was read: this is not the payload its signed SHA256SUMS lists",
-        );
-    }
-    Ok(found)
-}
-
-/// Maps a failure to open the payload: sealed to other keys or another passphrase is the
-/// reader's mistake, not the bundle's; anything else is.
-fn decrypt_error(e: age::DecryptError) -> BundleError {
-    match e {
-        age::DecryptError::NoMatchingKeys | age::DecryptError::DecryptionFailed => BundleError {
-            step: "decrypt payload.age",
-            detail: "this bundle is not for that key (or passphrase)".into(),
-            kind: BundleFailure::NotForKey,
-        },
-        e => BundleError::integrity("decrypt payload.age", e.to_string()),
-    }
-}
-
-/// Decrypts the payload and reads the inner tar, checking every name and hash and both
-/// signatures (see [`Pass`]). Streams: nothing is held whole but the small top-level files.
-///
-/// Long on purpose: the per-entry checks and the final ones read as one list.
-fn read_payload(
-    payload: impl Read,
-    unlock: &Unlock,
-    key: &VerifyingKey,
-    mut pass: Pass<'_, '_>,
-) -> Result<(Manifest, Listing, usize), BundleError> {
-    let decryptor =
-        age::Decryptor::new(payload).or_else(|e| fail("decrypt payload.age", e.to_string()))?;
-    let stream = match unlock {
-        Unlock::Identities(ids) => decryptor.decrypt(ids.iter().map(|i| i.as_ref())),
-        Unlock::Passphrase(p) => {
-            let identity = age::scrypt::Identity::new(p.clone());
-            decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity))
-        }
-    }
-    .map_err(decrypt_error)?;
-
-    let step = "read the inner tar";
-    let mut inner = tar::Archive::new(stream);
-    let mut hashes: BTreeMap<String, [u8; 32]> = BTreeMap::new();
-    let mut small: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    for entry in inner.entries().or_else(|e| fail(step, e.to_string()))? {
-        let mut entry = entry.or_else(|e| fail(step, e.to_string()))?;
-        let raw = entry.path_bytes().into_owned();
-        let shown = shown_name(&String::from_utf8_lossy(&raw));
-        if entry.header().entry_type() != tar::EntryType::Regular {
-            return fail(step, format!("{shown} is not a regular file"));
-        }
-        let name = canonical_name(&raw)
-            .map_or_else(
-                || {
-                    fail(
-                        step,
-                        format!(
-                            "{shown} is not a plain relative name (an alias of another name, or one that could leave the folder)"
-                        ),
-                    )
-                },
-                Ok,
-            )?
-            .to_owned();
-        let top_level = INNER_TOP_LEVEL.contains(&name.as_str());
-        if !top_level && !name.starts_with("records/") {
-            return fail(step, format!("unexpected entry {shown}"));
-        }
-        if hashes.contains_key(&name) || small.contains_key(&name) {
-            return fail(step, format!("{shown} appears twice"));
-        }
-        let is_sums = name.starts_with("SHA256SUMS");
-        if let Pass::Use { listing, .. } = &pass
-            && !is_sums
-            && !listing.sums.contains_key(&name)
-        {
-            return fail(
-                step,
-                format!("{shown} is not listed in the signed SHA256SUMS"),
-            );
-        }
-        let rel = Path::new(&name);
-        if top_level {
-            if entry.size() > SMALL_FILE_LIMIT {
-                return fail(step, format!("{shown} is too large"));
-            }
-            let mut data = Vec::new();
-            entry
-                .read_to_end(&mut data)
-                .or_else(|e| fail(step, e.to_string()))?;
-            if let Pass::Use { listing, visit } = &mut pass {
-                let signed = match name.as_str() {
-                    "SHA256SUMS" => Some(&listing.sums_text),
-                    "SHA256SUMS.sig" => Some(&listing.sig),
-                    _ => None,
-                };
-                if signed.is_some_and(|s| *s != data) {
-                    return fail(step, format!("{shown} changed since it was checked"));
-                }
-                if !is_sums {
-                    expect_listed(listing, &name, &Sha256::digest(&data).into())?;
-                }
-                visit(rel, &mut data.as_slice())
-                    .or_else(|e| fail("use the records", e.to_string()))?;
-            }
-            if !is_sums {
-                hashes.insert(name.clone(), Sha256::digest(&data).into());
-            }
-            small.insert(name, data);
-        } else {
-            let mut hashing = HashingReader {
-                inner: &mut entry,
-                hasher: Sha256::new(),
-            };
-            if let Pass::Use { visit, .. } = &mut pass {
-                visit(rel, &mut hashing).or_else(|e| fail("use the records", e.to_string()))?;
-            }
-            io::copy(&mut hashing, &mut io::sink()).or_else(|e| fail(step, e.to_string()))?;
-            let hash = hashing.hasher.finalize().into();
-            if let Pass::Use { listing, .. } = &pass {
-                expect_listed(listing, &name, &hash)?;
-            }
-            hashes.insert(name, hash);
-        }
-    }
-    // Read the age stream to its end, so that its last chunk is authenticated too.
-    io::copy(&mut inner.into_inner(), &mut io::sink())
-        .or_else(|e| fail("decrypt payload.age", e.to_string()))?;
-
-    let step = "inner SHA256SUMS";
-    let (Some(sums_text), Some(sig), Some(manifest)) = (
-        small.remove("SHA256SUMS"),
-        small.remove("SHA256SUMS.sig"),
-        small.get("MANIFEST.json"),
-    ) else {
-        return fail(
-            step,
-            "MANIFEST.json, SHA256SUMS or SHA256SUMS.sig is missing",
-        );
-    };
-    check_sig(
-        "inner SHA256SUMS.sig",
-        key,
-        INNER_NAMESPACE,
-        &sums_text,
-        &sig,
-    )?;
-    let sums = parse_sums(&sums_text).map_or_else(|| fail(step, "not in sha256sum format"), Ok)?;
-    if sums != hashes {
-        let bad: String = hashes
-            .iter()
-            .find(|(n, h)| sums.get(*n) != Some(*h))
-            .map(|(n, _)| n.clone())
-            .or_else(|| sums.keys().find(|n| !hashes.contains_key(*n)).cloned())
-            .unwrap_or_default();
-        return fail(
-            step,
-            format!(
-                "{} does not match its checksum, or is missing",
-                shown_name(&bad)
-            ),
-        );
-    }
-    let manifest: Manifest =
-        serde_json::from_slice(manifest).or_else(|e| fail("MANIFEST.json", e.to_string()))?;
-    check_listed(&manifest, hashes.keys())?;
-    let files = hashes.len();
-    Ok((
-        manifest,
-        Listing {
-            sums,
-            sums_text,
-            sig,
-        },
-        files,
-    ))
-}
-
-/// Fails unless `name` has `hash` in the signed listing.
-fn expect_listed(listing: &Listing, name: &str, hash: &[u8; 32]) -> Result<(), BundleError> {
-    if listing.sums.get(name) == Some(hash) {
-        Ok(())
-    } else {
-        fail(
-            "inner SHA256SUMS",
-            format!("{} does not match its signed checksum", shown_name(name)),
-        )
-    }
-}
-
-/// Checks that every file under `records/` is one the manifest accounts for: the metadata,
-/// custody, statement, identity (only where the manifest says it was included) or a listed
-/// attachment of a record it lists. Record ids are 32 lowercase hex digits, each listed once.
-fn check_listed<'n>(
-    manifest: &Manifest,
-    names: impl Iterator<Item = &'n String>,
-) -> Result<(), BundleError> {
-    let step = "MANIFEST.json";
-    let mut allowed = BTreeSet::new();
-    for rec in &manifest.records {
-        let plain_id = rec.id.len() == 32
-            && rec
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !plain_id {
-            return fail(step, "a record id is not 32 lowercase hex digits");
-        }
-        let base = format!("records/{}", rec.id);
-        if !allowed.insert(format!("{base}/metadata.json")) {
-            return fail(step, format!("record {} is listed twice", rec.id));
-        }
-        allowed.insert(format!("{base}/custody.json"));
-        allowed.insert(format!("{base}/statement.txt"));
-        if rec.identity_included {
-            allowed.insert(format!("{base}/identity.json"));
-        }
-        for name in &rec.attachments {
-            if canonical_name(name.as_bytes()).is_none() || name.contains('/') {
-                return fail(step, "an attachment name is not a plain file name");
-            }
-            if !allowed.insert(format!("{base}/attachments/{name}")) {
-                return fail(step, "an attachment is listed twice");
-            }
-        }
-    }
-    for name in names.filter(|n| n.starts_with("records/")) {
-        if !allowed.contains(name) {
-            return fail(
-                step,
-                format!(
-                    "{} is not a file of a record the manifest lists",
-                    shown_name(name)
-                ),
-            );
-        }
-    }
-    Ok(())
-}
-
-/// An inner name as an error shows it: quoted and escaped, and without an attachment's file
-/// name, which is the witness's material (`records/ID/attachments/…`).
-fn shown_name(name: &str) -> String {
-    match name.split_once("/attachments/") {
-        Some((record, _)) => format!("{:?}", format!("{record}/attachments/…")),
-        None => format!("{name:?}"),
-    }
-}
-
-/// A reader that hashes what passes through it.
-pub(super) struct HashingReader<R: Read> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
 }
