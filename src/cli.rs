@@ -16,6 +16,7 @@ mod doctor;
 mod editor;
 pub mod error;
 mod export;
+mod fields;
 pub mod harden;
 mod history;
 mod import;

@@ -280,11 +280,15 @@ impl fmt::Debug for Metadata {
 pub struct WitnessIdentity {
     pub name: Option<String>,
     pub contact: Option<String>,
+    /// Other names the witness goes by (a nickname, a maiden name, another spelling). Sealed
+    /// identities from before aliases existed decode with none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 impl WitnessIdentity {
     pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.contact.is_none()
+        self.name.is_none() && self.contact.is_none() && self.aliases.is_empty()
     }
 }
 
@@ -475,6 +479,24 @@ mod tests {
             "2024-02-29".parse::<InterviewDate>().unwrap().as_str(),
             "2024-02-29"
         );
+    }
+
+    #[test]
+    fn identities_sealed_before_aliases_still_decode() {
+        let old: WitnessIdentity = serde_json::from_str(r#"{"name":"N","contact":null}"#).unwrap();
+        assert_eq!(old.name.as_deref(), Some("N"));
+        assert!(old.aliases.is_empty());
+        assert!(!old.is_empty());
+        let new = WitnessIdentity {
+            name: None,
+            contact: None,
+            aliases: vec!["A".into()],
+        };
+        assert!(!new.is_empty());
+        let round: WitnessIdentity =
+            serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
+        assert!(round == new);
+        assert_eq!(format!("{new:?}"), "WitnessIdentity(..)");
     }
 
     #[test]

@@ -264,6 +264,7 @@ fn add_list_show_cat_and_search_round_trip() {
     );
     let audio = content(3 * 1024 * 1024 + 17, 1);
     let audio_path = tv.write("interview.mp3", &audio);
+    let identity = tv.identity_file("Real Person", Some("+7 000"), &["Persona", "R. P."]);
     let id = tv.add(&[
         "--witness",
         "Nightingale",
@@ -287,10 +288,8 @@ fn add_list_show_cat_and_search_round_trip() {
         "named",
         "--media-consent",
         "voice",
-        "--witness-name",
-        "Real Person",
-        "--witness-contact",
-        "+7 000",
+        "--identity-file",
+        &identity,
         "--text-file",
         statement.to_str().unwrap(),
         "--attach",
@@ -358,6 +357,10 @@ fn add_list_show_cat_and_search_round_trip() {
     let shown = json(&out.get_output().stdout);
     assert_eq!(shown["identity"]["name"], "Real Person");
     assert_eq!(shown["identity"]["contact"], "+7 000");
+    assert_eq!(
+        shown["identity"]["aliases"],
+        serde_json::json!(["Persona", "R. P."])
+    );
 
     // cat: byte for byte, each attachment by its name.
     assert_eq!(tv.cat(&id, "interview.mp3"), audio);
@@ -840,6 +843,46 @@ fn doctor_checks_without_a_passphrase_and_names_nothing() {
     assert_eq!(integrity["status"], "ok");
     let file = checks.iter().find(|c| c["check"] == "vault file").unwrap();
     assert_eq!(file["status"], "ok", "the vault is 0600");
+    let history = checks
+        .iter()
+        .find(|c| c["check"] == "shell history")
+        .unwrap();
+    assert_eq!(history["status"], "ok", "no history file in this HOME");
+}
+
+#[test]
+fn doctor_warns_of_a_shell_history_file_on_disk() {
+    let tv = TestVault::new();
+    let home = tv.path("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join(".bash_history"), "ls\n").unwrap();
+    let doctor = || {
+        let mut cmd = tv.bare_cmd();
+        cmd.env_remove("HISTFILE").arg("--vault").arg(&tv.vault);
+        cmd
+    };
+    doctor().arg("doctor").assert().success().stdout(
+        predicate::str::contains("warn  shell history").and(
+            predicate::str::contains("HISTCONTROL=ignorespace")
+                .and(predicate::str::contains("unset HISTFILE")),
+        ),
+    );
+    let out = doctor().args(["doctor", "--json"]).assert().success();
+    let report = json(&out.get_output().stdout);
+    let history = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "shell history")
+        .unwrap()
+        .clone();
+    assert_eq!(history["status"], "warn");
+    assert!(
+        history["detail"]
+            .as_str()
+            .unwrap()
+            .contains(".bash_history")
+    );
 }
 
 #[test]
@@ -1176,7 +1219,8 @@ fn shown_record(tv: &TestVault, shown: &str) -> serde_json::Value {
 fn add_on_a_terminal_asks_for_each_field_and_takes_the_statement_as_typed() {
     let tv = TestVault::new();
     let typed = "Nightingale\nThe night of the raid\n2026-13-01\n2026-11-02\nKashgar\nug\n\
-                 archive,nowhere\narchive,court\nThey came at night.\nSecond line: ünïcödé.\n.\n";
+                 archive,nowhere\narchive,court\nAmina Qasim\n\nAmi, A. Q.\n\
+                 They came at night.\nSecond line: ünïcödé.\n.\n";
     let shown = on_terminal_typed(&tv, "add", typed, &[]);
     assert!(
         shown.contains("expected a date"),
@@ -1195,12 +1239,32 @@ fn add_on_a_terminal_asks_for_each_field_and_takes_the_statement_as_typed() {
         record["statement"],
         "They came at night.\nSecond line: ünïcödé.\n"
     );
+    let id = record["id"].as_str().unwrap();
+    let out = tv
+        .cmd()
+        .args(["show", id, "--identity", "--json"])
+        .assert()
+        .success();
+    let shown: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(shown["identity"]["name"], "Amina Qasim");
+    assert!(shown["identity"]["contact"].is_null());
+    assert_eq!(
+        shown["identity"]["aliases"],
+        serde_json::json!(["Ami", "A. Q."])
+    );
 
-    // With the witness given, only the statement is asked for; ending at once stores none.
-    let shown = on_terminal_typed(&tv, "add --witness Lark", ".\n", &[]);
+    // With the witness given, the identity (each part may be skipped) and the statement are
+    // asked for; ending at once stores none.
+    let shown = on_terminal_typed(&tv, "add --witness Lark", "\n\n\n.\n", &[]);
     let record = shown_record(&tv, &shown);
     assert_eq!(record["metadata"]["witness"], "Lark");
     assert!(record["statement"].is_null(), "{record}");
+    let id = record["id"].as_str().unwrap();
+    tv.cmd()
+        .args(["show", id, "--identity"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("none recorded"));
 
     // Without a terminal, a missing --witness is a usage error with a hint.
     tv.cmd()
@@ -1227,7 +1291,7 @@ fn add_editor_writes_only_to_ram_and_removes_the_file() {
     let shown = on_terminal_typed(
         &tv,
         "add --witness Wren --editor",
-        "",
+        "\n\n\n",
         &[("EDITOR", editor.to_str().unwrap()), ("VISUAL", "")],
     );
     let record = shown_record(&tv, &shown);
@@ -1246,7 +1310,12 @@ fn add_editor_writes_only_to_ram_and_removes_the_file() {
             tv.pass_file.display()
         ),
         &[("EDITOR", "true"), ("VISUAL", "")],
-        &[("Store the record without a statement?", "n")],
+        &[
+            ("Real name: ", ""),
+            ("Contact: ", ""),
+            ("comma-separated: ", ""),
+            ("Store the record without a statement?", "n"),
+        ],
     );
     assert!(!ok && shown.contains("nothing was stored"), "{shown}");
     let out = tv.cmd().args(["list", "--json"]).assert().success();

@@ -363,8 +363,8 @@ fn amend_keeps_every_earlier_version_readable_and_hashed() {
             &id,
             "--attach",
             new_photo.to_str().unwrap(),
-            "--witness-name",
-            "Named Later",
+            "--identity-file",
+            &tv.identity_file("Named Later", None, &[]),
         ])
         .assert()
         .success();

@@ -62,13 +62,12 @@ fn vault_with_record() -> (TestVault, String) {
     let doc = tv.write("letter.pdf", b"%PDF- a letter");
     let voice = tv.write("interview.m4a", &content(200_000, 1));
     let photo = tv.write("face.jpg", &content(5_000, 2));
+    let identity = tv.identity_file(REAL_NAME, Some("+7 700 000 0000"), &[]);
     let id = tv.add(&[
         "--witness",
         "Nightingale",
-        "--witness-name",
-        REAL_NAME,
-        "--witness-contact",
-        "+7 700 000 0000",
+        "--identity-file",
+        &identity,
         "--consent",
         "court,un",
         "--identity-level",
@@ -465,11 +464,12 @@ fn identity_and_identifying_media_stay_behind_unless_asked_and_consented() {
 fn a_pseudonymous_witness_is_never_named_even_when_asked() {
     let tv = TestVault::new();
     let st = tv.write("st.txt", b"I am Rahima Yusup and I saw it.\n");
+    let identity = tv.identity_file("Rahima Yusup", None, &[]);
     tv.add(&[
         "--witness",
         "Kite",
-        "--witness-name",
-        "Rahima Yusup",
+        "--identity-file",
+        &identity,
         "--consent",
         "court",
         "--identity-level",

@@ -50,6 +50,8 @@ fn a_format_1_vault_opens_and_reads_back_exactly() {
     assert_eq!(shown["metadata"]["consent"]["media"]["voice"], true);
     assert_eq!(shown["identity"]["name"], "Fixture Real Name");
     assert_eq!(shown["identity"]["contact"], "fixture@example.org");
+    // Sealed before aliases existed: it decodes, with none.
+    assert_eq!(shown["identity"]["aliases"], serde_json::json!([]));
     assert_eq!(tv.cat(id, "note.bin"), b"attachment bytes\x00\x01\x02");
 }
 

@@ -218,11 +218,12 @@ fn a_shredded_record_leaves_only_its_tombstone() {
     let tv = TestVault::new();
     let st = tv.write("st.txt", b"Statement to be withdrawn.\n");
     let att = tv.write("a.bin", &common::content(2_500_000, 6));
+    let identity = tv.identity_file("Real Name", None, &[]);
     let id = tv.add(&[
         "--witness",
         "W",
-        "--witness-name",
-        "Real Name",
+        "--identity-file",
+        &identity,
         "--text-file",
         st.to_str().unwrap(),
         "--attach",

@@ -56,7 +56,10 @@ fn canaries_never_reach_the_disk() {
         "CanaryAttachmentContentB5",
         "CanaryFileNameN3",
         "CanaryOperatorQ7",
+        "CanaryAliasOfWitnessR2",
     ];
+    // The identity file is the operator's input, outside the folders scanned below.
+    let identity = tv.identity_file(canaries[6], Some(canaries[7]), &[canaries[12]]);
     let statement = tv.write(
         "in-statement.txt",
         format!("Line one.\n{} said the guards came.\n", canaries[8]).as_bytes(),
@@ -84,10 +87,8 @@ fn canaries_never_reach_the_disk() {
         canaries[5],
         "--consent",
         "court",
-        "--witness-name",
-        canaries[6],
-        "--witness-contact",
-        canaries[7],
+        "--identity-file",
+        &identity,
         "--text-file",
         statement.to_str().unwrap(),
         "--attach",

@@ -115,7 +115,8 @@ fn a_flipped_header_row_byte_is_caught() {
 #[test]
 fn a_flipped_metadata_or_identity_byte_is_caught() {
     let tv = TestVault::new();
-    let id = tv.add(&["--witness", "W", "--witness-name", "Someone"]);
+    let identity = tv.identity_file("Someone", None, &[]);
+    let id = tv.add(&["--witness", "W", "--identity-file", &identity]);
     let meta = blob(&tv, "SELECT meta FROM record_version");
     flip_in_file(&tv, &meta, 100);
     for args in [&["show", id.as_str()][..], &["verify"]] {
@@ -131,7 +132,8 @@ fn a_flipped_metadata_or_identity_byte_is_caught() {
     assert_eq!(out.status.code(), Some(13));
 
     let tv = TestVault::new();
-    let id2 = tv.add(&["--witness", "W", "--witness-name", "Someone"]);
+    let identity = tv.identity_file("Someone", None, &[]);
+    let id2 = tv.add(&["--witness", "W", "--identity-file", &identity]);
     let identity = blob(&tv, "SELECT identity FROM record_version");
     flip_in_file(&tv, &identity, 50);
     tv.cmd().args(["show", &id2]).assert().success();

@@ -1,6 +1,7 @@
 //! `tvault add`: record one testimony. Its content flags are shared with `amend`.
 
 use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use tvault::vault::{Attachment, Intake};
 use tvault::{Consent, IdentityLevel, MediaConsent, Purpose};
 
 use super::error::{CliError, Exit};
+use super::fields;
 use super::passphrase::Terminal;
 use super::progress::Bar;
 use super::{Context, print, print_json};
@@ -74,13 +76,27 @@ pub struct ContentArgs {
     #[arg(long, value_name = "voice,face|none", value_parser = MediaConsent::from_str)]
     pub media_consent: Option<MediaConsent>,
 
-    /// The witness's real name: sealed apart, shown only with `show --identity`
-    #[arg(long, value_name = "NAME")]
-    pub witness_name: Option<String>,
+    /// The witness's real name, contact and aliases, from a TOML file: `name = "…"`,
+    /// `contact = "…"`, `aliases = ["…", …]`; sealed apart, shown only with `show --identity`.
+    /// Put it on a RAM-backed folder (e.g. /dev/shm) and remove it afterwards
+    #[arg(long, value_name = "FILE")]
+    pub identity_file: Option<PathBuf>,
 
-    /// How to reach the witness: sealed with the real name
-    #[arg(long, value_name = "TEXT")]
-    pub witness_contact: Option<String>,
+    /// The fields above from a TOML file (`title = "…"`, `tags = ["…"]`, `consent = "court"`,
+    /// `identity_level`, `media_consent`, …), so that none is typed on the command line; a
+    /// flag given as well wins
+    #[arg(long, value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
+
+    /// Refused: a name on the command line stays in the shell's history (use --identity-file)
+    #[arg(long, hide = true, num_args = 1.., action = clap::ArgAction::Append,
+          value_parser = clap::value_parser!(OsString))]
+    pub witness_name: Vec<OsString>,
+
+    /// Refused, like --witness-name (use --identity-file)
+    #[arg(long, hide = true, num_args = 1.., action = clap::ArgAction::Append,
+          value_parser = clap::value_parser!(OsString))]
+    pub witness_contact: Vec<OsString>,
 
     /// The statement, as UTF-8 text; `-` reads standard input
     #[arg(long, value_name = "FILE|-")]
@@ -92,6 +108,52 @@ pub struct ContentArgs {
 }
 
 impl ContentArgs {
+    /// Refuses the witness's identity given as a flag, and fills the fields not given as flags
+    /// from `--metadata-file`; `witness` is the command's own pseudonym flag. Runs first, so a
+    /// refusal stores nothing and asks for nothing.
+    pub fn settle(&mut self, witness: &mut Option<String>) -> Result<(), CliError> {
+        if !self.witness_name.is_empty() {
+            return Err(fields::refuse_identity_flag("--witness-name"));
+        }
+        if !self.witness_contact.is_empty() {
+            return Err(fields::refuse_identity_flag("--witness-contact"));
+        }
+        // Dropped at once: a refusal must not keep the value around either.
+        self.witness_name.clear();
+        self.witness_contact.clear();
+        let Some(path) = &self.metadata_file else {
+            return Ok(());
+        };
+        let file = fields::read_metadata(path)?;
+        // A flag on the command line wins over the file.
+        fn fill<T>(flag: &mut Option<T>, from_file: Option<T>) {
+            if flag.is_none() {
+                *flag = from_file;
+            }
+        }
+        fill(witness, file.witness);
+        fill(&mut self.title, file.title);
+        fill(&mut self.interviewer, file.interviewer);
+        fill(&mut self.date, file.date);
+        fill(&mut self.location, file.location);
+        fill(&mut self.language, file.language);
+        fill(&mut self.consent, file.consent);
+        fill(&mut self.identity_level, file.identity_level);
+        fill(&mut self.media_consent, file.media_consent);
+        if self.tags.is_empty() {
+            self.tags = file.tags.unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    /// Reads `--identity-file`, when given.
+    pub fn identity(&self) -> Result<Option<fields::IdentityFile>, CliError> {
+        self.identity_file
+            .as_deref()
+            .map(fields::read_identity)
+            .transpose()
+    }
+
     /// Opens the statement and every attachment, before any passphrase is asked for, so a
     /// typo fails fast.
     pub fn open_inputs(&self) -> Result<Inputs, CliError> {
@@ -129,6 +191,7 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
     // statement as typed; it never goes through a file.
     let guided =
         args.content.text_file.is_none() && !ctx.sources.no_input && std::io::stdin().is_terminal();
+    args.content.settle(&mut args.witness)?;
     if args.editor && !guided {
         return Err(CliError::usage("--editor needs a terminal")
             .hint("give the statement with --text-file FILE or --text-file - instead"));
@@ -143,12 +206,20 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
         }
         _ => {}
     }
+    let mut identity = args.content.identity()?.map(|mut file| WitnessIdentity {
+        name: file.name.take(),
+        contact: file.contact.take(),
+        aliases: file.aliases.take().unwrap_or_default(),
+    });
     let (mut statement, mut attachments, bytes) = args.content.open_inputs()?;
     let mut vault = ctx.unlock()?;
     if guided {
         let mut tty = ctx.sources.terminal()?;
         if args.witness.is_none() {
             ask_fields(&mut tty, &mut args)?;
+        }
+        if identity.is_none() {
+            identity = Some(ask_identity(&mut tty)?);
         }
         let text = if args.editor {
             let text = super::editor::edit(tvault::vault::STATEMENT_LIMIT)?;
@@ -199,10 +270,7 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
                 media: c.media_consent.unwrap_or_default(),
             },
         },
-        identity: WitnessIdentity {
-            name: c.witness_name,
-            contact: c.witness_contact,
-        },
+        identity: identity.unwrap_or_default(),
         statement,
         attachments,
     };
@@ -270,6 +338,31 @@ fn ask_fields(tty: &mut Terminal, args: &mut Args) -> Result<(), CliError> {
         };
     }
     Ok(())
+}
+
+/// Asks, on the terminal, for the witness's real identity; each answer may be left empty.
+fn ask_identity(tty: &mut Terminal) -> Result<WitnessIdentity, CliError> {
+    tty.say(
+        "The witness's real identity is sealed apart from the record and shown only with \
+         `tvault show --identity`. Press Enter to leave a field empty.\n",
+    )?;
+    let optional = |tty: &mut Terminal, question: &str| -> Result<Option<String>, CliError> {
+        let answer = tty.ask_private_line(question)?;
+        Ok((!answer.is_empty()).then(|| answer.as_str().to_owned()))
+    };
+    let name = optional(tty, "Real name: ")?;
+    let contact = optional(tty, "Contact: ")?;
+    let aliases = tty.ask_private_line("Other names the statement may use, comma-separated: ")?;
+    Ok(WitnessIdentity {
+        name,
+        contact,
+        aliases: aliases
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 /// Opens an input file, refusing folders. The message names the argument, not the path: a

@@ -10,7 +10,7 @@ use super::{Context, print, print_json};
 
 /// Make a new version of a record: given fields and parts replace, the rest carries over
 ///
-/// Records are never edited in place. `--tag` replaces all tags; `--attach` adds a file, or
+/// Records are never edited in place. An identity file replaces the keys it sets. `--tag` replaces all tags; `--attach` adds a file, or
 /// replaces the attachment of the same name.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,10 +29,12 @@ pub struct Args {
     content: ContentArgs,
 }
 
-pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
+    args.content.settle(&mut args.witness)?;
     if args.witness.as_deref().is_some_and(|w| w.trim().is_empty()) {
         return Err(CliError::usage("--witness needs a pseudonym"));
     }
+    let mut identity = args.content.identity()?.unwrap_or_default();
     let (statement, mut attachments, bytes) = args.content.open_inputs()?;
     let c = args.content;
     let mut vault = ctx.unlock()?;
@@ -50,8 +52,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             identity_level: c.identity_level,
             media: c.media_consent,
         },
-        witness_name: c.witness_name,
-        witness_contact: c.witness_contact,
+        witness_name: identity.name.take(),
+        witness_contact: identity.contact.take(),
+        witness_aliases: identity.aliases.take(),
         statement,
         attachments,
         remove: args.remove,

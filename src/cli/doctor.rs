@@ -3,7 +3,7 @@
 //! any content. It needs no passphrase and records nothing.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tvault::store::{self, Store};
@@ -12,7 +12,7 @@ use super::error::{CliError, Exit};
 use super::{Context, human_size, print, print_json};
 
 /// Check the vault's file, folder, filesystem and free space, the anchor, and the machine
-/// (swap, core dumps, a terminal for prompts); needs no passphrase
+/// (swap, core dumps, a terminal for prompts, a shell history file); needs no passphrase
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
@@ -44,6 +44,27 @@ fn filesystem_warning(magic: i64) -> Option<&'static str> {
         0x0102_1994 => Some("tmpfs: held in memory only; the vault is lost at the next restart"),
         _ => None,
     }
+}
+
+/// The shell history file that exists on persistent storage, if any: `$HISTFILE`, else the
+/// usual places of bash, zsh and fish under `$HOME`. A command line typed there stays on disk.
+fn shell_history() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let candidates: Vec<PathBuf> = std::env::var_os("HISTFILE")
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(home.iter().flat_map(|h| {
+            [
+                h.join(".bash_history"),
+                h.join(".zsh_history"),
+                h.join(".local/share/fish/fish_history"),
+            ]
+        }))
+        .collect();
+    candidates
+        .into_iter()
+        .find(|f| f.is_file() && !super::editor::ram_backed(f.parent().unwrap_or(Path::new("/"))))
 }
 
 /// Long on purpose: a flat list of independent checks, each adding one line to the report.
@@ -159,6 +180,18 @@ pub fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
             "warn",
             "none: give passphrases with --passphrase-file, --passphrase-fd or --passphrase-command",
         )
+    });
+
+    checks.push(match shell_history() {
+        Some(file) => check(
+            "shell history",
+            "warn",
+            format!(
+                "{} keeps every command typed: keep tvault's out of it with HISTCONTROL=ignorespace and a leading space, or `unset HISTFILE` for the session",
+                file.display()
+            ),
+        ),
+        None => check("shell history", "ok", "no history file found"),
     });
 
     let failed = checks.iter().any(|c| c.status == "fail");

@@ -35,7 +35,7 @@ fn ram_dir() -> Result<PathBuf, CliError> {
     .hint("or set XDG_RUNTIME_DIR to a tmpfs folder (it usually is /run/user/$UID)"))
 }
 
-fn ram_backed(dir: &Path) -> bool {
+pub fn ram_backed(dir: &Path) -> bool {
     rustix::fs::statfs(dir).is_ok_and(|fs| {
         // `f_type`'s width differs between platforms.
         #[allow(clippy::unnecessary_cast)]

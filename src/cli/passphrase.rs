@@ -244,6 +244,15 @@ impl Terminal {
         Ok(text)
     }
 
+    /// Asks for something sensitive with echo on (a witness's name: the operator checks what
+    /// they typed) and returns it trimmed, in a zeroizing string.
+    pub fn ask_private_line(&mut self, question: &str) -> Result<Zeroizing<String>, CliError> {
+        self.say(question)?;
+        let line = read_line(&mut self.tty).map_err(|e| source_error("the terminal", e))?;
+        let text = String::from_utf8_lossy(&line);
+        Ok(Zeroizing::new(text.trim().to_owned()))
+    }
+
     /// Asks a question with echo on and returns the answer (not a secret).
     pub fn ask_line(&mut self, question: &str) -> Result<String, CliError> {
         self.say(question)?;

@@ -16,7 +16,7 @@ pub struct Args {
     /// The record's id, or a unique prefix of it
     id: RecordIdPrefix,
 
-    /// Also show the witness's real name and contact
+    /// Also show the witness's real name, contact and aliases
     #[arg(long)]
     identity: bool,
 
@@ -90,7 +90,15 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             "origin": origin_json(sealed),
         });
         if args.identity {
-            doc["identity"] = serde_json::to_value(&view.identity).expect("identity serialises");
+            // Spelled out, so `aliases` is there (maybe empty) for identities of any age.
+            doc["identity"] = match &view.identity {
+                Some(id) => serde_json::json!({
+                    "name": id.name,
+                    "contact": id.contact,
+                    "aliases": id.aliases,
+                }),
+                None => serde_json::Value::Null,
+            };
         }
         return print_json(&doc);
     }
@@ -143,6 +151,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             Some(id) => {
                 text += &field("real name", id.name.as_deref());
                 text += &field("contact", id.contact.as_deref());
+                text += &field(
+                    "aliases",
+                    Some(id.aliases.join(", "))
+                        .filter(|a| !a.is_empty())
+                        .as_deref(),
+                );
             }
             None => text += &field("identity", Some("none recorded")),
         }

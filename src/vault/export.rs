@@ -220,9 +220,20 @@ impl Vault {
                 let mut redacted = false;
                 if let Some(info) = &sealed.statement {
                     let text = self.s.read_statement(&tx, row, info)?;
-                    let real_name = identity.as_ref().and_then(|i| i.name.as_deref());
+                    // The real name and every alias the witness goes by.
+                    let names: Vec<&str> = identity
+                        .as_ref()
+                        .filter(|_| plan.redact_statement)
+                        .map(|i| {
+                            i.name
+                                .iter()
+                                .chain(&i.aliases)
+                                .map(String::as_str)
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     let mut text = Zeroizing::new(text.expose_secret().to_owned());
-                    if let Some(name) = real_name.filter(|_| plan.redact_statement) {
+                    for name in names {
                         let (t, changed) = redact(&text, name, &m.witness);
                         redacted |= changed;
                         text = Zeroizing::new(t);

@@ -87,6 +87,8 @@ pub struct Amendment<'a> {
     pub meta: MetaEdit,
     pub witness_name: Option<String>,
     pub witness_contact: Option<String>,
+    /// Replaces all of the witness's aliases.
+    pub witness_aliases: Option<Vec<String>>,
     /// Replaces the statement.
     pub statement: Option<Box<dyn Read + 'a>>,
     /// Added; one with the name of an existing attachment replaces it.
@@ -178,6 +180,7 @@ impl Vault {
             meta: edit,
             witness_name,
             witness_contact,
+            witness_aliases,
             statement,
             attachments,
             remove,
@@ -219,6 +222,9 @@ impl Vault {
         }
         if let Some(contact) = witness_contact {
             identity.contact = Some(contact);
+        }
+        if let Some(aliases) = witness_aliases {
+            identity.aliases = aliases;
         }
         let sealed = SealedMeta {
             v: SealedMeta::VERSION,

@@ -119,6 +119,7 @@ fn the_digest_follows_every_write_and_is_rebuilt_when_stale() {
         meta: MetaEdit::default(),
         witness_name: None,
         witness_contact: None,
+        witness_aliases: None,
         statement: Some(Box::new(&b"the harbour master"[..])),
         attachments: Vec::new(),
         remove: Vec::new(),

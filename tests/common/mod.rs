@@ -51,6 +51,8 @@ impl TestVault {
                 cmd.env_remove(&key);
             }
         }
+        // HISTFILE too: `doctor` reports on the shell's history file.
+        cmd.env_remove("HISTFILE");
         cmd.env("HOME", self.dir.path().join("home"))
             .env("TMPDIR", &self.tmp)
             .env("NO_COLOR", "1");
@@ -68,6 +70,8 @@ impl TestVault {
                 cmd.env_remove(&key);
             }
         }
+        // HISTFILE too: `doctor` reports on the shell's history file.
+        cmd.env_remove("HISTFILE");
         cmd.env("HOME", self.dir.path().join("home"))
             .env("TMPDIR", &self.tmp)
             .env("NO_COLOR", "1")
@@ -114,6 +118,22 @@ impl TestVault {
         let p = self.path(name);
         std::fs::write(&p, data).unwrap();
         p
+    }
+
+    /// Writes an identity file for `--identity-file` and returns its path, as text for `args`.
+    pub fn identity_file(&self, name: &str, contact: Option<&str>, aliases: &[&str]) -> String {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // `{:?}` quotes plain test strings the way TOML does.
+        let mut text = format!("name = {name:?}\n");
+        if let Some(contact) = contact {
+            text += &format!("contact = {contact:?}\n");
+        }
+        if !aliases.is_empty() {
+            text += &format!("aliases = {aliases:?}\n");
+        }
+        let path = self.write(&format!("identity-{n}.toml"), text.as_bytes());
+        path.to_str().expect("a UTF-8 temp path").to_owned()
     }
 
     /// Runs `add` with the given arguments and returns the new record id.
