@@ -74,18 +74,11 @@ fn a_bundle_carries_no_hash_of_anything_it_withholds() {
     let st2 = tv.write("st2.txt", &second);
     let photo_path = tv.write("face.jpg", &photo);
     let letter_path = tv.write("letter.txt", &letter);
-    // The identity goes in as the version of tvault in use takes it: a file when it has
-    // --identity-file, else the flag.
-    let help = tv.cmd().args(["add", "--help"]).output().unwrap();
-    let by_file = String::from_utf8_lossy(&help.stdout).contains("--identity-file");
-    let mut add = tv.cmd();
-    add.args(["add", "--witness", "Nightingale", "--consent", "court"]);
-    if by_file {
-        add.arg("--identity-file").arg(&identity);
-    } else {
-        add.args(["--witness-name", "Aygul Tursunova"]);
-    }
-    let out = add
+    let out = tv
+        .cmd()
+        .args(["add", "--witness", "Nightingale", "--consent", "court"])
+        .arg("--identity-file")
+        .arg(&identity)
         .arg("--text-file")
         .arg(&st1)
         .arg("--attach")
