@@ -1146,18 +1146,23 @@ fn on_terminal(tv: &TestVault, args: &str) -> String {
 fn progress_bars_show_on_a_terminal_only_and_quiet_silences_them() {
     let tv = TestVault::new();
     let big = tv.write("big.bin", &content(8 << 20, 21));
-    let shown = on_terminal(
+    // Three empty answers skip the identity prompts; the end of input ends the statement.
+    let shown = on_terminal_typed(
         &tv,
         &format!("add --witness W --attach '{}'", big.display()),
+        "\n\n\n",
+        &[],
     );
     assert!(shown.contains("encrypting ["), "{shown}");
     assert!(
         shown.contains("Stored record"),
         "the summary line stays: {shown}"
     );
-    let quiet = on_terminal(
+    let quiet = on_terminal_typed(
         &tv,
         &format!("-q add --witness W --attach '{}'", big.display()),
+        "\n\n\n",
+        &[],
     );
     assert!(!quiet.contains("encrypting"), "{quiet}");
     assert!(on_terminal(&tv, "verify").contains("verifying ["));
