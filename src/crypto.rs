@@ -35,8 +35,14 @@ pub fn random_array<const N: usize>() -> [u8; N] {
     out
 }
 
-/// A 256-bit symmetric key.
-#[derive(Clone)]
+/// A 256-bit symmetric key. Not `Clone`: a copy is one more place the key sits in memory;
+/// code that needs it in two places shares one copy (`Arc<Key>`).
+///
+/// ```compile_fail
+/// fn copy(key: &tvault::crypto::Key) -> tvault::crypto::Key {
+///     key.clone()
+/// }
+/// ```
 pub struct Key(Zeroizing<[u8; 32]>);
 
 impl Key {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
@@ -17,7 +18,7 @@ use super::{Draft, Session, Vault, ssh_public_key};
 /// A keyslot that survives a rekey: the slot, the key its secret derived, its operator.
 pub(super) struct KeptSlot {
     pub(super) slot: Keyslot,
-    pub(super) kek: Key,
+    pub(super) kek: Arc<Key>,
     pub(super) label: String,
 }
 
@@ -239,7 +240,7 @@ impl Vault {
             .append(&tx, vec![Draft::new(Action::PassphraseChanged)])?;
         tx.commit()?;
         self.s.slot_id = slot.slot_id;
-        self.s.kek = kek;
+        self.s.kek = Arc::new(kek);
         self.s.write_anchor(&cp)
     }
 
@@ -263,7 +264,7 @@ impl Vault {
             .partition(|s| s.slot_id == self.s.slot_id);
         let mine = mine.into_iter().next().ok_or(Integrity::HeaderMac)?;
         let mut kept = vec![KeptSlot {
-            kek: self.s.kek.clone(),
+            kek: Arc::clone(&self.s.kek),
             label: self.s.operator.clone(),
             slot: mine,
         }];
@@ -287,7 +288,7 @@ impl Vault {
             let (i, kek) = opened.ok_or(Error::WrongPassphrase)?;
             let slot = rest.remove(i);
             kept.push(KeptSlot {
-                kek,
+                kek: Arc::new(kek),
                 label: label(&slot)?,
                 slot,
             });
@@ -324,7 +325,7 @@ impl Vault {
             keys: VaultKeys::derive(Key::random(), &vault_id),
             operator: self.s.operator.clone(),
             slot_id: self.s.slot_id,
-            kek: self.s.kek.clone(),
+            kek: Arc::clone(&self.s.kek),
             // A new signing key: whoever holds an old copy and an old passphrase can derive the
             // old one, so it must sign nothing from now on.
             signing: SigningKey::generate(&mut rand::rngs::OsRng),

@@ -286,7 +286,7 @@ impl Vault {
             keys,
             operator: options.operator.to_owned(),
             slot_id: slot.slot_id,
-            kek,
+            kek: std::sync::Arc::new(kek),
             signing: SigningKey::generate(&mut rand::rngs::OsRng),
             anchor: None,
         };
@@ -430,7 +430,7 @@ impl Vault {
                 keys,
                 operator,
                 slot_id,
-                kek,
+                kek: std::sync::Arc::new(kek),
                 signing,
                 anchor: anchor_path(options.anchor_dir, &vault_id, path),
             },

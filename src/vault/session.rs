@@ -22,7 +22,7 @@ pub(super) struct Session {
     pub(super) operator: String,
     /// The keyslot that unlocked the vault, and the key its secret derived.
     pub(super) slot_id: [u8; 16],
-    pub(super) kek: Key,
+    pub(super) kek: std::sync::Arc<Key>,
     pub(super) signing: SigningKey,
     /// The anchor file, when the caller keeps one.
     pub(super) anchor: Option<PathBuf>,
