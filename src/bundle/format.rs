@@ -24,6 +24,62 @@ pub fn header(path: &str, size: u64) -> io::Result<tar::Header> {
     Ok(h)
 }
 
+/// Longest file name a bundle uses for an attachment, in bytes: what fits tar's ustar name
+/// field whole, so every tar reads it the same way.
+pub const MAX_FILE_NAME: usize = 100;
+
+/// The file names a record's attachments travel under, in order: each recorded name with
+/// anything a tar reader, `sha256sum` or another operating system treats specially (control
+/// characters such as a newline, `/`, `\`, Windows' `<>:"|?*`, trailing dots and spaces, the
+/// names `.` and `..`) replaced by `_`, cut to [`MAX_FILE_NAME`] bytes keeping the extension,
+/// and made unique. Names that need none of this are kept as they are.
+pub fn file_names(recorded: &[&str]) -> Vec<String> {
+    let safe: Vec<String> = recorded
+        .iter()
+        .map(|name| {
+            let mut s: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_control()
+                        || matches!(c, '/' | '\\' | '<' | '>' | ':' | '"' | '|' | '?' | '*')
+                    {
+                        '_'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            let kept = s.trim_end_matches(['.', ' ']).len();
+            if kept < s.len() {
+                s.truncate(kept);
+                s.push('_');
+            }
+            if s.is_empty() {
+                s.push('_');
+            }
+            // Room for a " (N)" that makes it unique.
+            shorten(&s, MAX_FILE_NAME - 8)
+        })
+        .collect();
+    crate::record::unique_names(&safe)
+}
+
+/// `name` cut to at most `max` bytes on a character boundary, keeping a short extension.
+fn shorten(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_owned();
+    }
+    let ext = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && ext.len() <= 16 => &name[stem.len()..],
+        _ => "",
+    };
+    let mut end = max - ext.len();
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ext}", &name[..end])
+}
+
 /// `sha256sum` format: one `<hex>  <name>` line per file.
 pub fn sums_text(sums: &BTreeMap<String, [u8; 32]>) -> String {
     sums.iter()
@@ -151,4 +207,8 @@ pub struct ManifestRecord {
     pub identity_included: bool,
     /// Attachment names as exported.
     pub attachments: Vec<String>,
+    /// The name an attachment was recorded under, by its name in the bundle, where the two
+    /// differ ([`file_names`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub recorded_names: BTreeMap<String, String>,
 }

@@ -147,6 +147,7 @@ fn inner_with_intent(
                 statement_redacted: false,
                 identity_included: false,
                 attachments: Vec::new(),
+                recorded_names: BTreeMap::new(),
             }],
             withheld: Vec::new(),
             skipped: Vec::new(),
@@ -572,4 +573,36 @@ fn a_signature_by_another_key_than_allowed_signers_names_is_refused() {
         ssh_verify(&vk, OUTER_NAMESPACE, b"other text", by_key.as_bytes()),
         SigCheck::Bad
     );
+}
+
+#[test]
+fn attachment_names_travel_safely() {
+    use super::file_names;
+    let long = format!("{}.pdf", "é".repeat(80));
+    let names = file_names(&[
+        "photo.jpg",
+        "line\nbreak.txt",
+        "back\\slash.txt",
+        "a?.txt",
+        "a_.txt",
+        "..",
+        "trailing. ",
+        &long,
+    ]);
+    assert_eq!(
+        names[..7],
+        [
+            "photo.jpg",
+            "line_break.txt",
+            "back_slash.txt",
+            "a_.txt",
+            "a_ (2).txt",
+            "_",
+            "trailing_"
+        ]
+    );
+    assert!(names[7].len() <= super::format::MAX_FILE_NAME && names[7].ends_with("é.pdf"));
+    for n in &names {
+        assert!(super::read::canonical_name(n.as_bytes()).is_some(), "{n}");
+    }
 }

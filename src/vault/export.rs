@@ -268,8 +268,13 @@ impl Vault {
                 inner
                     .add_bytes(&format!("{base}/custody.json"), &custody)
                     .map_err(io_at(out))?;
-                for a in &plan.attachments {
-                    let name = a.name.clone().unwrap_or_default();
+                let recorded: Vec<&str> = plan
+                    .attachments
+                    .iter()
+                    .map(|a| a.name.as_deref().unwrap_or_default())
+                    .collect();
+                let names = crate::bundle::file_names(&recorded);
+                for (a, name) in plan.attachments.iter().zip(&names) {
                     let mut sha = [0u8; 32];
                     hex::decode_to_slice(&a.sha256, &mut sha)
                         .map_err(|_| Integrity::Metadata(row.record))?;
@@ -296,11 +301,13 @@ impl Vault {
                         .collect(),
                     statement_redacted: redacted,
                     identity_included: plan.identity,
-                    attachments: plan
-                        .attachments
+                    recorded_names: names
                         .iter()
-                        .filter_map(|a| a.name.clone())
+                        .zip(&recorded)
+                        .filter(|(n, r)| n != r)
+                        .map(|(n, r)| (n.clone(), (*r).to_owned()))
                         .collect(),
+                    attachments: names,
                 });
             }
             drop(tx);

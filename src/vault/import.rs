@@ -246,7 +246,7 @@ impl Vault {
             return Err(bad("a record listed in the manifest has no files"));
         }
         let mut consent_changes = BTreeMap::new();
-        for (id, p) in pending {
+        for (id, mut p) in pending {
             let (version, rec) = todo[&id];
             let record = RecordId(
                 hex::decode(&id)
@@ -261,6 +261,7 @@ impl Vault {
                 return Err(bad("metadata.json disagrees with the manifest"));
             }
             check_intake_hashes(rec, p.statement.as_ref(), &p.attachments).map_err(bad)?;
+            restore_recorded_names(rec, &mut p.attachments).map_err(bad)?;
             if let Some(old) = self_consent(s, &tx, &record)?
                 && old.widened_by(&meta.consent)
             {
@@ -447,6 +448,37 @@ fn self_consent(
         Some(row) => Ok(Some(s.open_meta(&row)?.meta.consent.clone())),
         None => Ok(None),
     }
+}
+
+/// Gives each attachment back the name it was recorded under, where the bundle carried it
+/// under a safer one (`recorded_names`): a plain name (no `/`, no NUL, at most 255 bytes),
+/// unique in the record, for an attachment the bundle delivered.
+fn restore_recorded_names(
+    rec: &crate::bundle::ManifestRecord,
+    attachments: &mut [PartInfo],
+) -> std::result::Result<(), &'static str> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (delivered, recorded) in &rec.recorded_names {
+        let plain = !recorded.is_empty()
+            && recorded.len() <= 255
+            && !recorded.contains(['/', '\0'])
+            && recorded != "."
+            && recorded != "..";
+        if !plain {
+            return Err("a recorded attachment name is not a plain file name");
+        }
+        let a = attachments
+            .iter_mut()
+            .find(|a| a.name.as_deref() == Some(delivered.as_str()))
+            .ok_or("a recorded attachment name is for an attachment the bundle lacks")?;
+        a.name = Some(recorded.clone());
+    }
+    for a in attachments.iter() {
+        if !seen.insert(a.name.clone()) {
+            return Err("two attachments have the same recorded name");
+        }
+    }
+    Ok(())
 }
 
 /// Each delivered part against the manifest's intake hashes: the statement against part 0
