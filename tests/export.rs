@@ -219,6 +219,54 @@ fn an_ssh_ed25519_recipient_decrypts_with_stock_age() {
         .success();
 }
 
+/// The bundle travels by mail under scrypt: a guessable export passphrase is refused before
+/// anything is logged or written, unless the operator insists.
+#[test]
+fn a_guessable_export_passphrase_is_refused() {
+    let (tv, id) = vault_with_record();
+    let weak = tv.write("weak-pass", b"court2026\n");
+    let bundle = tv.path("weak.tar");
+    let events = || {
+        tv.conn()
+            .query_row("SELECT count(*) FROM event", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let before = events();
+    export(
+        &tv,
+        &bundle,
+        &[&id[..8], "--export-passphrase-file", weak.to_str().unwrap()],
+    )
+    .code(1)
+    .stderr(predicate::str::contains("too easy to guess"))
+    .stderr(predicate::str::contains("--recipient"));
+    assert!(!bundle.exists());
+    assert_eq!(events(), before, "a refused export logs nothing");
+    // The flag makes no sense for a bundle sealed to keys.
+    export(
+        &tv,
+        &bundle,
+        &[
+            &id[..8],
+            "--recipient",
+            "age1xyz",
+            "--allow-weak-passphrase",
+        ],
+    )
+    .code(2);
+    export(
+        &tv,
+        &bundle,
+        &[
+            &id[..8],
+            "--export-passphrase-file",
+            weak.to_str().unwrap(),
+            "--allow-weak-passphrase",
+        ],
+    )
+    .success();
+}
+
 #[test]
 fn a_passphrase_bundle_has_one_scrypt_stanza_and_opens_with_the_passphrase() {
     let (tv, id) = vault_with_record();

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use age::secrecy::SecretString;
+use age::secrecy::{ExposeSecret, SecretString};
 use tvault::bundle::{BundleReport, SignerTrust, Unlock};
 use tvault::vault::{ExportRequest, Seal, Selection};
 use tvault::{Purpose, RecordIdPrefix};
@@ -77,6 +77,10 @@ pub struct Args {
     #[arg(long, requires = "reason")]
     override_consent: bool,
 
+    /// Accept an export passphrase that the strength estimate rates as guessable
+    #[arg(long, conflicts_with_all = ["recipients", "recipients_file"])]
+    allow_weak_passphrase: bool,
+
     /// With --all, --tag or --witness: export the records whose consent lists the purpose and
     /// list the others as skipped (exit 3 when any was), instead of refusing the export
     #[arg(long, conflicts_with_all = ["override_consent", "ids"])]
@@ -116,11 +120,16 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let seal = if !keys.is_empty() {
         Seal::Recipients(keys)
     } else {
-        Seal::Passphrase(export_passphrase(
-            ctx,
-            args.export_passphrase_file.as_deref(),
-            true,
-        )?)
+        let passphrase = export_passphrase(ctx, args.export_passphrase_file.as_deref(), true)?;
+        // The bundle travels; whoever holds it can try passphrases offline, at scrypt's cost.
+        if !args.allow_weak_passphrase {
+            super::passphrase::check_text_strength(
+                passphrase.expose_secret(),
+                "anyone holding the bundle can guess at its passphrase offline: seal to the \
+                 recipient's key with --recipient instead, or use seven random words",
+            )?;
+        }
+        Seal::Passphrase(passphrase)
     };
     let selection = if args.all {
         Selection::All

@@ -281,10 +281,15 @@ pub fn generate() -> Zeroizing<String> {
 /// Refuses a passphrase that zxcvbn rates below "safely unguessable" (score 3), with its
 /// advice as hints.
 pub fn check_strength(passphrase: &Passphrase) -> Result<(), CliError> {
-    let estimate = zxcvbn::zxcvbn(
+    check_text_strength(
         passphrase.expose_secret_str(),
-        &["tvault", "vault", "witness"],
-    );
+        "`tvault init --generate-passphrase` makes a strong one of seven words",
+    )
+}
+
+/// [`check_strength`] for any secret text, with `advice` as the last hint but one.
+pub fn check_text_strength(text: &str, advice: &str) -> Result<(), CliError> {
+    let estimate = zxcvbn::zxcvbn(text, &["tvault", "vault", "witness", "export"]);
     if estimate.score() >= zxcvbn::Score::Three {
         return Ok(());
     }
@@ -298,7 +303,7 @@ pub fn check_strength(passphrase: &Passphrase) -> Result<(), CliError> {
         }
     }
     Err(err
-        .hint("`tvault init --generate-passphrase` makes a strong one of seven words")
+        .hint(advice)
         .hint("--allow-weak-passphrase accepts it anyway"))
 }
 
