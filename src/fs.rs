@@ -94,6 +94,37 @@ pub fn remove_if_exists(path: &Path) -> Result<()> {
     }
 }
 
+/// Overwrites an existing file with zeros over its whole length and syncs them to disk, so
+/// that removing it afterwards frees blocks that hold zeros (on filesystems that write in place:
+/// see SECURITY.md, "Shredding"). A symbolic link is refused, never followed, and so is
+/// anything but a regular file. Returns the length overwritten.
+pub fn overwrite_with_zeros(path: &Path) -> io::Result<u64> {
+    use std::io::Write;
+    // O_NONBLOCK: a FIFO put in the file's place must not hang the process; it has no effect
+    // on a regular file.
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = meta.len();
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        file.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    file.sync_data()?;
+    Ok(meta.len())
+}
+
 /// Replaces `path` with `data` atomically: a new private temporary file in the same folder,
 /// written and synced, then renamed over the old one, then the folder synced. A crash leaves
 /// the old file or the new one, never a mix.
