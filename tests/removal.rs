@@ -14,6 +14,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{TestVault, contains, content, files_under};
+use predicates::prelude::*;
 
 /// Bytes that must not survive, each with a name for the failure message.
 type Needles = Vec<(String, Vec<u8>)>;
@@ -459,4 +460,35 @@ fn the_next_command_clears_a_journal_left_by_a_crash_after_its_commit() {
     );
     tv.cmd().arg("verify").assert().success();
     assert_eq!(tv.cat(&id, "photo-1.jpg"), content(300_000, 1));
+}
+
+#[test]
+fn shred_says_earlier_copies_hold_the_record_and_offers_rekey_reencrypt() {
+    let tv = TestVault::new();
+    let a = add_record(&tv, 1);
+    let b = add_record(&tv, 2);
+    tv.cmd()
+        .args(["shred", &a, "--reason", "consent withdrawn"])
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains("Backups and earlier copies of the vault still hold it")
+                .and(predicate::str::contains("tvault rekey --reencrypt"))
+                .and(predicate::str::contains("tvault passphrase change")),
+        );
+    let out = tv
+        .cmd()
+        .args(["--json", "shred", &b, "--reason", "a risk to the witness"])
+        .assert()
+        .success();
+    let shown: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(shown["record"], b.as_str());
+    assert_eq!(shown["earlier_copies_hold_record"], true);
+    assert_eq!(shown["rekey_command"], "tvault rekey --reencrypt");
+    assert!(
+        shown["note"]
+            .as_str()
+            .unwrap()
+            .contains("Backups and earlier copies")
+    );
 }
