@@ -125,6 +125,49 @@ pub fn overwrite_with_zeros(path: &Path) -> io::Result<u64> {
     Ok(meta.len())
 }
 
+/// Removes a folder and everything in it, overwriting each regular file with zeros first
+/// ([`overwrite_with_zeros`]). Symbolic links are removed, never followed. Goes on past a
+/// failure and returns the first one.
+pub fn remove_dir_overwritten(dir: &Path) -> io::Result<()> {
+    let mut first = None;
+    let mut note = |r: io::Result<()>| {
+        if let Err(e) = r {
+            first.get_or_insert(e);
+        }
+    };
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let path = match entry {
+                    Ok(entry) => entry.path(),
+                    Err(e) => {
+                        note(Err(e));
+                        continue;
+                    }
+                };
+                let kind = match std::fs::symlink_metadata(&path) {
+                    Ok(meta) => meta.file_type(),
+                    Err(e) => {
+                        note(Err(e));
+                        continue;
+                    }
+                };
+                if kind.is_dir() {
+                    note(remove_dir_overwritten(&path));
+                } else {
+                    if kind.is_file() {
+                        note(overwrite_with_zeros(&path).map(drop));
+                    }
+                    note(std::fs::remove_file(&path));
+                }
+            }
+        }
+        Err(e) => note(Err(e)),
+    }
+    note(std::fs::remove_dir(dir));
+    first.map_or(Ok(()), Err)
+}
+
 /// Replaces `path` with `data` atomically: a new private temporary file in the same folder,
 /// written and synced, then renamed over the old one, then the folder synced. A crash leaves
 /// the old file or the new one, never a mix.
