@@ -47,6 +47,18 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The change was committed, but the rollback journal that held the pages it replaced
+    /// could not be overwritten and removed.
+    #[error(
+        "the change was saved, but its rollback journal {} could not be overwritten: the old pages it holds are still on disk",
+        path.display()
+    )]
+    JournalNotCleared {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
     /// The vault holds records but has no custody log: made before the log existed, or its
     /// log was removed. Only `audit restart-log` goes on from here.
     #[error("this vault holds records but has no custody log")]
@@ -260,7 +272,10 @@ impl Error {
     pub fn is_storage(&self) -> bool {
         use rusqlite::ErrorCode;
         match self {
-            Error::Io { .. } | Error::Output(_) | Error::Anchor { .. } => true,
+            Error::Io { .. }
+            | Error::Output(_)
+            | Error::Anchor { .. }
+            | Error::JournalNotCleared { .. } => true,
             Error::Database(e) => matches!(
                 e.sqlite_error_code(),
                 Some(

@@ -94,6 +94,80 @@ pub fn remove_if_exists(path: &Path) -> Result<()> {
     }
 }
 
+/// Overwrites an existing file with zeros over its whole length and syncs them to disk, so
+/// that removing it afterwards frees blocks that hold zeros (on filesystems that write in place:
+/// see SECURITY.md, "Shredding"). A symbolic link is refused, never followed, and so is
+/// anything but a regular file. Returns the length overwritten.
+pub fn overwrite_with_zeros(path: &Path) -> io::Result<u64> {
+    use std::io::Write;
+    // O_NONBLOCK: a FIFO put in the file's place must not hang the process; it has no effect
+    // on a regular file.
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = meta.len();
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        file.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    file.sync_data()?;
+    Ok(meta.len())
+}
+
+/// Removes a folder and everything in it, overwriting each regular file with zeros first
+/// ([`overwrite_with_zeros`]). Symbolic links are removed, never followed. Goes on past a
+/// failure and returns the first one.
+pub fn remove_dir_overwritten(dir: &Path) -> io::Result<()> {
+    let mut first = None;
+    let mut note = |r: io::Result<()>| {
+        if let Err(e) = r {
+            first.get_or_insert(e);
+        }
+    };
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let path = match entry {
+                    Ok(entry) => entry.path(),
+                    Err(e) => {
+                        note(Err(e));
+                        continue;
+                    }
+                };
+                let kind = match std::fs::symlink_metadata(&path) {
+                    Ok(meta) => meta.file_type(),
+                    Err(e) => {
+                        note(Err(e));
+                        continue;
+                    }
+                };
+                if kind.is_dir() {
+                    note(remove_dir_overwritten(&path));
+                } else {
+                    if kind.is_file() {
+                        note(overwrite_with_zeros(&path).map(drop));
+                    }
+                    note(std::fs::remove_file(&path));
+                }
+            }
+        }
+        Err(e) => note(Err(e)),
+    }
+    note(std::fs::remove_dir(dir));
+    first.map_or(Ok(()), Err)
+}
+
 /// Replaces `path` with `data` atomically: a new private temporary file in the same folder,
 /// written and synced, then renamed over the old one, then the folder synced. A crash leaves
 /// the old file or the new one, never a mix.

@@ -5,11 +5,24 @@
 //! not tvault vaults, applies migrations under `user_version`, and compares the schema with the
 //! one its migrations build, so a hostile file cannot smuggle in triggers or views.
 //!
-//! Journal mode: the rollback journal (`DELETE`). Measured on a 2-core machine it wrote 1 GiB
-//! of 1 MiB blobs in 5.5 s against WAL's 13.7 s, and it leaves no `-wal` file holding pages of
-//! deleted records.
+//! Journal mode: a rollback journal rather than WAL. Measured on a 2-core machine it wrote
+//! 1 GiB of 1 MiB blobs in 5.5 s against WAL's 13.7 s, and it leaves no `-wal` file holding
+//! pages of deleted records.
+//!
+//! The journal holds a copy of every page a transaction changes: after a shred, the wrapped
+//! file keys and chunks of the record; after a passphrase change, rekey or destroy, the old
+//! keyslots. SQLite's `DELETE` mode unlinks it at commit and `TRUNCATE` truncates it, which
+//! leaves those bytes in the disk's free blocks; a `journal_size_limit` truncates the same way;
+//! `MEMORY` and `OFF` give up crash safety. So the journal is `PERSIST` (SQLite commits by
+//! zeroing its header and leaves the file), `journal_size_limit` stays -1, and every
+//! committed or rolled-back write transaction ends with [`clear_journal`]: under the write
+//! lock, the whole journal is overwritten with zeros and synced, then SQLite deletes it. While a
+//! transaction runs, the journal is SQLite's, untouched: a crash still rolls back. A crash
+//! between the commit and the clearing leaves the old pages in the journal until the next
+//! command opens the vault ([`Store::open`] clears it).
 
-use std::io::{self};
+use std::io::{self, Read};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -59,6 +72,43 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// A write transaction. Ending it, by [`WriteTx::commit`] or by dropping it (a rollback),
+/// clears the rollback journal ([`clear_journal`]).
+pub struct WriteTx<'a> {
+    tx: Option<Transaction<'a>>,
+    conn: &'a Connection,
+}
+
+impl Deref for WriteTx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl WriteTx<'_> {
+    /// Commits, then overwrites and removes the journal that held the pages replaced.
+    pub fn commit(mut self) -> Result<()> {
+        self.tx
+            .take()
+            .expect("a transaction is committed once")
+            .commit()?;
+        clear_journal(self.conn, true)
+    }
+}
+
+impl Drop for WriteTx<'_> {
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            drop(tx);
+            // Rolled back: the journal holds what the file holds again. Cleared all the same,
+            // best effort (the next open clears what is left).
+            let _ = clear_journal(self.conn, false);
+        }
+    }
+}
+
 /// A record version's sealed columns.
 pub struct VersionRow {
     pub record: RecordId,
@@ -81,9 +131,7 @@ impl Store {
             };
             store.conn.pragma_update(None, "page_size", PAGE_SIZE)?;
             store.configure()?;
-            let tx = store
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = store.write()?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             apply_migrations(&tx, 0)?;
             fill(&tx)?;
@@ -137,6 +185,10 @@ impl Store {
         if version < FORMAT_VERSION {
             store.migrate(version)?;
         }
+        // What a crash between a commit and its clearing left. Best effort, without waiting:
+        // a busy vault has a writer that clears the journal when it is done, and a read-only
+        // one can be read all the same.
+        let _ = clear_journal(&store.conn, false);
         Ok(store)
     }
 
@@ -149,13 +201,16 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
-        let wanted: [(&'static str, &str, &str); 6] = [
+        // See the module doc for the journal: PERSIST, cleared after each transaction, and
+        // never truncated by SQLite (a size limit would free its old pages unwritten).
+        let wanted: [(&'static str, &str, &str); 7] = [
             ("trusted_schema", "OFF", "0"),
             ("secure_delete", "ON", "1"),
             ("temp_store", "MEMORY", "2"),
             ("foreign_keys", "ON", "1"),
             ("synchronous", "FULL", "2"),
-            ("journal_mode", "DELETE", "delete"),
+            ("journal_size_limit", "-1", "-1"),
+            ("journal_mode", "PERSIST", "persist"),
         ];
         for (name, value, readback) in wanted {
             let got: String = conn
@@ -177,12 +232,9 @@ impl Store {
     }
 
     fn migrate(&mut self, from: i64) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         apply_migrations(&tx, from)?;
-        tx.commit()?;
-        Ok(())
+        tx.commit()
     }
 
     /// The schema must be exactly what the migrations build: no extra table, index, trigger
@@ -204,11 +256,28 @@ impl Store {
     }
 
     /// Starts a write transaction, taking the write lock now so a busy vault is reported
-    /// before any work is done.
-    pub fn write(&mut self) -> Result<Transaction<'_>> {
-        Ok(self
+    /// before any work is done. Its end clears the rollback journal (see [`WriteTx`]).
+    pub fn write(&mut self) -> Result<WriteTx<'_>> {
+        // Every write goes through a journal tvault clears: never one SQLite deletes as it is.
+        let mode: String = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("persist") {
+            return Err(Integrity::Pragma("journal_mode").into());
+        }
+        // `&mut self` keeps the connection to this one transaction; the unchecked constructor
+        // only lets [`WriteTx`] keep a shared reference for the clearing after the commit.
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        Ok(WriteTx {
+            tx: Some(tx),
+            conn: &self.conn,
+        })
+    }
+
+    /// Where SQLite keeps this vault's rollback journal (beside the file its name resolves
+    /// to), if it is a file.
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        journal_path(&self.conn)
     }
 
     /// Starts a read transaction: one consistent view across several queries.
@@ -224,6 +293,76 @@ impl Store {
     pub fn file_size(&self) -> Result<u64> {
         Ok(std::fs::metadata(&self.path).at(&self.path)?.len())
     }
+}
+
+fn journal_path(conn: &Connection) -> Option<PathBuf> {
+    let db = conn.path().filter(|p| !p.is_empty())?;
+    Some(PathBuf::from(format!("{db}-journal")))
+}
+
+/// Overwrites the rollback journal with zeros and has SQLite delete it, once no transaction
+/// needs it (see the module doc). `wait`: wait for another connection's write lock (up to the
+/// busy timeout) rather than leave the clearing to it.
+///
+/// Under the write lock (`BEGIN IMMEDIATE`) no other connection starts a journal, and SQLite
+/// has rolled back a hot journal before granting it, so the journal is a committed one (its
+/// header zeroed: checked, and left alone otherwise). Its whole length is overwritten with
+/// zeros and synced before it goes: a file removed with unwritten data in the page cache keeps
+/// its old blocks. Switching this connection to `DELETE` mode makes SQLite close its own handle
+/// on the journal and delete it under that lock; the mode is then set back.
+fn clear_journal(conn: &Connection, wait: bool) -> Result<()> {
+    let Some(journal) = journal_path(conn) else {
+        return Ok(());
+    };
+    // Nothing to do, without taking a lock: no journal, or an empty one (SQLite reads an empty
+    // journal as none and writes its next one into that file).
+    match std::fs::symlink_metadata(&journal) {
+        Ok(meta) if meta.len() > 0 => {}
+        _ => return Ok(()),
+    }
+    let failed = |source: io::Error| Error::JournalNotCleared {
+        path: journal.clone(),
+        source,
+    };
+    if !wait {
+        conn.busy_timeout(Duration::ZERO)?;
+    }
+    let cleared = (|| -> Result<()> {
+        let tx = match Transaction::new_unchecked(conn, TransactionBehavior::Immediate) {
+            // Another writer holds the lock: its own transaction ends by clearing the journal,
+            // this one's old pages included.
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                return Ok(());
+            }
+            other => other?,
+        };
+        // The journal header starts with an 8-byte magic number; a committed journal has
+        // zeros there.
+        let mut head = Vec::with_capacity(8);
+        match std::fs::File::open(&journal) {
+            Ok(f) => f.take(8).read_to_end(&mut head).map_err(failed)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(failed(e)),
+        };
+        if head.iter().any(|&b| b != 0) {
+            // Not a committed journal: never touch one SQLite may still need.
+            return Ok(());
+        }
+        crate::fs::overwrite_with_zeros(&journal).map_err(failed)?;
+        for (mode, readback) in [("DELETE", "delete"), ("PERSIST", "persist")] {
+            let got: String =
+                conn.pragma_update_and_check(None, "journal_mode", mode, |r| r.get(0))?;
+            if !got.eq_ignore_ascii_case(readback) {
+                return Err(Integrity::Pragma("journal_mode").into());
+            }
+        }
+        tx.rollback()?;
+        Ok(())
+    })();
+    if !wait {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+    }
+    cleared
 }
 
 fn apply_migrations(conn: &Connection, from: i64) -> Result<()> {

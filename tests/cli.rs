@@ -1335,6 +1335,143 @@ fn add_editor_writes_only_to_ram_and_removes_the_file() {
         .stderr(predicate::str::contains("needs a terminal"));
 }
 
+#[test]
+fn add_editor_removes_every_side_file_overwritten_and_keeps_vim_from_writing_any() {
+    use std::os::unix::fs::PermissionsExt;
+    let tv = TestVault::new();
+    // The scratch folder goes on /dev/shm; links made from it to a folder beside it (the same
+    // filesystem) keep what tvault leaves in each file once it removes the folder.
+    let keep = tempfile::tempdir_in("/dev/shm").unwrap();
+    let outside = tv.write("outside.txt", b"not the editor's: must survive\n");
+    let args_file = tv.path("editor-args");
+    let bin = tv.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    // Named `vim`, so tvault adds the options that turn vim's side files off; it writes the
+    // side files of several editors itself.
+    let editor = bin.join("vim");
+    std::fs::write(
+        &editor,
+        format!(
+            r#"#!/bin/sh
+set -e
+for a in "$@"; do printf '%s\n' "$a"; done > '{args}'
+printf 'TMPDIR=%s\n' "$TMPDIR" >> '{args}'
+file=$(eval "printf '%s' \"\${{$#}}\"")
+dir=$(dirname "$file")
+printf 'Written in the editor.\n' > "$file"
+printf 'SideCanary swap\n' > "$dir/.statement.txt.swp"
+printf 'SideCanary backup\n' > "$dir/statement.txt~"
+printf 'SideCanary autosave\n' > "$dir/#statement.txt#"
+printf 'SideCanary lock\n' > "$dir/.~lock.statement.txt#"
+mkdir "$dir/undo"
+printf 'SideCanary undo\n' > "$dir/undo/.statement.txt.un~"
+tmp=${{TMPDIR:-$dir}}
+printf 'SideCanary filter\n' > "$tmp/filter-output"
+ln -s '{outside}' "$dir/.#statement.txt"
+n=0
+for f in "$file" "$dir/.statement.txt.swp" "$dir/statement.txt~" "$dir/#statement.txt#" \
+         "$dir/.~lock.statement.txt#" "$dir/undo/.statement.txt.un~" "$tmp/filter-output"; do
+    n=$((n + 1)); ln "$f" '{keep}/'$n
+done
+"#,
+            args = args_file.display(),
+            outside = outside.display(),
+            keep = keep.path().display(),
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let shown = on_terminal_typed(
+        &tv,
+        "add --witness Wren --editor",
+        "\n\n\n",
+        &[
+            ("EDITOR", editor.to_str().unwrap()),
+            ("VISUAL", ""),
+            ("XDG_RUNTIME_DIR", "/dev/shm"),
+        ],
+    );
+    let record = shown_record(&tv, &shown);
+    assert_eq!(record["statement"], "Written in the editor.\n");
+
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    let args: Vec<&str> = args.lines().collect();
+    let file = std::path::Path::new(args[args.len() - 2]);
+    let dir = file.parent().unwrap();
+    assert!(dir.starts_with("/dev/shm") && file.ends_with("statement.txt"));
+    assert_eq!(
+        args[..args.len() - 2],
+        [
+            "-n",
+            "-i",
+            "NONE",
+            "-c",
+            "set nobackup nowritebackup noundofile",
+            "-c",
+            "setlocal noswapfile"
+        ]
+    );
+    assert_eq!(args[args.len() - 1], format!("TMPDIR={}", dir.display()));
+    assert!(
+        !dir.exists(),
+        "the scratch folder and every side file are removed"
+    );
+    let kept = common::files_under(keep.path());
+    assert_eq!(kept.len(), 7);
+    for k in &kept {
+        let bytes = std::fs::read(k).unwrap();
+        assert!(
+            !bytes.is_empty() && bytes.iter().all(|&b| b == 0),
+            "{} was removed without being overwritten: {:?}",
+            k.display(),
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    assert_eq!(
+        std::fs::read(&outside).unwrap(),
+        b"not the editor's: must survive\n",
+        "a link is removed, never followed"
+    );
+
+    // The real vim, where installed, with a vimrc that asks for a backup, an undo file and a
+    // viminfo (registers, that is statement text, in the home folder on disk): none is written.
+    let Some(vim) = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("vim"))
+            .find(|vim| vim.is_file())
+    }) else {
+        eprintln!("vim is not installed (.ci/run installs it): its part of this test was skipped");
+        return;
+    };
+    let home = tv.path("home");
+    std::fs::write(
+        home.join(".vimrc"),
+        "set backup backupdir=. undofile undodir=. viminfo='100,<50\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &editor,
+        format!(
+            "#!/bin/sh\nexec '{}' \"$@\" -c 'normal iWritten in vim.' -c 'normal yy' -c 'wq'\n",
+            vim.display()
+        ),
+    )
+    .unwrap();
+    let shown = on_terminal_typed(
+        &tv,
+        "add --witness Wren --editor",
+        "\n\n\n",
+        &[("EDITOR", editor.to_str().unwrap()), ("VISUAL", "")],
+    );
+    let record = shown_record(&tv, &shown);
+    assert_eq!(record["statement"], "Written in vim.\n");
+    let vim_files: Vec<_> = common::files_under(&home)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("vim") && !p.ends_with(".vimrc"))
+        .collect();
+    assert!(vim_files.is_empty(), "vim wrote {vim_files:?}");
+}
+
 /// Runs `tvault ARGS` on a pseudo-terminal and answers its prompts in turn: each answer is
 /// typed only once the text before it has appeared (a passphrase prompt drops anything typed
 /// early). Returns everything the terminal showed.

@@ -290,7 +290,8 @@ fn an_interrupted_rekey_leaves_the_old_vault_or_the_new_one() {
         child.wait().unwrap();
         let mut journal = s.tv.vault.clone().into_os_string();
         journal.push("-journal");
-        if Path::new(&journal).exists() {
+        // A hot journal has its header; a committed one left before its clearing, zeros.
+        if std::fs::read(&journal).is_ok_and(|j| j.first().is_some_and(|&b| b != 0)) {
             mid_write += 1;
         }
 

@@ -1,10 +1,21 @@
 //! `add --editor`: the statement written in the user's `$VISUAL` or `$EDITOR`. The editor
 //! needs a file, so tvault makes one only on a RAM-backed filesystem (tmpfs or ramfs:
-//! `$XDG_RUNTIME_DIR`, else `/dev/shm`), in a private folder, overwrites it with zeros and
-//! removes it as soon as the editor exits, whatever happens; anywhere else it refuses.
-//! SECURITY.md says what this cannot cover (the editor's own swap, backup and undo files).
-
-use std::io::{Read, Seek, Write};
+//! `$XDG_RUNTIME_DIR`, else `/dev/shm`), in a new private folder; anywhere else it refuses.
+//!
+//! Editors leave side files beside the file they edit: vim's `.statement.txt.swp` and
+//! `statement.txt~`, Emacs's `#statement.txt#` autosave and `.#statement.txt` lock link, nano's
+//! `statement.txt.save`, LibreOffice's `.~lock.statement.txt#`. So the editor gets the folder
+//! to itself, with `TMPDIR` pointing into it (for the temporary files of filters and plugins),
+//! and when it returns, whatever happens, every file in the folder is overwritten with zeros
+//! and the whole folder removed, links removed without being followed.
+//!
+//! Decision: vim and Neovim (an editor named `vim`, `vim.*`, `vimx` or `nvim`) are also told
+//! to keep no swap file, backup, undo file or viminfo/ShaDa (`-n -i NONE` and `set nobackup
+//! nowritebackup noundofile noswapfile` after the user's vimrc): viminfo and ShaDa keep
+//! registers, that is copied statement text, in the home folder. Other editors are run as
+//! configured; what they write outside the folder (Emacs's `backup-directory-alist`, nano's
+//! `backupdir`) is theirs, and SECURITY.md says so.
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,7 +55,8 @@ pub fn ram_backed(dir: &Path) -> bool {
     })
 }
 
-/// Removes the folder and file on every path out, after overwriting the file with zeros.
+/// Removes the folder, the statement file and every side file the editor left, on every path
+/// out, each file overwritten with zeros first.
 struct Scratch {
     dir: PathBuf,
     file: PathBuf,
@@ -52,26 +64,18 @@ struct Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        // Opens the existing scratch file to overwrite it in place; creates nothing.
-        #[allow(clippy::disallowed_methods)]
-        if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&self.file)
-            && let Ok(meta) = f.metadata()
-        {
-            let zeros = vec![0u8; 64 * 1024];
-            let mut left = meta.len();
-            let _ = f.rewind();
-            while left > 0 {
-                let n = left.min(zeros.len() as u64) as usize;
-                if f.write_all(&zeros[..n]).is_err() {
-                    break;
-                }
-                left -= n as u64;
-            }
-            let _ = f.sync_all();
-        }
-        let _ = std::fs::remove_file(&self.file);
-        let _ = std::fs::remove_dir(&self.dir);
+        let _ = tvault::fs::remove_dir_overwritten(&self.dir);
     }
+}
+
+/// The options that keep vim or Neovim from writing anything but the file: no swap file
+/// (`-n`), no viminfo or ShaDa (`-i NONE`), and, after the user's vimrc, no backup, undo or
+/// swap file for the buffer. `None` for other editors.
+fn quiet_options(editor: &str) -> Option<&'static str> {
+    let program = editor.split_whitespace().next()?;
+    let name = Path::new(program).file_name()?.to_str()?;
+    let vim = matches!(name, "vim" | "nvim" | "vimx") || name.starts_with("vim.");
+    vim.then_some("-n -i NONE -c 'set nobackup nowritebackup noundofile' -c 'setlocal noswapfile'")
 }
 
 /// Runs the editor on an empty file in RAM and returns what was saved (at most `limit` bytes).
@@ -97,11 +101,13 @@ pub fn edit(limit: u64) -> Result<Zeroizing<Vec<u8>>, CliError> {
     };
     tvault::fs::create_new_file(&scratch.file)
         .map_err(|e| CliError::new(Exit::Io, "cannot make the editor's file").with_source(&e))?;
+    let options = quiet_options(&editor).unwrap_or_default();
     let status = Command::new("sh")
         .arg("-c")
-        .arg(format!("{editor} \"$1\""))
+        .arg(format!("{editor} {options} \"$1\""))
         .arg("tvault-editor")
         .arg(&scratch.file)
+        .env("TMPDIR", &scratch.dir)
         .status()
         .map_err(|e| CliError::new(Exit::Failure, "cannot start the editor").with_source(&e))?;
     if !status.success() {
@@ -133,6 +139,31 @@ fn read_limited(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>, CliError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_vim_and_neovim_get_their_side_files_turned_off() {
+        for editor in [
+            "vim",
+            "/usr/bin/vim.basic",
+            "nvim -u NONE",
+            "vimx",
+            "vim.tiny",
+        ] {
+            assert!(quiet_options(editor).is_some(), "{editor}");
+        }
+        // `vi` may be nvi or busybox, which know none of these options.
+        for editor in [
+            "nano",
+            "emacs -nw",
+            "vi",
+            "nvim-qt",
+            "code --wait",
+            "/opt/vim/ed",
+            "",
+        ] {
+            assert!(quiet_options(editor).is_none(), "{editor}");
+        }
+    }
 
     #[test]
     fn only_tmpfs_and_ramfs_count_as_ram() {

@@ -265,6 +265,12 @@ impl From<Error> for CliError {
                     "do not repeat the command: its change is in the vault; free some space or fix the folder's permissions, and the next command writes the anchor again",
                 ],
             ),
+            Error::JournalNotCleared { .. } => (
+                Exit::Io,
+                &[
+                    "do not repeat the command: its change is in the vault; fix the disk or the folder's permissions, and the next command clears the journal",
+                ],
+            ),
             Error::Output(_) | Error::Io { .. } => {
                 (Exit::Io, &["check free disk space and permissions"])
             }

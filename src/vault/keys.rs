@@ -1,7 +1,6 @@
 //! Operators and keys: keyslots, passphrase changes, recovery, rekey and destroy.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
@@ -194,19 +193,22 @@ impl Vault {
     }
 
     /// Makes the vault undecryptable in place (every keyslot, the header MAC and the signing
-    /// key overwritten with random bytes, in one transaction, pages overwritten on disk), then
-    /// removes the file, its journal and its anchor. Copies made earlier are not affected.
+    /// key overwritten with random bytes, in one transaction, pages overwritten on disk, and
+    /// the journal that held the old ones overwritten with zeros by the commit), then removes
+    /// the file, what is left of its journal and its anchor. Copies made earlier are not
+    /// affected.
     pub fn destroy(self) -> Result<()> {
         let Vault { mut store, s } = self;
         let path = store.path().to_owned();
+        let journal = store.journal_path();
         let tx = store.write()?;
         store::scramble_keys(&tx)?;
         tx.commit()?;
         drop(store);
         crate::fs::remove_if_exists(&path)?;
-        let mut journal = path.clone().into_os_string();
-        journal.push("-journal");
-        crate::fs::remove_if_exists(Path::new(&journal))?;
+        if let Some(journal) = &journal {
+            crate::fs::remove_if_exists(journal)?;
+        }
         if let Some(anchor) = &s.anchor {
             crate::fs::remove_if_exists(anchor)?;
         }

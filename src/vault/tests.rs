@@ -212,3 +212,54 @@ fn a_part_written_twice_to_one_place_is_a_constraint_error_never_a_storage_one()
     assert!(err.is_constraint(), "{err:?}");
     assert!(!err.is_storage(), "{err:?}");
 }
+
+#[test]
+fn a_shredded_records_earlier_copy_opens_with_this_vaults_keys_until_a_rekey() {
+    use crate::store::{PartPlace, PartReader};
+    // Any rekey replaces K_wrap, and the shredded record's parts are not rewrapped: its
+    // wrapped file keys elsewhere are then sealed under a key no keyslot here opens.
+    // `--reencrypt` (SECURITY.md, "Shredding") gives the remaining parts new file keys too.
+    for reencrypt in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut vault = scratch_vault(dir.path());
+        let id = vault.add(intake("W", b"what the witness saw")).unwrap();
+        vault.add(intake("V", b"another statement")).unwrap();
+        // A backup made before the shred, as it stays on some other disk.
+        let earlier = dir.path().join("earlier.tvault");
+        std::fs::copy(dir.path().join("v.tvault"), &earlier).unwrap();
+        let prefix: RecordIdPrefix = id.to_string().parse().unwrap();
+        vault.shred(&prefix, "consent withdrawn").unwrap();
+
+        // Whether this vault's K_wrap unwraps the file key of a part the earlier copy holds.
+        let opens = |vault: &Vault| -> bool {
+            let copy = Store::open(&earlier).unwrap();
+            let places: Vec<PartPlace> = (0..4)
+                .map(|part| PartPlace {
+                    record: id,
+                    version: 1,
+                    part,
+                })
+                .filter(|p| store::stored_part(copy.conn(), p).unwrap().is_some())
+                .collect();
+            assert!(!places.is_empty(), "the earlier copy holds the record");
+            places.into_iter().any(|place| {
+                let stored = store::stored_part(copy.conn(), &place).unwrap().unwrap();
+                let key = vault.s.part_key(place);
+                age::Decryptor::new_buffered(PartReader::new(copy.conn(), stored))
+                    .unwrap()
+                    .decrypt(std::iter::once(&key as &dyn age::Identity))
+                    .is_ok()
+            })
+        };
+        assert!(
+            opens(&vault),
+            "the shred changed no key: the earlier copy's record opens with today's keys"
+        );
+        let plan = vault.plan_rekey(&[], None).unwrap();
+        vault.rekey(plan, reencrypt, &mut |_, _| {}).unwrap();
+        assert!(
+            !opens(&vault),
+            "after the rekey (reencrypt: {reencrypt}) it no longer does"
+        );
+    }
+}
