@@ -205,3 +205,18 @@ pub fn signer(tv: &TestVault) -> String {
         .expect("the vault has a signing key")
         .to_owned()
 }
+
+/// Test content that starts like a real file of a kind, so that an export recognises it by
+/// its content: `kind` is one of m4a, mp4, jpeg, pdf.
+pub fn typed(kind: &str, len: usize, seed: u8) -> Vec<u8> {
+    let magic: &[u8] = match kind {
+        "m4a" => b"\0\0\0\x18ftypM4A \0\0\0\0M4A isom",
+        "mp4" => b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom",
+        "jpeg" => b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0",
+        "pdf" => b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n",
+        other => panic!("no magic for {other}"),
+    };
+    let mut out = magic.to_vec();
+    out.extend(content(len.saturating_sub(magic.len()), seed));
+    out
+}
