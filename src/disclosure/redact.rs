@@ -20,8 +20,10 @@
 //!   `Aygul-Tursunova`, `TURSUNOVA Aygul`) that does not end a sentence (but the full stop
 //!   after an initial);
 //! - each part of four letters or more as the start of a word, which catches inflected forms
-//!   (`Айгүлдің` for `Айгүл`, `Сидоровой` for `Сидоров`, `Aygul's`) and also longer names
-//!   that begin with it (`Aygulnur`): over-redaction is the price;
+//!   (`Айгүлдің` for `Айгүл`, `Сидорова` for `Сидоров`, `Aygul's`) and also longer names
+//!   that begin with it (`Aygulnur`): over-redaction is the price. A part of five letters or
+//!   more that ends in a vowel starts words without that vowel too (`Сидоровой` and
+//!   `Сидорову` for `Сидорова`, `Tursunov` for `Tursunova`, `Айгули` for `Айгуль`);
 //! - each part of three letters as a whole word;
 //! - a part of one or two letters (`Li`, `Wu`, an initial) only within the whole name, or as a
 //!   whole word when it is the whole name or alias (so an alias `Li` is matched alone): matched
@@ -184,10 +186,46 @@ impl Redactor {
 /// otherwise.
 fn word_is(head: &[char], len: usize, part: &[char]) -> bool {
     if part.len() >= 4 {
-        head.starts_with(part)
+        head.starts_with(stem(part))
     } else {
         len == part.len() && head == part
     }
+}
+
+/// What a word must start with to be an inflected form of a part of four letters or more:
+/// the part, less a final vowel when five letters or more remain with it.
+fn stem(part: &[char]) -> &[char] {
+    match part.split_last() {
+        Some((last, rest)) if part.len() >= 5 && vowel(*last) => rest,
+        _ => part,
+    }
+}
+
+/// A final vowel (or soft or hard sign) that inflection replaces, in the folded form.
+fn vowel(c: char) -> bool {
+    matches!(
+        c,
+        'a' | 'e'
+            | 'i'
+            | 'o'
+            | 'u'
+            | 'y'
+            | 'а'
+            | 'е'
+            | 'и'
+            | 'о'
+            | 'у'
+            | 'ы'
+            | 'э'
+            | 'ю'
+            | 'я'
+            | 'ь'
+            | 'ъ'
+            | 'ا'
+            | 'ه'
+            | 'و'
+            | 'ي'
+    )
 }
 
 /// A word already read: its first letters and where it is in the original text.
@@ -314,7 +352,7 @@ impl<'r> Scan<'r> {
         for name in &self.r.names {
             for part in &name.parts {
                 let hit = match self.r.alone(name, part) {
-                    Alone::Prefix => word.head.starts_with(part),
+                    Alone::Prefix => word.head.starts_with(stem(part)),
                     Alone::Word => word.len == part.len() && word.head[..] == part[..],
                     Alone::Inside | Alone::Never => false,
                 };
@@ -532,6 +570,16 @@ mod tests {
             &["Айгүл Сидоров", "Aygul"],
         );
         assert_eq!(out, "N інісі. N и N. N. N's son. N.");
+        // A final vowel gives way to the ending.
+        assert_eq!(
+            redact(
+                "Сидоровой, Сидорову, Tursunov, Айгули",
+                &["Айгуль Сидорова", "Tursunova"]
+            ),
+            "N, N, N, N"
+        );
+        // Four letters: the whole part starts the word.
+        assert_eq!(redact("Lina Linus Lin", &["Lina"]), "N Linus Lin");
         // Three letters: whole words only.
         assert_eq!(redact("Ali and Alibek", &["Ali Karimov"]), "N and Alibek");
     }

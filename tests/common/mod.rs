@@ -220,3 +220,62 @@ pub fn typed(kind: &str, len: usize, seed: u8) -> Vec<u8> {
     out.extend(content(len.saturating_sub(magic.len()), seed));
     out
 }
+
+/// A bundle written by `export --json` to a new age key, and what it opened into.
+pub struct Opened {
+    pub bundle: PathBuf,
+    pub into: PathBuf,
+    /// The export's `--json` output.
+    pub summary: serde_json::Value,
+    /// The age identity file that opens the bundle.
+    pub key_file: PathBuf,
+}
+
+impl Opened {
+    /// The bytes of a file of the opened payload, by its path inside it.
+    pub fn read(&self, path: &str) -> Vec<u8> {
+        std::fs::read(self.into.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    pub fn manifest(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.read("MANIFEST.json")).unwrap()
+    }
+}
+
+/// Runs `export --json --purpose court -o NAME.tar` with `args`, sealed to a new age key, and
+/// opens the bundle with `open-export` into `NAME/`, naming the vault's signer.
+pub fn export_and_open(tv: &TestVault, name: &str, args: &[&str]) -> Opened {
+    let key = age::x25519::Identity::generate();
+    let key_file = tv.write(
+        &format!("{name}.key"),
+        secrecy::ExposeSecret::expose_secret(&key.to_string()).as_bytes(),
+    );
+    let bundle = tv.path(&format!("{name}.tar"));
+    let out = tv
+        .cmd()
+        .args(["export", "--json", "--purpose", "court", "--recipient"])
+        .arg(key.to_public().to_string())
+        .arg("-o")
+        .arg(&bundle)
+        .args(args)
+        .assert()
+        .success();
+    let summary = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let into = tv.path(name);
+    tv.cmd()
+        .arg("open-export")
+        .arg(&bundle)
+        .arg("--into")
+        .arg(&into)
+        .arg("--identity")
+        .arg(&key_file)
+        .args(["--signer", &signer(tv)])
+        .assert()
+        .success();
+    Opened {
+        bundle,
+        into,
+        summary,
+        key_file,
+    }
+}
