@@ -159,6 +159,8 @@ fn every_name_and_alias_in_any_form_is_replaced_in_every_text_that_leaves() {
         })
     );
     assert_eq!(record["attachments"], serde_json::json!(["notes.txt"]));
+    let report = String::from_utf8(opened.read("REPORT.html")).unwrap();
+    assert!(report.contains("names replaced automatically (not reviewed)"));
     let pdf = manifest["withheld"]
         .as_array()
         .unwrap()
@@ -236,6 +238,22 @@ fn the_operator_is_told_to_review_and_documents_leave_only_when_asked() {
     // Even with --quiet.
     assert!(stderr.contains("REVIEW:"), "{stderr}");
     assert!(stderr.contains("nobody has reviewed"), "{stderr}");
+    let out = tv
+        .cmd()
+        .args(["export", "--all", "--purpose", "court"])
+        .args(["--recipient", &key.to_public().to_string()])
+        .arg("-o")
+        .arg(tv.path("c.tar"))
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(
+        stderr.contains(&format!(
+            "replaced the witness's names in {}: metadata.json, statement.txt, attachments/notes.txt (automatic, not reviewed)",
+            &id[..12]
+        )),
+        "{stderr}"
+    );
 
     // Asked for, the PDF leaves as recorded (named in the withheld list no more); the texts
     // are still redacted.

@@ -166,18 +166,20 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         )
         .hint("the bundle holds the others; its manifest lists the skipped records")
     });
+    let review = (!summary.redacted.is_empty()).then(|| review_warning(&summary));
     if ctx.json {
         #[derive(serde::Serialize)]
         struct Output<'a> {
             #[serde(flatten)]
             summary: &'a tvault::vault::ExportSummary,
             #[serde(skip_serializing_if = "Option::is_none")]
-            warning: Option<String>,
+            warning: Option<&'a str>,
         }
         print_json(&Output {
             summary: &summary,
-            warning: (!summary.redacted.is_empty()).then(|| review_warning(&summary)),
+            warning: review.as_deref(),
         })?;
+        warn_review(review.as_deref());
         return partial.map_or(Ok(()), Err);
     }
     ctx.say(&format!(
@@ -205,26 +207,29 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         ctx.say(&format!("  skipped {}: {}", s.record, s.why));
     }
     for r in &summary.redacted {
-        ctx.say(&format!(
-            "  redacted automatically, not reviewed, in {}: {}",
-            &r.record[..12],
-            if r.redaction.changed.is_empty() {
-                "no name found".to_owned()
-            } else {
-                super::terminal::escape(&r.redaction.changed.join(", "), false).into_owned()
-            }
-        ));
+        let record = &r.record[..12];
+        ctx.say(&if r.redaction.changed.is_empty() {
+            format!(
+                "  searched {record} for the witness's names: none found (automatic, not reviewed)"
+            )
+        } else {
+            format!(
+                "  replaced the witness's names in {record}: {} (automatic, not reviewed)",
+                super::terminal::escape(&r.redaction.changed.join(", "), false)
+            )
+        });
     }
-    if !summary.redacted.is_empty() {
-        // Said even with --quiet: sending an unreviewed redaction can name a witness.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "REVIEW: {}",
-            review_warning(&summary)
-        );
-    }
+    warn_review(review.as_deref());
     partial.map_or(Ok(()), Err)
+}
+
+/// Says, on stderr and even with `--quiet` or `--json`, that the redaction needs a person's
+/// review: sending an unreviewed redaction can name a witness.
+fn warn_review(review: Option<&str>) {
+    if let Some(review) = review {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "REVIEW: {review}");
+    }
 }
 
 /// What the operator must do before a bundle with automatic redactions leaves.
