@@ -235,7 +235,7 @@ fn warn_review(review: Option<&str>) {
 /// What the operator must do before a bundle with automatic redactions leaves.
 fn review_warning(summary: &tvault::vault::ExportSummary) -> String {
     format!(
-        "the witness's names were replaced automatically in {} record(s) and nobody has reviewed the result; automatic redaction misses spellings it was not given, nicknames, and names in pictures or scanned pages. Review the redacted statements, metadata and text attachments before you send the bundle: seal it to a key of your own as well (another --recipient) and read it with `tvault open-export`.",
+        "the witness's names were searched for and replaced automatically in {} record(s) and nobody has reviewed the result; automatic redaction misses spellings it was not given, nicknames, and names in pictures or scanned pages. Review the redacted statements, metadata and text attachments before you send the bundle: seal it to a key of your own as well (another --recipient) and read it with `tvault open-export`.",
         summary.redacted.len()
     )
 }
