@@ -46,7 +46,7 @@ fn witness_everywhere(tv: &TestVault) -> String {
     );
     let st = tv.write("st.txt", statement.as_bytes());
     let notes = tv.write(
-        "notes.txt",
+        "notes-Aygul.txt",
         format!(
             "Interview notes: {} cried; AYGÜL asked for water.\n",
             NAME.nfkd().collect::<String>()
@@ -54,6 +54,7 @@ fn witness_everywhere(tv: &TestVault) -> String {
         .as_bytes(),
     );
     let pdf = tv.write("scan.pdf", &typed("pdf", 4_000, 3));
+    let photo = tv.write("photo of Aygül Sidorova.jpg", &typed("jpeg", 4_000, 4));
     tv.add(&[
         "--witness",
         "Nightingale",
@@ -75,6 +76,8 @@ fn witness_everywhere(tv: &TestVault) -> String {
         notes.to_str().unwrap(),
         "--attach",
         pdf.to_str().unwrap(),
+        "--attach",
+        photo.to_str().unwrap(),
     ])
 }
 
@@ -94,7 +97,7 @@ fn everything(o: &Opened) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 fn every_name_and_alias_in_any_form_is_replaced_in_every_text_that_leaves() {
     let tv = TestVault::new();
     let id = witness_everywhere(&tv);
-    let notes_recorded = tv.cat(&id, "notes.txt");
+    let notes_recorded = tv.cat(&id, "notes-Aygul.txt");
     let opened = export_and_open(&tv, "b", &["--all"]);
     let base = format!("records/{id}");
 
@@ -106,7 +109,9 @@ fn every_name_and_alias_in_any_form_is_replaced_in_every_text_that_leaves() {
          Nightingale ئاكىسى. Nightingale signed. Nightingale is my registered name. \
          Call +Nightingale. The neighbours stayed.\n"
     );
-    let notes = String::from_utf8(opened.read(&format!("{base}/attachments/notes.txt"))).unwrap();
+    let notes =
+        String::from_utf8(opened.read(&format!("{base}/attachments/notes-Nightingale.txt")))
+            .unwrap();
     assert_eq!(
         notes,
         "Interview notes: Nightingale cried; Nightingale asked for water.\n"
@@ -155,10 +160,21 @@ fn every_name_and_alias_in_any_form_is_replaced_in_every_text_that_leaves() {
         serde_json::json!({
             "method": "automatic",
             "reviewed": false,
-            "changed": ["metadata.json", "statement.txt", "attachments/notes.txt"],
+            "changed": ["metadata.json", "statement.txt", "attachments/notes-Nightingale.txt"],
         })
     );
-    assert_eq!(record["attachments"], serde_json::json!(["notes.txt"]));
+    // File names are redacted too, the withheld photo's included.
+    assert_eq!(
+        record["attachments"],
+        serde_json::json!(["notes-Nightingale.txt"])
+    );
+    assert!(
+        manifest["withheld"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["name"] == "photo of Nightingale.jpg")
+    );
     let report = String::from_utf8(opened.read("REPORT.html")).unwrap();
     assert!(report.contains("names replaced automatically (not reviewed)"));
     let pdf = manifest["withheld"]
@@ -179,7 +195,7 @@ fn every_name_and_alias_in_any_form_is_replaced_in_every_text_that_leaves() {
     // what was recorded is nowhere.
     let sums = String::from_utf8(opened.read("SHA256SUMS")).unwrap();
     assert!(sums.contains(&format!(
-        "{}  {base}/attachments/notes.txt",
+        "{}  {base}/attachments/notes-Nightingale.txt",
         hex::encode(Sha256::digest(notes.as_bytes()))
     )));
     let recorded: [u8; 32] = Sha256::digest(&notes_recorded).into();
@@ -249,7 +265,7 @@ fn the_operator_is_told_to_review_and_documents_leave_only_when_asked() {
     let stderr = String::from_utf8_lossy(&out.get_output().stderr);
     assert!(
         stderr.contains(&format!(
-            "replaced the witness's names in {}: metadata.json, statement.txt, attachments/notes.txt (automatic, not reviewed)",
+            "replaced the witness's names in {}: metadata.json, statement.txt, attachments/notes-Nightingale.txt (automatic, not reviewed)",
             &id[..12]
         )),
         "{stderr}"
@@ -268,7 +284,7 @@ fn the_operator_is_told_to_review_and_documents_leave_only_when_asked() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|w| w["what"] == "attachment")
+            .any(|w| w["name"] == "scan.pdf")
     );
     let statement = String::from_utf8(opened.read(&format!("{base}/statement.txt"))).unwrap();
     assert!(statement.starts_with("My name is Nightingale."));
@@ -284,7 +300,7 @@ fn the_operator_is_told_to_review_and_documents_leave_only_when_asked() {
         .args(["--signer", &common::signer(&tv)])
         .assert()
         .success();
-    let notes = String::from_utf8(hq.cat(&id, "notes.txt")).unwrap();
+    let notes = String::from_utf8(hq.cat(&id, "notes-Nightingale.txt")).unwrap();
     assert_eq!(
         notes,
         "Interview notes: Nightingale cried; Nightingale asked for water.\n"

@@ -10,13 +10,13 @@ use zeroize::Zeroizing;
 use crate::audit::{self, Action, Event};
 use crate::bundle::Receipt;
 use crate::crypto;
-use crate::disclosure::{self, Candidate, Content, Plan};
+use crate::disclosure::{self, Candidate, Content, Plan, Redactor};
 use crate::error::{Error, Integrity, Result};
 use crate::progress::{Counted, Tally};
 use crate::record::{Purpose, RecordIdPrefix, SealedMeta, WitnessIdentity};
 use crate::store::{self, StoredCheckpoint, VersionRow};
 
-use super::redaction::{redact_metadata, redactor};
+use super::redaction::{attachment_names, redact_metadata, redactor};
 use super::{Draft, Vault, now_rfc3339};
 
 /// Which records an export takes.
@@ -141,7 +141,7 @@ impl Vault {
         };
         let Plan {
             records: plans,
-            withheld,
+            mut withheld,
             overridden,
             skipped,
         } = disclosure::plan(&policy, &candidates(&chosen, &identities, &contents))?;
@@ -158,6 +158,40 @@ impl Vault {
         let (chosen, identities, plans) = (kept_chosen, kept_identities, kept_plans);
         if chosen.is_empty() {
             return Err(Error::NothingToExport);
+        }
+        // The witness's names, wherever a record's texts and attachment names may hold them:
+        // one redactor per record whose plan says so. Attachment names are redacted wherever
+        // they appear, the withheld list included.
+        let redactors: Vec<Option<Redactor>> = chosen
+            .iter()
+            .zip(&plans)
+            .zip(&identities)
+            .map(|(((_, sealed), plan), identity)| {
+                let shown = plan.label.as_deref().unwrap_or(&sealed.meta.witness);
+                redactor(plan, identity.as_ref(), &sealed.meta.witness, shown)
+            })
+            .collect();
+        let shown_names: Vec<BTreeMap<u32, String>> = chosen
+            .iter()
+            .zip(&redactors)
+            .map(|((_, sealed), r)| attachment_names(&sealed.attachments, r.as_ref()))
+            .collect();
+        for w in withheld.iter_mut().filter(|w| w.what == "attachment") {
+            let Some(i) = chosen
+                .iter()
+                .position(|(row, _)| row.record.to_string() == w.record)
+            else {
+                continue;
+            };
+            let part = chosen[i]
+                .1
+                .attachments
+                .iter()
+                .find(|a| a.name == w.name)
+                .map(|a| a.part);
+            if let Some(name) = part.and_then(|p| shown_names[i].get(&p)) {
+                w.name = Some(name.clone());
+            }
         }
 
         // Log the intent; its receipt goes into the bundle.
@@ -215,7 +249,12 @@ impl Vault {
             let mut redacted_records = Vec::new();
             let mut custody_by_record = BTreeMap::new();
             let tx = self.store.read()?;
-            for (((row, sealed), plan), identity) in chosen.iter().zip(&plans).zip(&identities) {
+            for ((((row, sealed), plan), identity), (redactor, names)) in chosen
+                .iter()
+                .zip(&plans)
+                .zip(&identities)
+                .zip(redactors.iter().zip(&shown_names))
+            {
                 let base = format!("records/{}", row.record);
                 // Anonymous: the label stands in for the pseudonym; interviewer and place stay.
                 let mut shown_meta = sealed.meta.clone();
@@ -224,15 +263,8 @@ impl Vault {
                     shown_meta.interviewer = None;
                     shown_meta.location = None;
                 }
-                // The witness's names, wherever the record's texts may hold them.
-                let redactor = redactor(
-                    plan,
-                    identity.as_ref(),
-                    &sealed.meta.witness,
-                    &shown_meta.witness,
-                );
                 let mut changed = Vec::new();
-                if let Some(r) = &redactor
+                if let Some(r) = redactor
                     && redact_metadata(&mut shown_meta, r)
                 {
                     changed.push("metadata.json".to_owned());
@@ -279,7 +311,7 @@ impl Vault {
                 let mut changed_parts = Vec::new();
                 for leaving in &plan.attachments {
                     let a = &leaving.info;
-                    let name = a.name.clone().unwrap_or_default();
+                    let name = names.get(&a.part).cloned().unwrap_or_default();
                     let path = format!("{base}/attachments/{name}");
                     if let Some(r) = redactor.as_ref().filter(|_| leaving.redact) {
                         let text = self.s.read_text_attachment(&tx, row, a)?;
@@ -355,7 +387,7 @@ impl Vault {
                     attachments: plan
                         .attachments
                         .iter()
-                        .filter_map(|a| a.info.name.clone())
+                        .filter_map(|a| names.get(&a.info.part).cloned())
                         .collect(),
                     redaction,
                 });

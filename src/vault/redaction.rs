@@ -8,6 +8,7 @@
 //! each attachment. Every buffer that holds decrypted bytes is zeroizing and sized before it is
 //! filled, so it is never copied by a reallocation.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -16,7 +17,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::disclosure::{Content, RecordPlan, Redactor, SNIFF_LEN, TextCheck, sniff};
 use crate::error::{Integrity, Result};
-use crate::record::{Metadata, PartInfo, WitnessIdentity};
+use crate::record::{Metadata, PartInfo, WitnessIdentity, unique_names};
 use crate::store::VersionRow;
 
 use super::Session;
@@ -106,6 +107,39 @@ pub(super) fn redactor(
         .flat_map(|i| i.contact.iter())
         .map(String::as_str);
     Some(Redactor::new(names, wholes, shown))
+}
+
+/// The names attachments leave under, by part number: as recorded, or with the witness's
+/// names replaced (and path separators and control characters a replacement brought in made
+/// `_`), made unique again within the record.
+pub(super) fn attachment_names(
+    attachments: &[PartInfo],
+    redactor: Option<&Redactor>,
+) -> BTreeMap<u32, String> {
+    let mut changed = false;
+    let names: Vec<String> = attachments
+        .iter()
+        .map(|a| {
+            let name = a.name.clone().unwrap_or_default();
+            match redactor.and_then(|r| r.redact(&name)) {
+                Some(new) => {
+                    changed = true;
+                    new.chars()
+                        .map(|c| {
+                            if c == '/' || c == '\\' || c.is_control() {
+                                '_'
+                            } else {
+                                c
+                            }
+                        })
+                        .collect()
+                }
+                None => name,
+            }
+        })
+        .collect();
+    let names = if changed { unique_names(&names) } else { names };
+    attachments.iter().map(|a| a.part).zip(names).collect()
 }
 
 /// Replaces the names in every free-text field of `meta` but the pseudonym; returns whether
