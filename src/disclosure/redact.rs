@@ -659,6 +659,7 @@ mod tests {
 
     #[test]
     #[ignore = "a timing, run by hand: cargo test --lib redact -- --ignored --nocapture"]
+    #[allow(clippy::print_stderr, reason = "the timing is what it reports")]
     fn timing_of_a_large_statement() {
         let text = "Они пришли ночью, Aygul Tursunova и её брат. ".repeat(200_000);
         let r = Redactor::new(
