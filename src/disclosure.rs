@@ -1,28 +1,47 @@
 //! The export policy: what leaves in an export, what is withheld, and why.
 //!
-//! Pure: plain data in (each record's consent, whether an identity is stored, its attachments,
-//! and what the operator asked for), a [`Plan`] out. No SQL, no files, no keys; the vault
-//! decrypts what the plan says leaves and nothing else. The rules, in order:
+//! Pure: plain data in (each record's consent, whether an identity is stored, its attachments
+//! and what their content is, and what the operator asked for), a [`Plan`] out. No SQL, no
+//! files, no keys; the vault decrypts what the plan says leaves and nothing else. The rules, in
+//! order:
 //!
 //! 1. A record whose consent does not list the export's purpose is refused, unless the operator
 //!    overrides consent (with a reason, checked and logged by the caller); the record is then
 //!    listed as overridden.
 //! 2. The witness's identity leaves only when asked for (`--include-identity`) and the consent's
-//!    identity level is `named`. When it does not leave, the statement has the real name
-//!    replaced by the pseudonym ([`redact`]).
-//!    At identity level `anonymous`, the pseudonym, the interviewer and the location stay
-//!    behind too: the record travels under its id and a label of this export (`witness-1`, …),
-//!    which also replaces the real name and the pseudonym in the statement.
-//! 3. An attachment the file name shows to be media ([`media_kind`]) leaves only when media is
-//!    asked for (`--include-media`) and consent covers what it shows: audio needs voice, a photo
-//!    needs face, video needs both. Other attachments leave.
+//!    identity level is `named`. When it does not leave, the record's texts are redacted
+//!    ([`RecordPlan::redact`]): the statement, every free-text field of its metadata and every
+//!    text attachment have the real name, its parts and the aliases replaced by the pseudonym
+//!    ([`Redactor`]). At identity level `anonymous`, the pseudonym, the interviewer and the
+//!    location stay behind too: the record travels under its id and a label of this export
+//!    (`witness-1`, …), which also replaces the pseudonym in its texts.
+//! 3. An attachment is media when its content says so ([`Content`], sniffed by the vault):
+//!    audio, video, images, and anything not recognised as a plain document (treated as
+//!    showing a voice and a face). A name that says media ([`media_kind`]) makes a document
+//!    media too; a name never makes media a document. Media leaves only when asked for
+//!    (`--include-media`) and consent covers what it shows: audio needs voice, a photo needs
+//!    face, video and anything unrecognised need both.
+//! 4. Documents: a text attachment leaves redacted like the statement, or is withheld when it is
+//!    larger than [`TEXT_REDACTION_LIMIT`] and needs redacting. A PDF or office document,
+//!    which cannot be redacted automatically, is withheld when the record's texts need
+//!    redacting, unless asked for (`--include-documents`).
 //!
 //! Everything withheld is listed, with why, in the manifest.
 
+mod content;
+mod redact;
+
 use serde::{Deserialize, Serialize};
+
+pub use content::{Content, SNIFF_LEN, TextCheck, sniff};
+pub use redact::Redactor;
 
 use crate::error::{Error, Result};
 use crate::record::{IdentityLevel, Metadata, PartInfo, Purpose, RecordId};
+
+/// The largest text attachment redacted: it is read whole into memory (a zeroizing buffer)
+/// for that. A larger one that needs redacting is withheld and listed.
+pub const TEXT_REDACTION_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// What the operator asked an export to release.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +49,8 @@ pub struct Request {
     pub purpose: Purpose,
     pub include_identity: bool,
     pub include_media: bool,
+    /// Release PDF and office documents of records whose texts are redacted, unredacted.
+    pub include_documents: bool,
     /// Release records whose consent does not list the purpose.
     pub override_consent: bool,
     /// Leave out (and list) records whose consent does not list the purpose, instead of
@@ -45,6 +66,16 @@ pub struct Candidate<'a> {
     /// Whether a witness identity is stored with this version.
     pub has_identity: bool,
     pub attachments: &'a [PartInfo],
+    /// What each attachment is, by its content, in the same order.
+    pub contents: &'a [Content],
+}
+
+/// An attachment that leaves.
+#[derive(Debug, Clone)]
+pub struct Leaving {
+    pub info: PartInfo,
+    /// It is text, to be redacted like the statement.
+    pub redact: bool,
 }
 
 /// What leaves of one record.
@@ -52,13 +83,14 @@ pub struct Candidate<'a> {
 pub struct RecordPlan {
     /// The witness identity leaves.
     pub identity: bool,
-    /// Replace the witness's real name in the statement by the pseudonym (or the label).
-    pub redact_statement: bool,
+    /// The record's texts (statement, metadata, text attachments) have the witness's names
+    /// replaced: the identity stays behind, or the identity level is `anonymous`.
+    pub redact: bool,
     /// At identity level `anonymous`: the label the record travels under in this export, in
     /// place of the pseudonym, which stays behind with the interviewer and the location.
     pub label: Option<String>,
     /// The attachments that leave, in their stored order.
-    pub attachments: Vec<PartInfo>,
+    pub attachments: Vec<Leaving>,
     /// The record leaves at all (false: skipped for lack of consent, `only_consented`).
     pub leaves: bool,
 }
@@ -76,7 +108,7 @@ pub struct Plan {
 
 /// Applies the rules (see the module documentation) to every candidate. Refuses the whole
 /// export, naming each record, when a record lacks consent for the purpose and consent is not
-/// overridden.
+/// overridden. The refusal and which records leave do not depend on the attachments' contents.
 pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
     let refused: Vec<&RecordId> = candidates
         .iter()
@@ -123,7 +155,7 @@ pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
         if skipped.iter().any(|s| s.record == c.record.to_string()) {
             records.push(RecordPlan {
                 identity: false,
-                redact_statement: true,
+                redact: true,
                 label: None,
                 attachments: Vec::new(),
                 leaves: false,
@@ -148,32 +180,53 @@ pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
                 },
             });
         }
+        let anonymous = consent.identity_level == IdentityLevel::Anonymous;
+        let redact = (c.has_identity && !identity_included) || anonymous;
         let mut attachments = Vec::new();
-        for a in c.attachments {
+        for (i, a) in c.attachments.iter().enumerate() {
             let name = a.name.clone().unwrap_or_default();
-            match media_kind(&name) {
+            // An attachment whose content is unknown to the caller is treated as unknown.
+            let content = c.contents.get(i).copied().unwrap_or(Content::Unknown);
+            let media = content.media().or_else(|| media_kind(&name));
+            let why = match media {
                 Some((kind, voice, face)) => {
                     let consented =
                         (!voice || consent.media.voice) && (!face || consent.media.face);
-                    if req.include_media && consented {
-                        attachments.push(a.clone());
+                    if !req.include_media {
+                        Some(format!("{kind} not requested (--include-media)"))
+                    } else if !consented {
+                        Some(format!("media consent does not cover this {kind}"))
                     } else {
-                        withheld.push(Withheld {
-                            record: c.record.to_string(),
-                            what: "attachment".into(),
-                            name: Some(name),
-                            why: if !req.include_media {
-                                format!("{kind} not requested (--include-media)")
-                            } else {
-                                format!("media consent does not cover this {kind}")
-                            },
-                        });
+                        None
                     }
                 }
-                None => attachments.push(a.clone()),
+                None if !redact => None,
+                None if content == Content::Text => (a.size > TEXT_REDACTION_LIMIT).then(|| {
+                    format!(
+                        "text document too large to redact automatically (over {} MiB)",
+                        TEXT_REDACTION_LIMIT >> 20
+                    )
+                }),
+                None => (!req.include_documents).then(|| {
+                    "document may name the witness and cannot be redacted automatically \
+                     (--include-documents)"
+                        .to_owned()
+                }),
+            };
+            match why {
+                Some(why) => withheld.push(Withheld {
+                    record: c.record.to_string(),
+                    what: "attachment".into(),
+                    name: Some(name),
+                    why,
+                }),
+                None => attachments.push(Leaving {
+                    info: a.clone(),
+                    redact: redact && media.is_none() && content == Content::Text,
+                }),
             }
         }
-        let label = (consent.identity_level == IdentityLevel::Anonymous).then(|| {
+        let label = anonymous.then(|| {
             labels += 1;
             for (what, present) in [
                 ("pseudonym", true),
@@ -193,7 +246,7 @@ pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
         });
         records.push(RecordPlan {
             identity: identity_included,
-            redact_statement: !identity_included,
+            redact,
             label,
             attachments,
             leaves: true,
@@ -211,53 +264,29 @@ pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Withheld {
     pub record: String,
-    /// "identity" or "attachment".
+    /// "identity", "attachment", "pseudonym", "interviewer", "location" or "record".
     pub what: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub why: String,
 }
 
-/// The kind of media an attachment's file name says it is, for consent.
+/// The kind of media an attachment's file name says it is. Only ever makes a document media
+/// (rule 3); the content decides otherwise.
 pub fn media_kind(name: &str) -> Option<(&'static str, bool, bool)> {
     let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
     // (kind, shows a voice, shows a face)
     match ext.as_str() {
-        "mp3" | "m4a" | "wav" | "ogg" | "oga" | "opus" | "flac" | "aac" | "amr" | "wma" => {
-            Some(("audio", true, false))
-        }
-        "mp4" | "mov" | "mkv" | "avi" | "webm" | "m4v" | "3gp" | "wmv" | "mpg" | "mpeg" => {
-            Some(("video", true, true))
-        }
-        "jpg" | "jpeg" | "png" | "heic" | "heif" | "gif" | "webp" | "tif" | "tiff" | "bmp" => {
+        "mp3" | "m4a" | "m4b" | "wav" | "ogg" | "oga" | "opus" | "flac" | "aac" | "amr" | "wma"
+        | "aif" | "aiff" | "caf" => Some(("audio", true, false)),
+        "mp4" | "mov" | "mkv" | "avi" | "webm" | "m4v" | "3gp" | "3gpp" | "3g2" | "wmv" | "mpg"
+        | "mpeg" | "mts" | "m2ts" | "ts" => Some(("video", true, true)),
+        "jpg" | "jpeg" | "jfif" | "png" | "heic" | "heif" | "avif" | "gif" | "webp" | "tif"
+        | "tiff" | "bmp" | "dng" | "cr2" | "cr3" | "nef" | "arw" | "raf" | "orf" | "rw2" => {
             Some(("photo", false, true))
         }
         _ => None,
     }
-}
-
-/// Replaces the witness's real name in `text` with their pseudonym, case-insensitively: the
-/// whole name wherever it occurs, then each part of it of three or more letters (a given name,
-/// a family name) as a whole word. Returns whether anything changed.
-pub fn redact(text: &str, name: &str, pseudonym: &str) -> (String, bool) {
-    let mut patterns = vec![regex::escape(name.trim())];
-    patterns.extend(
-        name.split_whitespace()
-            .filter(|part| part.chars().count() >= 3)
-            .map(|part| format!(r"\b{}\b", regex::escape(part))),
-    );
-    let mut out = text.to_owned();
-    for pattern in patterns.iter().filter(|p| !p.is_empty()) {
-        let re = regex::RegexBuilder::new(pattern)
-            .case_insensitive(true)
-            .build()
-            .expect("an escaped literal is a valid pattern");
-        out = re
-            .replace_all(&out, regex::NoExpand(pseudonym))
-            .into_owned();
-    }
-    let changed = out != text;
-    (out, changed)
 }
 
 #[cfg(test)]
@@ -267,29 +296,44 @@ mod tests {
     use super::*;
     use crate::record::{Consent, MediaConsent};
 
-    fn attachment(part: u32, name: &str) -> PartInfo {
+    fn attachment(part: u32, name: &str, size: u64) -> PartInfo {
         PartInfo {
             part,
             name: Some(name.into()),
-            size: 1,
+            size,
             sha256: String::new(),
-            padded_size: 1,
+            padded_size: size,
             stored_len: 1,
             stored_sha256: None,
             stored_at: None,
         }
     }
 
+    /// The attachments of the policy table: (name, content, size).
+    const KINDS: [(&str, Content, u64); 9] = [
+        ("voice.m4a", Content::Audio, 1),
+        ("clip.mp4", Content::Video, 1),
+        ("face.jpg", Content::Photo, 1),
+        ("letter.pdf", Content::Document, 1),
+        ("notes.txt", Content::Text, 1),
+        ("big.txt", Content::Text, TEXT_REDACTION_LIMIT + 1),
+        ("blob.bin", Content::Unknown, 1),
+        // A video under a text's name: its content decides.
+        ("recording.txt", Content::Video, 1),
+        // Text under a video's name: the name makes it media.
+        ("transcript.mp4", Content::Text, 1),
+    ];
+
     /// The whole policy on one screen: every purpose × identity level × media consent ×
-    /// media kind × what the operator asked for, against the rules in the module doc.
+    /// kind of content × what the operator asked for, against the rules in the module doc.
     #[test]
     fn the_policy_table() {
-        let kinds = ["voice.m4a", "clip.mp4", "face.jpg", "letter.pdf"];
-        let attachments: Vec<PartInfo> = kinds
+        let attachments: Vec<PartInfo> = KINDS
             .iter()
             .enumerate()
-            .map(|(i, n)| attachment(i as u32 + 1, n))
+            .map(|(i, (n, _, size))| attachment(i as u32 + 1, n, *size))
             .collect();
+        let contents: Vec<Content> = KINDS.iter().map(|k| k.1).collect();
         let levels = [
             IdentityLevel::Named,
             IdentityLevel::Pseudonym,
@@ -308,19 +352,21 @@ mod tests {
                         media: MediaConsent { voice, face },
                     };
                     for purpose in Purpose::ALL {
-                        for bits in 0..16u8 {
+                        for bits in 0..32u8 {
                             let [
                                 include_identity,
                                 include_media,
                                 override_consent,
                                 has_identity,
-                            ] = [1, 2, 4, 8].map(|bit| bits & bit != 0);
+                                include_documents,
+                            ] = [1, 2, 4, 8, 16].map(|bit| bits & bit != 0);
                             cases += 1;
                             let record = RecordId::random();
                             let req = Request {
                                 purpose,
                                 include_identity,
                                 include_media,
+                                include_documents,
                                 override_consent,
                                 only_consented: false,
                             };
@@ -329,6 +375,7 @@ mod tests {
                                 meta: &meta,
                                 has_identity,
                                 attachments: &attachments,
+                                contents: &contents,
                             };
                             let result = plan(&req, &[candidate]);
                             // Rule 1: consent for the purpose, or an override.
@@ -346,44 +393,58 @@ mod tests {
                                 }
                             );
                             let r = &plan.records[0];
-                            // Rule 2: identity only when asked for and named.
+                            // Rule 2: identity only when asked for and named; the texts
+                            // redacted whenever an identity stays behind, and when anonymous.
                             let identity =
                                 has_identity && include_identity && level == IdentityLevel::Named;
-                            assert_eq!(r.identity, identity);
-                            assert_eq!(r.redact_statement, !identity);
-                            // Anonymous: a label, and the pseudonym and interviewer withheld.
                             let anonymous = level == IdentityLevel::Anonymous;
+                            let redact = (has_identity && !identity) || anonymous;
+                            assert_eq!(r.identity, identity);
+                            assert_eq!(r.redact, redact);
+                            // Anonymous: a label, and the pseudonym and interviewer withheld.
                             assert_eq!(r.label.as_deref(), anonymous.then_some("witness-1"));
                             for what in ["pseudonym", "interviewer"] {
                                 assert_eq!(plan.withheld.iter().any(|w| w.what == what), anonymous);
                             }
                             assert!(!plan.withheld.iter().any(|w| w.what == "location"));
-                            // Rule 3: media only when asked for and consented to.
+                            // Rules 3 and 4: media by content (or a media name) only when
+                            // asked for and consented to; documents by whether they can be
+                            // redacted.
                             let leaves: Vec<&str> = r
                                 .attachments
                                 .iter()
-                                .filter_map(|a| a.name.as_deref())
+                                .filter_map(|a| a.info.name.as_deref())
                                 .collect();
-                            let expected: Vec<&str> = kinds
+                            let expected: Vec<&str> = KINDS
                                 .iter()
-                                .copied()
+                                .map(|k| k.0)
                                 .filter(|k| match *k {
                                     "voice.m4a" => include_media && voice,
-                                    "clip.mp4" => include_media && voice && face,
                                     "face.jpg" => include_media && face,
-                                    _ => true,
+                                    "clip.mp4" | "blob.bin" | "recording.txt"
+                                    | "transcript.mp4" => include_media && voice && face,
+                                    "letter.pdf" => !redact || include_documents,
+                                    "notes.txt" => true,
+                                    "big.txt" => !redact,
+                                    other => unreachable!("{other}"),
                                 })
                                 .collect();
                             assert_eq!(leaves, expected);
+                            // Only text documents are redacted, whenever the record is.
+                            for a in &r.attachments {
+                                let text =
+                                    matches!(a.info.name.as_deref(), Some("notes.txt" | "big.txt"));
+                                assert_eq!(a.redact, redact && text);
+                            }
                             // Everything that does not leave is listed, with why.
                             let withheld_names: Vec<&str> = plan
                                 .withheld
                                 .iter()
                                 .filter_map(|w| w.name.as_deref())
                                 .collect();
-                            let missing: Vec<&str> = kinds
+                            let missing: Vec<&str> = KINDS
                                 .iter()
-                                .copied()
+                                .map(|k| k.0)
                                 .filter(|k| !expected.contains(k))
                                 .collect();
                             assert_eq!(withheld_names, missing);
@@ -396,7 +457,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(cases, 5 * 3 * 4 * 5 * 16);
+        assert_eq!(cases, 5 * 3 * 4 * 5 * 32);
     }
 
     #[test]
@@ -412,6 +473,7 @@ mod tests {
             purpose: Purpose::Public,
             include_identity: false,
             include_media: false,
+            include_documents: false,
             override_consent: false,
             only_consented: false,
         };
@@ -421,12 +483,14 @@ mod tests {
                 meta: &court,
                 has_identity: true,
                 attachments: &[],
+                contents: &[],
             },
             Candidate {
                 record: b,
                 meta: &public,
                 has_identity: true,
                 attachments: &[],
+                contents: &[],
             },
         ];
         match plan(&req, &candidates) {
@@ -439,27 +503,46 @@ mod tests {
     }
 
     #[test]
-    fn the_real_name_and_its_parts_are_replaced() {
-        let (out, changed) = redact(
-            "I am Aygul Tursunova. AYGUL is my name; Tursunova my family. Aygulnur is my cousin. Al",
-            "Aygul Tursunova",
-            "Nightingale",
-        );
-        assert!(changed);
+    fn an_attachment_of_unknown_content_is_treated_as_unknown() {
+        let mut meta = Metadata::default();
+        meta.consent.purposes = BTreeSet::from([Purpose::Court]);
+        meta.consent.media = MediaConsent {
+            voice: true,
+            face: false,
+        };
+        let attachments = [attachment(1, "notes.txt", 1)];
+        let req = Request {
+            purpose: Purpose::Court,
+            include_identity: false,
+            include_media: true,
+            include_documents: false,
+            override_consent: false,
+            only_consented: false,
+        };
+        let candidate = Candidate {
+            record: RecordId::random(),
+            meta: &meta,
+            has_identity: false,
+            attachments: &attachments,
+            contents: &[],
+        };
+        let plan = plan(&req, &[candidate]).unwrap();
+        assert!(plan.records[0].attachments.is_empty());
         assert_eq!(
-            out,
-            "I am Nightingale. Nightingale is my name; Nightingale my family. Aygulnur is my cousin. Al"
+            plan.withheld[0].why,
+            "media consent does not cover this file of unrecognised type"
         );
-        let (same, changed) = redact("nothing here", "Aygul Tursunova", "N");
-        assert!(!changed);
-        assert_eq!(same, "nothing here");
     }
 
     #[test]
-    fn media_is_recognised_by_extension() {
-        assert_eq!(media_kind("a.M4A"), Some(("audio", true, false)));
+    fn media_names_the_content_does_not_know() {
+        for name in [
+            "a.M4A", "b.m4b", "c.aiff", "d.caf", "e.mts", "f.ts", "g.3gpp", "h.avif", "i.jfif",
+            "j.dng", "k.cr2", "l.nef",
+        ] {
+            assert!(media_kind(name).is_some(), "{name}");
+        }
         assert_eq!(media_kind("clip.mp4"), Some(("video", true, true)));
-        assert_eq!(media_kind("face.jpeg"), Some(("photo", false, true)));
         assert_eq!(media_kind("letter.pdf"), None);
         assert_eq!(media_kind("noextension"), None);
     }

@@ -269,6 +269,19 @@ pub struct Metadata {
     pub consent: Consent,
 }
 
+impl Metadata {
+    /// Every free-text field but the pseudonym: what an export redacts when the witness's
+    /// identity stays behind. (A field added to `Metadata` must be listed here; a test checks.)
+    pub fn free_text_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        self.title
+            .iter_mut()
+            .chain(self.interviewer.iter_mut())
+            .chain(self.location.iter_mut())
+            .chain(self.language.iter_mut())
+            .chain(self.tags.iter_mut())
+    }
+}
+
 impl fmt::Debug for Metadata {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Metadata(..)")
@@ -497,6 +510,44 @@ mod tests {
             serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
         assert!(round == new);
         assert_eq!(format!("{new:?}"), "WitnessIdentity(..)");
+    }
+
+    /// Every string of serialised metadata is the pseudonym, the date, a consent value, or a
+    /// field `free_text_mut` hands out: a new free-text field cannot escape redaction unseen.
+    #[test]
+    fn every_free_text_field_of_metadata_is_listed_for_redaction() {
+        let mut meta = Metadata {
+            witness: "W".into(),
+            title: Some("free title".into()),
+            interviewer: Some("free interviewer".into()),
+            date: Some("2024-01-02".parse().unwrap()),
+            location: Some("free location".into()),
+            language: Some("free language".into()),
+            tags: vec!["free tag 1".into(), "free tag 2".into()],
+            consent: Consent {
+                purposes: BTreeSet::from([Purpose::Court]),
+                identity_level: IdentityLevel::Named,
+                media: MediaConsent::default(),
+            },
+        };
+        fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::String(s) => out.push(s.clone()),
+                serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+                serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        strings(&serde_json::to_value(&meta).unwrap(), &mut all);
+        let listed: Vec<String> = meta.free_text_mut().map(|s| s.clone()).collect();
+        assert_eq!(listed.len(), 6);
+        for s in all {
+            assert!(
+                listed.contains(&s) || ["W", "2024-01-02", "court", "named"].contains(&s.as_str()),
+                "{s} is a string field of Metadata that free_text_mut does not list"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{TestVault, contains, content};
+use common::{TestVault, contains, typed};
 use predicates::prelude::*;
 
 const REAL_NAME: &str = "Aygul Tursunova";
@@ -60,8 +60,8 @@ fn vault_with_record() -> (TestVault, String) {
         .as_bytes(),
     );
     let doc = tv.write("letter.pdf", b"%PDF- a letter");
-    let voice = tv.write("interview.m4a", &content(200_000, 1));
-    let photo = tv.write("face.jpg", &content(5_000, 2));
+    let voice = tv.write("interview.m4a", &typed("m4a", 200_000, 1));
+    let photo = tv.write("face.jpg", &typed("jpeg", 5_000, 2));
     let identity = tv.identity_file(REAL_NAME, Some("+7 700 000 0000"), &[]);
     let id = tv.add(&[
         "--witness",
@@ -118,7 +118,12 @@ fn stock_tools_verify_and_open_a_recipient_bundle() {
     let (tv, id) = vault_with_record();
     let (key, recipient) = age_key(&tv);
     let bundle = tv.path("bundle.tar");
-    export(&tv, &bundle, &["--all", "--recipient", &recipient]).success();
+    export(
+        &tv,
+        &bundle,
+        &["--all", "--include-documents", "--recipient", &recipient],
+    )
+    .success();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&bundle).unwrap().permissions().mode() & 0o777,
@@ -452,7 +457,8 @@ fn identity_and_identifying_media_stay_behind_unless_asked_and_consented() {
         "{statement}"
     );
     assert!(!dir.join("identity.json").exists());
-    assert!(dir.join("attachments/letter.pdf").exists());
+    // A PDF cannot be redacted: it stays behind with the identity.
+    assert!(!dir.join("attachments/letter.pdf").exists());
     assert!(!dir.join("attachments/interview.m4a").exists());
     assert!(!dir.join("attachments/face.jpg").exists());
     let manifest: serde_json::Value =
@@ -473,11 +479,16 @@ fn identity_and_identifying_media_stay_behind_unless_asked_and_consented() {
         withheld,
         [
             "identity ",
+            "attachment letter.pdf",
             "attachment interview.m4a",
             "attachment face.jpg"
         ]
     );
     assert_eq!(manifest["records"][0]["statement_redacted"], true);
+    assert_eq!(
+        manifest["records"][0]["redaction"],
+        serde_json::json!({"method": "automatic", "reviewed": false, "changed": ["statement.txt"]})
+    );
 
     // Asked for: the identity (named consent) and the voice recording (voice consent), but
     // never the photo (no face consent).
@@ -503,7 +514,7 @@ fn identity_and_identifying_media_stay_behind_unless_asked_and_consented() {
     );
     assert_eq!(
         std::fs::read(dir.join("attachments/interview.m4a")).unwrap(),
-        content(200_000, 1)
+        typed("m4a", 200_000, 1)
     );
     assert!(!dir.join("attachments/face.jpg").exists());
 }
@@ -725,7 +736,7 @@ fn add_raw(b: &mut tar::Builder<std::fs::File>, name: &str, data: &[u8], kind: t
 fn export_then_import_into_a_second_vault_keeps_ids_versions_and_hashes() {
     let source = TestVault::new();
     let st = source.write("st.txt", b"The statement, unchanged by export.\n");
-    let doc = source.write("report.pdf", &content(300_000, 7));
+    let doc = source.write("report.pdf", &typed("pdf", 300_000, 7));
     let id = source.add(&[
         "--witness",
         "Heron",
@@ -790,7 +801,7 @@ fn export_then_import_into_a_second_vault_keeps_ids_versions_and_hashes() {
         b[0]["attachments"][0]["sha256"],
         last["attachments"][0]["sha256"]
     );
-    assert_eq!(hq.cat(&id, "report.pdf"), content(300_000, 7));
+    assert_eq!(hq.cat(&id, "report.pdf"), typed("pdf", 300_000, 7));
     let out = hq.cmd().args(["show", &id, "--json"]).assert().success();
     let shown: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(shown["statement"], "The statement, unchanged by export.\n");

@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{PASSPHRASE, TestVault, content};
+use common::{PASSPHRASE, TestVault, content, typed};
 use rand::{Rng, SeedableRng};
 use tvault::vault::{Filter, OpenOptions};
 use tvault::{RecordIdPrefix, Vault};
@@ -71,7 +71,8 @@ fn small_vault() -> TestVault {
         "statement.txt",
         "what the witness saw, ünïcödé\n".as_bytes(),
     );
-    let attachment = tv.write("a.bin", &content((1 << 20) + 3000, 5));
+    // A document (by its content) that leaves with its record: the bundle carries 1 MiB.
+    let attachment = tv.write("a.pdf", &typed("pdf", (1 << 20) + 3000, 5));
     tv.add(&[
         "--witness",
         "Kestrel",

@@ -211,4 +211,25 @@ pub struct ManifestRecord {
     /// differ ([`file_names`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub recorded_names: BTreeMap<String, String>,
+    /// How the record's texts were redacted, when they were (its identity stayed behind, or
+    /// its identity level is `anonymous`). Absent in bundles made before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<Redaction>,
+}
+
+/// How a record's texts were redacted for an export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redaction {
+    /// `automatic`: the witness's names were found and replaced by tvault's matcher
+    /// (SECURITY.md, "Exports"), which can miss a spelling, a nickname or a name in a picture.
+    pub method: String,
+    /// Whether a person checked the redacted texts against the originals. Always false so far.
+    pub reviewed: bool,
+    /// The record's files that redaction changed, relative to its folder: `statement.txt`,
+    /// `metadata.json`, `attachments/<name>`. Their intake hashes are not listed.
+    pub changed: Vec<String>,
+}
+
+impl Redaction {
+    pub const AUTOMATIC: &'static str = "automatic";
 }

@@ -17,7 +17,9 @@ mod verify_text;
 mod write;
 
 pub use crate::disclosure::Withheld;
-pub use format::{Manifest, ManifestRecord, Receipt, file_names, header, ssh_sign, sums_text};
+pub use format::{
+    Manifest, ManifestRecord, Receipt, Redaction, file_names, header, ssh_sign, sums_text,
+};
 pub use payload::Visitor;
 pub use read::{
     BundleError, BundleFailure, BundleReport, SignerTrust, Unlock, VerifiedBundle, verify_bundle,

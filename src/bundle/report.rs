@@ -68,10 +68,11 @@ pub fn report_html(manifest: &Manifest, custody: &BTreeMap<String, Vec<audit::Ev
             } else {
                 ""
             },
-            if r.statement_redacted {
-                "real name replaced by the pseudonym"
-            } else {
-                "as recorded"
+            match (&r.redaction, r.statement_redacted) {
+                (_, true) => "the witness's names replaced automatically (not reviewed)",
+                (Some(_), false) =>
+                    "as recorded (searched automatically for the witness's names, none found; not reviewed)",
+                (None, false) => "as recorded",
             },
             if r.identity_included {
                 "included"

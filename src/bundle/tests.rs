@@ -145,6 +145,7 @@ fn inner_with_intent(
                 consent_overridden: false,
                 intake_sha256: BTreeMap::new(),
                 statement_redacted: false,
+                redaction: None,
                 identity_included: false,
                 attachments: Vec::new(),
                 recorded_names: BTreeMap::new(),

@@ -15,9 +15,11 @@ use super::{Context, print_json};
 /// Write a sealed, signed export bundle of records
 ///
 /// Records leave only for a purpose their consent lists. The witness's identity and audio,
-/// video and photo attachments stay behind unless asked for and consented to. Recipients can
-/// check and open the bundle with tar, sha256sum, ssh-keygen and age alone (see VERIFY.txt
-/// inside it).
+/// video and photo attachments (recognised by their content; anything unrecognised counts as
+/// video) stay behind unless asked for and consented to. When the identity stays behind, the
+/// witness's names are replaced by the pseudonym in the statement, the metadata and text
+/// attachments, automatically: review the result before you send it. Recipients can check and
+/// open the bundle with tar, sha256sum, ssh-keygen and age alone (see VERIFY.txt inside it).
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["ids", "tag", "witness", "all"])))]
 pub struct Args {
@@ -72,6 +74,11 @@ pub struct Args {
     /// Include audio, video and photos where the media consent covers them
     #[arg(long)]
     include_media: bool,
+
+    /// Include PDF and office documents of records whose identity stays behind: they cannot
+    /// be redacted automatically and may name the witness
+    #[arg(long)]
+    include_documents: bool,
 
     /// Include records whose consent does not list the purpose (needs --reason; logged)
     #[arg(long, requires = "reason")]
@@ -148,6 +155,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             selection,
             include_identity: args.include_identity,
             include_media: args.include_media,
+            include_documents: args.include_documents,
             override_consent: args.override_consent,
             only_consented: args.only_consented,
             seal,
@@ -167,8 +175,20 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         )
         .hint("the bundle holds the others; its manifest lists the skipped records")
     });
+    let review = (!summary.redacted.is_empty()).then(|| review_warning(&summary));
     if ctx.json {
-        print_json(&summary)?;
+        #[derive(serde::Serialize)]
+        struct Output<'a> {
+            #[serde(flatten)]
+            summary: &'a tvault::vault::ExportSummary,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            warning: Option<&'a str>,
+        }
+        print_json(&Output {
+            summary: &summary,
+            warning: review.as_deref(),
+        })?;
+        warn_review(review.as_deref());
         return partial.map_or(Ok(()), Err);
     }
     ctx.say(&format!(
@@ -195,7 +215,38 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     for s in &summary.skipped {
         ctx.say(&format!("  skipped {}: {}", s.record, s.why));
     }
+    for r in &summary.redacted {
+        let record = &r.record[..12];
+        ctx.say(&if r.redaction.changed.is_empty() {
+            format!(
+                "  searched {record} for the witness's names: none found (automatic, not reviewed)"
+            )
+        } else {
+            format!(
+                "  replaced the witness's names in {record}: {} (automatic, not reviewed)",
+                super::terminal::escape(&r.redaction.changed.join(", "), false)
+            )
+        });
+    }
+    warn_review(review.as_deref());
     partial.map_or(Ok(()), Err)
+}
+
+/// Says, on stderr and even with `--quiet` or `--json`, that the redaction needs a person's
+/// review: sending an unreviewed redaction can name a witness.
+fn warn_review(review: Option<&str>) {
+    if let Some(review) = review {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "REVIEW: {review}");
+    }
+}
+
+/// What the operator must do before a bundle with automatic redactions leaves.
+fn review_warning(summary: &tvault::vault::ExportSummary) -> String {
+    format!(
+        "the witness's names were searched for and replaced automatically in {} record(s) and nobody has reviewed the result; automatic redaction misses spellings it was not given, nicknames, and names in pictures or scanned pages. Review the redacted statements, metadata and text attachments before you send the bundle: seal it to a key of your own as well (another --recipient) and read it with `tvault open-export`.",
+        summary.redacted.len()
+    )
 }
 
 /// The export passphrase: the first line of FILE, or typed on the terminal (twice when

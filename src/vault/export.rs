@@ -10,12 +10,13 @@ use zeroize::Zeroizing;
 use crate::audit::{self, Action, Event};
 use crate::bundle::Receipt;
 use crate::crypto;
-use crate::disclosure::{self, Candidate, Plan, redact};
+use crate::disclosure::{self, Candidate, Content, Plan, Redactor};
 use crate::error::{Error, Integrity, Result};
 use crate::progress::{Counted, Tally};
-use crate::record::{PartInfo, Purpose, RecordIdPrefix, SealedMeta, WitnessIdentity};
+use crate::record::{Purpose, RecordIdPrefix, SealedMeta, WitnessIdentity};
 use crate::store::{self, StoredCheckpoint, VersionRow};
 
+use super::redaction::{attachment_names, redact_metadata, redactor};
 use super::{Draft, Vault, now_rfc3339};
 
 /// Which records an export takes.
@@ -41,6 +42,8 @@ pub struct ExportRequest<'a> {
     pub selection: Selection,
     pub include_identity: bool,
     pub include_media: bool,
+    /// Include PDF and office documents of records whose texts are redacted, unredacted.
+    pub include_documents: bool,
     /// Include records whose consent does not list the purpose; needs a reason.
     pub override_consent: bool,
     /// Leave out, and list, records whose consent does not list the purpose.
@@ -59,8 +62,19 @@ pub struct ExportSummary {
     pub consent_overridden: Vec<String>,
     /// Records left out for lack of consent (`only_consented`), with why.
     pub skipped: Vec<crate::bundle::Withheld>,
+    /// The records whose texts were redacted automatically, and which of their files changed:
+    /// none of it reviewed, so the operator should check the bundle before it leaves.
+    pub redacted: Vec<RecordRedaction>,
     pub bundle_sha256: String,
     pub signer_fingerprint: String,
+}
+
+/// One record's automatic redaction, as an export reports it.
+#[derive(Debug, Serialize)]
+pub struct RecordRedaction {
+    pub record: String,
+    #[serde(flatten)]
+    pub redaction: crate::bundle::Redaction,
 }
 
 impl Vault {
@@ -96,31 +110,41 @@ impl Vault {
             .iter()
             .map(|(row, _)| self.s.open_identity(row))
             .collect::<Result<_>>()?;
-        let candidates: Vec<Candidate<'_>> = chosen
-            .iter()
-            .zip(&identities)
-            .map(|((row, sealed), identity)| Candidate {
-                record: row.record,
-                meta: &sealed.meta,
-                has_identity: identity.is_some(),
-                attachments: &sealed.attachments,
-            })
-            .collect();
+        let policy = disclosure::Request {
+            purpose: req.purpose,
+            include_identity: req.include_identity,
+            include_media: req.include_media,
+            include_documents: req.include_documents,
+            override_consent: req.override_consent,
+            only_consented: req.only_consented,
+        };
+        // Which records leave does not depend on what their attachments are: a refused export
+        // or a skipped record has nothing of it decrypted. Then the attachments of the records
+        // that leave are sniffed, and the plan made again with what they are.
+        let first = disclosure::plan(&policy, &candidates(&chosen, &identities, &[]))?;
+        let contents: Vec<Vec<Content>> = {
+            let tx = self.store.read()?;
+            chosen
+                .iter()
+                .zip(&first.records)
+                .map(|((row, sealed), plan)| {
+                    if !plan.leaves {
+                        return Ok(Vec::new());
+                    }
+                    sealed
+                        .attachments
+                        .iter()
+                        .map(|a| self.s.sniff_attachment(&tx, row, a))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect::<Result<_>>()?
+        };
         let Plan {
             records: plans,
-            withheld,
+            mut withheld,
             overridden,
             skipped,
-        } = disclosure::plan(
-            &disclosure::Request {
-                purpose: req.purpose,
-                include_identity: req.include_identity,
-                include_media: req.include_media,
-                override_consent: req.override_consent,
-                only_consented: req.only_consented,
-            },
-            &candidates,
-        )?;
+        } = disclosure::plan(&policy, &candidates(&chosen, &identities, &contents))?;
         // Only the records that leave go on (`only_consented` lists the others).
         let (mut kept_chosen, mut kept_identities, mut kept_plans) =
             (Vec::new(), Vec::new(), Vec::new());
@@ -135,6 +159,40 @@ impl Vault {
         if chosen.is_empty() {
             return Err(Error::NothingToExport);
         }
+        // The witness's names, wherever a record's texts and attachment names may hold them:
+        // one redactor per record whose plan says so. Attachment names are redacted wherever
+        // they appear, the withheld list included.
+        let redactors: Vec<Option<Redactor>> = chosen
+            .iter()
+            .zip(&plans)
+            .zip(&identities)
+            .map(|(((_, sealed), plan), identity)| {
+                let shown = plan.label.as_deref().unwrap_or(&sealed.meta.witness);
+                redactor(plan, identity.as_ref(), &sealed.meta.witness, shown)
+            })
+            .collect();
+        let (shown_names, recorded_names): (Vec<_>, Vec<_>) = chosen
+            .iter()
+            .zip(&redactors)
+            .map(|((_, sealed), r)| attachment_names(&sealed.attachments, r.as_ref()))
+            .unzip();
+        for w in withheld.iter_mut().filter(|w| w.what == "attachment") {
+            let Some(i) = chosen
+                .iter()
+                .position(|(row, _)| row.record.to_string() == w.record)
+            else {
+                continue;
+            };
+            let part = chosen[i]
+                .1
+                .attachments
+                .iter()
+                .find(|a| a.name == w.name)
+                .map(|a| a.part);
+            if let Some(name) = part.and_then(|p| shown_names[i].get(&p)) {
+                w.name = Some(name.clone());
+            }
+        }
 
         // Log the intent; its receipt goes into the bundle.
         let export_id = hex::encode(crypto::random_array::<16>());
@@ -146,6 +204,7 @@ impl Vault {
             "records": chosen.iter().map(|(r, _)| format!("{}@{}", r.record, r.version)).collect::<Vec<_>>(),
             "include_identity": req.include_identity,
             "include_media": req.include_media,
+            "include_documents": req.include_documents,
             "consent_overridden": overridden,
             "skipped": skipped.iter().map(|s| &s.record).collect::<Vec<_>>(),
             "withheld": withheld.len(),
@@ -174,12 +233,12 @@ impl Vault {
             .zip(&plans)
             .map(|((_, sealed), plan)| {
                 sealed.statement.as_ref().map_or(0, |s| s.size)
-                    + plan.attachments.iter().map(|a| a.size).sum::<u64>()
+                    + plan.attachments.iter().map(|a| a.info.size).sum::<u64>()
             })
             .sum();
         let mut tally = Tally::new(content, progress);
         let bundle = crate::bundle::BundleWriter::create(out).map_err(io_at(out))?;
-        let result = (|| -> Result<[u8; 32]> {
+        let result = (|| -> Result<([u8; 32], Vec<RecordRedaction>)> {
             let encryptor = age::Encryptor::with_recipients(
                 recipients.iter().map(|r| r.as_ref() as &dyn age::Recipient),
             )
@@ -187,9 +246,16 @@ impl Vault {
             let stream = encryptor.wrap_output(bundle).map_err(io_at(out))?;
             let mut inner = InnerWriter::new(stream);
             let mut manifest_records = Vec::new();
+            let mut redacted_records = Vec::new();
             let mut custody_by_record = BTreeMap::new();
             let tx = self.store.read()?;
-            for (((row, sealed), plan), identity) in chosen.iter().zip(&plans).zip(&identities) {
+            for ((((row, sealed), plan), identity), (redactor, (names, restore))) in
+                chosen.iter().zip(&plans).zip(&identities).zip(
+                    redactors
+                        .iter()
+                        .zip(shown_names.iter().zip(&recorded_names)),
+                )
+            {
                 let base = format!("records/{}", row.record);
                 // Anonymous: the label stands in for the pseudonym; interviewer and place stay.
                 let mut shown_meta = sealed.meta.clone();
@@ -197,6 +263,12 @@ impl Vault {
                     shown_meta.witness = label.clone();
                     shown_meta.interviewer = None;
                     shown_meta.location = None;
+                }
+                let mut changed = Vec::new();
+                if let Some(r) = redactor
+                    && redact_metadata(&mut shown_meta, r)
+                {
+                    changed.push("metadata.json".to_owned());
                 }
                 let m = &shown_meta;
                 let metadata = serde_json::json!({
@@ -220,40 +292,59 @@ impl Vault {
                 let mut redacted = false;
                 if let Some(info) = &sealed.statement {
                     let text = self.s.read_statement(&tx, row, info)?;
-                    // The real name and every alias the witness goes by.
-                    let names: Vec<&str> = identity
+                    let replaced = redactor
                         .as_ref()
-                        .filter(|_| plan.redact_statement)
-                        .map(|i| {
-                            i.name
-                                .iter()
-                                .chain(&i.aliases)
-                                .map(String::as_str)
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let mut text = Zeroizing::new(text.expose_secret().to_owned());
-                    for name in names {
-                        let (t, changed) = redact(&text, name, &m.witness);
-                        redacted |= changed;
-                        text = Zeroizing::new(t);
-                    }
-                    if plan.label.is_some() {
-                        // The pseudonym stays behind as well.
-                        let (t, changed) = redact(&text, &sealed.meta.witness, &m.witness);
-                        redacted |= changed;
-                        text = Zeroizing::new(t);
-                    }
+                        .and_then(|r| r.redact(text.expose_secret()));
+                    redacted = replaced.is_some();
+                    let delivered = replaced
+                        .as_ref()
+                        .map_or(text.expose_secret(), |t| t.as_str());
                     inner
-                        .add_bytes(&format!("{base}/statement.txt"), text.as_bytes())
+                        .add_bytes(&format!("{base}/statement.txt"), delivered.as_bytes())
                         .map_err(io_at(out))?;
+                    if redacted {
+                        changed.push("statement.txt".to_owned());
+                    }
                     tally.add(info.size);
+                }
+                // Text attachments are redacted like the statement; the others stream as
+                // recorded.
+                let mut changed_parts = Vec::new();
+                for leaving in &plan.attachments {
+                    let a = &leaving.info;
+                    let name = names.get(&a.part).cloned().unwrap_or_default();
+                    let path = format!("{base}/attachments/{name}");
+                    if let Some(r) = redactor.as_ref().filter(|_| leaving.redact) {
+                        let text = self.s.read_text_attachment(&tx, row, a)?;
+                        let replaced = r.redact(&text);
+                        let delivered = replaced.as_ref().unwrap_or(&text);
+                        inner
+                            .add_bytes(&path, delivered.as_bytes())
+                            .map_err(io_at(out))?;
+                        if replaced.is_some() {
+                            changed.push(format!("attachments/{name}"));
+                            changed_parts.push(a.part);
+                        }
+                        tally.add(a.size);
+                        continue;
+                    }
+                    let mut sha = [0u8; 32];
+                    hex::decode_to_slice(&a.sha256, &mut sha)
+                        .map_err(|_| Integrity::Metadata(row.record))?;
+                    let reader = Counted {
+                        inner: self.s.open_part(&tx, row, a)?,
+                        tally: &mut tally,
+                    };
+                    inner
+                        .add_stream(&path, a.size, sha, reader)
+                        .map_err(|e| self.s.part_error(e, row, a, out))?;
                 }
                 // The bundle carries no hash of anything it does not carry: a part hash stays in
                 // the custody excerpt only when it is the hash of a part delivered as recorded
                 // (not a withheld attachment, an earlier version's part, or the statement
                 // before its real name was replaced).
-                let delivered = delivered_hashes(sealed, &plan.attachments, redacted);
+                let delivered =
+                    delivered_hashes(sealed, &plan.attachments, redacted, &changed_parts);
                 let events: Vec<Event> = all_events
                     .iter()
                     .filter(|e| e.record.as_deref() == Some(row.record.to_string().as_str()))
@@ -268,23 +359,16 @@ impl Vault {
                 inner
                     .add_bytes(&format!("{base}/custody.json"), &custody)
                     .map_err(io_at(out))?;
-                let recorded: Vec<&str> = plan
-                    .attachments
-                    .iter()
-                    .map(|a| a.name.as_deref().unwrap_or_default())
-                    .collect();
-                let names = crate::bundle::file_names(&recorded);
-                for (a, name) in plan.attachments.iter().zip(&names) {
-                    let mut sha = [0u8; 32];
-                    hex::decode_to_slice(&a.sha256, &mut sha)
-                        .map_err(|_| Integrity::Metadata(row.record))?;
-                    let reader = Counted {
-                        inner: self.s.open_part(&tx, row, a)?,
-                        tally: &mut tally,
-                    };
-                    inner
-                        .add_stream(&format!("{base}/attachments/{name}"), a.size, sha, reader)
-                        .map_err(|e| self.s.part_error(e, row, a, out))?;
+                let redaction = redactor.is_some().then(|| crate::bundle::Redaction {
+                    method: crate::bundle::Redaction::AUTOMATIC.into(),
+                    reviewed: false,
+                    changed,
+                });
+                if let Some(redaction) = &redaction {
+                    redacted_records.push(RecordRedaction {
+                        record: row.record.to_string(),
+                        redaction: redaction.clone(),
+                    });
                 }
                 manifest_records.push(ManifestRecord {
                     id: row.record.to_string(),
@@ -301,13 +385,20 @@ impl Vault {
                         .collect(),
                     statement_redacted: redacted,
                     identity_included: plan.identity,
-                    recorded_names: names
+                    attachments: plan
+                        .attachments
                         .iter()
-                        .zip(&recorded)
-                        .filter(|(n, r)| n != r)
-                        .map(|(n, r)| (n.clone(), (*r).to_owned()))
+                        .filter_map(|a| names.get(&a.info.part).cloned())
                         .collect(),
-                    attachments: names,
+                    recorded_names: plan
+                        .attachments
+                        .iter()
+                        .filter_map(|a| {
+                            let recorded = restore.get(&a.info.part)?;
+                            Some((names.get(&a.info.part)?.clone(), recorded.clone()))
+                        })
+                        .collect(),
+                    redaction,
                 });
             }
             drop(tx);
@@ -335,10 +426,12 @@ impl Vault {
                 fingerprint: fingerprint.clone(),
                 export_id: export_id.clone(),
             };
-            bundle.finish(&files, &self.s.signing).map_err(io_at(out))
+            let sha256 = bundle.finish(&files, &self.s.signing).map_err(io_at(out))?;
+            Ok((sha256, redacted_records))
         })();
         // On failure the partial bundle is gone (`BundleWriter`); the output was never made.
-        let bundle_sha256 = hex::encode(result?);
+        let (bundle_sha256, redacted) = result?;
+        let bundle_sha256 = hex::encode(bundle_sha256);
         self.record(vec![Draft::new(Action::ExportComplete).detail(
             serde_json::json!({
                 "export_id": export_id,
@@ -352,6 +445,7 @@ impl Vault {
             withheld,
             consent_overridden: overridden,
             skipped,
+            redacted,
             bundle_sha256,
             signer_fingerprint: fingerprint,
         })
@@ -441,6 +535,27 @@ impl Vault {
     }
 }
 
+/// The records as the policy sees them, with what each attachment is (`contents`, by record;
+/// none known when it is empty).
+fn candidates<'a>(
+    chosen: &'a [(VersionRow, SealedMeta)],
+    identities: &'a [Option<WitnessIdentity>],
+    contents: &'a [Vec<Content>],
+) -> Vec<Candidate<'a>> {
+    chosen
+        .iter()
+        .zip(identities)
+        .enumerate()
+        .map(|(i, ((row, sealed), identity))| Candidate {
+            record: row.record,
+            meta: &sealed.meta,
+            has_identity: identity.is_some(),
+            attachments: &sealed.attachments,
+            contents: contents.get(i).map_or(&[], Vec::as_slice),
+        })
+        .collect()
+}
+
 /// The age recipients a bundle is sealed to, and how each is named in the log (an `age1…`
 /// key, an OpenSSH fingerprint, or "scrypt passphrase"). Refuses anything else.
 type Sealing = (Vec<Box<dyn age::Recipient + Send>>, Vec<String>);
@@ -484,17 +599,24 @@ fn recipients(seal: &Seal) -> Result<Sealing> {
 }
 
 /// The intake hashes of the parts of `sealed` that leave exactly as recorded: the statement
-/// unless its real name was replaced, and the attachments the plan lets go.
+/// unless its names were replaced, and the attachments the plan lets go but those redacted
+/// (`changed`, by part number).
 fn delivered_hashes(
     sealed: &SealedMeta,
-    attachments: &[PartInfo],
+    attachments: &[disclosure::Leaving],
     statement_redacted: bool,
+    changed: &[u32],
 ) -> std::collections::BTreeSet<String> {
     sealed
         .statement
         .iter()
         .filter(|_| !statement_redacted)
-        .chain(attachments)
+        .chain(
+            attachments
+                .iter()
+                .map(|a| &a.info)
+                .filter(|a| !changed.contains(&a.part)),
+        )
         .map(|p| p.sha256.clone())
         .collect()
 }

@@ -29,6 +29,7 @@ mod keys;
 mod listing;
 mod parts;
 mod read;
+mod redaction;
 mod session;
 mod shred;
 #[cfg(test)]
@@ -36,7 +37,7 @@ mod tests;
 mod verify;
 
 pub use backup::BackupSummary;
-pub use export::{ExportRequest, ExportSummary, Seal, Selection};
+pub use export::{ExportRequest, ExportSummary, RecordRedaction, Seal, Selection};
 pub use import::{ImportOptions, ImportSummary};
 pub use intake::{Amendment, Attachment, Intake, MetaEdit};
 pub use keys::{DroppedSlot, Operator, RekeyPlan, RekeySummary};

@@ -205,3 +205,77 @@ pub fn signer(tv: &TestVault) -> String {
         .expect("the vault has a signing key")
         .to_owned()
 }
+
+/// Test content that starts like a real file of a kind, so that an export recognises it by
+/// its content: `kind` is one of m4a, mp4, jpeg, pdf.
+pub fn typed(kind: &str, len: usize, seed: u8) -> Vec<u8> {
+    let magic: &[u8] = match kind {
+        "m4a" => b"\0\0\0\x18ftypM4A \0\0\0\0M4A isom",
+        "mp4" => b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom",
+        "jpeg" => b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0",
+        "pdf" => b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n",
+        other => panic!("no magic for {other}"),
+    };
+    let mut out = magic.to_vec();
+    out.extend(content(len.saturating_sub(magic.len()), seed));
+    out
+}
+
+/// A bundle written by `export --json` to a new age key, and what it opened into.
+pub struct Opened {
+    pub bundle: PathBuf,
+    pub into: PathBuf,
+    /// The export's `--json` output.
+    pub summary: serde_json::Value,
+    /// The age identity file that opens the bundle.
+    pub key_file: PathBuf,
+}
+
+impl Opened {
+    /// The bytes of a file of the opened payload, by its path inside it.
+    pub fn read(&self, path: &str) -> Vec<u8> {
+        std::fs::read(self.into.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    pub fn manifest(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.read("MANIFEST.json")).unwrap()
+    }
+}
+
+/// Runs `export --json --purpose court -o NAME.tar` with `args`, sealed to a new age key, and
+/// opens the bundle with `open-export` into `NAME/`, naming the vault's signer.
+pub fn export_and_open(tv: &TestVault, name: &str, args: &[&str]) -> Opened {
+    let key = age::x25519::Identity::generate();
+    let key_file = tv.write(
+        &format!("{name}.key"),
+        secrecy::ExposeSecret::expose_secret(&key.to_string()).as_bytes(),
+    );
+    let bundle = tv.path(&format!("{name}.tar"));
+    let out = tv
+        .cmd()
+        .args(["export", "--json", "--purpose", "court", "--recipient"])
+        .arg(key.to_public().to_string())
+        .arg("-o")
+        .arg(&bundle)
+        .args(args)
+        .assert()
+        .success();
+    let summary = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let into = tv.path(name);
+    tv.cmd()
+        .arg("open-export")
+        .arg(&bundle)
+        .arg("--into")
+        .arg(&into)
+        .arg("--identity")
+        .arg(&key_file)
+        .args(["--signer", &signer(tv)])
+        .assert()
+        .success();
+    Opened {
+        bundle,
+        into,
+        summary,
+        key_file,
+    }
+}
