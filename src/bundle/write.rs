@@ -95,8 +95,9 @@ pub struct OuterFiles {
     pub checkpoint: String,
     pub receipt: Receipt,
     pub signer_line: String,
-    pub fingerprint: String,
     pub export_id: String,
+    /// What opens the payload, for `VERIFY.txt`.
+    pub seal: super::SealKind,
 }
 
 /// Writes a bundle in one pass. The payload streams straight into the outer tar's first
@@ -224,10 +225,7 @@ pub(super) fn write_outer_rest<W: Write>(
         ),
         ("receipt.json", receipt),
         ("allowed_signers", allowed),
-        (
-            "VERIFY.txt",
-            verify_text(&files.fingerprint, &files.export_id),
-        ),
+        ("VERIFY.txt", verify_text(&files.export_id, files.seal)),
     ];
     for (name, text) in &small {
         tar.append(&header(name, text.len() as u64)?, text.as_bytes())?;

@@ -325,8 +325,8 @@ impl Vault {
                 checkpoint: checkpoint.note.clone(),
                 receipt: receipt.clone(),
                 signer_line: public_line.clone(),
-                fingerprint: fingerprint.clone(),
                 export_id: export_id.clone(),
+                seal: seal_kind(&req.seal),
             };
             bundle.finish(&files, &self.s.signing).map_err(io_at(out))
         })();
@@ -474,6 +474,21 @@ fn recipients(seal: &Seal) -> Result<Sealing> {
         }
     }
     Ok((recipients, fingerprints))
+}
+
+/// What opens the payload, as `VERIFY.txt` tells its reader (`recipients` has checked each
+/// key is an `age1…` or an `ssh-ed25519` one).
+fn seal_kind(seal: &Seal) -> crate::bundle::SealKind {
+    match seal {
+        Seal::Recipients(keys) => {
+            let age = keys.iter().filter(|k| k.trim().starts_with("age1")).count();
+            crate::bundle::SealKind::Keys {
+                age: age > 0,
+                ssh: age < keys.len(),
+            }
+        }
+        Seal::Passphrase(_) => crate::bundle::SealKind::Passphrase,
+    }
 }
 
 /// The intake hashes of the parts of `sealed` that leave exactly as recorded: the statement
