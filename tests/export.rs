@@ -964,7 +964,7 @@ fn every_bundle_carries_a_printable_report_with_everything_escaped() {
     }
     let statement_sha = sha256_hex(b"the statement\n");
     assert!(report.contains(&statement_sha));
-    assert!(report.contains(&id) && report.contains("record-added"));
+    assert!(report.contains(&id) && report.contains("Recorded (version 1)"));
     // Tags open and close in balance.
     for tag in ["table", "tr", "td", "th", "h2", "code"] {
         let open = report.matches(&format!("<{tag}>")).count()

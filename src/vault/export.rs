@@ -188,6 +188,7 @@ impl Vault {
             let mut inner = InnerWriter::new(stream);
             let mut manifest_records = Vec::new();
             let mut custody_by_record = BTreeMap::new();
+            let mut metadata_by_record = BTreeMap::new();
             let tx = self.store.read()?;
             for (((row, sealed), plan), identity) in chosen.iter().zip(&plans).zip(&identities) {
                 let base = format!("records/{}", row.record);
@@ -209,6 +210,8 @@ impl Vault {
                 inner
                     .add_bytes(&format!("{base}/metadata.json"), &metadata)
                     .map_err(io_at(out))?;
+                // REPORT.html tells what metadata.json holds.
+                metadata_by_record.insert(row.record.to_string(), m.clone());
                 if let Some(identity) = identity.as_ref().filter(|_| plan.identity) {
                     let json = Zeroizing::new(
                         serde_json::to_vec_pretty(identity).expect("identity serialises"),
@@ -318,7 +321,12 @@ impl Vault {
                 intent_event: Some(intent_event.clone()),
             };
             let stream = inner
-                .finish(&manifest, &custody_by_record, &self.s.signing)
+                .finish(
+                    &manifest,
+                    &custody_by_record,
+                    &metadata_by_record,
+                    &self.s.signing,
+                )
                 .map_err(io_at(out))?;
             let bundle = stream.finish().map_err(io_at(out))?;
             let files = OuterFiles {
