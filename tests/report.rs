@@ -189,7 +189,7 @@ fn the_report_tells_a_judge_what_each_record_is_what_was_delivered_and_what_was_
     // Custody in plain words, named columns only.
     assert!(page.contains("Recorded (version 1)"));
     assert!(page.contains("Exported: this export was logged before the bundle was written"));
-    assert!(page.contains("<th>When</th><th>What happened</th><th>By (operator)</th>"));
+    assert!(page.contains("<th>When</th><th>What happened</th><th>Operator</th>"));
     assert!(!page.contains("<th>#</th>") && !page.contains("record-added"));
 }
 

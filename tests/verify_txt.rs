@@ -290,6 +290,18 @@ fn a_clerk_checks_and_opens_an_age_recipient_bundle_with_verify_txt_alone() {
     let signer = common::signer(&tv);
     assert!(!verify.contains(&signer), "{verify}");
 
+    // The steps are the ones published in docs/export-format.md.
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/export-format.md"),
+    )
+    .unwrap();
+    let published = docs
+        .split_once("## VERIFY.txt")
+        .and_then(|(_, rest)| rest.split_once("## REPORT.html"))
+        .expect("docs/export-format.md has a VERIFY.txt section")
+        .0;
+    assert_eq!(commands(published), commands(&verify));
+
     let dir = clerk_folder(&tv, "clerk", &bundle);
     let steps = clerk_commands(&verify, &signer, Some(&key));
     let run = run_clerk(&dir, &steps, None);

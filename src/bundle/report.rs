@@ -239,7 +239,7 @@ fn record_section(input: &ReportInput<'_>, n: usize, r: &super::ManifestRecord) 
 
     out += "<h3>Custody</h3>\n<p class=\"note\">What the sender's custody log records about \
             this record, oldest first.</p>\n<table>\n\
-            <tr><th>When</th><th>What happened</th><th>By (operator)</th></tr>\n";
+            <tr><th>When</th><th>What happened</th><th>Operator</th></tr>\n";
     let events = input.custody.get(&r.id).map(Vec::as_slice).unwrap_or(&[]);
     for e in events
         .iter()
