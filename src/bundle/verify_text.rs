@@ -145,8 +145,10 @@ due, stop: do not rely on the bundle, and tell the sender.
    this export's intent (which says who exported which records, for what purpose,
    why, and to whom; it travels sealed, in payload/MANIFEST.json). So the export was
    logged before the bundle was written, and the sender cannot later present a log
-   without it: every later checkpoint of that log must contain this one (tvault
-   checks that on the sender's side). The first command checks the checkpoint's
+   without it: keep checkpoint.txt and signer.pub, and ask the sender later for a
+   proof that their log extends it (made by tvault audit prove --from
+   checkpoint.txt, checked with tvault audit check-proof PROOF --signer signer.pub,
+   which needs no vault). The first command checks the checkpoint's
    signature, the last prints where the entry stands; those between recompute the
    hash over the log from the receipt's entry (RFC 9162 inclusion proof):
 
