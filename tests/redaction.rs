@@ -176,7 +176,11 @@ fn every_name_and_alias_in_any_form_is_replaced_in_every_text_that_leaves() {
             .any(|w| w["name"] == "photo of Nightingale.jpg")
     );
     let report = String::from_utf8(opened.read("REPORT.html")).unwrap();
-    assert!(report.contains("names replaced automatically (not reviewed)"));
+    assert!(
+        report.contains(
+            "replaced by the pseudonym or label, automatically (not reviewed by a person)"
+        )
+    );
     let pdf = manifest["withheld"]
         .as_array()
         .unwrap()

@@ -23,8 +23,8 @@ use predicates::prelude::*;
 use sha2::{Digest, Sha256};
 use tvault::audit::{self, Checkpoint};
 use tvault::bundle::{
-    BundleWriter, INNER_NAMESPACE, Manifest, OUTER_NAMESPACE, OuterFiles, Receipt, ssh_sign,
-    sums_text,
+    BundleWriter, INNER_NAMESPACE, Manifest, OUTER_NAMESPACE, OuterFiles, Receipt, SealKind,
+    ssh_sign, sums_text,
 };
 
 /// A vault with one record (a statement and a document), exported sealed to a fresh age key.
@@ -217,8 +217,11 @@ impl Forger {
                 rotations: Vec::new(),
             },
             signer_line: self.public().to_openssh().unwrap(),
-            fingerprint: self.fingerprint(),
             export_id: manifest.export_id.clone(),
+            seal: SealKind::Keys {
+                age: true,
+                ssh: false,
+            },
         };
         writer.finish(&files, &self.key).unwrap();
     }

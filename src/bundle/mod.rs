@@ -25,7 +25,8 @@ pub use read::{
     BundleError, BundleFailure, BundleReport, SignerTrust, Unlock, VerifiedBundle, verify_bundle,
     verify_bundle_counted,
 };
-pub use report::report_html;
+pub use report::{ReportInput, report_html};
+pub use verify_text::{FINGERPRINT_PLACEHOLDER, KEY_FILE_PLACEHOLDER, SealKind};
 pub use write::{BundleWriter, HashingWriter, InnerWriter, OuterFiles};
 
 use format::{parse_sums, ssh_verify};

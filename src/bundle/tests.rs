@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
-use ssh_key::HashAlg;
 
 use super::*;
 use crate::audit::{self, Checkpoint};
@@ -85,8 +84,11 @@ fn bundle_sealed_to(
             rotations: Vec::new(),
         },
         signer_line: public.to_openssh().unwrap(),
-        fingerprint: public.fingerprint(HashAlg::Sha256).to_string(),
         export_id: export_id.into(),
+        seal: SealKind::Keys {
+            age: true,
+            ssh: false,
+        },
     };
     let sha256 = writer.finish(&files, &key).unwrap();
     assert_eq!(

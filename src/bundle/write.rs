@@ -9,10 +9,11 @@ use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 
 use crate::audit;
+use crate::record::Metadata;
 
 use super::{
-    INNER_NAMESPACE, Manifest, OUTER_NAMESPACE, PRINCIPAL, Receipt, header, report_html, ssh_sign,
-    sums_text, verify_text,
+    INNER_NAMESPACE, Manifest, OUTER_NAMESPACE, PRINCIPAL, Receipt, ReportInput, header,
+    report_html, ssh_sign, sums_text, verify_text,
 };
 
 /// Writes the inner tar into any writer (the age encryptor), keeping the SHA-256 of each
@@ -20,6 +21,8 @@ use super::{
 pub struct InnerWriter<W: Write> {
     tar: tar::Builder<W>,
     sums: BTreeMap<String, [u8; 32]>,
+    /// Each file's size and SHA-256, for `REPORT.html`.
+    files: BTreeMap<String, (u64, [u8; 32])>,
 }
 
 impl<W: Write> InnerWriter<W> {
@@ -27,13 +30,16 @@ impl<W: Write> InnerWriter<W> {
         InnerWriter {
             tar: tar::Builder::new(out),
             sums: BTreeMap::new(),
+            files: BTreeMap::new(),
         }
     }
 
     pub fn add_bytes(&mut self, path: &str, data: &[u8]) -> io::Result<()> {
         self.tar.append(&header(path, data.len() as u64)?, data)?;
-        self.sums
-            .insert(path.to_owned(), Sha256::digest(data).into());
+        let sha256: [u8; 32] = Sha256::digest(data).into();
+        self.sums.insert(path.to_owned(), sha256);
+        self.files
+            .insert(path.to_owned(), (data.len() as u64, sha256));
         Ok(())
     }
 
@@ -48,18 +54,31 @@ impl<W: Write> InnerWriter<W> {
     ) -> io::Result<()> {
         self.tar.append(&header(path, size)?, data)?;
         self.sums.insert(path.to_owned(), sha256);
+        self.files.insert(path.to_owned(), (size, sha256));
         Ok(())
     }
 
     /// Adds `REPORT.html`, the manifest, the signed `SHA256SUMS`, and ends the tar.
-    /// `custody` holds each exported record's events.
+    /// `custody` holds each exported record's events and `metadata` its metadata, as their
+    /// files in the payload do.
     pub fn finish(
         mut self,
         manifest: &Manifest,
         custody: &BTreeMap<String, Vec<audit::Event>>,
+        metadata: &BTreeMap<String, Metadata>,
         key: &SigningKey,
     ) -> io::Result<W> {
-        let report = report_html(manifest, custody);
+        let public = ssh_key::PublicKey::from(ssh_key::public::KeyData::Ed25519(
+            ssh_key::public::Ed25519PublicKey(key.verifying_key().to_bytes()),
+        ));
+        let fingerprint = public.fingerprint(ssh_key::HashAlg::Sha256).to_string();
+        let report = report_html(&ReportInput {
+            manifest,
+            custody,
+            metadata,
+            files: &self.files,
+            fingerprint: &fingerprint,
+        });
         self.add_bytes("REPORT.html", report.as_bytes())?;
         let manifest = serde_json::to_vec_pretty(manifest).expect("manifests serialise");
         self.add_bytes("MANIFEST.json", &manifest)?;
@@ -95,8 +114,9 @@ pub struct OuterFiles {
     pub checkpoint: String,
     pub receipt: Receipt,
     pub signer_line: String,
-    pub fingerprint: String,
     pub export_id: String,
+    /// What opens the payload, for `VERIFY.txt`.
+    pub seal: super::SealKind,
 }
 
 /// Writes a bundle in one pass. The payload streams straight into the outer tar's first
@@ -224,10 +244,7 @@ pub(super) fn write_outer_rest<W: Write>(
         ),
         ("receipt.json", receipt),
         ("allowed_signers", allowed),
-        (
-            "VERIFY.txt",
-            verify_text(&files.fingerprint, &files.export_id),
-        ),
+        ("VERIFY.txt", verify_text(&files.export_id, files.seal)),
     ];
     for (name, text) in &small {
         tar.append(&header(name, text.len() as u64)?, text.as_bytes())?;

@@ -22,6 +22,11 @@ pub struct Args {
 
     #[command(flatten)]
     key: BundleKeyArgs,
+
+    /// Ask for the export passphrase on the terminal and check the payload too (for a
+    /// bundle sealed with a passphrase)
+    #[arg(long, conflicts_with_all = ["identity", "export_passphrase_file"])]
+    ask_export_passphrase: bool,
 }
 
 /// The report, with a warning in words when nothing vouches for the signer.
@@ -44,7 +49,7 @@ impl<'a> Shown<'a> {
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let trust = args.key.signer_trust().ok_or_else(no_signer)?;
-    let unlock = args.key.unlock(ctx, false)?;
+    let unlock = args.key.unlock(ctx, args.ask_export_passphrase)?;
     let (report, _) = tvault::bundle::verify_bundle(&args.file, &trust, unlock.as_ref(), None)
         .map_err(|e| CliError::from(Error::from(e)))?;
     if !report.signer_trusted {
@@ -74,7 +79,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                 report.records, report.files
             )
         } else {
-            "not checked (give --identity or --export-passphrase-file to check it)".to_owned()
+            "not checked (give --identity, --export-passphrase-file or --ask-export-passphrase to check it)".to_owned()
         }
     ))
 }

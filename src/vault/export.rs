@@ -248,6 +248,7 @@ impl Vault {
             let mut manifest_records = Vec::new();
             let mut redacted_records = Vec::new();
             let mut custody_by_record = BTreeMap::new();
+            let mut metadata_by_record = BTreeMap::new();
             let tx = self.store.read()?;
             for ((((row, sealed), plan), identity), (redactor, (names, restore))) in
                 chosen.iter().zip(&plans).zip(&identities).zip(
@@ -281,6 +282,8 @@ impl Vault {
                 inner
                     .add_bytes(&format!("{base}/metadata.json"), &metadata)
                     .map_err(io_at(out))?;
+                // REPORT.html tells what metadata.json holds.
+                metadata_by_record.insert(row.record.to_string(), m.clone());
                 if let Some(identity) = identity.as_ref().filter(|_| plan.identity) {
                     let json = Zeroizing::new(
                         serde_json::to_vec_pretty(identity).expect("identity serialises"),
@@ -416,15 +419,20 @@ impl Vault {
                 intent_event: Some(intent_event.clone()),
             };
             let stream = inner
-                .finish(&manifest, &custody_by_record, &self.s.signing)
+                .finish(
+                    &manifest,
+                    &custody_by_record,
+                    &metadata_by_record,
+                    &self.s.signing,
+                )
                 .map_err(io_at(out))?;
             let bundle = stream.finish().map_err(io_at(out))?;
             let files = OuterFiles {
                 checkpoint: checkpoint.note.clone(),
                 receipt: receipt.clone(),
                 signer_line: public_line.clone(),
-                fingerprint: fingerprint.clone(),
                 export_id: export_id.clone(),
+                seal: seal_kind(&req.seal),
             };
             let sha256 = bundle.finish(&files, &self.s.signing).map_err(io_at(out))?;
             Ok((sha256, redacted_records))
@@ -596,6 +604,21 @@ fn recipients(seal: &Seal) -> Result<Sealing> {
         }
     }
     Ok((recipients, fingerprints))
+}
+
+/// What opens the payload, as `VERIFY.txt` tells its reader (`recipients` has checked each
+/// key is an `age1…` or an `ssh-ed25519` one).
+fn seal_kind(seal: &Seal) -> crate::bundle::SealKind {
+    match seal {
+        Seal::Recipients(keys) => {
+            let age = keys.iter().filter(|k| k.trim().starts_with("age1")).count();
+            crate::bundle::SealKind::Keys {
+                age: age > 0,
+                ssh: age < keys.len(),
+            }
+        }
+        Seal::Passphrase(_) => crate::bundle::SealKind::Passphrase,
+    }
 }
 
 /// The intake hashes of the parts of `sealed` that leave exactly as recorded: the statement
