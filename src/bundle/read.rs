@@ -177,8 +177,12 @@ pub(super) fn read_outer(file: &File, tally: &mut Tally<'_>) -> Result<Outer, Bu
     let entries = archive
         .entries()
         .or_else(|e| fail("read the outer tar", e.to_string()))?;
+    // Where the last entry's data ends (padded to a block): the end-of-archive marker must
+    // follow there, so a bundle cut short anywhere, even in that marker, is refused.
+    let mut end = 0u64;
     for entry in entries {
         let mut entry = entry.or_else(|e| fail("read the outer tar", e.to_string()))?;
+        end = end.max(entry.raw_file_position() + entry.size().div_ceil(512) * 512);
         let name = entry.path_bytes().into_owned();
         let name = String::from_utf8_lossy(&name).into_owned();
         if entry.header().entry_type() != tar::EntryType::Regular {
@@ -212,6 +216,7 @@ pub(super) fn read_outer(file: &File, tally: &mut Tally<'_>) -> Result<Outer, Bu
             small.insert(name, data);
         }
     }
+    check_end_of_archive(file, end)?;
     let payload_sha256 =
         payload_sha256.map_or_else(|| fail("read the outer tar", "payload.age is missing"), Ok)?;
     for name in OUTER_FILES.iter().skip(1) {
@@ -223,6 +228,31 @@ pub(super) fn read_outer(file: &File, tally: &mut Tally<'_>) -> Result<Outer, Bu
         small,
         payload_sha256,
     })
+}
+
+/// The outer tar ends as tvault writes it: after the last entry, two zero blocks (tar's
+/// end-of-archive marker) and at most a record's worth of zero padding, nothing else.
+fn check_end_of_archive(file: &File, end: u64) -> Result<(), BundleError> {
+    use std::os::unix::fs::FileExt;
+    let step = "read the outer tar";
+    let len = file
+        .metadata()
+        .or_else(|e| fail(step, e.to_string()))?
+        .len();
+    let tail = len.saturating_sub(end);
+    if tail < 1024 {
+        return fail(step, "the bundle is cut short: its end-of-archive marker is missing");
+    }
+    if tail > 10240 {
+        return fail(step, "there is data after the end of the archive");
+    }
+    let mut rest = vec![0u8; tail as usize];
+    file.read_exact_at(&mut rest, end)
+        .or_else(|e| fail(step, e.to_string()))?;
+    if rest.iter().any(|&b| b != 0) {
+        return fail(step, "there is data after the end of the archive");
+    }
+    Ok(())
 }
 
 /// Reads the signer's key from `allowed_signers`, and checks it against the signer named, if
