@@ -344,6 +344,57 @@ fn two_writers_at_once_both_land_or_one_is_told_the_vault_is_busy() {
     assert_eq!(listed.as_array().unwrap().len(), added);
 }
 
+/// Exports while other processes append events (every `list` logs one): each bundle's receipt
+/// proves its own intent event, never one another process logged in the meantime, and each
+/// bundle verifies. (Before the intent and its receipt shared one transaction, a `list`
+/// landing between them made the receipt prove the wrong event; the window was a few
+/// milliseconds wide, so this guards the property rather than reproducing that race each run.)
+#[test]
+fn exports_while_others_write_carry_receipts_for_their_own_intent() {
+    let tv = TestVault::new();
+    let id = tv.add(&["--witness", "W", "--consent", "court"]);
+    let key = age::x25519::Identity::generate();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut exported = 0;
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let out = tv.process().arg("list").output().unwrap();
+                    assert!(matches!(out.status.code(), Some(0 | 11)), "{out:?}");
+                }
+            });
+        }
+        for i in 0..10 {
+            let bundle = tv.path(&format!("b{i}.tar"));
+            let out = tv
+                .process()
+                .args(["export", &id, "--purpose", "court", "--recipient"])
+                .arg(key.to_public().to_string())
+                .arg("-o")
+                .arg(&bundle)
+                .stderr(std::process::Stdio::piped())
+                .output()
+                .unwrap();
+            match out.status.code() {
+                Some(0) => {
+                    let trust = tvault::bundle::SignerTrust::Named(common::signer(&tv));
+                    let report = tvault::bundle::verify_bundle(&bundle, &trust, None, None);
+                    assert!(report.is_ok(), "bundle {i}: {report:?}");
+                    exported += 1;
+                }
+                Some(11) => {}
+                other => panic!(
+                    "export {i}: exit {other:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert!(exported > 0, "every export found the vault busy");
+}
+
 #[test]
 fn other_processes_see_no_passphrase_and_no_core_dump_is_allowed() {
     let tv = TestVault::new();

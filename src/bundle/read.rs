@@ -241,7 +241,10 @@ fn check_end_of_archive(file: &File, end: u64) -> Result<(), BundleError> {
         .len();
     let tail = len.saturating_sub(end);
     if tail < 1024 {
-        return fail(step, "the bundle is cut short: its end-of-archive marker is missing");
+        return fail(
+            step,
+            "the bundle is cut short: its end-of-archive marker is missing",
+        );
     }
     if tail > 10240 {
         return fail(step, "there is data after the end of the archive");

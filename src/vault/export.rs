@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use rusqlite::Connection;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -17,7 +18,7 @@ use crate::record::{Purpose, RecordIdPrefix, SealedMeta, WitnessIdentity};
 use crate::store::{self, StoredCheckpoint, VersionRow};
 
 use super::redaction::{attachment_names, redact_metadata, redactor};
-use super::{Draft, Vault, now_rfc3339};
+use super::{Draft, Session, Vault, now_rfc3339};
 
 /// Which records an export takes.
 pub enum Selection {
@@ -209,13 +210,21 @@ impl Vault {
             "skipped": skipped.iter().map(|s| &s.record).collect::<Vec<_>>(),
             "withheld": withheld.len(),
         }));
-        self.record(vec![intent])?;
-        let (receipt, intent_event, checkpoint) = self.intent_receipt(&export_id)?;
-        let conn = self.store.conn();
-        let all_events: Vec<Event> = store::events(conn)?
-            .iter()
-            .map(|r| self.s.open_event(r.seq, &r.leaf_hash, &r.sealed))
-            .collect::<Result<_>>()?;
+        // The intent, its receipt and the events the bundle carries come from one write
+        // transaction: another process's event can never land between them and be proved in
+        // the intent's place.
+        let (receipt, intent_event, checkpoint, all_events) = {
+            let tx = self.store.write()?;
+            let cp = self.s.append(&tx, vec![intent])?;
+            let (receipt, intent_event, checkpoint) = intent_receipt(&self.s, &tx, &export_id)?;
+            let all_events: Vec<Event> = store::events(&tx)?
+                .iter()
+                .map(|r| self.s.open_event(r.seq, &r.leaf_hash, &r.sealed))
+                .collect::<Result<_>>()?;
+            tx.commit()?;
+            self.s.write_anchor(&cp)?;
+            (receipt, intent_event, checkpoint, all_events)
+        };
 
         // The payload streams straight into the bundle (see `BundleWriter`). Only a file
         // made here is removed on failure.
@@ -501,46 +510,49 @@ impl Vault {
         }
         Ok(chosen)
     }
+}
 
-    /// The receipt of the export intent just logged (the newest event): its inclusion proof in
-    /// the newest checkpoint, which the bundle carries too, and the event's text.
-    fn intent_receipt(&self, export_id: &str) -> Result<(Receipt, String, StoredCheckpoint)> {
-        let conn = self.store.conn();
-        let leaves = store::leaf_hashes(conn, u64::MAX >> 1)?;
-        let index = leaves.len() - 1;
-        let intent_row = store::events(conn)?
-            .pop()
-            .ok_or_else(|| Integrity::Log("the intent event vanished".into()))?;
-        let intent_json = crypto::open_padded(
-            &self.s.keys.meta,
-            &self.s.event_aad(intent_row.seq),
-            &intent_row.sealed,
-        )
-        .ok_or_else(|| Integrity::Log("the intent event does not authenticate".into()))?;
-        let checkpoint =
-            store::checkpoint(conn)?.ok_or_else(|| Integrity::Log("no checkpoint".into()))?;
-        use base64::Engine;
-        let intent_event = String::from_utf8(intent_json.to_vec())
-            .map_err(|_| Integrity::Log("the intent event is not text".into()))?;
-        let receipt = Receipt {
-            format: Receipt::FORMAT.into(),
-            event: None,
-            leaf_hash: Some(
-                base64::engine::general_purpose::STANDARD
-                    .encode(audit::leaf_hash(intent_event.as_bytes())),
-            ),
-            export_id: Some(export_id.to_owned()),
-            index: index as u64,
-            tree_size: leaves.len() as u64,
-            proof: audit::inclusion_proof(index, &leaves)
-                .iter()
-                .map(|h| base64::engine::general_purpose::STANDARD.encode(h))
-                .collect(),
-            rotations: audit::Rotation::parse_all(&store::signing_rotations(conn)?)
-                .ok_or(Integrity::SigningKey)?,
-        };
-        Ok((receipt, intent_event, checkpoint))
-    }
+/// The receipt of the export intent just logged in the write transaction `conn` (so the
+/// newest event): its inclusion proof in the newest checkpoint, which the bundle carries too, and the event's text.
+fn intent_receipt(
+    s: &Session,
+    conn: &Connection,
+    export_id: &str,
+) -> Result<(Receipt, String, StoredCheckpoint)> {
+    let leaves = store::leaf_hashes(conn, u64::MAX >> 1)?;
+    let index = leaves.len() - 1;
+    let intent_row = store::events(conn)?
+        .pop()
+        .ok_or_else(|| Integrity::Log("the intent event vanished".into()))?;
+    let intent_json = crypto::open_padded(
+        &s.keys.meta,
+        &s.event_aad(intent_row.seq),
+        &intent_row.sealed,
+    )
+    .ok_or_else(|| Integrity::Log("the intent event does not authenticate".into()))?;
+    let checkpoint =
+        store::checkpoint(conn)?.ok_or_else(|| Integrity::Log("no checkpoint".into()))?;
+    use base64::Engine;
+    let intent_event = String::from_utf8(intent_json.to_vec())
+        .map_err(|_| Integrity::Log("the intent event is not text".into()))?;
+    let receipt = Receipt {
+        format: Receipt::FORMAT.into(),
+        event: None,
+        leaf_hash: Some(
+            base64::engine::general_purpose::STANDARD
+                .encode(audit::leaf_hash(intent_event.as_bytes())),
+        ),
+        export_id: Some(export_id.to_owned()),
+        index: index as u64,
+        tree_size: leaves.len() as u64,
+        proof: audit::inclusion_proof(index, &leaves)
+            .iter()
+            .map(|h| base64::engine::general_purpose::STANDARD.encode(h))
+            .collect(),
+        rotations: audit::Rotation::parse_all(&store::signing_rotations(conn)?)
+            .ok_or(Integrity::SigningKey)?,
+    };
+    Ok((receipt, intent_event, checkpoint))
 }
 
 /// The records as the policy sees them, with what each attachment is (`contents`, by record;

@@ -357,18 +357,23 @@ impl Vault {
     ) -> Result<Self> {
         let store = Store::open(path)?;
         let conn = store.conn();
-        let (vault_id, mac) = store::header(conn)?;
-        let slots = store::keyslots(conn)?;
-        let columns = store::signing_key(conn)?;
-        let checkpoint = store::checkpoint(conn)?;
-        let head_rows = store::heads(conn)?;
-        let rotations = store::signing_rotations(conn)?;
+        // Everything the header MAC covers, read in one transaction: one consistent state,
+        // never half of it from before another process's commit and half from after.
+        let snapshot = store.read()?;
+        let (vault_id, mac) = store::header(&snapshot)?;
+        let slots = store::keyslots(&snapshot)?;
+        let columns = store::signing_key(&snapshot)?;
+        let checkpoint = store::checkpoint(&snapshot)?;
+        let head_rows = store::heads(&snapshot)?;
+        let rotations = store::signing_rotations(&snapshot)?;
+        let anchored = store::anchored(&snapshot)?;
+        drop(snapshot);
         let state = match (&columns.public, &checkpoint) {
             (Some(public), Some(cp)) => Some(crypto::HeaderState {
                 signing_public: public,
                 signing_rotations: &rotations,
                 checkpoint: &cp.note,
-                anchored: store::anchored(conn)?,
+                anchored,
                 heads_root: crate::heads::root(head_rows.iter().map(|(b, s)| (*b, s.as_slice()))),
             }),
             _ => None,
