@@ -101,22 +101,35 @@ impl Out {
         Out(Zeroizing::new(vec![FORMAT]))
     }
 
+    /// Appends `bytes`. Growing moves the buffer by hand: `Vec`'s own growth would free the
+    /// old allocation, statement text and all, without zeroing it; here the old one is a
+    /// `Zeroizing` that is wiped as it is dropped.
+    fn put(&mut self, bytes: &[u8]) {
+        let needed = self.0.len() + bytes.len();
+        if needed > self.0.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(needed.max(2 * self.0.capacity())));
+            bigger.extend_from_slice(&self.0);
+            self.0 = bigger;
+        }
+        self.0.extend_from_slice(bytes);
+    }
+
     fn record(&mut self, id: &RecordId, version: u32) {
-        self.0.extend_from_slice(id.as_bytes());
+        self.put(id.as_bytes());
         self.u32(version);
     }
 
     fn u8(&mut self, v: u8) {
-        self.0.push(v);
+        self.put(&[v]);
     }
 
     fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_be_bytes());
+        self.put(&v.to_be_bytes());
     }
 
     fn str(&mut self, s: &str) {
         self.u32(s.len() as u32);
-        self.0.extend_from_slice(s.as_bytes());
+        self.put(s.as_bytes());
     }
 
     fn opt(&mut self, s: Option<&str>) {
