@@ -39,9 +39,7 @@ pub fn random_array<const N: usize>() -> [u8; N] {
 /// code that needs it in two places shares one copy (`Arc<Key>`).
 ///
 /// ```compile_fail
-/// fn copy(key: &tvault::crypto::Key) -> tvault::crypto::Key {
-///     key.clone()
-/// }
+/// fn copy(key: &tvault::crypto::Key) -> tvault::crypto::Key { key.clone() }
 /// ```
 pub struct Key(Zeroizing<[u8; 32]>);
 
