@@ -282,6 +282,22 @@ pub enum Action {
     AnchorMissingAccepted,
     /// A new signing key (at rekey), signed over to by the old one.
     SigningKeyRotated,
+    /// At headquarters: a field kit was made; on the kit: it was made, for which HQ.
+    KitCreated,
+    /// At headquarters: the kits made here were listed.
+    KitsListed,
+    /// At headquarters: a kit was revoked; its bundles are refused from now on.
+    KitRevoked,
+    /// At headquarters: a kit bundle was imported (one `record-imported` per new record).
+    KitImported,
+    /// At headquarters: a bundle from a revoked kit was imported all the same, with a reason.
+    KitRevokedAccepted,
+    /// On a kit: a bundle of every unconfirmed record was made for headquarters.
+    KitSent,
+    /// On a kit: a receipt from headquarters was checked and the records it names deleted.
+    KitConfirmed,
+    /// On a kit: one record, held by headquarters as its receipt says, was deleted here.
+    RecordDelivered,
 }
 
 impl Action {
@@ -315,6 +331,14 @@ impl Action {
             Action::LogRestarted => "log-restarted",
             Action::AnchorMissingAccepted => "anchor-missing-accepted",
             Action::SigningKeyRotated => "signing-key-rotated",
+            Action::KitCreated => "kit-created",
+            Action::KitsListed => "kits-listed",
+            Action::KitRevoked => "kit-revoked",
+            Action::KitImported => "kit-imported",
+            Action::KitRevokedAccepted => "kit-revoked-accepted",
+            Action::KitSent => "kit-sent",
+            Action::KitConfirmed => "kit-confirmed",
+            Action::RecordDelivered => "record-delivered",
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod harden;
 mod history;
 mod import;
 mod init;
+mod kit;
 mod list;
 mod log;
 mod open_export;
@@ -147,6 +148,8 @@ enum Command {
     Passphrase(operator::PassphraseCommand),
     #[command(subcommand)]
     Audit(audit::Command),
+    #[command(subcommand)]
+    Kit(kit::Command),
     Status(status::Args),
     Doctor(doctor::Args),
     Completions(completions::CompletionsArgs),
@@ -236,6 +239,25 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let Some(command) = cli.command else {
         return guide(&ctx).map_err(with_flags);
     };
+    // A field kit holds no key that opens what it recorded: say so before asking for a
+    // passphrase (the library refuses these too).
+    let reads = matches!(
+        command,
+        Command::Show(_)
+            | Command::Cat(_)
+            | Command::Search(_)
+            | Command::Export(_)
+            | Command::Amend(_)
+            | Command::History(_)
+            | Command::Shred(_)
+            | Command::Rekey(_)
+    );
+    if reads
+        && ctx.vault_path.exists()
+        && tvault::vault::is_field_kit(&ctx.vault_path).unwrap_or(false)
+    {
+        return Err(with_flags(tvault::Error::FieldKit.into()));
+    }
     let result = match command {
         Command::Init(args) => init::run(&ctx, args),
         Command::Add(args) => add::run(&ctx, *args),
@@ -255,6 +277,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Operator(command) => operator::run_operator(&ctx, command),
         Command::Passphrase(command) => operator::run_passphrase(&ctx, command),
         Command::Audit(command) => audit::run(&ctx, command),
+        Command::Kit(command) => kit::run(&ctx, command),
         Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
         Command::Cat(args) => cat::run(&ctx, args),

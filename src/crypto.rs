@@ -12,6 +12,7 @@
 //! Every AAD starts with a distinct context string so that no sealed value can stand in for
 //! a value of another kind.
 
+mod header;
 pub mod kdf;
 pub mod part;
 
@@ -19,13 +20,13 @@ use std::fmt;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::record::RecordId;
 
+pub use header::{HeaderState, header_mac, verify_header_mac};
 pub use kdf::KdfParams;
 
 /// Fills an array from the operating system's random number generator.
@@ -513,70 +514,6 @@ impl Keyslot {
     }
 }
 
-/// What the header MAC covers besides the keyslots (format 5 on): the custody log's state.
-pub struct HeaderState<'a> {
-    /// The signing key's public half, and its earlier rotations as stored.
-    pub signing_public: &'a [u8],
-    pub signing_rotations: &'a [u8],
-    /// The latest signed checkpoint note.
-    pub checkpoint: &'a str,
-    /// An anchor was written for this vault.
-    pub anchored: bool,
-    /// [`crate::heads::root`] of the stored heads.
-    pub heads_root: [u8; 32],
-}
-
-/// The MAC over the vault header and every keyslot, in slot-id order. Adding, removing or
-/// editing a slot (or swapping the vault id) changes it. With `state` (version 2, every vault
-/// since format 5), it also covers the signing key, the latest checkpoint, the anchored flag
-/// and the heads, so none of them can be removed, reset or replayed from another copy without
-/// the key. Version 1 (`state` is `None`) is only read, to upgrade an older vault.
-pub fn header_mac(
-    keys: &VaultKeys,
-    vault_id: &[u8; 16],
-    slots: &[Keyslot],
-    state: Option<&HeaderState<'_>>,
-) -> [u8; 32] {
-    let mut sorted: Vec<&Keyslot> = slots.iter().collect();
-    sorted.sort_by_key(|s| s.slot_id);
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(keys.hdr.expose_secret())
-        .expect("HMAC takes any key length");
-    match state {
-        None => mac.update(&aad("tvault header v1", &[vault_id])),
-        Some(_) => mac.update(&aad("tvault header v2", &[vault_id])),
-    }
-    for s in sorted {
-        mac.update(&s.wrap_aad(vault_id));
-        mac.update(&aad("slot", &[&s.wrapped, &s.label]));
-    }
-    if let Some(state) = state {
-        mac.update(&aad(
-            "state",
-            &[
-                state.signing_public,
-                state.signing_rotations,
-                state.checkpoint.as_bytes(),
-                &[u8::from(state.anchored)],
-                &state.heads_root,
-            ],
-        ));
-    }
-    mac.finalize().into_bytes().into()
-}
-
-/// Checks a stored header MAC in constant time.
-pub fn verify_header_mac(
-    keys: &VaultKeys,
-    vault_id: &[u8; 16],
-    slots: &[Keyslot],
-    state: Option<&HeaderState<'_>>,
-    stored: &[u8],
-) -> bool {
-    use subtle::ConstantTimeEq;
-    let expected = header_mac(keys, vault_id, slots, state);
-    stored.len() == expected.len() && bool::from(expected.ct_eq(stored))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -746,6 +683,8 @@ mod tests {
             checkpoint: "origin\n1\nroot\n",
             anchored: true,
             heads_root: [2; 32],
+            kit: None,
+            kits_root: None,
         };
         let slots = std::slice::from_ref(&slot);
         let v2 = header_mac(&keys, &vault_id, slots, Some(&state));
@@ -783,6 +722,14 @@ mod tests {
             },
             HeaderState {
                 heads_root: [4; 32],
+                ..state
+            },
+            HeaderState {
+                kit: Some(b"sealed kit"),
+                ..state
+            },
+            HeaderState {
+                kits_root: Some([6; 32]),
                 ..state
             },
         ];

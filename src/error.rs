@@ -166,6 +166,37 @@ pub enum Error {
 
     #[error("database error")]
     Database(#[source] rusqlite::Error),
+
+    /// A reading command on a field kit, which holds no key that opens what it records.
+    #[error("this is a field kit: records can be read only at headquarters")]
+    FieldKit,
+
+    /// A field kit command (`kit send`, `kit confirm`) on a vault.
+    #[error("this vault is not a field kit")]
+    NotAFieldKit,
+
+    /// (The name is not repeated: kit names may say where a team works.)
+    #[error("a field kit with that name already exists")]
+    KitExists,
+
+    #[error("no field kit has that name")]
+    KitNotFound,
+
+    /// A kit bundle that no field kit made by this vault sealed, or that names another vault.
+    #[error("this bundle is not from a field kit of this vault")]
+    KitUnknown,
+
+    /// A bundle from a revoked kit, without `--accept-revoked`.
+    #[error("the field kit that sent this bundle was revoked on {revoked_at}")]
+    KitRevoked { revoked_at: String },
+
+    /// A kit bundle, or a receipt for one, failed a check.
+    #[error("{what}: {why}")]
+    KitCheck { what: &'static str, why: String },
+
+    /// Every record a kit holds has been confirmed: there is nothing to send.
+    #[error("there is nothing to send: every record on this kit was confirmed by headquarters")]
+    NothingToSend,
 }
 
 /// What an integrity failure was about. Names places, never content.

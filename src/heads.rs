@@ -53,7 +53,8 @@ pub fn apply(heads: &mut Bucket, action: Action, record: RecordId, version: Opti
             head.version = head.version.max(version);
             true
         }
-        Action::RecordShredded => {
+        // A kit's record delivered to headquarters is gone from the kit, like a shredded one.
+        Action::RecordShredded | Action::RecordDelivered => {
             let head = heads.entry(record).or_insert(Head {
                 version: version.unwrap_or(0),
                 shredded: true,

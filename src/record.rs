@@ -361,6 +361,26 @@ pub struct SealedMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[zeroize(skip)]
     pub imported: Option<ImportOrigin>,
+    /// Where a version recorded on a field kit came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[zeroize(skip)]
+    pub kit: Option<KitOrigin>,
+}
+
+/// The provenance of a version recorded on a field kit and imported at headquarters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KitOrigin {
+    /// The kit's name at headquarters, its id, and its signing key's fingerprint.
+    pub kit: String,
+    pub kit_id: String,
+    pub kit_fingerprint: String,
+    /// The operator who recorded it on the kit, and when, by the kit's clock.
+    pub kit_operator: String,
+    pub recorded_at: String,
+    /// The SHA-256 of the record's sealed metadata as the kit stored and logged it.
+    pub sealed_meta_sha256: String,
+    pub imported_at: String,
+    pub imported_by: String,
 }
 
 /// The provenance of a version imported from an export bundle.

@@ -37,10 +37,12 @@ use crate::error::{Error, Integrity, IoResultExt, Result};
 use crate::record::{RecordId, RecordIdPrefix};
 
 mod header;
+mod kit;
 mod log;
 mod parts;
 
 pub use header::*;
+pub use kit::*;
 pub use log::*;
 pub use parts::*;
 
@@ -54,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_tombstones.sql"),
     include_str!("../migrations/0004_digest.sql"),
     include_str!("../migrations/0005_heads.sql"),
+    include_str!("../migrations/0006_kits.sql"),
 ];
 
 /// The vault format this build writes and the newest it reads.

@@ -8,6 +8,7 @@
 //! `records/<id>/…`, `MANIFEST.json`, `SHA256SUMS` and `SHA256SUMS.sig`.
 
 mod format;
+pub mod kit;
 mod payload;
 mod read;
 mod report;

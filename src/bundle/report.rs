@@ -396,6 +396,9 @@ fn event_words(e: &audit::Event, this_export: &str) -> String {
         Action::RecordInventoried => format!(
             "Entered in a new custody log{version}; it was recorded before the vault kept one"
         ),
+        Action::RecordImported if e.detail.as_ref().is_some_and(|d| d.get("kit").is_some()) => {
+            format!("Recorded on a field kit and imported at headquarters{version}")
+        }
         Action::RecordImported => format!("Imported from another vault's export{version}"),
         Action::RecordShown => format!("Opened for reading{version}"),
         Action::AttachmentRead => format!("An attachment opened{version}"),
@@ -432,6 +435,18 @@ fn event_words(e: &audit::Event, this_export: &str) -> String {
         Action::LogRestarted => "New custody log started".to_owned(),
         Action::AnchorMissingAccepted => "Opened although its anchor was missing".to_owned(),
         Action::SigningKeyRotated => "Signing key replaced".to_owned(),
+        Action::KitCreated => "Field kit made".to_owned(),
+        Action::KitsListed => "Field kits listed".to_owned(),
+        Action::KitRevoked => "Field kit revoked".to_owned(),
+        Action::KitImported => "Field kit bundle imported".to_owned(),
+        Action::KitRevokedAccepted => {
+            "A bundle from a revoked field kit accepted, with a reason".to_owned()
+        }
+        Action::KitSent => "Sent from the field kit to headquarters".to_owned(),
+        Action::KitConfirmed => "Headquarters' receipt checked on the field kit".to_owned(),
+        Action::RecordDelivered => {
+            "Deleted from the field kit once headquarters held it".to_owned()
+        }
     };
     html(&words)
 }

@@ -286,6 +286,43 @@ impl From<Error> for CliError {
                 ],
             ),
             Error::Database(_) => (Exit::Failure, &[]),
+            Error::FieldKit => (
+                Exit::Usage,
+                &[
+                    "a kit can add, list, verify and send: `tvault kit send -o FILE` makes a bundle for headquarters",
+                ],
+            ),
+            Error::NotAFieldKit => (
+                Exit::Usage,
+                &[
+                    "name the kit file with --vault PATH; `tvault status` says whether a file is a kit",
+                ],
+            ),
+            Error::KitExists => (
+                Exit::Failure,
+                &["`tvault kit list` shows the kits made here"],
+            ),
+            Error::KitNotFound => (
+                Exit::Failure,
+                &["`tvault kit list` shows the kits made here"],
+            ),
+            Error::KitUnknown => (
+                Exit::Integrity,
+                &[
+                    "a kit bundle opens only in the vault that made the kit (`tvault kit list`); nothing was imported",
+                ],
+            ),
+            Error::KitRevoked { .. } => (
+                Exit::Integrity,
+                &[
+                    "nothing was imported; if you know this bundle left the kit before it was lost, pass --accept-revoked --reason TEXT (logged)",
+                ],
+            ),
+            Error::KitCheck { .. } => (
+                Exit::Integrity,
+                &["nothing was changed; ask for the file again over another channel"],
+            ),
+            Error::NothingToSend => (Exit::Failure, &["`tvault list` shows what the kit holds"]),
         };
         let quiet = matches!(&err, Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe);
         let mut out = CliError::new(kind, message);

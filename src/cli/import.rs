@@ -8,7 +8,7 @@ use super::progress::Bar;
 use super::{Context, print, print_json};
 
 /// Import an export bundle into this vault, keeping record ids, versions, intake hashes and
-/// custody
+/// custody; or a field kit's bundle, writing the kit's receipt
 ///
 /// The bundle is verified completely first, against the signer named with --signer (its
 /// fingerprint comes from the sender out of band). Versions this vault already holds are
@@ -16,6 +16,10 @@ use super::{Context, print, print_json};
 /// record held here only when it is the next version, comes from the vault and signer first
 /// trusted for that record, and does not widen its consent; anything else is refused (exit 13)
 /// and nothing is imported.
+///
+/// A field kit's bundle (from `tvault kit send`) is checked against the kit made here with
+/// `tvault kit create`: its key, its log (which must extend the one imported before) and
+/// every sealed file. A receipt signed by this vault is written for `tvault kit confirm`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The bundle
@@ -31,6 +35,18 @@ pub struct Args {
     #[arg(long)]
     accept_consent_change: bool,
 
+    /// A field kit's bundle: write the receipt for the kit here [default: FILE.receipt]
+    #[arg(long, value_name = "FILE")]
+    receipt_out: Option<PathBuf>,
+
+    /// A field kit's bundle: import it although the kit was revoked (with --reason; logged)
+    #[arg(long, requires = "reason")]
+    accept_revoked: bool,
+
+    /// Why a revoked kit's bundle is accepted
+    #[arg(long, value_name = "TEXT", requires = "accept_revoked")]
+    reason: Option<String>,
+
     #[command(flatten)]
     key: BundleKeyArgs,
 }
@@ -45,6 +61,16 @@ struct Shown<'a> {
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    // A field kit's bundle is recognised by its first entry; it is checked against the kit
+    // made here, not against a named signer.
+    if tvault::bundle::kit::is_kit_bundle(&args.file) {
+        return super::kit::import(
+            ctx,
+            &args.file,
+            args.receipt_out,
+            args.reason.as_deref().filter(|_| args.accept_revoked),
+        );
+    }
     // Without --signer or --trust-bundle-signer, the bundle's source and signer must be the
     // ones this vault pinned at an earlier import (checked once the manifest is read).
     let trust = args

@@ -19,21 +19,8 @@ use super::{Context, print, print_json};
 /// where the machine has it, and never below 256 MiB and 768 MiB × passes.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Argon2id memory in MiB
-    #[arg(long, value_name = "N")]
-    kdf_memory_mib: Option<u32>,
-
-    /// Argon2id passes over the memory
-    #[arg(long, value_name = "N")]
-    kdf_iterations: Option<u32>,
-
-    /// Argon2id lanes
-    #[arg(long, value_name = "N")]
-    kdf_parallelism: Option<u32>,
-
-    /// Accept KDF parameters below the floor; the vault records it and `status` warns
-    #[arg(long)]
-    allow_weak_kdf: bool,
+    #[command(flatten)]
+    kdf: KdfArgs,
 
     /// Accept a passphrase that the strength estimate rates as guessable
     #[arg(long)]
@@ -50,6 +37,54 @@ pub struct Args {
     /// Make no recovery code: a forgotten passphrase then loses the vault for good
     #[arg(long)]
     no_recovery_code: bool,
+}
+
+/// The key derivation's cost, when given as flags.
+#[derive(Debug, clap::Args)]
+pub struct KdfArgs {
+    /// Argon2id memory in MiB
+    #[arg(long, value_name = "N")]
+    kdf_memory_mib: Option<u32>,
+
+    /// Argon2id passes over the memory
+    #[arg(long, value_name = "N")]
+    kdf_iterations: Option<u32>,
+
+    /// Argon2id lanes
+    #[arg(long, value_name = "N")]
+    kdf_parallelism: Option<u32>,
+
+    /// Accept KDF parameters below the floor; the vault records it and `status` warns
+    #[arg(long)]
+    allow_weak_kdf: bool,
+}
+
+impl KdfArgs {
+    /// The parameters the flags give, checked against the floor; `None` without flags.
+    pub fn explicit(&self) -> Result<Option<KdfParams>, CliError> {
+        if self.kdf_memory_mib.is_none()
+            && self.kdf_iterations.is_none()
+            && self.kdf_parallelism.is_none()
+        {
+            return Ok(None);
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let kdf = KdfParams::from_flags(
+            self.kdf_memory_mib,
+            self.kdf_iterations,
+            self.kdf_parallelism,
+            cores,
+        )?;
+        if kdf.is_weak() && !self.allow_weak_kdf {
+            return Err(CliError::usage(format!(
+                "{} MiB × {} passes is below the floor of 256 MiB and 768 MiB × passes",
+                kdf.memory_mib(),
+                kdf.t
+            ))
+            .hint("raise --kdf-memory-mib or --kdf-iterations, or pass --allow-weak-kdf to accept weaker protection of a stolen vault file"));
+        }
+        Ok(Some(kdf))
+    }
 }
 
 /// The operator name used when `--operator` is not given.
@@ -76,29 +111,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let operator = ctx.operator.as_deref().unwrap_or(DEFAULT_OPERATOR);
     check_operator_name(operator)?;
 
-    let explicit = args.kdf_memory_mib.is_some()
-        || args.kdf_iterations.is_some()
-        || args.kdf_parallelism.is_some();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-    let kdf = if explicit {
-        let kdf = KdfParams::from_flags(
-            args.kdf_memory_mib,
-            args.kdf_iterations,
-            args.kdf_parallelism,
-            cores,
-        )?;
-        if kdf.is_weak() && !args.allow_weak_kdf {
-            return Err(CliError::usage(format!(
-                "{} MiB × {} passes is below the floor of 256 MiB and 768 MiB × passes",
-                kdf.memory_mib(),
-                kdf.t
-            ))
-            .hint("raise --kdf-memory-mib or --kdf-iterations, or pass --allow-weak-kdf to accept weaker protection of a stolen vault file"));
-        }
-        Some(kdf)
-    } else {
-        None
-    };
+    let kdf = args.kdf.explicit()?;
 
     let passphrase = new_passphrase(ctx, &args)?;
     if !args.allow_weak_passphrase {
@@ -248,7 +262,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     Ok(())
 }
 
-fn check_operator_name(name: &str) -> Result<(), CliError> {
+pub fn check_operator_name(name: &str) -> Result<(), CliError> {
     if name.trim().is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(CliError::usage(
             "an operator name is 1 to 64 characters, without control characters",

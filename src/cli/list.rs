@@ -90,6 +90,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         && args.since.is_none()
         && args.until.is_none();
     let mut vault = ctx.unlock()?;
+    if vault.is_kit() {
+        if !unfiltered {
+            return Err(tvault::Error::FieldKit.into());
+        }
+        return kit_list(ctx, &mut vault);
+    }
     let records = vault.list(&Filter {
         tag: args.tag,
         witness: args.witness,
@@ -156,4 +162,35 @@ fn release(mut records: Vec<RecordSummary>) {
         }
     });
     std::mem::forget(records);
+}
+
+/// `list` on a field kit: only what the kit can know of each record.
+fn kit_list(ctx: &Context, vault: &mut tvault::Vault) -> Result<(), CliError> {
+    let records = vault.kit_records()?;
+    if ctx.json {
+        return print_json(&records);
+    }
+    let mut text = String::new();
+    for r in &records {
+        let _ = writeln!(
+            text,
+            "{}  {}  {:>9}  {}",
+            r.id,
+            r.recorded_at,
+            human_size(r.stored_size),
+            if r.sent {
+                "sent, awaiting receipt"
+            } else {
+                "not sent"
+            }
+        );
+    }
+    if records.is_empty() {
+        ctx.say(
+            "This field kit holds no records: everything recorded was confirmed by headquarters.",
+        );
+    } else {
+        ctx.say("This is a field kit: what it recorded is sealed to headquarters and cannot be read here.");
+    }
+    print(&text)
 }

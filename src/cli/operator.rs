@@ -49,6 +49,11 @@ pub struct NewPassphrase {
 
 impl NewPassphrase {
     pub fn read(&self, ctx: &Context) -> Result<Passphrase, CliError> {
+        self.read_for(ctx, "New passphrase: ")
+    }
+
+    /// [`NewPassphrase::read`], asking with `prompt` on the terminal.
+    pub fn read_for(&self, ctx: &Context, prompt: &str) -> Result<Passphrase, CliError> {
         let invalid =
             |e: tvault::crypto::PassphraseError| CliError::new(Exit::Failure, e.to_string());
         let passphrase = match &self.new_passphrase_file {
@@ -62,8 +67,7 @@ impl NewPassphrase {
             }
             None => {
                 let mut tty = ctx.sources.terminal()?;
-                let first =
-                    Passphrase::from_bytes(tty.prompt("New passphrase: ")?).map_err(invalid)?;
+                let first = Passphrase::from_bytes(tty.prompt(prompt)?).map_err(invalid)?;
                 let again = Passphrase::from_bytes(tty.prompt("Repeat it: ")?).map_err(invalid)?;
                 if first.expose_secret() != again.expose_secret() {
                     return Err(CliError::new(

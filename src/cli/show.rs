@@ -42,6 +42,17 @@ fn attachment_json(p: &PartInfo) -> AttachmentJson<'_> {
 
 /// Where an imported version came from, for `--json`: `null` for a version recorded here.
 pub fn origin_json(sealed: &tvault::record::SealedMeta) -> serde_json::Value {
+    if let Some(k) = &sealed.kit {
+        return serde_json::json!({
+            "field_kit": k.kit,
+            "kit_id": k.kit_id,
+            "kit_fingerprint": k.kit_fingerprint,
+            "kit_operator": k.kit_operator,
+            "recorded_at": k.recorded_at,
+            "imported_at": k.imported_at,
+            "imported_by": k.imported_by,
+        });
+    }
     match &sealed.imported {
         None => serde_json::Value::Null,
         Some(o) => serde_json::json!({
@@ -60,6 +71,17 @@ pub fn origin_json(sealed: &tvault::record::SealedMeta) -> serde_json::Value {
 
 /// Where an imported version came from, as a line for people.
 pub fn origin_line(sealed: &tvault::record::SealedMeta) -> Option<String> {
+    if let Some(k) = &sealed.kit {
+        return Some(format!(
+            "recorded on field kit {} by {} at {} (kit's clock; kit key {}), imported on {} by {}",
+            escape(&k.kit, false),
+            escape(&k.kit_operator, false),
+            escape(&k.recorded_at, false),
+            escape(&k.kit_fingerprint, false),
+            escape(&k.imported_at, false),
+            escape(&k.imported_by, false),
+        ));
+    }
     sealed.imported.as_ref().map(|o| {
         format!(
             "imported from vault {} (signer {}, export {}) on {} by {}",

@@ -25,7 +25,13 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     if ctx.json {
         return print_json(&status);
     }
-    let mut text = format!(
+    let mut text = String::new();
+    if status.field_kit {
+        text.push_str(
+            "FIELD KIT: records here are sealed to headquarters and cannot be read on this kit\n",
+        );
+    }
+    text += &format!(
         "vault:          {}\nformat version: {}\nvault id:       {}\nrecords:        {}\nsize:           {}\nkeyslots:       {}\n",
         status.path.display(),
         status.format_version,

@@ -29,6 +29,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             report.parts,
             if args.quick {
                 " (lengths only)".to_owned()
+            } else if vault.is_kit() {
+                format!(
+                    " ({} of sealed files hashed; a kit cannot decrypt them)",
+                    human_size(report.bytes)
+                )
             } else {
                 format!(" ({} decrypted and hashed)", human_size(report.bytes))
             },

@@ -130,15 +130,16 @@ pub enum EncryptFailure {
     Write(io::Error),
 }
 
-/// Streams `input` through age into `output`: hashes the plaintext, pads it and encrypts it,
+/// Streams `input` through age into `output` (to `key`: a [`PartKey`], or the X25519
+/// recipient of headquarters on a field kit): hashes the plaintext, pads it and encrypts it,
 /// holding at most one buffer of it in memory. Returns the output writer.
 pub fn encrypt<W: Write>(
-    key: &PartKey<'_>,
+    key: &dyn Recipient,
     input: &mut dyn Read,
     output: W,
 ) -> Result<(Sealed, W), EncryptFailure> {
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(key as &dyn Recipient))
-        .expect("a single tvault stanza is a valid recipient set");
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(key))
+        .expect("a single recipient is a valid recipient set");
     let mut writer = encryptor
         .wrap_output(output)
         .map_err(EncryptFailure::Write)?;
@@ -194,9 +195,10 @@ pub struct PlainReader<R: BufRead> {
     end: Option<bool>,
 }
 
-/// Opens an age file from `input` with the part's key.
+/// Opens an age file from `input` with the part's key (or, at headquarters, a field kit's
+/// X25519 identity).
 pub fn open<R: BufRead>(
-    key: &PartKey<'_>,
+    key: &dyn Identity,
     input: R,
     size: u64,
     padded_size: u64,
@@ -207,9 +209,7 @@ pub fn open<R: BufRead>(
         other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
     };
     let decryptor = age::Decryptor::new_buffered(input).map_err(as_io)?;
-    let inner = decryptor
-        .decrypt(std::iter::once(key as &dyn Identity))
-        .map_err(as_io)?;
+    let inner = decryptor.decrypt(std::iter::once(key)).map_err(as_io)?;
     if padded_size < size {
         return Err(io::Error::other(MismatchError));
     }

@@ -92,6 +92,7 @@ impl Vault {
         req: ExportRequest<'_>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ExportSummary> {
+        self.s.readable()?;
         use crate::bundle::{InnerWriter, Manifest, ManifestRecord, OuterFiles};
 
         if req.output.exists() {

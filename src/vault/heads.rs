@@ -76,12 +76,16 @@ impl Session {
         let rows = store::heads(conn)?;
         let public = self.signing.verifying_key();
         let rotations = store::signing_rotations(conn)?;
+        let kit_column = store::kit_column(conn)?;
+        let kit_rows = store::field_kits(conn)?;
         let state = HeaderState {
             signing_public: public.as_bytes(),
             signing_rotations: &rotations,
             checkpoint: &checkpoint.note,
             anchored: store::anchored(conn)?,
             heads_root: heads::root(rows.iter().map(|(b, s)| (*b, s.as_slice()))),
+            kit: kit_column.as_deref(),
+            kits_root: super::kit::kits_root(&kit_rows),
         };
         Ok(crypto::header_mac(
             &self.keys,

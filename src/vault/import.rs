@@ -64,6 +64,7 @@ impl Vault {
         options: ImportOptions,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ImportSummary> {
+        self.s.readable()?;
         use crate::bundle::{BundleError, VerifiedBundle};
 
         let mut tally = Tally::new(0, progress);
@@ -293,6 +294,7 @@ impl Vault {
                     imported_at: now.clone(),
                     imported_by: s.operator.clone(),
                 }),
+                kit: None,
             };
             store::insert_version(&tx, &s.seal_version(record, version, &sealed, &identity))?;
             drafts.push(

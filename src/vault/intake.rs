@@ -138,22 +138,32 @@ impl Vault {
                 attachments: parts,
                 has_identity: !identity.is_empty(),
                 imported: None,
+                kit: None,
             };
-            store::insert_version(
-                &tx,
-                &self.s.seal_version(record, version, &sealed, &identity),
-            )?;
-            drafts.push(
+            let row = self.s.seal_version(record, version, &sealed, &identity);
+            store::insert_version(&tx, &row)?;
+            let parts: Vec<&PartInfo> =
+                sealed.statement.iter().chain(&sealed.attachments).collect();
+            drafts.push(if self.s.kit.is_some() {
+                // A kit logs its sealed files only: never a hash of the plaintext.
                 Draft::new(Action::RecordAdded)
                     .on(record, version)
-                    .parts(sealed.statement.iter().chain(&sealed.attachments)),
-            );
+                    .detail(serde_json::json!({
+                        "sealed": super::Session::sealed_record(&row, &parts),
+                    }))
+            } else {
+                Draft::new(Action::RecordAdded)
+                    .on(record, version)
+                    .parts(parts)
+            });
             ids.push(record);
         }
         if ids.is_empty() {
             return Ok(ids);
         }
-        self.s.refresh_digest(&tx, ids.iter().copied())?;
+        if self.s.kit.is_none() {
+            self.s.refresh_digest(&tx, ids.iter().copied())?;
+        }
         let cp = self.s.append(&tx, drafts)?;
         tx.commit()?;
         self.s.write_anchor(&cp)?;
@@ -166,6 +176,7 @@ impl Vault {
         prefix: &RecordIdPrefix,
         change: Amendment<'_>,
     ) -> Result<(RecordId, u32)> {
+        self.s.readable()?;
         let id = self.resolve(prefix)?;
         let path = self.store.path().to_owned();
         let tx = self.store.write()?;
@@ -239,6 +250,7 @@ impl Vault {
             attachments: kept.into_iter().chain(new_parts).collect(),
             has_identity: !identity.is_empty(),
             imported: None,
+            kit: None,
         };
         store::insert_version(&tx, &self.s.seal_version(id, version, &sealed, &identity))?;
         self.s.refresh_digest(&tx, [id])?;

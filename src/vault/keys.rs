@@ -255,6 +255,10 @@ impl Vault {
         passphrases: &[Passphrase],
         recovery: Option<&crypto::RecoveryCode>,
     ) -> Result<RekeyPlan> {
+        // A kit's records are sealed to headquarters: there is nothing here to rewrap.
+        if self.s.kit.is_some() {
+            return Err(Error::FieldKit);
+        }
         let vault_id = &self.s.vault_id;
         let label = |slot: &Keyslot| -> Result<String> {
             Ok(slot
@@ -332,6 +336,7 @@ impl Vault {
             // old one, so it must sign nothing from now on.
             signing: SigningKey::generate(&mut rand::rngs::OsRng),
             anchor: self.s.anchor.clone(),
+            kit: None,
         };
         let slots: Vec<Keyslot> = plan
             .kept
@@ -403,6 +408,7 @@ impl Vault {
                 .ok_or(Integrity::Metadata(id))?;
             store::set_tombstone(&tx, &id, &crypto::seal_padded(&next.keys.meta, &aad, &json))?;
         }
+        old.reseal_kit_rows(&next, &tx)?;
         for (bucket, _) in store::heads(&tx)? {
             next.write_heads_bucket(&tx, bucket, &old.heads_bucket(&tx, bucket)?)?;
         }

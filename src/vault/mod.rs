@@ -22,10 +22,13 @@ use crate::store::{self, Store};
 mod backup;
 mod custody;
 mod export;
+mod field;
 mod heads;
 mod import;
 mod intake;
 mod keys;
+mod kit;
+mod kit_import;
 mod listing;
 mod parts;
 mod read;
@@ -38,9 +41,12 @@ mod verify;
 
 pub use backup::BackupSummary;
 pub use export::{ExportRequest, ExportSummary, RecordRedaction, Seal, Selection};
+pub use field::{KitConfirmSummary, KitRecord, KitSendSummary, is_field_kit};
 pub use import::{ImportOptions, ImportSummary};
 pub use intake::{Amendment, Attachment, Intake, MetaEdit};
 pub use keys::{DroppedSlot, Operator, RekeyPlan, RekeySummary};
+pub use kit::{KitCreated, KitOptions, KitSummary, Revocation};
+pub use kit_import::{KitImportOptions, KitImportSummary};
 pub use read::{Filter, RecordSummary, RecordView, SearchHit, Statement, VersionSummary};
 pub use shred::{ShreddedVersion, Tombstone};
 pub use verify::VerifyReport;
@@ -110,6 +116,8 @@ pub struct Status {
     pub log_size: u64,
     /// The anchor file, when one exists.
     pub anchor: Option<PathBuf>,
+    /// A field kit: it records testimony sealed to headquarters and cannot read it.
+    pub field_kit: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -253,13 +261,32 @@ impl Vault {
         passphrase: &Passphrase,
         options: &CreateOptions<'_>,
     ) -> Result<Self> {
+        Self::create_with(
+            path,
+            passphrase,
+            options,
+            crypto::random_array(),
+            SigningKey::generate(&mut rand::rngs::OsRng),
+            None,
+        )
+    }
+
+    /// [`Vault::create`] with a given id and signing key; with `kit`, a field kit that seals
+    /// what it records to headquarters (`kit create`).
+    fn create_with(
+        path: &Path,
+        passphrase: &Passphrase,
+        options: &CreateOptions<'_>,
+        vault_id: [u8; 16],
+        signing: SigningKey,
+        kit: Option<&field::KitSide>,
+    ) -> Result<Self> {
         options.kdf.check_bounds()?;
         if path.exists() {
             return Err(Error::VaultExists {
                 path: path.to_owned(),
             });
         }
-        let vault_id: [u8; 16] = crypto::random_array();
         let keys = VaultKeys::derive(Key::random(), &vault_id);
         let (slot, kek) = Keyslot::create_keyed(
             &vault_id,
@@ -288,8 +315,9 @@ impl Vault {
             operator: options.operator.to_owned(),
             slot_id: slot.slot_id,
             kek: std::sync::Arc::new(kek),
-            signing: SigningKey::generate(&mut rand::rngs::OsRng),
+            signing,
             anchor: None,
+            kit: kit.map(field::FieldKit::new).transpose()?.map(Box::new),
         };
         let mut checkpoint = None;
         let store = Store::create(path, |conn| {
@@ -302,7 +330,10 @@ impl Vault {
                 store::insert_keyslot(conn, slot)?;
             }
             s.store_signing_key(conn)?;
-            let drafts = vec![
+            if let Some(side) = kit {
+                store::set_kit_column(conn, &s.seal_kit_side(side))?;
+            }
+            let mut drafts = vec![
                 Draft::new(Action::VaultCreated).detail(serde_json::json!({
                     "kdf": { "memory_mib": options.kdf.memory_mib(), "iterations": options.kdf.t,
                              "parallelism": options.kdf.p },
@@ -312,6 +343,13 @@ impl Vault {
                     "fingerprint": s.fingerprint(),
                 })),
             ];
+            if let Some(kit) = &s.kit {
+                drafts.push(Draft::new(Action::KitCreated).detail(serde_json::json!({
+                    "kit": kit.side.name,
+                    "hq_vault_id": kit.side.hq_vault_id,
+                    "hq_fingerprint": ssh_public_key(&kit.hq_vault_id, &kit.hq_key).1,
+                })));
+            }
             checkpoint = Some(s.append(conn, drafts)?);
             Ok(())
         })?;
@@ -367,6 +405,8 @@ impl Vault {
         let head_rows = store::heads(&snapshot)?;
         let rotations = store::signing_rotations(&snapshot)?;
         let anchored = store::anchored(&snapshot)?;
+        let kit_column = store::kit_column(&snapshot)?;
+        let kit_rows = store::field_kits(&snapshot)?;
         drop(snapshot);
         let state = match (&columns.public, &checkpoint) {
             (Some(public), Some(cp)) => Some(crypto::HeaderState {
@@ -375,6 +415,8 @@ impl Vault {
                 checkpoint: &cp.note,
                 anchored,
                 heads_root: crate::heads::root(head_rows.iter().map(|(b, s)| (*b, s.as_slice()))),
+                kit: kit_column.as_deref(),
+                kits_root: kit::kits_root(&kit_rows),
             }),
             _ => None,
         };
@@ -439,8 +481,13 @@ impl Vault {
                 kek: std::sync::Arc::new(kek),
                 signing,
                 anchor: anchor_path(options.anchor_dir, &vault_id, path),
+                kit: None,
             },
         };
+        if let Some(sealed) = &kit_column {
+            let side = vault.s.open_kit_side(sealed)?;
+            vault.s.kit = Some(Box::new(field::FieldKit::new(&side)?));
+        }
         if fresh_log {
             // What the vault holds is inventoried, so verify can hold every version to a
             // logged hash; the new log says loudly that nothing before it is in any log.
@@ -596,6 +643,7 @@ impl Vault {
             previous_signing_keys,
             log_size: store::event_count(conn)?,
             anchor: anchor.filter(|a| a.exists()),
+            field_kit: store::kit_column(conn)?.is_some(),
         })
     }
 

@@ -29,17 +29,21 @@ impl Session {
         reader: &mut dyn Read,
     ) -> Result<PartInfo> {
         let part = place.part;
-        let (sealed, writer) =
-            part::encrypt(&self.part_key(place), reader, PartWriter::new(tx, place)).map_err(
-                |e| match e {
-                    EncryptFailure::Read(e) if part == 0 => Error::ReadStatement(e),
-                    EncryptFailure::Read(source) => Error::ReadAttachment {
-                        index: part as usize,
-                        source,
-                    },
-                    EncryptFailure::Write(e) => from_store_io(e, path),
+        // On a field kit, sealed to headquarters; the kit cannot open it again.
+        let key = self.part_key(place);
+        let recipient: &dyn age::Recipient = match &self.kit {
+            Some(kit) => &kit.recipient,
+            None => &key,
+        };
+        let (sealed, writer) = part::encrypt(recipient, reader, PartWriter::new(tx, place))
+            .map_err(|e| match e {
+                EncryptFailure::Read(e) if part == 0 => Error::ReadStatement(e),
+                EncryptFailure::Read(source) => Error::ReadAttachment {
+                    index: part as usize,
+                    source,
                 },
-            )?;
+                EncryptFailure::Write(e) => from_store_io(e, path),
+            })?;
         let (stored_len, stored_sha256) = writer.finish()?;
         Ok(PartInfo {
             part,

@@ -81,6 +81,7 @@ pub struct SearchHit {
 impl Vault {
     /// The latest version of every record that passes `filter`, by interview date.
     pub fn list(&mut self, filter: &Filter) -> Result<Vec<RecordSummary>> {
+        self.s.readable()?;
         let (records, out) = self.scan_digest(
             false,
             |_, _, entry, _| {
@@ -262,6 +263,7 @@ impl Vault {
         version: Option<u32>,
         with_identity: bool,
     ) -> Result<RecordView> {
+        self.s.readable()?;
         let row = self.version_row(prefix, version)?;
         let id = row.record;
         let sealed = self.s.open_meta(&row)?;
@@ -300,6 +302,7 @@ impl Vault {
         name: &str,
         out: &mut dyn Write,
     ) -> Result<u64> {
+        self.s.readable()?;
         let row = self.version_row(prefix, version)?;
         let id = row.record;
         let sealed = self.s.open_meta(&row)?;
@@ -321,6 +324,7 @@ impl Vault {
     /// Case-insensitive search over every record's statement and metadata (never the
     /// witness's identity). Returns one hit per matching record.
     pub fn search(&mut self, query: &str) -> Result<Vec<SearchHit>> {
+        self.s.readable()?;
         let needle = Zeroizing::new(query.to_lowercase());
         let records = store::record_count(self.store.conn())?;
         let (_, hits) = self.scan_digest(
@@ -379,6 +383,7 @@ impl Vault {
 
     /// Every version of a record, oldest first.
     pub fn history(&mut self, prefix: &RecordIdPrefix) -> Result<Vec<VersionSummary>> {
+        self.s.readable()?;
         let id = self.resolve(prefix)?;
         let rows = store::versions(self.store.conn(), Some(&id))?;
         if let Some(newest) = rows.last() {

@@ -26,6 +26,9 @@ pub(super) struct Session {
     pub(super) signing: SigningKey,
     /// The anchor file, when the caller keeps one.
     pub(super) anchor: Option<PathBuf>,
+    /// On a field kit: headquarters' recipient and key. Content and metadata are then
+    /// sealed to headquarters, and nothing that was recorded can be opened.
+    pub(super) kit: Option<Box<super::field::FieldKit>>,
 }
 
 /// An event about to be appended.
@@ -207,6 +210,17 @@ impl Session {
 
     /// Opens one stored event and checks it against its leaf hash and place.
     pub(super) fn open_event(&self, seq: u64, leaf: &[u8], sealed: &[u8]) -> Result<Event> {
+        self.open_event_json(seq, leaf, sealed)
+            .map(|(event, _)| event)
+    }
+
+    /// [`Session::open_event`], with the exact bytes that were hashed into its leaf.
+    pub(super) fn open_event_json(
+        &self,
+        seq: u64,
+        leaf: &[u8],
+        sealed: &[u8],
+    ) -> Result<(Event, Zeroizing<Vec<u8>>)> {
         let bad = |what: &str| Error::Integrity(Integrity::Log(format!("event {seq} {what}")));
         let json = crypto::open_padded(&self.keys.meta, &self.event_aad(seq), sealed)
             .ok_or_else(|| bad("does not authenticate"))?;
@@ -217,7 +231,7 @@ impl Session {
         if event.seq != seq {
             return Err(bad("is out of place"));
         }
-        Ok(event)
+        Ok((event, json))
     }
 
     /// Seals a version's manifest and identity (the identity even when empty, so the file
@@ -232,6 +246,15 @@ impl Session {
         let meta_json = Zeroizing::new(serde_json::to_vec(sealed).expect("metadata serialises"));
         let identity_json =
             Zeroizing::new(serde_json::to_vec(identity).expect("identity serialises"));
+        // On a field kit, both are sealed to headquarters; the kit cannot open them again.
+        if let Some(kit) = &self.kit {
+            return VersionRow {
+                record,
+                version,
+                meta: Session::seal_to_hq(kit, &meta_json),
+                identity: Session::seal_to_hq(kit, &identity_json),
+            };
+        }
         VersionRow {
             record,
             version,

@@ -19,6 +19,9 @@ pub struct Tombstone {
     pub operator: String,
     pub reason: String,
     pub versions: Vec<ShreddedVersion>,
+    /// On a field kit: the sealed files of a record delivered to headquarters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<crate::bundle::kit::SealedRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -33,6 +36,7 @@ impl Vault {
     /// in one transaction. A sealed tombstone keeps the intake hashes, the time, the operator
     /// and the reason, never the content; so does the log.
     pub fn shred(&mut self, prefix: &RecordIdPrefix, reason: &str) -> Result<Tombstone> {
+        self.s.readable()?;
         let id = self.resolve(prefix)?;
         let rows = store::versions(self.store.conn(), Some(&id))?;
         let mut versions = Vec::new();
@@ -54,6 +58,7 @@ impl Vault {
             operator: self.s.operator.clone(),
             reason: reason.to_owned(),
             versions,
+            sealed: None,
         };
         let json = Zeroizing::new(serde_json::to_vec(&tombstone).expect("tombstones serialise"));
         let sealed = crypto::seal_padded(&self.s.keys.meta, &self.s.tombstone_aad(&id), &json);

@@ -40,6 +40,9 @@ impl Vault {
         quick: bool,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<VerifyReport> {
+        if self.is_kit() {
+            return self.verify_kit(progress);
+        }
         let mut report = VerifyReport {
             quick,
             ..VerifyReport::default()
