@@ -668,15 +668,103 @@ mod tests {
         }
         plan.extend(rest);
 
+        // Field kits: made, listed, importing and revoked here; recorded on, sent from and
+        // confirmed on the kit, whose own log is checked.
+        let (kit, kit_bundle, receipt) = (p("kit.tvault"), p("kit.tkit"), p("kit.receipt"));
+        let run_kit = |args: &[&str]| {
+            let mut argv = vec!["tvault", "-q", "--vault", &kit, "--anchor-dir"];
+            let anchors = p("anchors");
+            argv.push(&anchors);
+            argv.extend(["--passphrase-file", &export_pass]);
+            argv.extend_from_slice(args);
+            let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            if let Err(e) = run(cli) {
+                panic!("{args:?} on the kit failed: {}", e.message);
+            }
+        };
+        let hq_kit_steps: Vec<(Vec<&str>, Vec<Action>)> = vec![
+            (
+                vec![
+                    "kit",
+                    "create",
+                    "east",
+                    "-o",
+                    &kit,
+                    "--new-passphrase-file",
+                    &export_pass,
+                    "--allow-weak-passphrase",
+                    "--kdf-memory-mib",
+                    "1",
+                    "--kdf-iterations",
+                    "1",
+                    "--allow-weak-kdf",
+                ],
+                vec![KitCreated],
+            ),
+            (vec!["kit", "list"], vec![KitsListed]),
+            (
+                vec!["import", &kit_bundle, "--receipt-out", &receipt],
+                vec![RecordImported, KitImported],
+            ),
+            (
+                vec!["kit", "revoke", "east", "--reason", "lost"],
+                vec![KitRevoked],
+            ),
+        ];
+        let kit_steps: Vec<(Vec<&str>, Vec<Action>)> = vec![
+            (
+                vec!["add", "--witness", "W", "--text-file", &st],
+                vec![RecordAdded],
+            ),
+            (vec!["list"], vec![RecordsListed]),
+            (vec!["verify"], vec![Verified]),
+            (vec!["kit", "send", "-o", &kit_bundle], vec![KitSent]),
+        ];
+        for (i, (args, _)) in hq_kit_steps.iter().enumerate() {
+            if i == 2 {
+                for (args, _) in &kit_steps {
+                    run_kit(args);
+                }
+            }
+            run_args(args);
+            sizes.push(log_size() - before);
+            before = log_size();
+            if i == 2 {
+                run_kit(&["kit", "confirm", &receipt]);
+            }
+        }
+        plan.extend(hq_kit_steps);
+        let kit_events: Vec<Action> = tvault::Vault::open(
+            std::path::Path::new(&kit),
+            &tvault::crypto::Passphrase::from_bytes(zeroize::Zeroizing::new(
+                b"an export passphrase for this test".to_vec(),
+            ))
+            .unwrap(),
+            &tvault::vault::OpenOptions::default(),
+        )
+        .unwrap()
+        .log(None)
+        .unwrap()
+        .iter()
+        .map(|e| e.action)
+        .collect();
+        let mut expected_kit = vec![VaultCreated, SigningKeyCreated, KitCreated];
+        for (_, events) in &kit_steps {
+            expected_kit.extend(events);
+        }
+        expected_kit.extend([RecordDelivered, KitConfirmed, LogRead]);
+        assert_eq!(kit_events, expected_kit);
+
         // Every subcommand (and every `audit` subcommand) is in the plan.
         let mut planned: std::collections::BTreeSet<String> = plan
             .iter()
             .map(|(args, _)| match args[0] {
-                "audit" | "operator" | "passphrase" => format!("{} {}", args[0], args[1]),
+                "audit" | "operator" | "passphrase" | "kit" => format!("{} {}", args[0], args[1]),
                 other => other.to_owned(),
             })
             .collect();
         planned.insert("destroy".into());
+        planned.extend(["kit send".to_owned(), "kit confirm".to_owned()]);
         // On a vault whose log is in place, restart-log refuses and appends nothing; on one
         // without a log it starts one (tests/custody.rs).
         {
