@@ -107,10 +107,10 @@ pub struct KitConfirmSummary {
 }
 
 /// The kit's log, read for what it says of each record.
-struct KitLog {
+pub(super) struct KitLog {
     events: Vec<(Event, Zeroizing<Vec<u8>>)>,
     /// Each record's intake event: time and sealed files.
-    added: BTreeMap<String, (String, SealedRecord)>,
+    pub(super) added: BTreeMap<String, (String, SealedRecord)>,
     sent: BTreeSet<String>,
 }
 
@@ -185,7 +185,7 @@ impl Session {
     }
 
     /// The kit's log, checked against its signed checkpoint.
-    fn kit_log(&self, conn: &rusqlite::Connection) -> Result<KitLog> {
+    pub(super) fn kit_log(&self, conn: &rusqlite::Connection) -> Result<KitLog> {
         self.checked_events(conn)?;
         let mut events = Vec::new();
         for row in store::events(conn)? {

@@ -181,7 +181,7 @@ fn check_log(
     })
 }
 
-enum Decision {
+pub(super) enum Decision {
     Add,
     Held,
 }
@@ -506,7 +506,7 @@ impl Vault {
 
     /// Whether a kit's record is new here, or already held (imported from this same kit
     /// before, or shredded here since). Anything else with its id is refused.
-    fn kit_decision(
+    pub(super) fn kit_decision(
         &self,
         id: &RecordId,
         kit_id: &[u8; 16],

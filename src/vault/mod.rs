@@ -29,6 +29,8 @@ mod intake;
 mod keys;
 mod kit;
 mod kit_import;
+#[cfg(test)]
+mod kit_tests;
 mod listing;
 mod parts;
 mod read;

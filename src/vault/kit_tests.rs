@@ -1,0 +1,209 @@
+//! Field kit attacks that need the library's insides to stage: a bundle re-signed by a key
+//! the kit was not given (the sender holds headquarters' recipient, not the kit's key), and a
+//! kit that reuses a record id another kit delivered.
+
+use std::io::Read;
+use std::str::FromStr;
+
+use zeroize::Zeroizing;
+
+use super::*;
+use crate::bundle::kit::{KIT_MANIFEST_ENTRY, KitBundleWriter, KitManifest, Signed};
+use crate::error::ImportRefusal;
+use crate::record::{Metadata, RecordId, RecordIdPrefix, WitnessIdentity};
+
+const KDF: KdfParams = KdfParams {
+    m_kib: 64,
+    t: 1,
+    p: 1,
+};
+
+fn pass(text: &str) -> Passphrase {
+    Passphrase::from_bytes(Zeroizing::new(text.as_bytes().to_vec())).unwrap()
+}
+
+fn hq(dir: &Path) -> Vault {
+    Vault::create(
+        &dir.join("hq.tvault"),
+        &pass("headquarters passphrase"),
+        &CreateOptions {
+            kdf: KDF,
+            weak_kdf: true,
+            operator: "hq",
+            anchor_dir: None,
+            recovery: None,
+        },
+    )
+    .unwrap()
+}
+
+fn kit(hq: &mut Vault, dir: &Path, name: &str) -> Vault {
+    let path = dir.join(format!("{name}.tvault"));
+    hq.create_kit(
+        name,
+        &path,
+        &pass("kit passphrase"),
+        &KitOptions {
+            kdf: KDF,
+            weak_kdf: true,
+            operator: "field",
+        },
+    )
+    .unwrap();
+    Vault::open(&path, &pass("kit passphrase"), &OpenOptions::default()).unwrap()
+}
+
+fn record(kit: &mut Vault, statement: &'static [u8]) -> RecordId {
+    let mut meta = Metadata::default();
+    meta.witness = "W".into();
+    kit.add(Intake {
+        meta,
+        identity: WitnessIdentity::default(),
+        statement: Some(Box::new(statement)),
+        attachments: Vec::new(),
+    })
+    .unwrap()
+}
+
+/// Every entry of a kit bundle, in order.
+fn entries(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut archive = tar::Archive::new(std::fs::File::open(path).unwrap());
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = String::from_utf8(e.path_bytes().into_owned()).unwrap();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            (name, data)
+        })
+        .collect()
+}
+
+fn records_at(v: &Vault) -> u64 {
+    store::record_count(v.store.conn()).unwrap()
+}
+
+#[test]
+fn a_kit_seals_everything_to_headquarters_and_keeps_no_key_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hq = hq(dir.path());
+    let mut kit = kit(&mut hq, dir.path(), "east");
+    let id = record(&mut kit, b"typed in the field");
+    let row = store::current_version(kit.store.conn(), &id)
+        .unwrap()
+        .unwrap();
+    for blob in [&row.meta, &row.identity] {
+        assert!(blob.starts_with(b"age-encryption.org/v1\n-> X25519 "));
+    }
+    assert!(matches!(kit.s.open_meta(&row), Err(Error::Integrity(_))));
+    assert!(matches!(
+        kit.show(
+            &RecordIdPrefix::from_str(&id.to_string()).unwrap(),
+            None,
+            false
+        ),
+        Err(Error::FieldKit)
+    ));
+}
+
+#[test]
+fn a_bundle_signed_by_another_key_is_refused_and_nothing_is_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hq = hq(dir.path());
+    let mut kit = kit(&mut hq, dir.path(), "east");
+    record(&mut kit, b"typed in the field");
+    let genuine = dir.path().join("genuine.tkit");
+    kit.kit_send(&genuine).unwrap();
+
+    // Whoever holds headquarters' recipient (never the kit's key) re-signs the manifest.
+    let identity = hq.s.kit_rows(hq.store.conn()).unwrap()[0]
+        .1
+        .age_identity()
+        .unwrap();
+    let mut files = entries(&genuine);
+    let sealed = &files[1].1;
+    let decryptor = age::Decryptor::new_buffered(sealed.as_slice()).unwrap();
+    let mut opened = Vec::new();
+    decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .unwrap()
+        .read_to_end(&mut opened)
+        .unwrap();
+    let signed: Signed = serde_json::from_slice(&opened).unwrap();
+    let manifest: KitManifest = serde_json::from_str(&signed.body).unwrap();
+    let other = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let forged = Signed::sign_manifest(&manifest, &other).to_json();
+    let mut resealed = Vec::new();
+    let recipient = identity.to_public();
+    let mut w = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+        .unwrap()
+        .wrap_output(&mut resealed)
+        .unwrap();
+    std::io::Write::write_all(&mut w, forged.as_bytes()).unwrap();
+    w.finish().unwrap();
+    files[1].1 = resealed;
+    let path = dir.path().join("forged.tkit");
+    let mut writer = KitBundleWriter::create(&path).unwrap();
+    for (name, data) in files.iter().skip(1) {
+        assert!(name != KIT_MANIFEST_ENTRY || data.len() > 100);
+        writer
+            .add(name, data.len() as u64, data.as_slice())
+            .unwrap();
+    }
+    writer.finish().unwrap();
+
+    let before = store::event_count(hq.store.conn()).unwrap();
+    let err = hq
+        .import_kit(&path, KitImportOptions::default(), &mut |_, _| {})
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::KitCheck { why, .. } if why.contains("not signed by the key")),
+        "{err}"
+    );
+    assert_eq!(records_at(&hq), 0);
+    assert_eq!(store::event_count(hq.store.conn()).unwrap(), before);
+
+    // The genuine bundle imports.
+    let summary = hq
+        .import_kit(&genuine, KitImportOptions::default(), &mut |_, _| {})
+        .unwrap();
+    assert_eq!(summary.imported.len(), 1);
+}
+
+#[test]
+fn a_record_id_another_kit_delivered_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hq = hq(dir.path());
+    let mut east = kit(&mut hq, dir.path(), "east");
+    let mut west = kit(&mut hq, dir.path(), "west");
+    record(&mut east, b"from the east");
+    let bundle = dir.path().join("east.tkit");
+    east.kit_send(&bundle).unwrap();
+    hq.import_kit(&bundle, KitImportOptions::default(), &mut |_, _| {})
+        .unwrap();
+    let id = store::current_versions(hq.store.conn()).unwrap()[0].record;
+
+    // West, coerced, claims east's record id with a record of its own.
+    record(&mut west, b"from the west");
+    let west_id = store::current_versions(west.store.conn()).unwrap()[0].record;
+    let west_log = west.s.kit_log(west.store.conn()).unwrap();
+    let mut claimed = west_log.added[&west_id.to_string()].1.clone();
+    claimed.id = id.to_string();
+    let west_kit_id = west.s.vault_id;
+    assert!(matches!(
+        hq.kit_decision(&id, &west_kit_id, &claimed),
+        Err(Error::ImportRefused {
+            why: ImportRefusal::OtherSource,
+            ..
+        })
+    ));
+    // East sending it again is fine: it is held already.
+    let east_kit_id = east.s.vault_id;
+    let east_log = east.s.kit_log(east.store.conn()).unwrap();
+    assert!(matches!(
+        hq.kit_decision(&id, &east_kit_id, &east_log.added[&id.to_string()].1),
+        Ok(kit_import::Decision::Held)
+    ));
+}
