@@ -304,6 +304,18 @@ fn guide(ctx: &Context) -> Result<(), CliError> {
         )
     } else {
         let status = Vault::status(&ctx.vault_path, Some(&ctx.anchor_dir))?;
+        if status.field_kit {
+            return print(&format!(
+                "Field kit {path}: {} record(s) waiting for headquarters.\n\n\
+                 What you can do now:\n  \
+                 tvault add --witness PSEUDONYM --text-file FILE [--attach FILE]  record a testimony (sealed to headquarters)\n  \
+                 tvault list                                                      what waits to be sent\n  \
+                 tvault kit send -o FILE                                          a bundle for headquarters\n  \
+                 tvault kit confirm RECEIPT                                       delete what headquarters holds\n\n\
+                 A field kit cannot show what it recorded: only headquarters can.\n",
+                status.records
+            ));
+        }
         format!(
             "Vault {path}: {} record(s), {} event(s) in its custody log.\n\n\
              What you can do now:\n  \

@@ -437,7 +437,9 @@ impl Vault {
                         "kit_fingerprint": kit_fingerprint,
                         "kit_operator": event.operator,
                         "recorded_at": event.time,
-                        "sealed": rec,
+                        // Not the other sealed files: an export's custody excerpt carries this
+                        // event, and says nothing of parts it withholds, not even their sizes.
+                        "sealed_meta_sha256": rec.meta.sha256,
                     })),
             );
             imported.push(rec.id.clone());
