@@ -30,7 +30,7 @@ use crate::store::{self, PartPlace, PartReader, VersionRow};
 use super::{Draft, Session, Tombstone, Vault, VerifyReport, from_store_io, now_rfc3339};
 
 /// What a kit knows of headquarters, sealed under the kit's K_meta in its vault row.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(super) struct KitSide {
     pub(super) name: String,
     pub(super) hq_vault_id: String,
@@ -57,13 +57,7 @@ impl FieldKit {
             .and_then(|b| b.try_into().ok())
             .ok_or_else(bad)?;
         Ok(FieldKit {
-            side: KitSide {
-                name: side.name.clone(),
-                hq_vault_id: side.hq_vault_id.clone(),
-                hq_signing_public: side.hq_signing_public.clone(),
-                hq_recipient: side.hq_recipient.clone(),
-                created_at: side.created_at.clone(),
-            },
+            side: side.clone(),
             recipient: side.hq_recipient.parse().map_err(|_| bad())?,
             hq_key: VerifyingKey::from_bytes(&key).map_err(|_| bad())?,
             hq_vault_id: hex::decode(&side.hq_vault_id)
@@ -555,11 +549,14 @@ impl Vault {
             .ok()
             .and_then(|b| audit::Rotation::parse_all(&b))
             .ok_or_else(|| bad("its key rotations cannot be read"))?;
-        let keys = audit::keys_from(&kit.hq_key, &rotations);
-        let body = keys
-            .iter()
-            .rev()
-            .find_map(|k| signed.receipt(k))
+        // Only the newest key the chain leads to may sign: a key headquarters rotated away
+        // from (perhaps because it leaked) signs nothing the kit accepts once the kit has seen
+        // the rotation, and the kit pins the newest key it has seen.
+        let newest = *audit::keys_from(&kit.hq_key, &rotations)
+            .last()
+            .expect("the chain starts at the pinned key");
+        let body = signed
+            .receipt(&newest)
             .ok_or_else(|| bad("it is not signed by the headquarters this kit was made for"))?;
         if body.format != RECEIPT_FORMAT
             || body.kit_id != hex::encode(self.s.vault_id)
@@ -568,7 +565,14 @@ impl Vault {
             return Err(bad("it is for another kit"));
         }
         let receipt_sha256 = hex::encode(Sha256::digest(receipt));
+        let repin = (newest != kit.hq_key).then(|| KitSide {
+            hq_signing_public: hex::encode(newest.as_bytes()),
+            ..kit.side.clone()
+        });
         let tx = self.store.write()?;
+        if let Some(side) = &repin {
+            store::set_kit_column(&tx, &self.s.seal_kit_side(side))?;
+        }
         let log = self.s.kit_log(&tx)?;
         let mut summary = KitConfirmSummary::default();
         let mut drafts = Vec::new();
@@ -624,6 +628,7 @@ impl Vault {
         }
         drafts.push(Draft::new(Action::KitConfirmed).detail(serde_json::json!({
             "receipt_sha256": receipt_sha256,
+            "hq_key_now_pinned": repin.as_ref().map(|s| s.hq_signing_public.clone()),
             "deleted": summary.deleted.len(),
             "already_deleted": summary.already_deleted,
             "not_matched": summary.not_matched,
@@ -632,6 +637,9 @@ impl Vault {
         let cp = self.s.append(&tx, drafts)?;
         tx.commit()?;
         self.s.write_anchor(&cp)?;
+        if let Some(side) = &repin {
+            self.s.kit = Some(Box::new(FieldKit::new(side)?));
+        }
         Ok(summary)
     }
 }

@@ -207,3 +207,62 @@ fn a_record_id_another_kit_delivered_is_refused() {
         Ok(kit_import::Decision::Held)
     ));
 }
+
+#[test]
+fn once_a_kit_saw_headquarters_rotate_its_key_the_old_key_signs_no_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hq = hq(dir.path());
+    let mut kit = kit(&mut hq, dir.path(), "east");
+    record(&mut kit, b"first");
+    let old = hq.s.signing.clone();
+    let plan = hq.plan_rekey(&[], None).unwrap();
+    hq.rekey(plan, false, &mut |_, _| {}).unwrap();
+
+    let bundle = dir.path().join("b1.tkit");
+    kit.kit_send(&bundle).unwrap();
+    let receipt = hq
+        .import_kit(&bundle, KitImportOptions::default(), &mut |_, _| {})
+        .unwrap()
+        .receipt;
+    // Signed by the new key, with the rotation from the key the kit pinned.
+    assert_eq!(
+        kit.kit_confirm(receipt.as_bytes()).unwrap().deleted.len(),
+        1
+    );
+
+    // The same kind of receipt for a new record, signed by the rotated-away key.
+    let id = record(&mut kit, b"second");
+    let bundle = dir.path().join("b2.tkit");
+    kit.kit_send(&bundle).unwrap();
+    let genuine: Signed = serde_json::from_str(
+        &hq.import_kit(&bundle, KitImportOptions::default(), &mut |_, _| {})
+            .unwrap()
+            .receipt,
+    )
+    .unwrap();
+    let body: crate::bundle::kit::KitReceipt = serde_json::from_str(&genuine.body).unwrap();
+    let forged = Signed::sign_receipt(&body, &old, &[]).to_json();
+    assert!(matches!(
+        kit.kit_confirm(forged.as_bytes()),
+        Err(Error::KitCheck { .. })
+    ));
+    assert!(
+        store::current_version(kit.store.conn(), &id)
+            .unwrap()
+            .is_some()
+    );
+    // The kit reopens with its new pin, and the genuine receipt still confirms.
+    drop(kit);
+    let mut kit = Vault::open(
+        &dir.path().join("east.tvault"),
+        &pass("kit passphrase"),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        kit.kit_confirm(genuine.to_json().as_bytes())
+            .unwrap()
+            .deleted,
+        vec![id.to_string()]
+    );
+}
