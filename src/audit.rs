@@ -298,6 +298,9 @@ pub enum Action {
     KitConfirmed,
     /// On a kit: one record, held by headquarters as its receipt says, was deleted here.
     RecordDelivered,
+    /// On a kit: headquarters holds everything the kit recorded, so its log, tombstones and
+    /// heads were deleted and this new log begins; it names (by a hash) the log it continues.
+    KitLogRestarted,
 }
 
 impl Action {
@@ -339,6 +342,7 @@ impl Action {
             Action::KitSent => "kit-sent",
             Action::KitConfirmed => "kit-confirmed",
             Action::RecordDelivered => "record-delivered",
+            Action::KitLogRestarted => "kit-log-restarted",
         }
     }
 }

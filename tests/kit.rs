@@ -794,3 +794,52 @@ fn a_file_editor_cannot_swap_or_remove_a_kits_records_or_unmake_it() {
     kit.cmd().arg("verify").assert().code(13);
     kit.cmd().args(["show", &a]).assert().code(13);
 }
+
+#[test]
+fn once_headquarters_holds_everything_the_kit_keeps_no_trace_of_what_it_recorded() {
+    let hq = TestVault::new();
+    let kit = Kit::create(&hq, "east");
+    let first = kit.add_statement(1);
+    let bundle = kit.send("b1.tkit");
+    import(&hq, &bundle, &[]).success();
+    // Recorded after the send: a receipt for the first record leaves it, and the log.
+    let second = kit.add_statement(2);
+    kit.confirm(&receipt_of(&bundle)).success();
+    assert_eq!(kit.ids(), vec![second.clone()]);
+    assert!(actions(&log(kit.cmd())).contains(&"record-delivered".to_owned()));
+
+    // Once headquarters holds the second too, nothing is left and the log starts again.
+    let bundle = kit.send("b2.tkit");
+    import(&hq, &bundle, &[]).success();
+    kit.confirm(&receipt_of(&bundle)).success();
+    assert!(kit.ids().is_empty());
+    let events = log(kit.cmd());
+    assert_eq!(actions(&events)[0], "kit-log-restarted");
+    let text = serde_json::to_string(&events).unwrap();
+    for id in [&first, &second] {
+        assert!(!text.contains(id.as_str()), "the log still names {id}");
+    }
+    let conn = rusqlite::Connection::open(&kit.path).unwrap();
+    let count = |table: &str| -> i64 {
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count("tombstone"), 0);
+    assert_eq!(count("record_version"), 0);
+    drop(conn);
+    let bytes = std::fs::read(&kit.path).unwrap();
+    for id in [&first, &second] {
+        assert!(
+            !common::contains(&bytes, &hex::decode(id).unwrap()),
+            "the kit file still holds the id {id}"
+        );
+    }
+
+    // The restarted kit goes on: its next bundle imports, and its receipt confirms.
+    let third = kit.add_statement(3);
+    let next = kit.send("b3.tkit");
+    assert_eq!(imported(&hq, &next)["imported"], serde_json::json!([third]));
+    kit.confirm(&receipt_of(&next)).success();
+    assert!(kit.ids().is_empty());
+    assert_eq!(hq_ids(&hq).len(), 3);
+}

@@ -43,6 +43,21 @@ pub const MANIFEST_LIMIT: u64 = 64 * 1024 * 1024;
 pub const SMALL_SEALED_LIMIT: u64 = 16 * 1024 * 1024;
 
 const MANIFEST_CONTEXT: &str = "tvault kit manifest v1";
+const CONTINUATION_CONTEXT: &str = "tvault kit log continuation v1";
+
+/// How a kit's new log names the old one it continues (`kit-log-restarted`): a hash of the
+/// old log's size and root as headquarters' receipt named them. Headquarters, which keeps
+/// this for every import, recognises it; whoever unlocks the kit learns nothing of how long
+/// the old log was.
+pub fn continuation(log_size: u64, log_root: &[u8; 32]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(CONTINUATION_CONTEXT.as_bytes());
+    h.update([0]);
+    h.update(log_size.to_be_bytes());
+    h.update(log_root);
+    hex::encode(h.finalize())
+}
 const RECEIPT_CONTEXT: &str = "tvault kit receipt v1";
 
 /// One sealed file: its length and SHA-256 (hex) as stored on the kit.

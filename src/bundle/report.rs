@@ -447,6 +447,9 @@ fn event_words(e: &audit::Event, this_export: &str) -> String {
         Action::RecordDelivered => {
             "Deleted from the field kit once headquarters held it".to_owned()
         }
+        Action::KitLogRestarted => {
+            "A new field kit log begun once headquarters held everything".to_owned()
+        }
     };
     html(&words)
 }

@@ -111,6 +111,9 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
                 done.deleted.len(),
                 done.already_deleted
             ));
+            if done.log_restarted {
+                ctx.say("Headquarters holds everything this kit recorded: its log was deleted too, and a new one begun.");
+            }
             if !done.not_matched.is_empty() {
                 ctx.say(&format!(
                     "warning: kept {} record(s) the receipt names but whose sealed files differ from this kit's: send them again",

@@ -57,3 +57,17 @@ pub fn stored_lengths(conn: &Connection, id: &RecordId, version: u32) -> Result<
     }
     Ok(out)
 }
+
+/// Deletes the whole custody log and its checkpoint: a field kit starting a new log once
+/// headquarters holds everything the old one recorded (`kit confirm`).
+pub fn clear_log(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM event", [])?;
+    conn.execute("DELETE FROM checkpoint", [])?;
+    Ok(())
+}
+
+/// Deletes every tombstone (a field kit starting a new log).
+pub fn clear_tombstones(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM tombstone", [])?;
+    Ok(())
+}

@@ -98,6 +98,8 @@ pub struct KitConfirmSummary {
     /// Records the receipt names whose sealed files differ from what the kit holds, or that
     /// the kit never held: kept.
     pub not_matched: Vec<String>,
+    /// The kit held nothing more, so it deleted its log and began a new one.
+    pub log_restarted: bool,
 }
 
 /// The kit's log, read for what it says of each record.
@@ -574,6 +576,16 @@ impl Vault {
             store::set_kit_column(&tx, &self.s.seal_kit_side(side))?;
         }
         let log = self.s.kit_log(&tx)?;
+        // The log the receipt names must be this kit's own (a prefix of its log).
+        let mut receipt_root = [0u8; 32];
+        hex::decode_to_slice(&body.kit_log_root, &mut receipt_root)
+            .map_err(|_| bad("its log root cannot be read"))?;
+        let leaves = store::leaf_hashes(&tx, body.kit_log_size)?;
+        if leaves.len() as u64 != body.kit_log_size || audit::root(&leaves) != receipt_root {
+            return Err(bad(
+                "it names a log this kit does not have (a receipt for another copy of the kit, or for an earlier log it has since restarted)",
+            ));
+        }
         let mut summary = KitConfirmSummary::default();
         let mut drafts = Vec::new();
         let tombstones: BTreeSet<RecordId> = store::tombstones(&tx)?
@@ -634,6 +646,19 @@ impl Vault {
             "not_matched": summary.not_matched,
             "hq_issued_at": body.issued_at,
         })));
+        // Headquarters holds everything this kit recorded: the log, tombstones and heads go
+        // too, so that a coerced passphrase shows nothing of what was recorded before. The new
+        // log begins by naming the one it continues, for headquarters alone to recognise.
+        if store::record_count(&tx)? == 0 {
+            store::clear_log(&tx)?;
+            store::clear_tombstones(&tx)?;
+            store::clear_heads(&tx)?;
+            summary.log_restarted = true;
+            drafts =
+                vec![Draft::new(Action::KitLogRestarted).detail(serde_json::json!({
+                "continues": crate::bundle::kit::continuation(body.kit_log_size, &receipt_root),
+            }))];
+        }
         let cp = self.s.append(&tx, drafts)?;
         tx.commit()?;
         self.s.write_anchor(&cp)?;

@@ -50,6 +50,10 @@ pub(super) struct KitRow {
     pub(super) last_import: Option<ImportMark>,
     pub(super) records_imported: u64,
     pub(super) revoked: Option<Revocation>,
+    /// [`crate::bundle::kit::continuation`] of every kit log imported: a kit that restarted its
+    /// log names one of these.
+    #[serde(default)]
+    pub(super) continuations: Vec<String>,
 }
 
 impl Drop for KitRow {
@@ -252,6 +256,7 @@ impl Vault {
             last_import: None,
             records_imported: 0,
             revoked: None,
+            continuations: Vec::new(),
         };
         let recorded = (|| {
             let tx = self.store.write()?;

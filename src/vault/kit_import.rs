@@ -124,6 +124,7 @@ fn check_log(
     kit_id: &[u8; 16],
     key: &ed25519_dalek::VerifyingKey,
     last: Option<&ImportMark>,
+    continuations: &[String],
 ) -> Result<CheckedLog> {
     let leaves: Vec<audit::Hash> = manifest
         .events
@@ -136,7 +137,28 @@ fn check_log(
     if cp.origin != audit::origin(kit_id) || cp.size != leaves.len() as u64 || cp.root != root {
         return Err(refused("its log does not give its signed checkpoint"));
     }
-    if let Some(mark) = last {
+    // A kit that restarted its log (`kit confirm` left it empty) names the log it continues:
+    // one imported here before.
+    let restarted = manifest
+        .events
+        .first()
+        .and_then(|e| serde_json::from_str::<Event>(e).ok())
+        .filter(|e| e.action == Action::KitLogRestarted)
+        .map(|e| {
+            e.detail
+                .as_ref()
+                .and_then(|d| d.get("continues"))
+                .and_then(|c| c.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        });
+    if let Some(continues) = &restarted {
+        if !continuations.contains(continues) {
+            return Err(refused(
+                "its log restarts from one never imported here: a kit restored from another copy, or not this vault's",
+            ));
+        }
+    } else if let Some(mark) = last {
         if cp.size < mark.log_size {
             return Err(refused(format!(
                 "its log ({} events) is older than the one already imported from this kit ({} events): a replayed bundle, or a kit restored from an older copy",
@@ -260,7 +282,13 @@ impl Vault {
         {
             return Err(refused("its manifest names another kit or another vault"));
         }
-        let log = check_log(&manifest, &kit_id, &kit_key, row.last_import.as_ref())?;
+        let log = check_log(
+            &manifest,
+            &kit_id,
+            &kit_key,
+            row.last_import.as_ref(),
+            &row.continuations,
+        )?;
 
         // Every record: logged at intake on the kit exactly as sent, once, and not delivered.
         let mut seen = BTreeSet::new();
@@ -462,6 +490,10 @@ impl Vault {
             log_root: hex::encode(log.root),
         });
         updated.records_imported += imported.len() as u64;
+        let continuation = crate::bundle::kit::continuation(log.size, &log.root);
+        if !updated.continuations.contains(&continuation) {
+            updated.continuations.push(continuation);
+        }
         store::set_field_kit(&tx, &kit_id, &s.seal_kit_row(&kit_id, &updated))?;
         let held = manifest.records.len() - imported.len();
         if let Some(reason) = options.accept_revoked.filter(|_| row.revoked.is_some()) {
