@@ -1228,6 +1228,10 @@ fn add_on_a_terminal_asks_for_each_field_and_takes_the_statement_as_typed() {
                  They came at night.\nSecond line: ünïcödé.\n.\n";
     let shown = on_terminal_typed(&tv, "add", typed, &[]);
     assert!(
+        !shown.contains("Seal and store it?"),
+        "a vault can show the statement again: {shown}"
+    );
+    assert!(
         shown.contains("expected a date"),
         "a bad date is asked again: {shown}"
     );
@@ -1470,6 +1474,62 @@ done
         .filter(|p| p.to_string_lossy().contains("vim") && !p.ends_with(".vimrc"))
         .collect();
     assert!(vim_files.is_empty(), "vim wrote {vim_files:?}");
+}
+
+#[test]
+fn add_on_a_kit_shows_the_typed_statement_once_before_sealing_it() {
+    let hq = TestVault::new();
+    let kit = TestVault::kit(&hq, "east");
+    let args = format!(
+        "--vault '{}' --passphrase-file '{}' add --witness Wren",
+        kit.vault.display(),
+        kit.pass_file.display()
+    );
+    // A line of the statement holds an escape sequence: shown back escaped.
+    let typed = "They came at night.\nSecond line \x1b[2J ünïcödé.\n.";
+    let turns = |answer| {
+        [
+            ("Real name: ", ""),
+            ("Contact: ", ""),
+            ("comma-separated: ", ""),
+            ("End at once for none.", typed),
+            ("Seal and store it? [y/N] ", answer),
+        ]
+    };
+    let review = "The statement as typed, to review before it is sealed:";
+    let (ok, shown) = dialogue(&kit, &args, &[], &turns("y"));
+    assert!(ok, "{shown}");
+    // The terminal echoes what is typed; then tvault shows it back, once, before asking.
+    let (_, after_typing) = shown
+        .split_once(review)
+        .expect("the statement is shown back");
+    let (reviewed, after_sealing) = after_typing
+        .split_once("Seal and store it?")
+        .expect("and sealing is asked for");
+    assert_eq!(
+        reviewed.matches("They came at night.").count(),
+        1,
+        "{shown}"
+    );
+    assert!(
+        reviewed.contains("Second line \\u{1b}[2J ünïcödé."),
+        "{reviewed}"
+    );
+    assert!(
+        reviewed.contains("Once sealed, this kit cannot show it again"),
+        "{reviewed}"
+    );
+    assert!(after_sealing.contains("Stored record"), "{shown}");
+    assert!(
+        !after_sealing.contains("came at night") && !after_sealing.contains("Second line"),
+        "nothing of the statement after sealing: {after_sealing}"
+    );
+    assert_eq!(kit.ids().len(), 1);
+
+    // Anything but y stores nothing.
+    let (ok, shown) = dialogue(&kit, &args, &[], &turns("n"));
+    assert!(!ok && shown.contains("nothing was stored"), "{shown}");
+    assert_eq!(kit.ids().len(), 1, "only the first record");
 }
 
 /// Runs `tvault ARGS` on a pseudo-terminal and answers its prompts in turn: each answer is

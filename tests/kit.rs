@@ -10,22 +10,9 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use common::{TestVault, contains, content, files_under};
+use common::{CHEAP_KDF, KIT_PASSPHRASE, TestVault, contains, content, files_under};
 use predicates::prelude::*;
 use sha2::Digest;
-
-/// A second passphrase the strength estimate accepts, for kits.
-const KIT_PASSPHRASE: &str = "copper meadow thistle harbor 42 violet spindle";
-
-const CHEAP_KDF: [&str; 7] = [
-    "--kdf-memory-mib",
-    "1",
-    "--kdf-iterations",
-    "1",
-    "--kdf-parallelism",
-    "1",
-    "--allow-weak-kdf",
-];
 
 const REFUSAL: &str = "this is a field kit: records can be read only at headquarters";
 

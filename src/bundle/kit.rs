@@ -271,22 +271,42 @@ impl Drop for KitBundleWriter {
     }
 }
 
-/// Whether the file at `path` starts as a kit bundle does: its first tar entry is named
-/// `FORMAT` (an export bundle starts with `payload.age`). Reads one header, checks nothing
-/// else: the text of `FORMAT` is checked by the import, so that a kit bundle altered there,
-/// or of an unknown version, is refused as a kit bundle rather than read as an export.
-pub fn is_kit_bundle(path: &Path) -> bool {
-    let Ok(file) = std::fs::File::open(path) else {
-        return false;
-    };
+/// Which kind of bundle a file is, by its first tar header alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BundleKind {
+    /// A field kit's bundle (`tvault kit send`): its first entry is `FORMAT`. Its import
+    /// checks the rest, refusing one cut short.
+    Kit,
+    /// Anything else: an export bundle, or whatever its checks will find it to be.
+    Export,
+}
+
+/// Reads the first tar header of the file at `path`, before any key is asked for. A file
+/// that ends before its first header is whole (empty, or cut short, as a `kit send` killed at
+/// once leaves its hidden partial file) is no bundle of any kind and is refused here.
+pub fn bundle_kind(path: &Path) -> Result<BundleKind, super::BundleError> {
+    let step = "read the bundle's first entry";
+    let refuse = |detail: String| super::BundleError::integrity(step, detail);
+    let file = std::fs::File::open(path)
+        .map_err(|e| super::BundleError::integrity("open the bundle", e.to_string()))?;
     let mut archive = tar::Archive::new(io::BufReader::new(file));
-    let Ok(mut entries) = archive.entries() else {
-        return false;
-    };
-    let Some(Ok(first)) = entries.next() else {
-        return false;
-    };
-    first.path_bytes().as_ref() == KIT_FORMAT_ENTRY.as_bytes()
+    let first = archive
+        .entries()
+        .map_err(|e| refuse(e.to_string()))?
+        .next()
+        .ok_or_else(|| refuse("the file is empty or ends before its first entry".into()))?
+        .map_err(|e| {
+            refuse(format!(
+                "the file is not a tar archive, or is cut short: {e}"
+            ))
+        })?;
+    Ok(
+        if first.path_bytes().as_ref() == KIT_FORMAT_ENTRY.as_bytes() {
+            BundleKind::Kit
+        } else {
+            BundleKind::Export
+        },
+    )
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub use format::{
     Manifest, ManifestRecord, Receipt, Redaction, file_names, header, ssh_sign, sums_text,
 };
 pub use payload::Visitor;
+pub(crate) use read::check_end_of_archive;
 pub use read::{
     BundleError, BundleFailure, BundleReport, SignerTrust, Unlock, VerifiedBundle, verify_bundle,
     verify_bundle_counted,

@@ -232,7 +232,7 @@ pub(super) fn read_outer(file: &File, tally: &mut Tally<'_>) -> Result<Outer, Bu
 
 /// The outer tar ends as tvault writes it: after the last entry, two zero blocks (tar's
 /// end-of-archive marker) and at most a record's worth of zero padding, nothing else.
-fn check_end_of_archive(file: &File, end: u64) -> Result<(), BundleError> {
+pub(crate) fn check_end_of_archive(file: &File, end: u64) -> Result<(), BundleError> {
     use std::os::unix::fs::FileExt;
     let step = "read the outer tar";
     let len = file

@@ -1,5 +1,6 @@
 //! `tvault add`: record one testimony. Its content flags are shared with `amend`.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs::File;
@@ -10,17 +11,20 @@ use std::str::FromStr;
 use tvault::record::{InterviewDate, Metadata, WitnessIdentity, parse_purposes};
 use tvault::vault::{Attachment, Intake};
 use tvault::{Consent, IdentityLevel, MediaConsent, Purpose};
+use zeroize::Zeroizing;
 
 use super::error::{CliError, Exit};
 use super::fields;
 use super::passphrase::Terminal;
 use super::progress::Bar;
+use super::terminal::escape;
 use super::{Context, print, print_json};
 
 /// Record one testimony: statement, metadata, the witness's identity and attachments
 ///
 /// Everything is encrypted before it reaches the vault file. Attachments of any size are
-/// streamed, never held whole in memory.
+/// streamed, never held whole in memory. On a field kit, a statement typed on the terminal is
+/// shown back for review before it is sealed to headquarters; the kit cannot show it after.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The witness's pseudonym: how the record is listed and searched (asked for on a
@@ -244,6 +248,10 @@ pub fn run(ctx: &Context, mut args: Args) -> Result<(), CliError> {
             )?;
             tty.read_text(tvault::vault::STATEMENT_LIMIT)?
         };
+        // An editor that saved nothing was asked about just above.
+        if vault.is_kit() && !(args.editor && text.is_empty()) {
+            review_on_kit(&mut tty, &text)?;
+        }
         if !text.is_empty() {
             statement = Some(Box::new(std::io::Cursor::new(text)));
         }
@@ -338,6 +346,36 @@ fn ask_fields(tty: &mut Terminal, args: &mut Args) -> Result<(), CliError> {
         };
     }
     Ok(())
+}
+
+/// On a field kit, shows the statement as typed and asks before sealing it: once sealed to
+/// headquarters the kit can neither show nor amend it. Shown on the terminal only, escaped;
+/// anything but `y` stores nothing.
+fn review_on_kit(tty: &mut Terminal, text: &[u8]) -> Result<(), CliError> {
+    let text = std::str::from_utf8(text).map_err(|_| tvault::Error::StatementNotUtf8)?;
+    if text.is_empty() {
+        tty.say("\nNo statement was typed: the record will have none.\n")?;
+    } else {
+        tty.say("\nThe statement as typed, to review before it is sealed:\n\n")?;
+        match escape(text, true) {
+            Cow::Borrowed(text) => tty.say(text)?,
+            Cow::Owned(escaped) => tty.say(&Zeroizing::new(escaped))?,
+        }
+        tty.say(if text.ends_with('\n') { "\n" } else { "\n\n" })?;
+    }
+    tty.say(
+        "Once sealed, this kit cannot show it again: only headquarters can read it, and it \
+         cannot be amended here.\n",
+    )?;
+    if tty
+        .ask_line("Seal and store it? [y/N] ")?
+        .trim()
+        .eq_ignore_ascii_case("y")
+    {
+        return Ok(());
+    }
+    Err(CliError::new(Exit::Failure, "nothing was stored")
+        .hint("run `tvault add` again to record the testimony"))
 }
 
 /// Asks, on the terminal, for the witness's real identity; each answer may be left empty.

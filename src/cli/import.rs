@@ -62,8 +62,10 @@ struct Shown<'a> {
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     // A field kit's bundle is recognised by its first entry; it is checked against the kit
-    // made here, not against a named signer.
-    if tvault::bundle::kit::is_kit_bundle(&args.file) {
+    // made here, not against a named signer. A file with no first entry is refused before
+    // any key is asked for.
+    let kind = tvault::bundle::kit::bundle_kind(&args.file).map_err(tvault::Error::from)?;
+    if kind == tvault::bundle::kit::BundleKind::Kit {
         return super::kit::import(
             ctx,
             &args.file,

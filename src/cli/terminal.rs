@@ -11,13 +11,16 @@ pub fn escape(text: &str, keep_newlines: bool) -> Cow<'_, str> {
         let allowed = keep_newlines && (c == '\n' || c == '\t');
         !allowed && (c.is_control() || is_bidi_control(c))
     };
-    if !text.chars().any(unsafe_char) {
+    let escaped = text.chars().filter(|&c| unsafe_char(c)).count();
+    if escaped == 0 {
         return Cow::Borrowed(text);
     }
-    let mut out = String::with_capacity(text.len() + 16);
+    // Sized once (`\u{10ffff}` is the longest escape): a statement shown for review must not
+    // leave copies behind in reallocated memory.
+    let mut out = String::with_capacity(text.len() + escaped * 10);
     for c in text.chars() {
         if unsafe_char(c) {
-            out.push_str(&c.escape_unicode().to_string());
+            out.extend(c.escape_unicode());
         } else {
             out.push(c);
         }

@@ -63,6 +63,7 @@ fn refused(why: impl Into<String>) -> Error {
 fn next_entry<'a, R: Read>(
     entries: &mut tar::Entries<'a, R>,
     name: &str,
+    end: &mut u64,
 ) -> Result<tar::Entry<'a, R>> {
     let entry = entries
         .next()
@@ -73,6 +74,7 @@ fn next_entry<'a, R: Read>(
     {
         return Err(refused(format!("{name} is not where it should be")));
     }
+    *end = entry.raw_file_position() + entry.size().div_ceil(512) * 512;
     Ok(entry)
 }
 
@@ -229,6 +231,9 @@ impl Vault {
         };
         let file = std::fs::File::open(bundle).map_err(io)?;
         let total = file.metadata().map_err(io)?.len();
+        // The same open file, to check its end once every entry was read.
+        let tail = file.try_clone().map_err(io)?;
+        let mut end = 0u64;
         let mut tally = Tally::new(total, progress);
         let mut archive = tar::Archive::new(BufReader::with_capacity(
             1 << 20,
@@ -240,13 +245,13 @@ impl Vault {
         let mut entries = archive
             .entries()
             .map_err(|e| refused(format!("its tar cannot be read: {e}")))?;
-        let mut format = next_entry(&mut entries, KIT_FORMAT_ENTRY)?;
+        let mut format = next_entry(&mut entries, KIT_FORMAT_ENTRY, &mut end)?;
         let size = format.size();
         if read_small(&mut format, size, 64, KIT_FORMAT_ENTRY)? != KIT_FORMAT.as_bytes() {
             return Err(refused("it is not a tvault kit bundle of a known version"));
         }
         drop(format);
-        let mut entry = next_entry(&mut entries, KIT_MANIFEST_ENTRY)?;
+        let mut entry = next_entry(&mut entries, KIT_MANIFEST_ENTRY, &mut end)?;
         let size = entry.size();
         let sealed_manifest = read_small(&mut entry, size, MANIFEST_LIMIT, KIT_MANIFEST_ENTRY)?;
         drop(entry);
@@ -327,7 +332,7 @@ impl Vault {
             if matches!(decision, Decision::Held) {
                 // Not taken in again, but the bundle must still be whole.
                 for (name, len, sha256) in &files {
-                    let mut entry = next_entry(&mut entries, name)?;
+                    let mut entry = next_entry(&mut entries, name, &mut end)?;
                     let mut hasher = Sha256::new();
                     let n = std::io::copy(&mut entry, &mut hasher)
                         .map_err(|e| refused(format!("{name} cannot be read: {e}")))?;
@@ -340,7 +345,7 @@ impl Vault {
             let (event, _) = &log.added[&rec.id];
             let mut small = |i: usize| -> Result<Zeroizing<Vec<u8>>> {
                 let (name, len, sha256) = &files[i];
-                let mut entry = next_entry(&mut entries, name)?;
+                let mut entry = next_entry(&mut entries, name, &mut end)?;
                 let size = entry.size();
                 let data = read_small(&mut entry, size, SMALL_SEALED_LIMIT, name)?;
                 check_file(&data, *len, sha256, name)?;
@@ -377,7 +382,7 @@ impl Vault {
             let mut statement = None;
             let mut attachments = Vec::new();
             for (info, (name, len, sha256)) in kit_parts.iter().zip(&files[2..]) {
-                let mut entry = next_entry(&mut entries, name)?;
+                let mut entry = next_entry(&mut entries, name, &mut end)?;
                 let mut hashing = HashingReader {
                     inner: &mut entry,
                     hasher: Sha256::new(),
@@ -472,9 +477,15 @@ impl Vault {
             );
             imported.push(rec.id.clone());
         }
-        if entries.next().is_some() {
-            return Err(refused("it holds more than its manifest lists"));
+        match entries.next() {
+            None => {}
+            Some(Ok(_)) => return Err(refused("it holds more than its manifest lists")),
+            Some(Err(e)) => return Err(refused(format!("its tar cannot be read: {e}"))),
         }
+        // A bundle cut short just after an entry reads like a whole one up to here (a `kit
+        // send` killed before it ended its tar leaves such a partial file): its end-of-archive
+        // marker says it is whole.
+        crate::bundle::check_end_of_archive(&tail, end).map_err(|e| refused(e.detail))?;
 
         let mut updated: KitRow = s.open_kit_row(
             &kit_id,

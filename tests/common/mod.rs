@@ -10,6 +10,20 @@ use tempfile::TempDir;
 /// A passphrase the strength estimate accepts.
 pub const PASSPHRASE: &str = "umbrella quarry lantern velvet oxygen 7 mosaic";
 
+/// A field kit's own passphrase (see [`TestVault::kit`]).
+pub const KIT_PASSPHRASE: &str = "granite lantern orchard whistle copper meadow";
+
+/// The cheapest KDF parameters, through the flags a user has.
+pub const CHEAP_KDF: [&str; 7] = [
+    "--kdf-memory-mib",
+    "1",
+    "--kdf-iterations",
+    "1",
+    "--kdf-parallelism",
+    "1",
+    "--allow-weak-kdf",
+];
+
 pub struct TestVault {
     pub dir: TempDir,
     pub vault: PathBuf,
@@ -97,17 +111,38 @@ impl TestVault {
 
     pub fn init(&self) -> Command {
         let mut cmd = self.cmd();
-        cmd.args([
-            "init",
-            "--kdf-memory-mib",
-            "1",
-            "--kdf-iterations",
-            "1",
-            "--kdf-parallelism",
-            "1",
-            "--allow-weak-kdf",
-        ]);
+        cmd.arg("init").args(CHEAP_KDF);
         cmd
+    }
+
+    /// A field kit that `hq` makes with `kit create NAME`, in a folder of its own with its
+    /// own passphrase file and HOME (so its own anchors), as on a researcher's laptop: `cmd`,
+    /// `process` and `add` run on the kit.
+    pub fn kit(hq: &TestVault, name: &str) -> Self {
+        let kit = Self::empty();
+        std::fs::write(&kit.pass_file, format!("{KIT_PASSPHRASE}\n")).unwrap();
+        std::fs::create_dir_all(kit.vault.parent().unwrap()).unwrap();
+        hq.cmd()
+            .args(["kit", "create", name, "-o"])
+            .arg(&kit.vault)
+            .arg("--new-passphrase-file")
+            .arg(&kit.pass_file)
+            .args(CHEAP_KDF)
+            .assert()
+            .success();
+        kit
+    }
+
+    /// The ids of the records `list --json` shows (on a vault or a kit).
+    pub fn ids(&self) -> std::collections::BTreeSet<String> {
+        let out = self.cmd().args(["list", "--json"]).assert().success();
+        let listed: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        listed
+            .as_array()
+            .expect("list --json gives an array")
+            .iter()
+            .map(|r| r["id"].as_str().expect("each record has an id").to_owned())
+            .collect()
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
