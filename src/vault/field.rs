@@ -222,6 +222,34 @@ impl Session {
     }
 }
 
+impl Session {
+    /// On a kit whose log was restarted, whether the anchor holds the checkpoint of the log
+    /// the restart replaced: the restart was committed and the process stopped before the
+    /// anchor was rewritten, so the new log holds that one event. The anchor is rewritten at
+    /// the next change.
+    pub(super) fn restarted_from_anchor(&self, conn: &rusqlite::Connection, anchor: &Path) -> bool {
+        let Some(first) = self.kit.as_ref().and_then(|_| {
+            let rows = store::events(conn).ok()?;
+            let [row] = rows.as_slice() else {
+                return None;
+            };
+            self.open_event(row.seq, &row.leaf_hash, &row.sealed).ok()
+        }) else {
+            return false;
+        };
+        let Ok(text) = std::fs::read(anchor) else {
+            return false;
+        };
+        first.action == Action::KitLogRestarted
+            && first
+                .detail
+                .as_ref()
+                .and_then(|d| d.get("previous_checkpoint_sha256"))
+                .and_then(|v| v.as_str())
+                == Some(hex::encode(Sha256::digest(&text)).as_str())
+    }
+}
+
 /// Whether the file at `path` is a field kit; reads its plaintext only.
 pub fn is_field_kit(path: &Path) -> Result<bool> {
     let store = store::Store::open(path)?;
@@ -650,6 +678,9 @@ impl Vault {
         // too, so that a coerced passphrase shows nothing of what was recorded before. The new
         // log begins by naming the one it continues, for headquarters alone to recognise.
         if store::record_count(&tx)? == 0 {
+            let previous = store::checkpoint(&tx)?
+                .map(|cp| hex::encode(Sha256::digest(cp.note.as_bytes())))
+                .unwrap_or_default();
             store::clear_log(&tx)?;
             store::clear_tombstones(&tx)?;
             store::clear_heads(&tx)?;
@@ -657,6 +688,8 @@ impl Vault {
             drafts =
                 vec![Draft::new(Action::KitLogRestarted).detail(serde_json::json!({
                 "continues": crate::bundle::kit::continuation(body.kit_log_size, &receipt_root),
+                // For the anchor, should the process stop before it is rewritten.
+                "previous_checkpoint_sha256": previous,
             }))];
         }
         let cp = self.s.append(&tx, drafts)?;

@@ -266,3 +266,48 @@ fn once_a_kit_saw_headquarters_rotate_its_key_the_old_key_signs_no_receipt() {
         vec![id.to_string()]
     );
 }
+
+#[test]
+fn a_restart_whose_anchor_was_not_yet_rewritten_still_opens_and_nothing_else_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let anchors = dir.path().join("anchors");
+    std::fs::create_dir(&anchors).unwrap();
+    let mut hq = hq(dir.path());
+    drop(kit(&mut hq, dir.path(), "east"));
+    let path = dir.path().join("east.tvault");
+    let open = || {
+        Vault::open(
+            &path,
+            &pass("kit passphrase"),
+            &OpenOptions {
+                anchor_dir: Some(&anchors),
+                ..OpenOptions::default()
+            },
+        )
+    };
+    let mut kit = open().unwrap();
+    record(&mut kit, b"first");
+    let anchor = kit.s.anchor.clone().unwrap();
+    let bundle = dir.path().join("b1.tkit");
+    kit.kit_send(&bundle).unwrap();
+    let receipt = hq
+        .import_kit(&bundle, KitImportOptions::default(), &mut |_, _| {})
+        .unwrap()
+        .receipt;
+    let before_restart = std::fs::read(&anchor).unwrap();
+    assert!(kit.kit_confirm(receipt.as_bytes()).unwrap().log_restarted);
+    drop(kit);
+
+    // Stopped after the commit, before the anchor was rewritten.
+    std::fs::write(&anchor, &before_restart).unwrap();
+    drop(open().unwrap());
+    // Any other anchor that the log does not extend is still a rollback.
+    let mut other = open().unwrap();
+    record(&mut other, b"second");
+    let later = std::fs::read(&anchor).unwrap();
+    drop(other);
+    std::fs::write(&anchor, &before_restart).unwrap();
+    assert!(matches!(open(), Err(Error::Rollback { .. })));
+    std::fs::write(&anchor, &later).unwrap();
+    drop(open().unwrap());
+}

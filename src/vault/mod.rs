@@ -524,7 +524,9 @@ impl Vault {
                         .detail(serde_json::json!({ "anchor": anchor.display().to_string() })),
                 );
             }
-            if let Some(rollback) = anchor_mismatch(conn, &vault_id, &anchor)? {
+            let mismatch = anchor_mismatch(conn, &vault_id, &anchor)?
+                .filter(|_| !vault.s.restarted_from_anchor(conn, &anchor));
+            if let Some(rollback) = mismatch {
                 if !options.accept_rollback {
                     return Err(rollback);
                 }
