@@ -256,11 +256,11 @@ pub fn is_field_kit(path: &Path) -> Result<bool> {
     Ok(store::kit_column(store.conn())?.is_some())
 }
 
-/// Hashes what passes through it.
-struct Hashing<R> {
-    inner: R,
-    hasher: Sha256,
-    len: u64,
+/// Hashes and counts what passes through it.
+pub(super) struct Hashing<R> {
+    pub(super) inner: R,
+    pub(super) hasher: Sha256,
+    pub(super) len: u64,
 }
 
 impl<R: Read> Read for Hashing<R> {

@@ -26,6 +26,7 @@ use crate::progress::{Counted, Tally};
 use crate::record::{KitOrigin, PartInfo, RecordId, SealedMeta, WitnessIdentity};
 use crate::store::{self, PartPlace};
 
+use super::field::Hashing;
 use super::kit::{ImportMark, KitRow};
 use super::{Draft, Vault, now_rfc3339, read_statement_input, ssh_public_key};
 
@@ -383,7 +384,7 @@ impl Vault {
             let mut attachments = Vec::new();
             for (info, (name, len, sha256)) in kit_parts.iter().zip(&files[2..]) {
                 let mut entry = next_entry(&mut entries, name, &mut end)?;
-                let mut hashing = HashingReader {
+                let mut hashing = Hashing {
                     inner: &mut entry,
                     hasher: Sha256::new(),
                     len: 0,
@@ -579,21 +580,5 @@ impl Vault {
             });
         }
         Ok(Decision::Held)
-    }
-}
-
-/// Hashes and counts what passes through it.
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    len: u64,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
     }
 }
