@@ -298,6 +298,9 @@ pub enum Action {
     KitConfirmed,
     /// On a kit: one record, held by headquarters as its receipt says, was deleted here.
     RecordDelivered,
+    /// A new version that adds a derived item (a transcript, translation, redaction or
+    /// summary) to what the version before held.
+    RecordDerived,
 }
 
 impl Action {
@@ -339,6 +342,7 @@ impl Action {
             Action::KitSent => "kit-sent",
             Action::KitConfirmed => "kit-confirmed",
             Action::RecordDelivered => "record-delivered",
+            Action::RecordDerived => "record-derived",
         }
     }
 }

@@ -34,7 +34,7 @@ mod redact;
 use serde::{Deserialize, Serialize};
 
 pub use content::{Content, SNIFF_LEN, TextCheck, sniff};
-pub use redact::Redactor;
+pub use redact::{Redactor, merge_spans, replace_spans};
 
 use crate::error::{Error, Result};
 use crate::record::{IdentityLevel, Metadata, PartInfo, Purpose, RecordId};

@@ -393,6 +393,15 @@ fn event_words(e: &audit::Event, this_export: &str) -> String {
     let words = match e.action {
         Action::RecordAdded => format!("Recorded{version}"),
         Action::RecordAmended => format!("Amended: a new version recorded{version}"),
+        Action::RecordDerived => {
+            let kind = e
+                .detail
+                .as_ref()
+                .and_then(|d| d.get("kind"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("derived item");
+            format!("A {kind} added (a new version){version}")
+        }
         Action::RecordInventoried => format!(
             "Entered in a new custody log{version}; it was recorded before the vault kept one"
         ),

@@ -295,6 +295,7 @@ impl Vault {
                     imported_by: s.operator.clone(),
                 }),
                 kit: None,
+                derived: Vec::new(),
             };
             store::insert_version(&tx, &s.seal_version(record, version, &sealed, &identity))?;
             drafts.push(
@@ -374,12 +375,7 @@ impl Vault {
             let held = self.s.open_meta(&row)?;
             let held_hashes: BTreeMap<u32, String> = match &held.imported {
                 Some(origin) => origin.intake_sha256.clone(),
-                None => held
-                    .statement
-                    .iter()
-                    .chain(&held.attachments)
-                    .map(|p| (p.part, p.sha256.clone()))
-                    .collect(),
+                None => held.parts().map(|p| (p.part, p.sha256.clone())).collect(),
             };
             // A bundle lists the hashes of the parts it carries as recorded (format v3; v2
             // listed every part): each must be the held version's. One that carries none

@@ -21,6 +21,7 @@ use crate::store::{self, Store};
 
 mod backup;
 mod custody;
+mod derive;
 mod export;
 mod field;
 mod heads;
@@ -42,6 +43,10 @@ mod tests;
 mod verify;
 
 pub use backup::BackupSummary;
+pub use derive::{
+    Derivation, DerivedSummary, MASK, MaskHit, REDACT_METHOD, RedactRequest, default_name,
+    plain_name,
+};
 pub use export::{ExportRequest, ExportSummary, RecordRedaction, Seal, Selection};
 pub use field::{KitConfirmSummary, KitRecord, KitSendSummary, is_field_kit};
 pub use import::{ImportOptions, ImportSummary};
@@ -507,7 +512,7 @@ impl Vault {
                 drafts.push(
                     Draft::new(Action::RecordInventoried)
                         .on(row.record, row.version)
-                        .parts(sealed.statement.iter().chain(&sealed.attachments)),
+                        .parts(sealed.parts()),
                 );
             }
         } else if !current {
