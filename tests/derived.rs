@@ -1,0 +1,384 @@
+//! Derived items: transcripts, translations, redactions and summaries stored beside their
+//! sources with a sealed lineage, read like attachments, marked stale when their source
+//! changes, released in place of a withheld source, and carried through export and import.
+
+mod common;
+
+use common::{TestVault, contains, files_under, signer, typed};
+use unicode_normalization::UnicodeNormalization;
+
+/// Names the redaction masks: one in the translation, one in the transcript.
+const SISTER: &str = "Gülnar Ablimit";
+const BROTHER: &str = "Мерует Қасымұлы";
+/// The brother's name as the translation spells it.
+const BROTHER_EN: &str = "Meruyet Qasimuli";
+
+fn json(out: &assert_cmd::assert::Assert) -> serde_json::Value {
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+/// A record with a statement and an audio attachment, for `advocacy` and `court`, whose
+/// consent withholds the witness's identity (pseudonym) and all media.
+fn interview(tv: &TestVault) -> String {
+    let identity = tv.identity_file("Aygül Tursunova", None, &[]);
+    let st = tv.write(
+        "st.txt",
+        b"The statement is in the recording; the witness asked to be called Nightingale.\n",
+    );
+    let audio = tv.write("interview.m4a", &typed("m4a", 6_000, 5));
+    tv.add(&[
+        "--witness",
+        "Nightingale",
+        "--identity-file",
+        &identity,
+        "--consent",
+        "advocacy,court",
+        "--identity-level",
+        "pseudonym",
+        "--media-consent",
+        "none",
+        "--language",
+        "ug",
+        "--text-file",
+        st.to_str().unwrap(),
+        "--attach",
+        audio.to_str().unwrap(),
+    ])
+}
+
+/// The transcript of the audio (Uyghur), its English translation, and a redaction of the
+/// translation masking both relatives' names. Returns the three texts.
+fn derive_chain(tv: &TestVault, id: &str) -> (String, String) {
+    let transcript = format!(
+        "Мениң сиңлим {BROTHER} билән келди. {} йоқ.\n",
+        SISTER.nfd().collect::<String>()
+    );
+    let translation = format!(
+        "My sister {} came with {BROTHER_EN}. MERUYET was taken at night.\n",
+        SISTER.nfd().collect::<String>()
+    );
+    let t = tv.write("transcript.txt", transcript.as_bytes());
+    tv.cmd()
+        .args([
+            "derive",
+            id,
+            "--kind",
+            "transcript",
+            "--of",
+            "interview.m4a",
+        ])
+        .args(["--language", "ug", "--method", "manual", "--text-file"])
+        .arg(&t)
+        .assert()
+        .success();
+    let tr = tv.write("translation.txt", translation.as_bytes());
+    tv.cmd()
+        .args([
+            "derive",
+            id,
+            "--kind",
+            "translation",
+            "--of",
+            "transcript-ug.txt",
+        ])
+        .args([
+            "--language",
+            "en",
+            "--method",
+            "deepl 2025-01",
+            "--note",
+            "checked by a native speaker",
+            "--text-file",
+        ])
+        .arg(&tr)
+        .assert()
+        .success();
+    let out = tv
+        .cmd()
+        .args([
+            "--json",
+            "redact",
+            id,
+            "--of",
+            "translation-en.txt",
+            "--mask",
+            SISTER,
+            BROTHER,
+            BROTHER_EN,
+        ])
+        .assert()
+        .success();
+    let summary = json(&out);
+    assert_eq!(summary["kind"], "redaction");
+    assert_eq!(summary["name"], "redaction-en.txt");
+    assert_eq!(summary["masks"], 3);
+    (transcript, translation)
+}
+
+#[test]
+fn a_transcript_a_translation_and_a_redaction_are_stored_with_their_lineage() {
+    let tv = TestVault::new();
+    let id = interview(&tv);
+    let audio = tv.cat(&id, "interview.m4a");
+    let (transcript, translation) = derive_chain(&tv, &id);
+
+    // Each is read like an attachment, exactly as stored; the redaction masks both names
+    // in every form, and the originals are unchanged.
+    assert_eq!(tv.cat(&id, "transcript-ug.txt"), transcript.as_bytes());
+    assert_eq!(tv.cat(&id, "translation-en.txt"), translation.as_bytes());
+    let redacted = String::from_utf8(tv.cat(&id, "redaction-en.txt")).unwrap();
+    assert_eq!(
+        redacted,
+        "My sister [REDACTED] came with [REDACTED]. [REDACTED] was taken at night.\n"
+    );
+    assert_eq!(tv.cat(&id, "interview.m4a"), audio);
+
+    // Three derivations, three new versions; the statement and audio are carried.
+    let out = tv.cmd().args(["--json", "history", &id]).assert().success();
+    let versions = json(&out);
+    assert_eq!(versions.as_array().unwrap().len(), 4);
+    assert_eq!(versions[3]["attachments"][0]["carried_from"], 1);
+    assert_eq!(versions[3]["derived"].as_array().unwrap().len(), 3);
+
+    // `show` prints the tree under the audio.
+    let out = tv.cmd().args(["show", &id]).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let tree: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("derived items"))
+        .skip(1)
+        .take(4)
+        .collect();
+    assert_eq!(tree[0].trim(), "interview.m4a");
+    assert!(
+        tree[1].starts_with("   └─ transcript-ug.txt  transcript (ug) · manual"),
+        "{text}"
+    );
+    assert!(
+        tree[2].starts_with("      └─ translation-en.txt  translation (en) · deepl 2025-01"),
+        "{text}"
+    );
+    assert!(
+        tree[3]
+            .starts_with("         └─ redaction-en.txt  redaction (en) · tvault redact, 3 mask(s)"),
+        "{text}"
+    );
+
+    // The lineage in JSON: source by place and intake hash, operator and time.
+    let out = tv.cmd().args(["--json", "show", &id]).assert().success();
+    let shown = json(&out);
+    let derived = shown["derived"].as_array().unwrap();
+    let sha = |data: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data));
+    assert_eq!(derived[0]["source"]["what"], "attachment");
+    assert_eq!(derived[0]["source"]["name"], "interview.m4a");
+    assert_eq!(derived[0]["source"]["sha256"], sha(&audio));
+    assert_eq!(derived[0]["source"]["stored_at"], 1);
+    assert_eq!(derived[1]["source"]["what"], "derived");
+    assert_eq!(derived[1]["source"]["sha256"], sha(transcript.as_bytes()));
+    assert_eq!(derived[1]["note"], "checked by a native speaker");
+    assert_eq!(derived[2]["method"], "tvault redact");
+    assert_eq!(derived[2]["operator"], derived[0]["operator"]);
+    assert!(derived.iter().all(|d| d["stale"] == false));
+
+    // The log shows each derivation, with no word of the masks.
+    let out = tv.cmd().args(["--json", "log"]).assert().success();
+    let log = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert_eq!(log.matches("record-derived").count(), 3);
+    assert!(!log.contains("Gülnar") && !log.contains("Ablimit"));
+    tv.cmd().arg("verify").assert().success();
+}
+
+#[test]
+fn names_are_unique_sources_must_exist_and_redact_previews_without_storing() {
+    let tv = TestVault::new();
+    let id = interview(&tv);
+    let t = tv.write("t.txt", b"words\n");
+    let derive = |args: &[&str]| {
+        tv.cmd()
+            .args(["derive", &id])
+            .args(args)
+            .arg("--text-file")
+            .arg(&t)
+            .assert()
+    };
+    derive(&["--kind", "summary", "--of", "statement"]).success();
+    // Taken by the summary, or by the attachment; an unknown source; not a plain name.
+    derive(&["--kind", "summary", "--of", "statement"])
+        .code(1)
+        .stderr(predicates::str::contains("hint: choose another name"));
+    derive(&[
+        "--kind",
+        "summary",
+        "--of",
+        "statement",
+        "--name",
+        "interview.m4a",
+    ])
+    .code(1);
+    derive(&[
+        "--kind",
+        "summary",
+        "--of",
+        "nothing.txt",
+        "--name",
+        "s2.txt",
+    ])
+    .code(1)
+    .stderr(predicates::str::contains("--of takes `statement`"));
+    derive(&["--kind", "summary", "--of", "statement", "--name", "a/b"]).code(2);
+    derive(&["--kind", "gist", "--of", "statement"]).code(2);
+
+    // An audio is no text to redact; a mask that matches nothing stores nothing.
+    tv.cmd()
+        .args(["redact", &id, "--of", "interview.m4a", "--mask", "x"])
+        .assert()
+        .code(1);
+    tv.cmd()
+        .args(["redact", &id, "--of", "statement", "--mask", "Nobody"])
+        .assert()
+        .code(1);
+    // The preview says what would go and stores nothing, but its read is logged.
+    let before = json(&tv.cmd().args(["--json", "history", &id]).assert().success());
+    let out = tv
+        .cmd()
+        .args([
+            "redact",
+            &id,
+            "--of",
+            "statement",
+            "--mask",
+            "NIGHTINGALE",
+            "--preview",
+        ])
+        .assert()
+        .success();
+    assert_eq!(
+        String::from_utf8(out.get_output().stdout.clone()).unwrap(),
+        "line 1: Nightingale\n"
+    );
+    let after = json(&tv.cmd().args(["--json", "history", &id]).assert().success());
+    assert_eq!(
+        before.as_array().unwrap().len(),
+        after.as_array().unwrap().len()
+    );
+    let log = String::from_utf8(
+        tv.cmd()
+            .args(["--json", "log"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    assert!(log.contains("\"preview\""), "the preview's read is logged");
+}
+
+#[test]
+fn a_derivation_whose_source_changed_is_carried_as_stale_and_reported() {
+    let tv = TestVault::new();
+    let id = interview(&tv);
+    derive_chain(&tv, &id);
+    let s = tv.write("summary.txt", b"A summary.\n");
+    tv.cmd()
+        .args([
+            "derive",
+            &id,
+            "--kind",
+            "summary",
+            "--of",
+            "statement",
+            "--text-file",
+        ])
+        .arg(&s)
+        .assert()
+        .success();
+    // A new recording replaces the audio: its transcript, the translation and the
+    // redaction go stale; the summary of the unchanged statement does not.
+    let audio = tv.write("interview.m4a", &typed("m4a", 6_000, 9));
+    tv.cmd()
+        .args(["amend", &id, "--attach"])
+        .arg(&audio)
+        .assert()
+        .success();
+    let shown = json(&tv.cmd().args(["--json", "show", &id]).assert().success());
+    let stale: Vec<(&str, bool)> = shown["derived"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["name"].as_str().unwrap(), d["stale"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        stale,
+        [
+            ("transcript-ug.txt", true),
+            ("translation-en.txt", true),
+            ("redaction-en.txt", true),
+            ("summary.txt", false)
+        ]
+    );
+    let out = tv.cmd().args(["show", &id]).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert_eq!(
+        text.matches("[STALE: its source changed after it was made]")
+            .count(),
+        3,
+        "{text}"
+    );
+    // Still readable, and the vault verifies.
+    assert!(!tv.cat(&id, "transcript-ug.txt").is_empty());
+    tv.cmd().arg("verify").assert().success();
+}
+
+#[test]
+fn a_derived_part_moved_onto_another_record_does_not_open() {
+    let tv = TestVault::new();
+    let a = interview(&tv);
+    let b = interview(&tv);
+    let t = tv.write("t.txt", b"the transcript of a\n");
+    for id in [&a, &b] {
+        tv.cmd()
+            .args([
+                "derive",
+                id,
+                "--kind",
+                "transcript",
+                "--of",
+                "interview.m4a",
+                "--text-file",
+            ])
+            .arg(&t)
+            .assert()
+            .success();
+    }
+    let conn = tv.conn();
+    let bytes = |id: &str| hex::decode(id).unwrap();
+    // Both transcripts are part 2 of version 2: b's is replaced by a's rows.
+    conn.execute(
+        "DELETE FROM chunk WHERE part_id IN (SELECT id FROM part WHERE record_id = ?1 AND version = 2)",
+        [bytes(&b)],
+    )
+    .unwrap();
+    let deleted = conn
+        .execute(
+            "DELETE FROM part WHERE record_id = ?1 AND version = 2",
+            [bytes(&b)],
+        )
+        .unwrap();
+    assert_eq!(deleted, 1);
+    let moved = conn
+        .execute(
+            "UPDATE part SET record_id = ?1 WHERE record_id = ?2 AND version = 2",
+            [bytes(&b), bytes(&a)],
+        )
+        .unwrap();
+    assert_eq!(moved, 1);
+    drop(conn);
+    let out = tv
+        .cmd()
+        .args(["cat", &b, "transcript.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(13));
+    assert!(out.stdout.is_empty());
+}
