@@ -105,7 +105,16 @@ fn every_command_leaves_exactly_its_expected_events() {
         (vec!["show", &id], vec![RecordShown]),
         (vec!["cat", &id, "a.bin", "-o", &out], vec![AttachmentRead]),
         (
-            vec!["derive", &id, "--kind", "transcript", "--of", "a.bin", "--text-file", &st],
+            vec![
+                "derive",
+                &id,
+                "--kind",
+                "transcript",
+                "--of",
+                "a.bin",
+                "--text-file",
+                &st,
+            ],
             vec![RecordDerived],
         ),
         (
@@ -113,11 +122,26 @@ fn every_command_leaves_exactly_its_expected_events() {
             vec![AttachmentRead],
         ),
         (
-            vec!["redact", &id, "--of", "statement", "--mask", "statement", "--preview"],
+            vec![
+                "redact",
+                &id,
+                "--of",
+                "statement",
+                "--mask",
+                "statement",
+                "--preview",
+            ],
             vec![RecordShown],
         ),
         (
-            vec!["redact", &id, "--of", "transcript.txt", "--mask", "statement"],
+            vec![
+                "redact",
+                &id,
+                "--of",
+                "transcript.txt",
+                "--mask",
+                "statement",
+            ],
             vec![RecordDerived],
         ),
         (vec!["search", "statement"], vec![Searched]),
@@ -199,6 +223,9 @@ fn every_command_leaves_exactly_its_expected_events() {
             vec![
                 VaultRekeyed,
                 SigningKeyRotated,
+                // One per version: added, amended, and two derivations.
+                RecordRekeyed,
+                RecordRekeyed,
                 RecordRekeyed,
                 RecordRekeyed,
             ],
@@ -208,6 +235,9 @@ fn every_command_leaves_exactly_its_expected_events() {
             vec![
                 VaultRekeyed,
                 SigningKeyRotated,
+                // One per version: added, amended, and two derivations.
+                RecordRekeyed,
+                RecordRekeyed,
                 RecordRekeyed,
                 RecordRekeyed,
             ],
