@@ -382,3 +382,265 @@ fn a_derived_part_moved_onto_another_record_does_not_open() {
     assert_eq!(out.status.code(), Some(13));
     assert!(out.stdout.is_empty());
 }
+
+/// `export --purpose advocacy --prefer redaction` to a new age key, opened with
+/// `open-export`. Returns the bundle, the folder and the key file.
+fn export_for_advocacy(
+    tv: &TestVault,
+    name: &str,
+    id: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let key = age::x25519::Identity::generate();
+    let key_file = tv.write(
+        &format!("{name}.key"),
+        secrecy::ExposeSecret::expose_secret(&key.to_string()).as_bytes(),
+    );
+    let bundle = tv.path(&format!("{name}.tar"));
+    tv.cmd()
+        .args([
+            "export",
+            "--purpose",
+            "advocacy",
+            "--prefer",
+            "redaction",
+            id,
+        ])
+        .arg("--recipient")
+        .arg(key.to_public().to_string())
+        .arg("-o")
+        .arg(&bundle)
+        .assert()
+        .success();
+    let into = tv.path(name);
+    tv.cmd()
+        .arg("open-export")
+        .arg(&bundle)
+        .arg("--into")
+        .arg(&into)
+        .arg("--identity")
+        .arg(&key_file)
+        .args(["--signer", &signer(tv)])
+        .assert()
+        .success();
+    (bundle, into, key_file)
+}
+
+/// The decrypted payload (the inner tar) of a bundle.
+fn payload(bundle: &std::path::Path, key_file: &std::path::Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut outer = tar::Archive::new(std::fs::File::open(bundle).unwrap());
+    let mut sealed = Vec::new();
+    for entry in outer.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().to_str() == Some("payload.age") {
+            entry.read_to_end(&mut sealed).unwrap();
+        }
+    }
+    let identity: age::x25519::Identity = std::fs::read_to_string(key_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let decryptor = age::Decryptor::new(&sealed[..]).unwrap();
+    let mut plain = Vec::new();
+    decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .unwrap()
+        .read_to_end(&mut plain)
+        .unwrap();
+    plain
+}
+
+#[test]
+fn an_advocacy_export_releases_the_redacted_translation_and_nothing_it_masked() {
+    let tv = TestVault::new();
+    let id = interview(&tv);
+    let audio = tv.cat(&id, "interview.m4a");
+    let (transcript, translation) = derive_chain(&tv, &id);
+    let (bundle, into, key_file) = export_for_advocacy(&tv, "advocacy", &id);
+
+    // The redacted translation leaves; the audio, the transcript and the translation stay
+    // behind, listed as withheld with why.
+    let base = format!("records/{id}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(into.join("MANIFEST.json")).unwrap()).unwrap();
+    assert_eq!(manifest["format"], "tvault-export/v4");
+    let rec = &manifest["records"][0];
+    assert_eq!(rec["derived"], serde_json::json!(["redaction-en.txt"]));
+    assert_eq!(rec["attachments"], serde_json::json!([]));
+    let withheld: Vec<(String, String)> = manifest["withheld"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["what"].as_str().unwrap().to_owned(),
+                w["name"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for item in [
+        ("attachment", "interview.m4a"),
+        ("derived", "transcript-ug.txt"),
+        ("derived", "translation-en.txt"),
+        ("identity", ""),
+    ] {
+        assert!(
+            withheld.contains(&(item.0.into(), item.1.into())),
+            "{item:?} in {withheld:?}"
+        );
+    }
+    let released =
+        std::fs::read_to_string(into.join(&base).join("derived/redaction-en.txt")).unwrap();
+    assert_eq!(
+        released,
+        "My sister [REDACTED] came with [REDACTED]. [REDACTED] was taken at night.\n"
+    );
+    assert!(!into.join(&base).join("attachments").exists());
+
+    // The lineage travels: every step up to the audio, which of them left, and no hash or
+    // size of anything.
+    let lineage: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(into.join(&base).join("lineage.json")).unwrap())
+            .unwrap();
+    assert_eq!(lineage, rec["lineage"]);
+    let steps: Vec<(&str, &str, bool, &str)> = lineage
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap(),
+                n["kind"].as_str().unwrap(),
+                n["released"].as_bool().unwrap(),
+                n["language"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("transcript-ug.txt", "transcript", false, "ug"),
+            ("translation-en.txt", "translation", false, "en"),
+            ("redaction-en.txt", "redaction", true, "en"),
+        ]
+    );
+    assert_eq!(lineage[0]["source"], "attachment");
+    assert_eq!(lineage[0]["source_name"], "interview.m4a");
+    assert_eq!(lineage[0]["source_released"], false);
+    assert_eq!(lineage[2]["method"], "tvault redact");
+    assert!(!lineage.to_string().contains("sha256") && !lineage.to_string().contains("size"));
+    let report = std::fs::read_to_string(into.join("REPORT.html")).unwrap();
+    assert!(report.contains("Derived items and their lineage"));
+    assert!(
+        report.contains("<b>redaction-en.txt</b>: redaction"),
+        "{report}"
+    );
+
+    // The canary scan: no byte of a masked name in any form, of the withheld texts or of
+    // the audio, and no hash of them, in the bundle, its payload or anything opened.
+    let sha = |data: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data));
+    let mut canaries: Vec<Vec<u8>> = Vec::new();
+    for name in [SISTER, BROTHER, BROTHER_EN] {
+        for part in std::iter::once(name).chain(name.split(' ')) {
+            for form in [part.nfc().collect::<String>(), part.nfd().collect()] {
+                canaries.push(form.to_lowercase().into_bytes());
+                canaries.push(form.to_uppercase().into_bytes());
+                canaries.push(form.into_bytes());
+            }
+        }
+    }
+    canaries.push(audio[100..164].to_vec());
+    for withheld in [&audio[..], transcript.as_bytes(), translation.as_bytes()] {
+        canaries.push(sha(withheld).into_bytes());
+    }
+    let mut holders = vec![
+        ("bundle".to_owned(), std::fs::read(&bundle).unwrap()),
+        ("payload".to_owned(), payload(&bundle, &key_file)),
+    ];
+    for f in files_under(&into) {
+        holders.push((f.display().to_string(), std::fs::read(&f).unwrap()));
+    }
+    for (holder, bytes) in &holders {
+        for c in &canaries {
+            assert!(
+                !contains(bytes, c),
+                "{holder} holds {:?}",
+                String::from_utf8_lossy(c)
+            );
+        }
+    }
+}
+
+#[test]
+fn lineage_survives_export_and_import() {
+    let tv = TestVault::new();
+    let id = interview(&tv);
+    derive_chain(&tv, &id);
+    let (bundle, _, key_file) = export_for_advocacy(&tv, "bundle", &id);
+    let hq = TestVault::new();
+    hq.cmd()
+        .arg("import")
+        .arg(&bundle)
+        .arg("--identity")
+        .arg(&key_file)
+        .args(["--signer", &signer(&tv)])
+        .assert()
+        .success();
+    let shown = json(&hq.cmd().args(["--json", "show", &id]).assert().success());
+    let derived = shown["derived"].as_array().unwrap();
+    assert_eq!(derived.len(), 1);
+    let r = &derived[0];
+    assert_eq!(r["name"], "redaction-en.txt");
+    assert_eq!(r["kind"], "redaction");
+    assert_eq!(r["method"], "tvault redact");
+    assert_eq!(r["masks"], 3);
+    assert_eq!(r["language"], "en");
+    // Its source stayed behind: named, never hashed; the steps above it kept.
+    assert_eq!(r["source"]["what"], "derived");
+    assert_eq!(r["source"]["name"], "translation-en.txt");
+    assert_eq!(r["source"]["sha256"], serde_json::Value::Null);
+    let upstream: Vec<(&str, &str)> = r["upstream"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["kind"].as_str().unwrap(), u["method"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        upstream,
+        [("translation", "deepl 2025-01"), ("transcript", "manual")]
+    );
+    assert_eq!(r["upstream"][1]["source_name"], "interview.m4a");
+    assert_eq!(
+        String::from_utf8(hq.cat(&id, "redaction-en.txt")).unwrap(),
+        "My sister [REDACTED] came with [REDACTED]. [REDACTED] was taken at night.\n"
+    );
+    let text = String::from_utf8(
+        hq.cmd()
+            .args(["show", &id])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("└─ redaction-en.txt  redaction (en) · tvault redact"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(made from translation translation-en.txt (en), deepl 2025-01"),
+        "{text}"
+    );
+    hq.cmd().arg("verify").assert().success();
+    // Importing the same bundle again changes nothing.
+    hq.cmd()
+        .arg("import")
+        .arg(&bundle)
+        .arg("--identity")
+        .arg(&key_file)
+        .args(["--signer", &signer(&tv)])
+        .assert()
+        .success();
+}
