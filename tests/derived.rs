@@ -644,3 +644,149 @@ fn lineage_survives_export_and_import() {
         .assert()
         .success();
 }
+
+#[test]
+fn a_reviewed_redaction_of_the_statement_leaves_in_its_place_and_imports_without_it() {
+    let tv = TestVault::new();
+    let identity = tv.identity_file("Aygül Tursunova", None, &[]);
+    let st = tv.write(
+        "st.txt",
+        format!("I am Aygül Tursunova. My neighbour {SISTER} saw it.\n").as_bytes(),
+    );
+    let id = tv.add(&[
+        "--witness",
+        "Nightingale",
+        "--identity-file",
+        &identity,
+        "--consent",
+        "advocacy",
+        "--text-file",
+        st.to_str().unwrap(),
+    ]);
+    tv.cmd()
+        .args(["redact", &id, "--of", "statement", "--mask", SISTER])
+        .assert()
+        .success();
+    let (bundle, into, key_file) = export_for_advocacy(&tv, "bundle", &id);
+    let base = into.join(format!("records/{id}"));
+    // The statement stays behind; its reviewed redaction leaves, the witness's own name
+    // replaced by the automatic redaction too.
+    assert!(!base.join("statement.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(base.join("derived/redaction.txt")).unwrap(),
+        "I am Nightingale. My neighbour [REDACTED] saw it.\n"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(into.join("MANIFEST.json")).unwrap()).unwrap();
+    let rec = &manifest["records"][0];
+    assert!(rec["intake_sha256"].get("0").is_none());
+    assert_eq!(rec["lineage"][0]["source"], "statement");
+    assert_eq!(rec["lineage"][0]["source_released"], false);
+    assert!(
+        manifest["withheld"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["what"] == "statement"
+                && w["why"].as_str().unwrap().contains("reviewed redaction"))
+    );
+    let payload = payload(&bundle, &key_file);
+    for form in [SISTER.nfc().collect::<String>(), SISTER.nfd().collect()] {
+        assert!(!contains(&payload, form.as_bytes()));
+    }
+    assert!(!contains(&payload, b"Tursunova"));
+
+    let hq = TestVault::new();
+    hq.cmd()
+        .arg("import")
+        .arg(&bundle)
+        .arg("--identity")
+        .arg(&key_file)
+        .args(["--signer", &signer(&tv)])
+        .assert()
+        .success();
+    let shown = json(&hq.cmd().args(["--json", "show", &id]).assert().success());
+    assert_eq!(shown["statement"], serde_json::Value::Null);
+    assert_eq!(shown["derived"][0]["source"]["what"], "statement");
+    assert_eq!(
+        shown["derived"][0]["source"]["part"],
+        serde_json::Value::Null
+    );
+    let text = String::from_utf8(
+        hq.cmd()
+            .args(["show", &id])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("  statement  (not in this version)\n   └─ redaction.txt  redaction"),
+        "{text}"
+    );
+}
+
+/// Part numbers are unique within a version: an attachment added by `amend` beside a
+/// carried one and a derived item does not take their numbers (once it did, and the export
+/// named both attachments alike).
+#[test]
+fn parts_added_by_amend_take_numbers_no_listed_part_has() {
+    let tv = TestVault::new();
+    let a = tv.write("a.txt", b"first document\n");
+    let id = tv.add(&[
+        "--witness",
+        "W",
+        "--consent",
+        "court",
+        "--attach",
+        a.to_str().unwrap(),
+    ]);
+    let t = tv.write("t.txt", b"a summary\n");
+    tv.cmd()
+        .args([
+            "derive",
+            &id,
+            "--kind",
+            "summary",
+            "--of",
+            "a.txt",
+            "--text-file",
+        ])
+        .arg(&t)
+        .assert()
+        .success();
+    let b = tv.write("b.txt", b"second document\n");
+    tv.cmd()
+        .args(["amend", &id, "--attach"])
+        .arg(&b)
+        .assert()
+        .success();
+    let history = json(&tv.cmd().args(["--json", "history", &id]).assert().success());
+    let last = &history[2];
+    let mut parts: Vec<u64> = last["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(last["derived"].as_array().unwrap())
+        .map(|p| p["part"].as_u64().unwrap())
+        .collect();
+    parts.sort();
+    parts.dedup();
+    assert_eq!(parts.len(), 3, "{last}");
+    let opened = common::export_and_open(&tv, "court", &[&id, "--prefer", "summary"]);
+    let manifest = opened.manifest();
+    assert_eq!(
+        manifest["records"][0]["attachments"],
+        serde_json::json!(["a.txt", "b.txt"])
+    );
+    assert_eq!(
+        manifest["records"][0]["derived"],
+        serde_json::json!(["summary.txt"])
+    );
+    assert_eq!(
+        opened.read(&format!("records/{id}/attachments/b.txt")),
+        b"second document\n"
+    );
+}
