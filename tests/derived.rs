@@ -325,8 +325,24 @@ fn a_derivation_whose_source_changed_is_carried_as_stale_and_reported() {
         3,
         "{text}"
     );
-    // Still readable, and the vault verifies.
+    // Still readable; what is made from a stale item is stale from the start.
     assert!(!tv.cat(&id, "transcript-ug.txt").is_empty());
+    tv.cmd()
+        .args([
+            "derive",
+            &id,
+            "--kind",
+            "summary",
+            "--of",
+            "transcript-ug.txt",
+        ])
+        .args(["--name", "gist.txt", "--text-file"])
+        .arg(&s)
+        .assert()
+        .success();
+    let shown = json(&tv.cmd().args(["--json", "show", &id]).assert().success());
+    assert_eq!(shown["derived"][4]["name"], "gist.txt");
+    assert_eq!(shown["derived"][4]["stale"], true);
     tv.cmd().arg("verify").assert().success();
 }
 

@@ -137,6 +137,16 @@ pub(super) fn locate<'s>(
     ))
 }
 
+/// Whether `source` is a derived item that is already stale: what is made from it is too.
+fn stale_source(sealed: &SealedMeta, source: &DerivedSource) -> bool {
+    source.what == SourceKind::Derived
+        && source
+            .name
+            .as_deref()
+            .and_then(|n| sealed.derived_item(n))
+            .is_some_and(|d| d.stale)
+}
+
 /// The derived items of a version before `new_version`, carried into it: each keeps its part
 /// (stored where it was), and is marked stale when the part its source names is no longer the
 /// same one in the new version (the statement or an attachment replaced or removed, a
@@ -223,6 +233,7 @@ impl Vault {
                 })?
         };
         info.name = Some(name);
+        let stale = stale_source(&old, &source);
         let item = Derived {
             part: info,
             kind,
@@ -232,7 +243,7 @@ impl Vault {
             note,
             operator: s.operator.clone(),
             created_at: now_rfc3339(),
-            stale: false,
+            stale,
             masks: None,
             upstream: Vec::new(),
         };
@@ -289,6 +300,7 @@ impl Vault {
         let mut info = s.write_part(&tx, &path, place, &mut masked.as_bytes())?;
         drop(masked);
         info.name = Some(name);
+        let stale = stale_source(&old, &source);
         let item = Derived {
             part: info,
             kind: DerivedKind::Redaction,
@@ -298,7 +310,7 @@ impl Vault {
             note: None,
             operator: s.operator.clone(),
             created_at: now_rfc3339(),
-            stale: false,
+            stale,
             masks: Some(masker.count),
             upstream: Vec::new(),
         };
