@@ -552,7 +552,13 @@ mod tests {
             [true, true, false]
         );
         // The statement replaced: only the summary.
-        let out = carry_derived(&old, 2, Some(&part(0, None, None)), &[audio.clone()], 3);
+        let out = carry_derived(
+            &old,
+            2,
+            Some(&part(0, None, None)),
+            std::slice::from_ref(&audio),
+            3,
+        );
         assert_eq!(
             out.iter().map(|d| d.stale).collect::<Vec<_>>(),
             [false, false, true]
