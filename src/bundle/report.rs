@@ -478,7 +478,7 @@ fn event_words(e: &audit::Event, this_export: &str) -> String {
                 .and_then(|d| d.get("kind"))
                 .and_then(|v| v.as_str())
                 .unwrap_or("derived item");
-            format!("A {kind} added (a new version){version}")
+            format!("Derived: a {kind} added in a new version{version}")
         }
         Action::RecordInventoried => format!(
             "Entered in a new custody log{version}; it was recorded before the vault kept one"
