@@ -301,6 +301,9 @@ pub enum Action {
     /// On a kit: headquarters holds everything the kit recorded, so its log, tombstones and
     /// heads were deleted and this new log begins; it names (by a hash) the log it continues.
     KitLogRestarted,
+    /// A new version that adds a derived item (a transcript, translation, redaction or
+    /// summary) to what the version before held.
+    RecordDerived,
 }
 
 impl Action {
@@ -343,6 +346,7 @@ impl Action {
             Action::KitConfirmed => "kit-confirmed",
             Action::RecordDelivered => "record-delivered",
             Action::KitLogRestarted => "kit-log-restarted",
+            Action::RecordDerived => "record-derived",
         }
     }
 }

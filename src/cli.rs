@@ -11,6 +11,7 @@ mod backup;
 mod cat;
 mod completions;
 mod config;
+mod derive;
 mod destroy;
 mod doctor;
 mod editor;
@@ -29,6 +30,7 @@ mod operator;
 mod passphrase;
 mod progress;
 mod recover;
+mod redact;
 mod rekey;
 mod search;
 mod show;
@@ -129,6 +131,8 @@ enum Command {
     List(list::Args),
     Show(show::Args),
     Cat(cat::Args),
+    Derive(Box<derive::Args>),
+    Redact(redact::Args),
     Search(search::Args),
     History(history::Args),
     Log(log::Args),
@@ -245,6 +249,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         command,
         Command::Show(_)
             | Command::Cat(_)
+            | Command::Derive(_)
+            | Command::Redact(_)
             | Command::Search(_)
             | Command::Export(_)
             | Command::Amend(_)
@@ -281,6 +287,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
         Command::Cat(args) => cat::run(&ctx, args),
+        Command::Derive(args) => derive::run(&ctx, *args),
+        Command::Redact(args) => redact::run(&ctx, args),
         Command::Search(args) => search::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Doctor(args) => doctor::run(&ctx, args),

@@ -26,6 +26,13 @@
 //!    which cannot be redacted automatically, is withheld when the record's texts need
 //!    redacting, unless asked for (`--include-documents`).
 //!
+//! 5. Derived items (transcripts, translations, redactions, summaries) are working copies: one
+//!    leaves only when its kind is asked for (`--prefer KIND`), when it is not stale, and
+//!    when rules 3 and 4 let it go as they would an attachment of its content. A reviewed
+//!    redaction that leaves takes the place of its source when that source is a text whose
+//!    names consent withholds (the record's texts are redacted): the source is then withheld,
+//!    and only the redaction leaves (rule 2's automatic redaction still runs over it).
+//!
 //! Everything withheld is listed, with why, in the manifest.
 
 mod content;
@@ -34,17 +41,19 @@ mod redact;
 use serde::{Deserialize, Serialize};
 
 pub use content::{Content, SNIFF_LEN, TextCheck, sniff};
-pub use redact::Redactor;
+pub use redact::{Redactor, merge_spans, replace_spans};
 
 use crate::error::{Error, Result};
-use crate::record::{IdentityLevel, Metadata, PartInfo, Purpose, RecordId};
+use crate::record::{
+    DerivedKind, IdentityLevel, Metadata, PartInfo, Purpose, RecordId, SourceKind,
+};
 
 /// The largest text attachment redacted: it is read whole into memory (a zeroizing buffer)
 /// for that. A larger one that needs redacting is withheld and listed.
 pub const TEXT_REDACTION_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// What the operator asked an export to release.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Request {
     pub purpose: Purpose,
     pub include_identity: bool,
@@ -56,6 +65,8 @@ pub struct Request {
     /// Leave out (and list) records whose consent does not list the purpose, instead of
     /// refusing the export.
     pub only_consented: bool,
+    /// The kinds of derived items to release (rule 5).
+    pub prefer: Vec<DerivedKind>,
 }
 
 /// One selected record, as the policy sees it.
@@ -68,6 +79,20 @@ pub struct Candidate<'a> {
     pub attachments: &'a [PartInfo],
     /// What each attachment is, by its content, in the same order.
     pub contents: &'a [Content],
+    /// The record's derived items, in their stored order.
+    pub derived: &'a [DerivedCandidate<'a>],
+}
+
+/// A derived item, as the policy sees it.
+pub struct DerivedCandidate<'a> {
+    pub info: &'a PartInfo,
+    pub kind: DerivedKind,
+    /// What it was made from, and the source's name (none for the statement).
+    pub source: SourceKind,
+    pub source_name: Option<&'a str>,
+    pub stale: bool,
+    /// What it is, by its content (unknown when not looked at).
+    pub content: Content,
 }
 
 /// An attachment that leaves.
@@ -91,6 +116,10 @@ pub struct RecordPlan {
     pub label: Option<String>,
     /// The attachments that leave, in their stored order.
     pub attachments: Vec<Leaving>,
+    /// The statement leaves (false when a reviewed redaction leaves in its place).
+    pub statement: bool,
+    /// The derived items that leave, in their stored order.
+    pub derived: Vec<Leaving>,
     /// The record leaves at all (false: skipped for lack of consent, `only_consented`).
     pub leaves: bool,
 }
@@ -158,6 +187,8 @@ pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
                 redact: true,
                 label: None,
                 attachments: Vec::new(),
+                statement: false,
+                derived: Vec::new(),
                 leaves: false,
             });
             continue;
@@ -187,45 +218,17 @@ pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
             let name = a.name.clone().unwrap_or_default();
             // An attachment whose content is unknown to the caller is treated as unknown.
             let content = c.contents.get(i).copied().unwrap_or(Content::Unknown);
-            let media = content.media().or_else(|| media_kind(&name));
-            let why = match media {
-                Some((kind, voice, face)) => {
-                    let consented =
-                        (!voice || consent.media.voice) && (!face || consent.media.face);
-                    if !req.include_media {
-                        Some(format!("{kind} not requested (--include-media)"))
-                    } else if !consented {
-                        Some(format!("media consent does not cover this {kind}"))
-                    } else {
-                        None
-                    }
-                }
-                None if !redact => None,
-                None if content == Content::Text => (a.size > TEXT_REDACTION_LIMIT).then(|| {
-                    format!(
-                        "text document too large to redact automatically (over {} MiB)",
-                        TEXT_REDACTION_LIMIT >> 20
-                    )
-                }),
-                None => (!req.include_documents).then(|| {
-                    "document may name the witness and cannot be redacted automatically \
-                     (--include-documents)"
-                        .to_owned()
-                }),
-            };
-            match why {
-                Some(why) => withheld.push(Withheld {
+            match judge(req, consent, redact, content, a) {
+                Err(why) => withheld.push(Withheld {
                     record: c.record.to_string(),
                     what: "attachment".into(),
                     name: Some(name),
                     why,
                 }),
-                None => attachments.push(Leaving {
-                    info: a.clone(),
-                    redact: redact && media.is_none() && content == Content::Text,
-                }),
+                Ok(leaving) => attachments.push(leaving),
             }
         }
+        let (statement, derived) = plan_derived(req, c, redact, &mut attachments, &mut withheld);
         let label = anonymous.then(|| {
             labels += 1;
             for (what, present) in [
@@ -249,6 +252,8 @@ pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
             redact,
             label,
             attachments,
+            statement,
+            derived,
             leaves: true,
         });
     }
@@ -260,11 +265,127 @@ pub fn plan(req: &Request, candidates: &[Candidate<'_>]) -> Result<Plan> {
     })
 }
 
+/// Rules 3 and 4 for one part of content: whether it leaves (and is redacted), or why not.
+fn judge(
+    req: &Request,
+    consent: &crate::record::Consent,
+    redact: bool,
+    content: Content,
+    info: &PartInfo,
+) -> std::result::Result<Leaving, String> {
+    let name = info.name.as_deref().unwrap_or_default();
+    let media = content.media().or_else(|| media_kind(name));
+    let why = match media {
+        Some((kind, voice, face)) => {
+            let consented = (!voice || consent.media.voice) && (!face || consent.media.face);
+            if !req.include_media {
+                Some(format!("{kind} not requested (--include-media)"))
+            } else if !consented {
+                Some(format!("media consent does not cover this {kind}"))
+            } else {
+                None
+            }
+        }
+        None if !redact => None,
+        None if content == Content::Text => (info.size > TEXT_REDACTION_LIMIT).then(|| {
+            format!(
+                "text document too large to redact automatically (over {} MiB)",
+                TEXT_REDACTION_LIMIT >> 20
+            )
+        }),
+        None => (!req.include_documents).then(|| {
+            "document may name the witness and cannot be redacted automatically \
+             (--include-documents)"
+                .to_owned()
+        }),
+    };
+    match why {
+        Some(why) => Err(why),
+        None => Ok(Leaving {
+            info: info.clone(),
+            redact: redact && media.is_none() && content == Content::Text,
+        }),
+    }
+}
+
+/// Rule 5 for one record: which derived items leave, and whether the statement still does
+/// (a reviewed redaction takes the place of a source whose names consent withholds). Sources
+/// so replaced leave `attachments`; everything that does not leave goes to `withheld`.
+fn plan_derived(
+    req: &Request,
+    c: &Candidate<'_>,
+    redact: bool,
+    attachments: &mut Vec<Leaving>,
+    withheld: &mut Vec<Withheld>,
+) -> (bool, Vec<Leaving>) {
+    let record = c.record.to_string();
+    let mut derived = Vec::new();
+    for d in c.derived {
+        let kind = d.kind.as_str();
+        let judged = if !req.prefer.contains(&d.kind) {
+            Err(format!("{kind} not requested (--prefer {kind})"))
+        } else if d.stale {
+            Err("stale: its source changed after it was made".to_owned())
+        } else {
+            judge(req, &c.meta.consent, redact, d.content, d.info)
+        };
+        match judged {
+            Ok(leaving) => derived.push(leaving),
+            Err(why) => withheld.push(Withheld {
+                record: record.clone(),
+                what: "derived".into(),
+                name: d.info.name.clone(),
+                why,
+            }),
+        }
+    }
+    let mut statement = true;
+    if !redact {
+        return (statement, derived);
+    }
+    // The sources the leaving redactions stand in for: texts that would leave redacted.
+    let leaving = |name: &Option<String>| {
+        derived
+            .iter()
+            .any(|l: &Leaving| &l.info.name == name && l.redact)
+    };
+    let replaced: Vec<(SourceKind, Option<String>)> = c
+        .derived
+        .iter()
+        .filter(|d| d.kind == DerivedKind::Redaction && leaving(&d.info.name))
+        .map(|d| (d.source, d.source_name.map(str::to_owned)))
+        .collect();
+    let why =
+        "consent withholds the witness's identity: its reviewed redaction leaves in its place";
+    for (what, name) in replaced {
+        let gone = |list: &mut Vec<Leaving>| {
+            let before = list.len();
+            list.retain(|l| !(l.info.name == name && l.redact));
+            before != list.len()
+        };
+        let removed = match what {
+            SourceKind::Statement => std::mem::replace(&mut statement, false),
+            SourceKind::Attachment => gone(attachments),
+            SourceKind::Derived => gone(&mut derived),
+        };
+        if removed {
+            withheld.push(Withheld {
+                record: record.clone(),
+                what: what.as_str().into(),
+                name: name.clone(),
+                why: why.into(),
+            });
+        }
+    }
+    (statement, derived)
+}
+
 /// Something an export leaves out, and why (listed in the bundle's manifest).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Withheld {
     pub record: String,
-    /// "identity", "attachment", "pseudonym", "interviewer", "location" or "record".
+    /// "identity", "attachment", "derived", "statement", "pseudonym", "interviewer",
+    /// "location" or "record".
     pub what: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -290,260 +411,4 @@ pub fn media_kind(name: &str) -> Option<(&'static str, bool, bool)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeSet;
-
-    use super::*;
-    use crate::record::{Consent, MediaConsent};
-
-    fn attachment(part: u32, name: &str, size: u64) -> PartInfo {
-        PartInfo {
-            part,
-            name: Some(name.into()),
-            size,
-            sha256: String::new(),
-            padded_size: size,
-            stored_len: 1,
-            stored_sha256: None,
-            stored_at: None,
-        }
-    }
-
-    /// The attachments of the policy table: (name, content, size).
-    const KINDS: [(&str, Content, u64); 9] = [
-        ("voice.m4a", Content::Audio, 1),
-        ("clip.mp4", Content::Video, 1),
-        ("face.jpg", Content::Photo, 1),
-        ("letter.pdf", Content::Document, 1),
-        ("notes.txt", Content::Text, 1),
-        ("big.txt", Content::Text, TEXT_REDACTION_LIMIT + 1),
-        ("blob.bin", Content::Unknown, 1),
-        // A video under a text's name: its content decides.
-        ("recording.txt", Content::Video, 1),
-        // Text under a video's name: the name makes it media.
-        ("transcript.mp4", Content::Text, 1),
-    ];
-
-    /// The whole policy on one screen: every purpose × identity level × media consent ×
-    /// kind of content × what the operator asked for, against the rules in the module doc.
-    #[test]
-    fn the_policy_table() {
-        let attachments: Vec<PartInfo> = KINDS
-            .iter()
-            .enumerate()
-            .map(|(i, (n, _, size))| attachment(i as u32 + 1, n, *size))
-            .collect();
-        let contents: Vec<Content> = KINDS.iter().map(|k| k.1).collect();
-        let levels = [
-            IdentityLevel::Named,
-            IdentityLevel::Pseudonym,
-            IdentityLevel::Anonymous,
-        ];
-        let mut cases = 0;
-        for consented in Purpose::ALL {
-            for level in levels {
-                for (voice, face) in [(false, false), (true, false), (false, true), (true, true)] {
-                    let mut meta = Metadata::default();
-                    meta.witness = "Nightingale".into();
-                    meta.interviewer = Some("I".into());
-                    meta.consent = Consent {
-                        purposes: BTreeSet::from([consented]),
-                        identity_level: level,
-                        media: MediaConsent { voice, face },
-                    };
-                    for purpose in Purpose::ALL {
-                        for bits in 0..32u8 {
-                            let [
-                                include_identity,
-                                include_media,
-                                override_consent,
-                                has_identity,
-                                include_documents,
-                            ] = [1, 2, 4, 8, 16].map(|bit| bits & bit != 0);
-                            cases += 1;
-                            let record = RecordId::random();
-                            let req = Request {
-                                purpose,
-                                include_identity,
-                                include_media,
-                                include_documents,
-                                override_consent,
-                                only_consented: false,
-                            };
-                            let candidate = Candidate {
-                                record,
-                                meta: &meta,
-                                has_identity,
-                                attachments: &attachments,
-                                contents: &contents,
-                            };
-                            let result = plan(&req, &[candidate]);
-                            // Rule 1: consent for the purpose, or an override.
-                            if purpose != consented && !override_consent {
-                                assert!(matches!(result, Err(Error::ConsentRefused(_))));
-                                continue;
-                            }
-                            let plan = result.unwrap();
-                            assert_eq!(
-                                plan.overridden,
-                                if purpose != consented {
-                                    vec![record.to_string()]
-                                } else {
-                                    vec![]
-                                }
-                            );
-                            let r = &plan.records[0];
-                            // Rule 2: identity only when asked for and named; the texts
-                            // redacted whenever an identity stays behind, and when anonymous.
-                            let identity =
-                                has_identity && include_identity && level == IdentityLevel::Named;
-                            let anonymous = level == IdentityLevel::Anonymous;
-                            let redact = (has_identity && !identity) || anonymous;
-                            assert_eq!(r.identity, identity);
-                            assert_eq!(r.redact, redact);
-                            // Anonymous: a label, and the pseudonym and interviewer withheld.
-                            assert_eq!(r.label.as_deref(), anonymous.then_some("witness-1"));
-                            for what in ["pseudonym", "interviewer"] {
-                                assert_eq!(plan.withheld.iter().any(|w| w.what == what), anonymous);
-                            }
-                            assert!(!plan.withheld.iter().any(|w| w.what == "location"));
-                            // Rules 3 and 4: media by content (or a media name) only when
-                            // asked for and consented to; documents by whether they can be
-                            // redacted.
-                            let leaves: Vec<&str> = r
-                                .attachments
-                                .iter()
-                                .filter_map(|a| a.info.name.as_deref())
-                                .collect();
-                            let expected: Vec<&str> = KINDS
-                                .iter()
-                                .map(|k| k.0)
-                                .filter(|k| match *k {
-                                    "voice.m4a" => include_media && voice,
-                                    "face.jpg" => include_media && face,
-                                    "clip.mp4" | "blob.bin" | "recording.txt"
-                                    | "transcript.mp4" => include_media && voice && face,
-                                    "letter.pdf" => !redact || include_documents,
-                                    "notes.txt" => true,
-                                    "big.txt" => !redact,
-                                    other => unreachable!("{other}"),
-                                })
-                                .collect();
-                            assert_eq!(leaves, expected);
-                            // Only text documents are redacted, whenever the record is.
-                            for a in &r.attachments {
-                                let text =
-                                    matches!(a.info.name.as_deref(), Some("notes.txt" | "big.txt"));
-                                assert_eq!(a.redact, redact && text);
-                            }
-                            // Everything that does not leave is listed, with why.
-                            let withheld_names: Vec<&str> = plan
-                                .withheld
-                                .iter()
-                                .filter_map(|w| w.name.as_deref())
-                                .collect();
-                            let missing: Vec<&str> = KINDS
-                                .iter()
-                                .map(|k| k.0)
-                                .filter(|k| !expected.contains(k))
-                                .collect();
-                            assert_eq!(withheld_names, missing);
-                            let identity_withheld =
-                                plan.withheld.iter().any(|w| w.what == "identity");
-                            assert_eq!(identity_withheld, has_identity && !identity);
-                            assert!(plan.withheld.iter().all(|w| !w.why.is_empty()));
-                        }
-                    }
-                }
-            }
-        }
-        assert_eq!(cases, 5 * 3 * 4 * 5 * 32);
-    }
-
-    #[test]
-    fn a_refusal_names_every_record_without_consent() {
-        let with = |purpose| {
-            let mut meta = Metadata::default();
-            meta.consent.purposes = BTreeSet::from([purpose]);
-            meta
-        };
-        let (court, public) = (with(Purpose::Court), with(Purpose::Public));
-        let (a, b) = (RecordId::random(), RecordId::random());
-        let req = Request {
-            purpose: Purpose::Public,
-            include_identity: false,
-            include_media: false,
-            include_documents: false,
-            override_consent: false,
-            only_consented: false,
-        };
-        let candidates = [
-            Candidate {
-                record: a,
-                meta: &court,
-                has_identity: true,
-                attachments: &[],
-                contents: &[],
-            },
-            Candidate {
-                record: b,
-                meta: &public,
-                has_identity: true,
-                attachments: &[],
-                contents: &[],
-            },
-        ];
-        match plan(&req, &candidates) {
-            Err(Error::ConsentRefused(lines)) => {
-                assert_eq!(lines.len(), 1);
-                assert!(lines[0].contains(&a.to_string()));
-            }
-            other => panic!("expected a refusal, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn an_attachment_of_unknown_content_is_treated_as_unknown() {
-        let mut meta = Metadata::default();
-        meta.consent.purposes = BTreeSet::from([Purpose::Court]);
-        meta.consent.media = MediaConsent {
-            voice: true,
-            face: false,
-        };
-        let attachments = [attachment(1, "notes.txt", 1)];
-        let req = Request {
-            purpose: Purpose::Court,
-            include_identity: false,
-            include_media: true,
-            include_documents: false,
-            override_consent: false,
-            only_consented: false,
-        };
-        let candidate = Candidate {
-            record: RecordId::random(),
-            meta: &meta,
-            has_identity: false,
-            attachments: &attachments,
-            contents: &[],
-        };
-        let plan = plan(&req, &[candidate]).unwrap();
-        assert!(plan.records[0].attachments.is_empty());
-        assert_eq!(
-            plan.withheld[0].why,
-            "media consent does not cover this file of unrecognised type"
-        );
-    }
-
-    #[test]
-    fn media_names_the_content_does_not_know() {
-        for name in [
-            "a.M4A", "b.m4b", "c.aiff", "d.caf", "e.mts", "f.ts", "g.3gpp", "h.avif", "i.jfif",
-            "j.dng", "k.cr2", "l.nef",
-        ] {
-            assert!(media_kind(name).is_some(), "{name}");
-        }
-        assert_eq!(media_kind("clip.mp4"), Some(("video", true, true)));
-        assert_eq!(media_kind("letter.pdf"), None);
-        assert_eq!(media_kind("noextension"), None);
-    }
-}
+mod tests;

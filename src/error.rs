@@ -131,6 +131,29 @@ pub enum Error {
     #[error("record {0} has no attachment with that name")]
     AttachmentNotFound(RecordId),
 
+    /// (The name is not repeated: names of files can say who a witness is.)
+    #[error("record {0} already has an attachment or derived item with that name")]
+    PartNameTaken(RecordId),
+
+    #[error(
+        "a derived item's name must be a plain file name (no `/`, no control characters, at most 255 bytes)"
+    )]
+    InvalidPartName,
+
+    #[error("record {0} has no statement, attachment or derived item by that name")]
+    SourceNotFound(RecordId),
+
+    /// `redact` works on text only.
+    #[error("record {0}: the source to redact is not UTF-8 text within {limit} bytes", limit = crate::disclosure::TEXT_REDACTION_LIMIT)]
+    SourceNotText(RecordId),
+
+    /// (The pattern is not repeated: it may hold a name.)
+    #[error("a --mask-regex is not a valid regular expression")]
+    InvalidMask,
+
+    #[error("no mask matched anything in the source: there is nothing to redact")]
+    NothingMasked,
+
     #[error("the statement is not valid UTF-8 text")]
     StatementNotUtf8,
 

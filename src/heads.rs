@@ -41,6 +41,7 @@ pub fn apply(heads: &mut Bucket, action: Action, record: RecordId, version: Opti
     match action {
         Action::RecordAdded
         | Action::RecordAmended
+        | Action::RecordDerived
         | Action::RecordInventoried
         | Action::RecordImported => {
             let Some(version) = version else {

@@ -365,6 +365,147 @@ pub struct SealedMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[zeroize(skip)]
     pub kit: Option<KitOrigin>,
+    /// Items derived from the statement, an attachment or another derived item
+    /// (transcripts, translations, redactions, summaries), with their lineage. Versions
+    /// sealed before derived items existed decode with none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived: Vec<Derived>,
+}
+
+/// What a derived item is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DerivedKind {
+    Transcript,
+    Translation,
+    Redaction,
+    Summary,
+}
+
+impl DerivedKind {
+    pub const ALL: [DerivedKind; 4] = [
+        DerivedKind::Transcript,
+        DerivedKind::Translation,
+        DerivedKind::Redaction,
+        DerivedKind::Summary,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DerivedKind::Transcript => "transcript",
+            DerivedKind::Translation => "translation",
+            DerivedKind::Redaction => "redaction",
+            DerivedKind::Summary => "summary",
+        }
+    }
+}
+
+impl FromStr for DerivedKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DerivedKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s.trim())
+            .ok_or_else(|| "expected one of transcript, translation, redaction, summary".into())
+    }
+}
+
+/// What kind of part a derived item was made from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Statement,
+    Attachment,
+    Derived,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Statement => "statement",
+            SourceKind::Attachment => "attachment",
+            SourceKind::Derived => "derived",
+        }
+    }
+}
+
+/// The part a derived item was made from, as it was when the item was made.
+#[derive(Clone, PartialEq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct DerivedSource {
+    #[zeroize(skip)]
+    pub what: SourceKind,
+    /// The attachment's or derived item's name; `None` for the statement.
+    pub name: Option<String>,
+    /// Its part number and the version that stores it; `None` when the source is not held
+    /// in this vault (an imported item whose source an export withheld).
+    pub part: Option<u32>,
+    pub stored_at: Option<u32>,
+    /// SHA-256 of its plaintext at intake, when held here.
+    pub sha256: Option<String>,
+}
+
+/// One step of a derived item's lineage that is not held in this vault: a derived source an
+/// export withheld, as the bundle described it (never its content, size or hash).
+#[derive(Clone, PartialEq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct LineageStep {
+    pub name: String,
+    #[zeroize(skip)]
+    pub kind: DerivedKind,
+    pub language: Option<String>,
+    pub method: String,
+    pub operator: String,
+    pub created_at: String,
+    #[zeroize(skip)]
+    pub source: SourceKind,
+    pub source_name: Option<String>,
+}
+
+/// A derived item: a transcript, translation, redaction or summary of another part of the
+/// record, stored as a part of its own, with its lineage. The source is never changed.
+#[derive(Clone, PartialEq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct Derived {
+    /// The stored item; `part.name` is its name, unique among the record's attachments and
+    /// derived items.
+    pub part: PartInfo,
+    #[zeroize(skip)]
+    pub kind: DerivedKind,
+    pub source: DerivedSource,
+    pub language: Option<String>,
+    /// How it was made: `manual`, or a tool and its version.
+    pub method: String,
+    pub note: Option<String>,
+    pub operator: String,
+    pub created_at: String,
+    /// Its source changed in a later version (replaced, removed, or itself stale): carried
+    /// over, but no longer a faithful derivation of what the record holds.
+    #[serde(default)]
+    #[zeroize(skip)]
+    pub stale: bool,
+    /// For a redaction made by `tvault redact`: how many masks were applied (never what).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[zeroize(skip)]
+    pub masks: Option<u32>,
+    /// The steps above its source that this vault does not hold (an imported item).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream: Vec<LineageStep>,
+}
+
+impl Derived {
+    pub fn name(&self) -> &str {
+        self.part.name.as_deref().unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Derived {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Derived({}, part {})",
+            self.kind.as_str(),
+            self.part.part
+        )
+    }
 }
 
 /// The provenance of a version recorded on a field kit and imported at headquarters.
@@ -405,11 +546,34 @@ impl SealedMeta {
     pub const VERSION: u32 = 1;
 
     pub fn total_size(&self) -> u64 {
+        self.parts().map(|p| p.size).sum()
+    }
+
+    /// Every content part the version lists: the statement, the attachments, then the
+    /// derived items.
+    pub fn parts(&self) -> impl Iterator<Item = &PartInfo> {
         self.statement
             .iter()
             .chain(&self.attachments)
-            .map(|p| p.size)
-            .sum()
+            .chain(self.derived.iter().map(|d| &d.part))
+    }
+
+    /// [`SealedMeta::parts`], to change.
+    pub fn parts_mut(&mut self) -> impl Iterator<Item = &mut PartInfo> {
+        self.statement
+            .iter_mut()
+            .chain(&mut self.attachments)
+            .chain(self.derived.iter_mut().map(|d| &mut d.part))
+    }
+
+    /// A number for a new part of a version that collides with none this one lists.
+    pub fn next_part(&self) -> u32 {
+        self.parts().map(|p| p.part + 1).max().unwrap_or(1).max(1)
+    }
+
+    /// The derived item named `name`.
+    pub fn derived_item(&self, name: &str) -> Option<&Derived> {
+        self.derived.iter().find(|d| d.name() == name)
     }
 }
 

@@ -10,6 +10,10 @@ use ssh_key::{HashAlg, LineEnding, SshSig};
 
 use super::Withheld;
 
+/// The folder of a record's derived items in a bundle, and the file with their lineage.
+pub const DERIVED_DIR: &str = "derived";
+pub const LINEAGE_FILE: &str = "lineage.json";
+
 /// A tar header that says nothing about the machine that wrote it.
 pub fn header(path: &str, size: u64) -> io::Result<tar::Header> {
     let mut h = tar::Header::new_ustar();
@@ -215,6 +219,42 @@ pub struct ManifestRecord {
     /// its identity level is `anonymous`). Absent in bundles made before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redaction: Option<Redaction>,
+    /// The derived items the bundle carries (under `derived/`), by their names in it
+    /// (format v4 on).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived: Vec<String>,
+    /// The lineage of each derived item carried, and of every derived item it was made from
+    /// (the record's `lineage.json` holds the same); never a hash or size of what stayed
+    /// behind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lineage: Vec<LineageNode>,
+}
+
+/// One derived item in a bundle's lineage: what it is, what it was made from, how, by whom
+/// and when, and whether it (and its source) left in this bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineageNode {
+    /// Its name in the bundle (under `derived/` when released; as the withheld list names
+    /// it otherwise).
+    pub name: String,
+    /// `transcript`, `translation`, `redaction` or `summary`.
+    pub kind: String,
+    /// It is in the bundle.
+    pub released: bool,
+    /// `statement`, `attachment` or `derived`, and the source's name (none for the statement).
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
+    /// The source is in the bundle too (otherwise it is listed as withheld).
+    pub source_released: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    pub method: String,
+    /// For a redaction made by `tvault redact`: how many masks were applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masks: Option<u32>,
+    pub operator: String,
+    pub created_at: String,
 }
 
 /// How a record's texts were redacted for an export.

@@ -19,7 +19,8 @@ mod write;
 
 pub use crate::disclosure::Withheld;
 pub use format::{
-    Manifest, ManifestRecord, Receipt, Redaction, file_names, header, ssh_sign, sums_text,
+    DERIVED_DIR, LINEAGE_FILE, LineageNode, Manifest, ManifestRecord, Receipt, Redaction,
+    file_names, header, ssh_sign, sums_text,
 };
 pub use payload::Visitor;
 pub(crate) use read::check_end_of_archive;
@@ -35,7 +36,10 @@ use format::{parse_sums, ssh_verify};
 use verify_text::verify_text;
 
 /// The bundle format this build writes and reads.
-pub const FORMAT: &str = "tvault-export/v3";
+pub const FORMAT: &str = "tvault-export/v4";
+
+/// The third bundle format, still read: as v4, without derived items and their lineage.
+pub const FORMAT_V3: &str = "tvault-export/v3";
 
 /// The second bundle format, still read: its manifest and custody excerpts listed the intake
 /// hashes of withheld parts and of the unredacted statement too.

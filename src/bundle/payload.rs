@@ -14,7 +14,7 @@ use crate::progress::{Counted, Tally};
 use super::read::{
     BundleError, BundleFailure, INNER_TOP_LEVEL, Listing, Unlock, canonical_name, check_sig, fail,
 };
-use super::{INNER_NAMESPACE, Manifest, SMALL_FILE_LIMIT, parse_sums};
+use super::{DERIVED_DIR, INNER_NAMESPACE, LINEAGE_FILE, Manifest, SMALL_FILE_LIMIT, parse_sums};
 
 /// Receives each inner file, in the bundle's order, as it is decrypted: its checked relative
 /// path and a reader of its bytes. What it does not read is drained and hashed anyway.
@@ -315,6 +315,17 @@ pub(super) fn check_listed<'n>(
                 return fail(step, "an attachment is listed twice");
             }
         }
+        for name in &rec.derived {
+            if canonical_name(name.as_bytes()).is_none() || name.contains('/') {
+                return fail(step, "a derived item's name is not a plain file name");
+            }
+            if !allowed.insert(format!("{base}/{DERIVED_DIR}/{name}")) {
+                return fail(step, "a derived item is listed twice");
+            }
+        }
+        if !rec.lineage.is_empty() {
+            allowed.insert(format!("{base}/{LINEAGE_FILE}"));
+        }
     }
     for name in names.filter(|n| n.starts_with("records/")) {
         if !allowed.contains(name) {
@@ -333,10 +344,12 @@ pub(super) fn check_listed<'n>(
 /// An inner name as an error shows it: quoted and escaped, and without an attachment's file
 /// name, which is the witness's material (`records/ID/attachments/…`).
 pub(super) fn shown_name(name: &str) -> String {
-    match name.split_once("/attachments/") {
-        Some((record, _)) => format!("{:?}", format!("{record}/attachments/…")),
-        None => format!("{name:?}"),
+    for folder in ["/attachments/", "/derived/"] {
+        if let Some((record, _)) = name.split_once(folder) {
+            return format!("{:?}", format!("{record}{folder}…"));
+        }
     }
+    format!("{name:?}")
 }
 
 /// A reader that hashes what passes through it.

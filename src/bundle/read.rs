@@ -33,8 +33,8 @@ use crate::progress::{Counted, Tally};
 use super::format::SigCheck;
 use super::payload::{HashingReader, Pass, Visitor, inner_pass, write_files};
 use super::{
-    FORMAT, FORMAT_V1, FORMAT_V2, INNER_NAMESPACE, Manifest, OUTER_FILES, OUTER_NAMESPACE,
-    PRINCIPAL, Receipt, SMALL_FILE_LIMIT, parse_sums, ssh_verify,
+    FORMAT, FORMAT_V1, FORMAT_V2, FORMAT_V3, INNER_NAMESPACE, Manifest, OUTER_FILES,
+    OUTER_NAMESPACE, PRINCIPAL, Receipt, SMALL_FILE_LIMIT, parse_sums, ssh_verify,
 };
 
 /// Who vouches for a bundle.
@@ -535,7 +535,7 @@ impl VerifiedBundle {
         let format_ok = if clear_event {
             manifest.format == FORMAT_V1
         } else {
-            manifest.format == FORMAT || manifest.format == FORMAT_V2
+            [FORMAT, FORMAT_V3, FORMAT_V2].contains(&manifest.format.as_str())
         };
         if Some(&manifest.export_id) != export_id.as_ref() || !format_ok {
             return fail(

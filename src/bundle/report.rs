@@ -237,6 +237,14 @@ fn record_section(input: &ReportInput<'_>, n: usize, r: &super::ManifestRecord) 
         out += "</ul>\n";
     }
 
+    if !r.lineage.is_empty() {
+        out += "<h3>Derived items and their lineage</h3>\n<p class=\"note\">Transcripts, \
+                translations, redactions and summaries made from the record, each under what it \
+                was made from. The originals were never changed. Of anything withheld only its \
+                kind, name and how it was made are told.</p>\n";
+        out += &lineage_tree(r);
+    }
+
     out += "<h3>Custody</h3>\n<p class=\"note\">What the sender's custody log records about \
             this record, oldest first.</p>\n<table>\n\
             <tr><th>When</th><th>What happened</th><th>Operator</th></tr>\n";
@@ -254,6 +262,76 @@ fn record_section(input: &ReportInput<'_>, n: usize, r: &super::ManifestRecord) 
     }
     out += "</table>\n</div>\n";
     out
+}
+
+/// The record's derived items as nested lists under their originals (escaped HTML).
+fn lineage_tree(r: &super::ManifestRecord) -> String {
+    fn item(r: &super::ManifestRecord, n: &super::LineageNode) -> String {
+        let mut words = format!("<li><b>{}</b>: {}", html(&n.name), html(&n.kind));
+        if let Some(language) = &n.language {
+            words += &format!(" in {}", html(&language_words(language)));
+        }
+        words += &format!(", {}", html(&n.method));
+        if let Some(masks) = n.masks {
+            words += &format!(" ({masks} mask(s), reviewed)");
+        }
+        words += &format!(
+            ", by {} on {}; {}",
+            html(&n.operator),
+            html(&readable_time(&n.created_at)),
+            if n.released {
+                "delivered in this bundle"
+            } else {
+                "withheld"
+            }
+        );
+        let children: Vec<String> = r
+            .lineage
+            .iter()
+            .filter(|c| c.source == "derived" && c.source_name.as_ref() == Some(&n.name))
+            .map(|c| item(r, c))
+            .collect();
+        if !children.is_empty() {
+            words += &format!("\n<ul>\n{}</ul>\n", children.concat());
+        }
+        words + "</li>\n"
+    }
+    let mut roots: Vec<(&str, Option<&String>, bool)> = Vec::new();
+    for n in &r.lineage {
+        let above = n.source == "derived"
+            && r.lineage
+                .iter()
+                .any(|m| Some(&m.name) == n.source_name.as_ref());
+        let root = (n.source.as_str(), n.source_name.as_ref(), n.source_released);
+        if !above
+            && !roots
+                .iter()
+                .any(|(s, name, _)| (*s, *name) == (root.0, root.1))
+        {
+            roots.push(root);
+        }
+    }
+    let mut out = "<ul class=\"lineage\">\n".to_owned();
+    for (source, name, released) in roots {
+        let what = match (source, name) {
+            ("statement", _) => "the statement".to_owned(),
+            (kind, Some(name)) => format!("{} {}", html(kind), html(name)),
+            (kind, None) => html(kind),
+        };
+        out += &format!(
+            "<li>{what} ({})\n<ul>\n",
+            if released { "delivered" } else { "withheld" }
+        );
+        for n in r
+            .lineage
+            .iter()
+            .filter(|n| n.source == source && n.source_name == name.cloned())
+        {
+            out += &item(r, n);
+        }
+        out += "</ul>\n</li>\n";
+    }
+    out + "</ul>\n"
 }
 
 /// This export's intent event (sealed in the manifest), when it names record `id`.
@@ -393,6 +471,15 @@ fn event_words(e: &audit::Event, this_export: &str) -> String {
     let words = match e.action {
         Action::RecordAdded => format!("Recorded{version}"),
         Action::RecordAmended => format!("Amended: a new version recorded{version}"),
+        Action::RecordDerived => {
+            let kind = e
+                .detail
+                .as_ref()
+                .and_then(|d| d.get("kind"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("derived item");
+            format!("Derived: a {kind} added in a new version{version}")
+        }
         Action::RecordInventoried => format!(
             "Entered in a new custody log{version}; it was recorded before the vault kept one"
         ),

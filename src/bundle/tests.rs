@@ -151,6 +151,8 @@ fn inner_with_intent(
                 identity_included: false,
                 attachments: Vec::new(),
                 recorded_names: BTreeMap::new(),
+                derived: Vec::new(),
+                lineage: Vec::new(),
             }],
             withheld: Vec::new(),
             skipped: Vec::new(),
@@ -495,6 +497,9 @@ fn files_the_manifest_does_not_list_are_refused_though_signed() {
         "records/abababababababababababababababab/identity.json",
         "records/abababababababababababababababab/attachments/unlisted.pdf",
         "records/abababababababababababababababab/attachments/sub/x.pdf",
+        // Derived items and their lineage only where the manifest lists them.
+        "records/abababababababababababababababab/derived/unlisted.pdf",
+        "records/abababababababababababababababab/lineage.json",
         other,
     ] {
         let f = bundle_with(inner_with(vec![(

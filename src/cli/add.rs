@@ -405,7 +405,7 @@ fn ask_identity(tty: &mut Terminal) -> Result<WitnessIdentity, CliError> {
 
 /// Opens an input file, refusing folders. The message names the argument, not the path: a
 /// file name can itself say who a witness is.
-fn open_input(path: &Path, what: &str) -> Result<File, CliError> {
+pub(super) fn open_input(path: &Path, what: &str) -> Result<File, CliError> {
     let fail = |e: std::io::Error| {
         CliError::new(Exit::Io, format!("cannot open {what}"))
             .with_source(&e)

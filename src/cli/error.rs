@@ -237,6 +237,33 @@ impl From<Error> for CliError {
                 Exit::Failure,
                 &["`tvault show ID` lists the record's attachments by name"],
             ),
+            Error::PartNameTaken(_) => (
+                Exit::Failure,
+                &[
+                    "choose another name with --name (or -o for redact); `tvault show ID` lists the names in use",
+                ],
+            ),
+            Error::InvalidPartName => (Exit::Usage, &["choose a plain file name with --name"]),
+            Error::SourceNotFound(_) => (
+                Exit::Failure,
+                &["--of takes `statement`, or a name `tvault show ID` lists"],
+            ),
+            Error::SourceNotText(_) => (
+                Exit::Failure,
+                &[
+                    "redact a text: the statement, a text attachment, or a transcript or translation",
+                ],
+            ),
+            Error::InvalidMask => (
+                Exit::Usage,
+                &["check the expression's syntax (Rust regex syntax); try it with --preview"],
+            ),
+            Error::NothingMasked => (
+                Exit::Failure,
+                &[
+                    "nothing was stored; check the spelling with --preview, or mask with --mask-regex",
+                ],
+            ),
             Error::StatementNotUtf8 => (
                 Exit::Failure,
                 &[

@@ -1,6 +1,7 @@
 //! `tvault export`: a sealed, signed bundle for a court, a UN body or a partner.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use age::secrecy::{ExposeSecret, SecretString};
 use tvault::bundle::{BundleReport, SignerTrust, Unlock};
@@ -80,6 +81,12 @@ pub struct Args {
     #[arg(long)]
     include_documents: bool,
 
+    /// Release derived items of this kind (transcript, translation, redaction, summary);
+    /// repeatable. A reviewed redaction (`tvault redact`) leaves in place of a source whose
+    /// names consent withholds, which is then withheld; the lineage travels with it
+    #[arg(long, value_name = "KIND", value_parser = tvault::record::DerivedKind::from_str)]
+    prefer: Vec<tvault::record::DerivedKind>,
+
     /// Include records whose consent does not list the purpose (needs --reason; logged)
     #[arg(long, requires = "reason")]
     override_consent: bool,
@@ -158,6 +165,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             include_documents: args.include_documents,
             override_consent: args.override_consent,
             only_consented: args.only_consented,
+            prefer: args.prefer,
             seal,
             output: &args.output,
         },

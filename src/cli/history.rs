@@ -51,6 +51,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                     "operator": v.sealed.operator,
                     "statement": v.sealed.statement.as_ref().map(part_json),
                     "attachments": v.sealed.attachments.iter().map(part_json).collect::<Vec<_>>(),
+                    "derived": v.sealed.derived.iter().map(|d| {
+                        let mut doc = super::show::derived_json(d);
+                        doc["carried_from"] = serde_json::json!(d.part.stored_at);
+                        doc["stored_sha256"] = serde_json::json!(d.part.stored_sha256);
+                        doc
+                    }).collect::<Vec<_>>(),
                     "origin": super::show::origin_json(&v.sealed),
                 })
             })
@@ -68,12 +74,26 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         if let Some(line) = super::show::origin_line(&v.sealed) {
             text += &format!("  {line}\n");
         }
-        for p in v.sealed.statement.iter().chain(&v.sealed.attachments) {
+        for p in v.sealed.parts() {
             let carried = p.stored_at.map_or_else(String::new, |from| {
                 format!("  (unchanged since version {from})")
             });
+            // A derived item says what it is, from what, and whether it went stale.
+            let derived = v
+                .sealed
+                .derived
+                .iter()
+                .find(|d| std::ptr::eq(&d.part, p))
+                .map_or_else(String::new, |d| {
+                    format!(
+                        "  ({} of {}{})",
+                        d.kind.as_str(),
+                        escape(d.source.name.as_deref().unwrap_or("the statement"), false),
+                        if d.stale { "; STALE" } else { "" }
+                    )
+                });
             text += &format!(
-                "  {:<24} sha256:{}{carried}\n",
+                "  {:<24} sha256:{}{carried}{derived}\n",
                 escape(p.name.as_deref().unwrap_or("statement"), false),
                 p.sha256
             );

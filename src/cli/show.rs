@@ -2,13 +2,13 @@
 
 use serde::Serialize;
 use tvault::RecordIdPrefix;
-use tvault::record::{InterviewDate, PartInfo};
+use tvault::record::{Derived, InterviewDate, PartInfo, SealedMeta, SourceKind};
 
 use super::error::CliError;
 use super::terminal::escape;
 use super::{Context, human_size, print, print_json};
 
-/// Show a record: metadata, consent, statement and attachments
+/// Show a record: metadata, consent, statement, attachments and derived items
 ///
 /// The witness's real identity is shown only with --identity.
 #[derive(Debug, clap::Args)]
@@ -94,6 +94,137 @@ pub fn origin_line(sealed: &tvault::record::SealedMeta) -> Option<String> {
     })
 }
 
+/// A derived item and its lineage, for `--json` (`show`, `history`).
+pub fn derived_json(d: &Derived) -> serde_json::Value {
+    serde_json::json!({
+        "name": d.name(),
+        "kind": d.kind,
+        "source": {
+            "what": d.source.what,
+            "name": d.source.name,
+            "part": d.source.part,
+            "stored_at": d.source.stored_at,
+            "sha256": d.source.sha256,
+        },
+        "language": d.language,
+        "method": d.method,
+        "masks": d.masks,
+        "note": d.note,
+        "operator": d.operator,
+        "created_at": d.created_at,
+        "stale": d.stale,
+        "part": d.part.part,
+        "size": d.part.size,
+        "sha256": d.part.sha256,
+        "upstream": d.upstream.iter().map(|u| serde_json::json!({
+            "name": u.name,
+            "kind": u.kind,
+            "language": u.language,
+            "method": u.method,
+            "operator": u.operator,
+            "created_at": u.created_at,
+            "source": u.source,
+            "source_name": u.source_name,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One line of lineage: `transcript (ug) · manual · by alice on 2026-…`.
+fn lineage_words(d: &Derived) -> String {
+    let mut words = d.kind.as_str().to_owned();
+    if let Some(lang) = &d.language {
+        words += &format!(" ({})", escape(lang, false));
+    }
+    words += &format!(" · {}", escape(&d.method, false));
+    if let Some(n) = d.masks {
+        words += &format!(", {n} mask(s)");
+    }
+    words += &format!(
+        " · by {} on {}",
+        escape(&d.operator, false),
+        escape(&d.created_at, false)
+    );
+    words
+}
+
+/// The derived items as a tree under their sources: the statement and the attachments
+/// first, each with what was derived from it, and so on down.
+pub fn derived_tree(sealed: &SealedMeta) -> String {
+    fn children(
+        sealed: &SealedMeta,
+        what: SourceKind,
+        name: Option<&str>,
+        depth: usize,
+        out: &mut String,
+    ) {
+        for d in sealed
+            .derived
+            .iter()
+            .filter(|d| d.source.what == what && d.source.name.as_deref() == name)
+        {
+            let stale = if d.stale {
+                "  [STALE: its source changed after it was made]"
+            } else {
+                ""
+            };
+            *out += &format!(
+                "{}└─ {}  {}  {}  sha256:{}{stale}\n",
+                "   ".repeat(depth),
+                escape(d.name(), false),
+                lineage_words(d),
+                human_size(d.part.size),
+                d.part.sha256,
+            );
+            for u in d.upstream.iter() {
+                *out += &format!(
+                    "{}   (made from {} {}{}, {} by {} on {}; not held here)\n",
+                    "   ".repeat(depth),
+                    u.kind.as_str(),
+                    escape(&u.name, false),
+                    u.language
+                        .as_deref()
+                        .map(|l| format!(" ({})", escape(l, false)))
+                        .unwrap_or_default(),
+                    escape(&u.method, false),
+                    escape(&u.operator, false),
+                    escape(&u.created_at, false),
+                );
+            }
+            children(sealed, SourceKind::Derived, Some(d.name()), depth + 1, out);
+        }
+    }
+    let mut out = String::new();
+    let mut roots: Vec<(SourceKind, Option<&str>)> = Vec::new();
+    for d in &sealed.derived {
+        let root = (d.source.what, d.source.name.as_deref());
+        // A root is the statement, an attachment, or a derived source this vault does not hold.
+        let held = d.source.what == SourceKind::Derived
+            && sealed
+                .derived_item(d.source.name.as_deref().unwrap_or_default())
+                .is_some();
+        if !held && !roots.contains(&root) {
+            roots.push(root);
+        }
+    }
+    for (what, name) in roots {
+        let held = match what {
+            SourceKind::Statement => sealed.statement.is_some(),
+            SourceKind::Attachment => sealed.attachments.iter().any(|a| a.name.as_deref() == name),
+            SourceKind::Derived => false,
+        };
+        out += &format!(
+            "  {}{}\n",
+            match (what, name) {
+                (SourceKind::Statement, _) => "statement".to_owned(),
+                (_, name) => escape(name.unwrap_or_default(), false).into_owned(),
+            },
+            if held { "" } else { "  (not in this version)" }
+        );
+        children(sealed, what, name, 1, &mut out);
+    }
+    out
+}
+
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let mut vault = ctx.unlock()?;
     let view = vault.show(&args.id, args.version, args.identity)?;
@@ -109,6 +240,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             "statement": view.statement.as_ref().map(|s| s.expose_secret()),
             "statement_sha256": sealed.statement.as_ref().map(|s| &s.sha256),
             "attachments": sealed.attachments.iter().map(attachment_json).collect::<Vec<_>>(),
+            "derived": sealed.derived.iter().map(derived_json).collect::<Vec<_>>(),
             "origin": origin_json(sealed),
         });
         if args.identity {
@@ -195,6 +327,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                 a.sha256
             );
         }
+    }
+    if !sealed.derived.is_empty() {
+        text += "derived items (cat ID NAME reads them):\n";
+        text += &derived_tree(sealed);
     }
     if let (Some(info), Some(statement)) = (&sealed.statement, &view.statement) {
         text += &format!(

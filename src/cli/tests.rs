@@ -92,6 +92,7 @@ fn every_command_leaves_exactly_its_expected_events() {
     let (bundle, export_pass, opened) = (p("bundle.tar"), p("export-pass"), p("opened"));
     std::fs::write(&export_pass, "an export passphrase for this test\n").unwrap();
     let backup = p("backup.tvault");
+    let derived_out = p("derived.txt");
     let new_pass = p("new-pass");
     std::fs::write(
         &new_pass,
@@ -103,6 +104,46 @@ fn every_command_leaves_exactly_its_expected_events() {
         (vec!["list"], vec![RecordsListed]),
         (vec!["show", &id], vec![RecordShown]),
         (vec!["cat", &id, "a.bin", "-o", &out], vec![AttachmentRead]),
+        (
+            vec![
+                "derive",
+                &id,
+                "--kind",
+                "transcript",
+                "--of",
+                "a.bin",
+                "--text-file",
+                &st,
+            ],
+            vec![RecordDerived],
+        ),
+        (
+            vec!["cat", &id, "transcript.txt", "-o", &derived_out],
+            vec![AttachmentRead],
+        ),
+        (
+            vec![
+                "redact",
+                &id,
+                "--of",
+                "statement",
+                "--mask",
+                "statement",
+                "--preview",
+            ],
+            vec![RecordShown],
+        ),
+        (
+            vec![
+                "redact",
+                &id,
+                "--of",
+                "transcript.txt",
+                "--mask",
+                "statement",
+            ],
+            vec![RecordDerived],
+        ),
         (vec!["search", "statement"], vec![Searched]),
         (vec!["history", &id], vec![HistoryRead]),
         (vec!["log"], vec![LogRead]),
@@ -182,6 +223,9 @@ fn every_command_leaves_exactly_its_expected_events() {
             vec![
                 VaultRekeyed,
                 SigningKeyRotated,
+                // One per version: added, amended, and two derivations.
+                RecordRekeyed,
+                RecordRekeyed,
                 RecordRekeyed,
                 RecordRekeyed,
             ],
@@ -191,6 +235,9 @@ fn every_command_leaves_exactly_its_expected_events() {
             vec![
                 VaultRekeyed,
                 SigningKeyRotated,
+                // One per version: added, amended, and two derivations.
+                RecordRekeyed,
+                RecordRekeyed,
                 RecordRekeyed,
                 RecordRekeyed,
             ],

@@ -124,13 +124,20 @@ impl Redactor {
 
     /// `text` with every match replaced, or `None` when nothing matched.
     pub fn redact(&self, text: &str) -> Option<Zeroizing<String>> {
-        if self.is_empty() {
-            return None;
-        }
-        let mut spans = Scan::new(self).run(text);
+        let spans = self.spans(text);
         if spans.is_empty() {
             return None;
         }
+        Some(replace_spans(text, &spans, &self.replacement))
+    }
+
+    /// Where `text` matches: byte ranges, sorted and merged, each with the combining marks
+    /// and invisible characters that follow it.
+    pub fn spans(&self, text: &str) -> Vec<(usize, usize)> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let mut spans = Scan::new(self).run(text);
         // Each span takes the combining marks and invisible characters that follow it, so
         // no accent of a replaced name is left hanging on the replacement.
         for span in &mut spans {
@@ -140,27 +147,7 @@ impl Redactor {
                 .map(char::len_utf8)
                 .sum::<usize>();
         }
-        spans.sort_unstable();
-        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
-        for (start, end) in spans {
-            match merged.last_mut() {
-                Some(last) if start <= last.1 => last.1 = last.1.max(end),
-                _ => merged.push((start, end)),
-            }
-        }
-        // Sized exactly, so the text is never copied by a reallocation.
-        let removed: usize = merged.iter().map(|(s, e)| e - s).sum();
-        let mut out = Zeroizing::new(String::with_capacity(
-            text.len() - removed + merged.len() * self.replacement.len(),
-        ));
-        let mut at = 0;
-        for (start, end) in merged {
-            out.push_str(&text[at..start]);
-            out.push_str(&self.replacement);
-            at = end;
-        }
-        out.push_str(&text[at..]);
-        Some(out)
+        merge_spans(spans)
     }
 
     fn alone(&self, name: &Name, part: &[char]) -> Alone {
@@ -179,6 +166,37 @@ impl Redactor {
             _ => Alone::Never,
         }
     }
+}
+
+/// Byte ranges sorted, with overlapping and touching ones merged.
+pub fn merge_spans(mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+/// `text` with each of `spans` (sorted, merged, on character boundaries) replaced by
+/// `replacement`.
+pub fn replace_spans(text: &str, spans: &[(usize, usize)], replacement: &str) -> Zeroizing<String> {
+    // Sized exactly, so the text is never copied by a reallocation.
+    let removed: usize = spans.iter().map(|(s, e)| e - s).sum();
+    let mut out = Zeroizing::new(String::with_capacity(
+        text.len() - removed + spans.len() * replacement.len(),
+    ));
+    let mut at = 0;
+    for &(start, end) in spans {
+        out.push_str(&text[at..start]);
+        out.push_str(replacement);
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 /// Whether a word (its first letters `head`, `len` letters in all) is `part` as a part of a

@@ -4,21 +4,21 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::audit::{self, Action, Event};
-use crate::bundle::Receipt;
+use crate::audit::{Action, Event};
 use crate::crypto;
-use crate::disclosure::{self, Candidate, Content, Plan, Redactor};
+use crate::disclosure::{self, Candidate, Content, DerivedCandidate, Plan, Redactor};
 use crate::error::{Error, Integrity, Result};
 use crate::progress::{Counted, Tally};
-use crate::record::{Purpose, RecordIdPrefix, SealedMeta, WitnessIdentity};
-use crate::store::{self, StoredCheckpoint, VersionRow};
+use crate::record::{PartInfo, Purpose, RecordIdPrefix, SealedMeta, WitnessIdentity};
+use crate::store::{self, VersionRow};
 
+use super::export_derived::{derived_candidates, lineage, sniff_derived};
+use super::export_seal::{intent_receipt, recipients, seal_kind};
 use super::redaction::{attachment_names, redact_metadata, redactor};
-use super::{Draft, Session, Vault, now_rfc3339};
+use super::{Draft, Vault, now_rfc3339};
 
 /// Which records an export takes.
 pub enum Selection {
@@ -49,6 +49,9 @@ pub struct ExportRequest<'a> {
     pub override_consent: bool,
     /// Leave out, and list, records whose consent does not list the purpose.
     pub only_consented: bool,
+    /// The kinds of derived items to release (a redaction in place of a source whose names
+    /// consent withholds).
+    pub prefer: Vec<crate::record::DerivedKind>,
     pub seal: Seal,
     pub output: &'a Path,
 }
@@ -119,14 +122,16 @@ impl Vault {
             include_documents: req.include_documents,
             override_consent: req.override_consent,
             only_consented: req.only_consented,
+            prefer: req.prefer.clone(),
         };
         // Which records leave does not depend on what their attachments are: a refused export
         // or a skipped record has nothing of it decrypted. Then the attachments of the records
         // that leave are sniffed, and the plan made again with what they are.
-        let first = disclosure::plan(&policy, &candidates(&chosen, &identities, &[]))?;
-        let contents: Vec<Vec<Content>> = {
+        let unknown = derived_candidates(&chosen, &[]);
+        let first = disclosure::plan(&policy, &candidates(&chosen, &identities, &[], &unknown))?;
+        let (contents, derived_contents) = {
             let tx = self.store.read()?;
-            chosen
+            let contents: Vec<Vec<Content>> = chosen
                 .iter()
                 .zip(&first.records)
                 .map(|((row, sealed), plan)| {
@@ -139,14 +144,24 @@ impl Vault {
                         .map(|a| self.s.sniff_attachment(&tx, row, a))
                         .collect::<Result<Vec<_>>>()
                 })
-                .collect::<Result<_>>()?
+                .collect::<Result<_>>()?;
+            (
+                contents,
+                sniff_derived(&self.s, &tx, &chosen, &first, &policy)?,
+            )
         };
+        drop(unknown);
+        let derived = derived_candidates(&chosen, &derived_contents);
         let Plan {
             records: plans,
             mut withheld,
             overridden,
             skipped,
-        } = disclosure::plan(&policy, &candidates(&chosen, &identities, &contents))?;
+        } = disclosure::plan(
+            &policy,
+            &candidates(&chosen, &identities, &contents, &derived),
+        )?;
+        drop(derived);
         // Only the records that leave go on (`only_consented` lists the others).
         let (mut kept_chosen, mut kept_identities, mut kept_plans) =
             (Vec::new(), Vec::new(), Vec::new());
@@ -178,20 +193,34 @@ impl Vault {
             .zip(&redactors)
             .map(|((_, sealed), r)| attachment_names(&sealed.attachments, r.as_ref()))
             .unzip();
-        for w in withheld.iter_mut().filter(|w| w.what == "attachment") {
+        // Derived items' names, by the same rules, in their own folder.
+        let derived_names: Vec<BTreeMap<u32, String>> = chosen
+            .iter()
+            .zip(&redactors)
+            .map(|((_, sealed), r)| {
+                let parts: Vec<PartInfo> = sealed.derived.iter().map(|d| d.part.clone()).collect();
+                attachment_names(&parts, r.as_ref()).0
+            })
+            .collect();
+        for w in withheld
+            .iter_mut()
+            .filter(|w| w.what == "attachment" || w.what == "derived")
+        {
             let Some(i) = chosen
                 .iter()
                 .position(|(row, _)| row.record.to_string() == w.record)
             else {
                 continue;
             };
-            let part = chosen[i]
-                .1
-                .attachments
-                .iter()
-                .find(|a| a.name == w.name)
-                .map(|a| a.part);
-            if let Some(name) = part.and_then(|p| shown_names[i].get(&p)) {
+            let sealed = &chosen[i].1;
+            let (part, names) = if w.what == "attachment" {
+                let part = sealed.attachments.iter().find(|a| a.name == w.name);
+                (part.map(|a| a.part), &shown_names[i])
+            } else {
+                let part = sealed.derived.iter().find(|d| d.part.name == w.name);
+                (part.map(|d| d.part.part), &derived_names[i])
+            };
+            if let Some(name) = part.and_then(|p| names.get(&p)) {
                 w.name = Some(name.clone());
             }
         }
@@ -207,6 +236,7 @@ impl Vault {
             "include_identity": req.include_identity,
             "include_media": req.include_media,
             "include_documents": req.include_documents,
+            "prefer": req.prefer,
             "consent_overridden": overridden,
             "skipped": skipped.iter().map(|s| &s.record).collect::<Vec<_>>(),
             "withheld": withheld.len(),
@@ -242,8 +272,17 @@ impl Vault {
             .iter()
             .zip(&plans)
             .map(|((_, sealed), plan)| {
-                sealed.statement.as_ref().map_or(0, |s| s.size)
-                    + plan.attachments.iter().map(|a| a.info.size).sum::<u64>()
+                sealed
+                    .statement
+                    .as_ref()
+                    .filter(|_| plan.statement)
+                    .map_or(0, |s| s.size)
+                    + plan
+                        .attachments
+                        .iter()
+                        .chain(&plan.derived)
+                        .map(|a| a.info.size)
+                        .sum::<u64>()
             })
             .sum();
         let mut tally = Tally::new(content, progress);
@@ -260,12 +299,17 @@ impl Vault {
             let mut custody_by_record = BTreeMap::new();
             let mut metadata_by_record = BTreeMap::new();
             let tx = self.store.read()?;
-            for ((((row, sealed), plan), identity), (redactor, (names, restore))) in
-                chosen.iter().zip(&plans).zip(&identities).zip(
-                    redactors
-                        .iter()
-                        .zip(shown_names.iter().zip(&recorded_names)),
-                )
+            for (((((row, sealed), plan), identity), (redactor, (names, restore))), dnames) in
+                chosen
+                    .iter()
+                    .zip(&plans)
+                    .zip(&identities)
+                    .zip(
+                        redactors
+                            .iter()
+                            .zip(shown_names.iter().zip(&recorded_names)),
+                    )
+                    .zip(&derived_names)
             {
                 let base = format!("records/{}", row.record);
                 // Anonymous: the label stands in for the pseudonym; interviewer and place stay.
@@ -303,7 +347,7 @@ impl Vault {
                         .map_err(io_at(out))?;
                 }
                 let mut redacted = false;
-                if let Some(info) = &sealed.statement {
+                if let Some(info) = sealed.statement.as_ref().filter(|_| plan.statement) {
                     let text = self.s.read_statement(&tx, row, info)?;
                     let replaced = redactor
                         .as_ref()
@@ -320,13 +364,20 @@ impl Vault {
                     }
                     tally.add(info.size);
                 }
-                // Text attachments are redacted like the statement; the others stream as
-                // recorded.
+                // Text attachments and derived texts are redacted like the statement; the
+                // others stream as recorded.
                 let mut changed_parts = Vec::new();
-                for leaving in &plan.attachments {
+                let folders = [
+                    ("attachments", &plan.attachments, names),
+                    (crate::bundle::DERIVED_DIR, &plan.derived, dnames),
+                ];
+                for (folder, leaving, names) in folders
+                    .iter()
+                    .flat_map(|(f, l, n)| l.iter().map(move |l| (f, l, n)))
+                {
                     let a = &leaving.info;
                     let name = names.get(&a.part).cloned().unwrap_or_default();
-                    let path = format!("{base}/attachments/{name}");
+                    let path = format!("{base}/{folder}/{name}");
                     if let Some(r) = redactor.as_ref().filter(|_| leaving.redact) {
                         let text = self.s.read_text_attachment(&tx, row, a)?;
                         let replaced = r.redact(&text);
@@ -335,7 +386,7 @@ impl Vault {
                             .add_bytes(&path, delivered.as_bytes())
                             .map_err(io_at(out))?;
                         if replaced.is_some() {
-                            changed.push(format!("attachments/{name}"));
+                            changed.push(format!("{folder}/{name}"));
                             changed_parts.push(a.part);
                         }
                         tally.add(a.size);
@@ -356,8 +407,15 @@ impl Vault {
                 // the custody excerpt only when it is the hash of a part delivered as recorded
                 // (not a withheld attachment, an earlier version's part, or the statement
                 // before its real name was replaced).
-                let delivered =
-                    delivered_hashes(sealed, &plan.attachments, redacted, &changed_parts);
+                let delivered = delivered_hashes(sealed, plan, redacted, &changed_parts);
+                // Each derived item that leaves, and what it was made from, in words.
+                let lineage = lineage(sealed, plan, names, dnames);
+                if !lineage.is_empty() {
+                    let json = serde_json::to_vec_pretty(&lineage).expect("lineage serialises");
+                    inner
+                        .add_bytes(&format!("{base}/{}", crate::bundle::LINEAGE_FILE), &json)
+                        .map_err(io_at(out))?;
+                }
                 let events: Vec<Event> = all_events
                     .iter()
                     .filter(|e| e.record.as_deref() == Some(row.record.to_string().as_str()))
@@ -390,9 +448,7 @@ impl Vault {
                     consent: m.consent.clone(),
                     consent_overridden: overridden.contains(&row.record.to_string()),
                     intake_sha256: sealed
-                        .statement
-                        .iter()
-                        .chain(&sealed.attachments)
+                        .parts()
                         .filter(|p| delivered.contains(&p.sha256))
                         .map(|p| (p.part, p.sha256.clone()))
                         .collect(),
@@ -412,6 +468,12 @@ impl Vault {
                         })
                         .collect(),
                     redaction,
+                    derived: plan
+                        .derived
+                        .iter()
+                        .filter_map(|d| dnames.get(&d.info.part).cloned())
+                        .collect(),
+                    lineage,
                 });
             }
             drop(tx);
@@ -513,55 +575,13 @@ impl Vault {
     }
 }
 
-/// The receipt of the export intent just logged in the write transaction `conn` (so the
-/// newest event): its inclusion proof in the newest checkpoint, which the bundle carries too, and the event's text.
-fn intent_receipt(
-    s: &Session,
-    conn: &Connection,
-    export_id: &str,
-) -> Result<(Receipt, String, StoredCheckpoint)> {
-    let leaves = store::leaf_hashes(conn, u64::MAX >> 1)?;
-    let index = leaves.len() - 1;
-    let intent_row = store::events(conn)?
-        .pop()
-        .ok_or_else(|| Integrity::Log("the intent event vanished".into()))?;
-    let intent_json = crypto::open_padded(
-        &s.keys.meta,
-        &s.event_aad(intent_row.seq),
-        &intent_row.sealed,
-    )
-    .ok_or_else(|| Integrity::Log("the intent event does not authenticate".into()))?;
-    let checkpoint =
-        store::checkpoint(conn)?.ok_or_else(|| Integrity::Log("no checkpoint".into()))?;
-    use base64::Engine;
-    let intent_event = String::from_utf8(intent_json.to_vec())
-        .map_err(|_| Integrity::Log("the intent event is not text".into()))?;
-    let receipt = Receipt {
-        format: Receipt::FORMAT.into(),
-        event: None,
-        leaf_hash: Some(
-            base64::engine::general_purpose::STANDARD
-                .encode(audit::leaf_hash(intent_event.as_bytes())),
-        ),
-        export_id: Some(export_id.to_owned()),
-        index: index as u64,
-        tree_size: leaves.len() as u64,
-        proof: audit::inclusion_proof(index, &leaves)
-            .iter()
-            .map(|h| base64::engine::general_purpose::STANDARD.encode(h))
-            .collect(),
-        rotations: audit::Rotation::parse_all(&store::signing_rotations(conn)?)
-            .ok_or(Integrity::SigningKey)?,
-    };
-    Ok((receipt, intent_event, checkpoint))
-}
-
 /// The records as the policy sees them, with what each attachment is (`contents`, by record;
 /// none known when it is empty).
 fn candidates<'a>(
     chosen: &'a [(VersionRow, SealedMeta)],
     identities: &'a [Option<WitnessIdentity>],
     contents: &'a [Vec<Content>],
+    derived: &'a [Vec<DerivedCandidate<'a>>],
 ) -> Vec<Candidate<'a>> {
     chosen
         .iter()
@@ -573,83 +593,28 @@ fn candidates<'a>(
             has_identity: identity.is_some(),
             attachments: &sealed.attachments,
             contents: contents.get(i).map_or(&[], Vec::as_slice),
+            derived: &derived[i],
         })
         .collect()
 }
 
-/// The age recipients a bundle is sealed to, and how each is named in the log (an `age1…`
-/// key, an OpenSSH fingerprint, or "scrypt passphrase"). Refuses anything else.
-type Sealing = (Vec<Box<dyn age::Recipient + Send>>, Vec<String>);
-
-fn recipients(seal: &Seal) -> Result<Sealing> {
-    let mut recipients: Vec<Box<dyn age::Recipient + Send>> = Vec::new();
-    let mut fingerprints = Vec::new();
-    match seal {
-        Seal::Recipients(keys) => {
-            for k in keys {
-                let k = k.trim();
-                if k.starts_with("age1") {
-                    let r: age::x25519::Recipient = k
-                        .parse()
-                        .map_err(|_| Error::InvalidRecipient(k.to_owned()))?;
-                    fingerprints.push(k.to_owned());
-                    recipients.push(Box::new(r));
-                } else {
-                    let r: age::ssh::Recipient = k
-                        .parse()
-                        .map_err(|_| Error::InvalidRecipient(k.to_owned()))?;
-                    let public = ssh_key::PublicKey::from_openssh(k)
-                        .map_err(|_| Error::InvalidRecipient(k.to_owned()))?;
-                    if public.key_data().ed25519().is_none() {
-                        return Err(Error::InvalidRecipient(k.to_owned()));
-                    }
-                    fingerprints.push(public.fingerprint(ssh_key::HashAlg::Sha256).to_string());
-                    recipients.push(Box::new(r));
-                }
-            }
-            if recipients.is_empty() {
-                return Err(Error::InvalidRecipient("(none given)".into()));
-            }
-        }
-        Seal::Passphrase(p) => {
-            fingerprints.push("scrypt passphrase".into());
-            recipients.push(Box::new(age::scrypt::Recipient::new(p.clone())));
-        }
-    }
-    Ok((recipients, fingerprints))
-}
-
-/// What opens the payload, as `VERIFY.txt` tells its reader (`recipients` has checked each
-/// key is an `age1…` or an `ssh-ed25519` one).
-fn seal_kind(seal: &Seal) -> crate::bundle::SealKind {
-    match seal {
-        Seal::Recipients(keys) => {
-            let age = keys.iter().filter(|k| k.trim().starts_with("age1")).count();
-            crate::bundle::SealKind::Keys {
-                age: age > 0,
-                ssh: age < keys.len(),
-            }
-        }
-        Seal::Passphrase(_) => crate::bundle::SealKind::Passphrase,
-    }
-}
-
 /// The intake hashes of the parts of `sealed` that leave exactly as recorded: the statement
-/// unless its names were replaced, and the attachments the plan lets go but those redacted
-/// (`changed`, by part number).
+/// when it leaves and its names were not replaced, and the attachments and derived items the
+/// plan lets go but those redacted (`changed`, by part number).
 fn delivered_hashes(
     sealed: &SealedMeta,
-    attachments: &[disclosure::Leaving],
+    plan: &disclosure::RecordPlan,
     statement_redacted: bool,
     changed: &[u32],
 ) -> std::collections::BTreeSet<String> {
     sealed
         .statement
         .iter()
-        .filter(|_| !statement_redacted)
+        .filter(|_| plan.statement && !statement_redacted)
         .chain(
-            attachments
+            plan.attachments
                 .iter()
+                .chain(&plan.derived)
                 .map(|a| &a.info)
                 .filter(|a| !changed.contains(&a.part)),
         )

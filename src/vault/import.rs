@@ -136,6 +136,8 @@ impl Vault {
             identity: Option<WitnessIdentity>,
             statement: Option<PartInfo>,
             attachments: Vec<PartInfo>,
+            derived: Vec<PartInfo>,
+            lineage: Option<Vec<crate::bundle::LineageNode>>,
             custody: serde_json::Value,
         }
         let path = self.store.path().to_owned();
@@ -221,9 +223,22 @@ impl Vault {
                     std::io::copy(data, &mut std::io::sink())?;
                 }
                 ["attachments", name] => {
-                    let mut info = store_part(entry.attachments.len() as u32 + 1, data)?;
+                    let part = (entry.attachments.len() + entry.derived.len()) as u32 + 1;
+                    let mut info = store_part(part, data)?;
                     info.name = Some((*name).to_owned());
                     entry.attachments.push(info);
+                }
+                [crate::bundle::DERIVED_DIR, name] => {
+                    let part = (entry.attachments.len() + entry.derived.len()) as u32 + 1;
+                    let mut info = store_part(part, data)?;
+                    info.name = Some((*name).to_owned());
+                    entry.derived.push(info);
+                }
+                [crate::bundle::LINEAGE_FILE] => {
+                    entry.lineage = Some(
+                        serde_json::from_slice(&read_small(data)?)
+                            .map_err(std::io::Error::other)?,
+                    );
                 }
                 _ => {
                     return Err(std::io::Error::other(format!(
@@ -262,7 +277,17 @@ impl Vault {
                 return Err(bad("metadata.json disagrees with the manifest"));
             }
             check_intake_hashes(rec, p.statement.as_ref(), &p.attachments).map_err(bad)?;
+            super::import_lineage::check_derived_hashes(rec, &p.derived, p.lineage.as_deref())
+                .map_err(bad)?;
             restore_recorded_names(rec, &mut p.attachments).map_err(bad)?;
+            let derived = super::import_lineage::derived_items(
+                rec,
+                p.statement.as_ref(),
+                &p.attachments,
+                p.derived,
+                version,
+            )
+            .map_err(bad)?;
             if let Some(old) = self_consent(s, &tx, &record)?
                 && old.widened_by(&meta.consent)
             {
@@ -295,12 +320,13 @@ impl Vault {
                     imported_by: s.operator.clone(),
                 }),
                 kit: None,
+                derived,
             };
             store::insert_version(&tx, &s.seal_version(record, version, &sealed, &identity))?;
             drafts.push(
                 Draft::new(Action::RecordImported)
                     .on(record, version)
-                    .parts(sealed.statement.iter().chain(&sealed.attachments))
+                    .parts(sealed.parts())
                     .detail(serde_json::json!({
                         "export_id": manifest.export_id,
                         "source_vault": manifest.vault_id,
@@ -374,12 +400,7 @@ impl Vault {
             let held = self.s.open_meta(&row)?;
             let held_hashes: BTreeMap<u32, String> = match &held.imported {
                 Some(origin) => origin.intake_sha256.clone(),
-                None => held
-                    .statement
-                    .iter()
-                    .chain(&held.attachments)
-                    .map(|p| (p.part, p.sha256.clone()))
-                    .collect(),
+                None => held.parts().map(|p| (p.part, p.sha256.clone())).collect(),
             };
             // A bundle lists the hashes of the parts it carries as recorded (format v3; v2
             // listed every part): each must be the held version's. One that carries none

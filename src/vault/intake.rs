@@ -128,7 +128,7 @@ impl Vault {
             let version = 1;
             let (statement, parts) =
                 self.s
-                    .store_content(&tx, &path, record, version, statement, attachments)?;
+                    .store_content(&tx, &path, record, version, 1, statement, attachments)?;
             let sealed = SealedMeta {
                 v: SealedMeta::VERSION,
                 meta,
@@ -139,6 +139,7 @@ impl Vault {
                 has_identity: !identity.is_empty(),
                 imported: None,
                 kit: None,
+                derived: Vec::new(),
             };
             let row = self.s.seal_version(record, version, &sealed, &identity);
             store::insert_version(&tx, &row)?;
@@ -204,6 +205,11 @@ impl Vault {
             carried
         };
         let replaced: BTreeSet<&str> = attachments.iter().map(|a| a.name.as_str()).collect();
+        // Names are unique among attachments and derived items: an attachment cannot take a
+        // derived item's name.
+        if replaced.iter().any(|n| old.derived_item(n).is_some()) {
+            return Err(Error::PartNameTaken(id));
+        }
         for name in &remove {
             if !old
                 .attachments
@@ -223,9 +229,16 @@ impl Vault {
             .map(carry)
             .collect();
         let had_statement = statement.is_some();
-        let (new_statement, new_parts) =
-            self.s
-                .store_content(&tx, &path, id, version, statement, attachments)?;
+        // New attachments take numbers no part this version lists has.
+        let (new_statement, new_parts) = self.s.store_content(
+            &tx,
+            &path,
+            id,
+            version,
+            old.next_part(),
+            statement,
+            attachments,
+        )?;
         let mut meta = old.meta.clone();
         edit.apply(&mut meta);
         if let Some(name) = witness_name {
@@ -237,26 +250,36 @@ impl Vault {
         if let Some(aliases) = witness_aliases {
             identity.aliases = aliases;
         }
+        let statement = if had_statement {
+            new_statement
+        } else {
+            old.statement.as_ref().map(carry)
+        };
+        let attachments: Vec<PartInfo> = kept.into_iter().chain(new_parts).collect();
+        let derived = super::derive::carry_derived(
+            &old.derived,
+            old_row.version,
+            statement.as_ref(),
+            &attachments,
+            version,
+        );
         let sealed = SealedMeta {
             v: SealedMeta::VERSION,
             meta,
             created_at: now_rfc3339(),
             operator: self.s.operator.clone(),
-            statement: if had_statement {
-                new_statement
-            } else {
-                old.statement.as_ref().map(carry)
-            },
-            attachments: kept.into_iter().chain(new_parts).collect(),
+            statement,
+            attachments,
             has_identity: !identity.is_empty(),
             imported: None,
             kit: None,
+            derived,
         };
         store::insert_version(&tx, &self.s.seal_version(id, version, &sealed, &identity))?;
         self.s.refresh_digest(&tx, [id])?;
         let event = Draft::new(Action::RecordAmended)
             .on(id, version)
-            .parts(sealed.statement.iter().chain(&sealed.attachments));
+            .parts(sealed.parts());
         let cp = self.s.append(&tx, vec![event])?;
         tx.commit()?;
         self.s.write_anchor(&cp)?;

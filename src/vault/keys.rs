@@ -365,7 +365,7 @@ impl Vault {
             progress(i as u64, rows.len() as u64);
             let mut sealed = old.open_meta(row)?;
             let identity = old.open_identity(row)?.unwrap_or_default();
-            for info in sealed.statement.iter_mut().chain(&mut sealed.attachments) {
+            for info in sealed.parts_mut() {
                 let place = Session::place(row, info);
                 let key = (place.record, place.version, place.part);
                 let (len, sha256) = match done.get(&key) {
@@ -398,7 +398,7 @@ impl Vault {
             drafts.push(
                 Draft::new(Action::RecordRekeyed)
                     .on(row.record, row.version)
-                    .parts(sealed.statement.iter().chain(&sealed.attachments)),
+                    .parts(sealed.parts()),
             );
         }
         progress(rows.len() as u64, rows.len() as u64);

@@ -362,7 +362,9 @@ impl Vault {
                 .iter()
                 .chain(&kit_meta.attachments)
                 .collect();
-            let numbers_ok = kit_meta.statement.as_ref().is_none_or(|p| p.part == 0)
+            // A kit cannot derive (it cannot read what it recorded): no derived items.
+            let numbers_ok = kit_meta.derived.is_empty()
+                && kit_meta.statement.as_ref().is_none_or(|p| p.part == 0)
                 && kit_meta
                     .attachments
                     .iter()
@@ -459,6 +461,7 @@ impl Vault {
                 has_identity: !witness.is_empty(),
                 imported: None,
                 kit: Some(origin),
+                derived: Vec::new(),
             };
             store::insert_version(&tx, &s.seal_version(*id, 1, &sealed, &witness))?;
             drafts.push(

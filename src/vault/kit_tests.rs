@@ -106,6 +106,36 @@ fn a_kit_seals_everything_to_headquarters_and_keeps_no_key_to_it() {
         ),
         Err(Error::FieldKit)
     ));
+    // Nor can it derive from what it recorded, or redact it.
+    let prefix = RecordIdPrefix::from_str(&id.to_string()).unwrap();
+    let derivation = super::Derivation {
+        kind: crate::record::DerivedKind::Transcript,
+        of: "statement".into(),
+        name: None,
+        content: Box::new(&b"words"[..]),
+        text: true,
+        language: None,
+        method: None,
+        note: None,
+    };
+    assert!(matches!(
+        kit.derive(&prefix, derivation),
+        Err(Error::FieldKit)
+    ));
+    let request = super::RedactRequest {
+        of: "statement".into(),
+        masks: vec!["field".into()],
+        regexes: Vec::new(),
+        name: None,
+    };
+    assert!(matches!(
+        kit.redact(&prefix, &request),
+        Err(Error::FieldKit)
+    ));
+    assert!(matches!(
+        kit.redact_preview(&prefix, &request),
+        Err(Error::FieldKit)
+    ));
 }
 
 #[test]

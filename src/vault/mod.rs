@@ -21,10 +21,14 @@ use crate::store::{self, Store};
 
 mod backup;
 mod custody;
+mod derive;
 mod export;
+mod export_derived;
+mod export_seal;
 mod field;
 mod heads;
 mod import;
+mod import_lineage;
 mod intake;
 mod keys;
 mod kit;
@@ -42,6 +46,10 @@ mod tests;
 mod verify;
 
 pub use backup::BackupSummary;
+pub use derive::{
+    Derivation, DerivedSummary, MASK, MaskHit, REDACT_METHOD, RedactRequest, default_name,
+    plain_name,
+};
 pub use export::{ExportRequest, ExportSummary, RecordRedaction, Seal, Selection};
 pub use field::{KitConfirmSummary, KitRecord, KitSendSummary, is_field_kit};
 pub use import::{ImportOptions, ImportSummary};
@@ -507,7 +515,7 @@ impl Vault {
                 drafts.push(
                     Draft::new(Action::RecordInventoried)
                         .on(row.record, row.version)
-                        .parts(sealed.statement.iter().chain(&sealed.attachments)),
+                        .parts(sealed.parts()),
                 );
             }
         } else if !current {

@@ -57,13 +57,19 @@ impl Session {
         })
     }
 
-    /// Stores the statement (part 0) and attachments (parts 1…) of one version.
+    /// Stores the statement (part 0) and attachments (parts `first`, `first + 1`…) of one
+    /// version.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the place of each part, and its content"
+    )]
     pub(super) fn store_content(
         &self,
         tx: &Connection,
         path: &Path,
         record: RecordId,
         version: u32,
+        first: u32,
         statement: Option<Box<dyn Read + '_>>,
         attachments: Vec<Attachment<'_>>,
     ) -> Result<(Option<PartInfo>, Vec<PartInfo>)> {
@@ -94,7 +100,16 @@ impl Session {
         let names = crate::record::unique_names(&names);
         let mut parts = Vec::with_capacity(attachments.len());
         for ((i, mut attachment), name) in attachments.into_iter().enumerate().zip(names) {
-            let mut info = write_part(i as u32 + 1, &mut attachment.reader)?;
+            let mut info = write_part(first + i as u32, &mut attachment.reader).map_err(|e| {
+                match e {
+                    // Counted in the order the attachments were given.
+                    Error::ReadAttachment { source, .. } => Error::ReadAttachment {
+                        index: i + 1,
+                        source,
+                    },
+                    other => other,
+                }
+            })?;
             info.name = Some(name);
             parts.push(info);
         }

@@ -236,7 +236,11 @@ impl Vault {
     }
 
     /// A version of a record (the latest unless `version` is given).
-    fn version_row(&self, prefix: &RecordIdPrefix, version: Option<u32>) -> Result<VersionRow> {
+    pub(super) fn version_row(
+        &self,
+        prefix: &RecordIdPrefix,
+        version: Option<u32>,
+    ) -> Result<VersionRow> {
         let id = self.resolve(prefix)?;
         let row = match version {
             None => store::current_version(self.store.conn(), &id)?,
@@ -292,7 +296,7 @@ impl Vault {
         })
     }
 
-    /// Streams one attachment's plaintext to `out` (from the latest version unless `version`
+    /// Streams one attachment's or derived item's plaintext to `out` (from the latest version unless `version`
     /// is given), after logging the read. Nothing is written
     /// before the stored length is checked, and each chunk only once it authenticates.
     pub fn cat(
@@ -306,10 +310,12 @@ impl Vault {
         let row = self.version_row(prefix, version)?;
         let id = row.record;
         let sealed = self.s.open_meta(&row)?;
+        // An attachment or a derived item: their names are unique together.
         let info = sealed
             .attachments
             .iter()
             .find(|a| a.name.as_deref() == Some(name))
+            .or_else(|| sealed.derived_item(name).map(|d| &d.part))
             .ok_or(Error::AttachmentNotFound(id))?;
         self.record(vec![
             Draft::new(Action::AttachmentRead)

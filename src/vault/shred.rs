@@ -44,12 +44,7 @@ impl Vault {
             let sealed = self.s.open_meta(row)?;
             versions.push(ShreddedVersion {
                 version: row.version,
-                parts: sealed
-                    .statement
-                    .iter()
-                    .chain(&sealed.attachments)
-                    .map(part_hashes)
-                    .collect(),
+                parts: sealed.parts().map(part_hashes).collect(),
             });
         }
         let tombstone = Tombstone {

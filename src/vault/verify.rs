@@ -89,6 +89,7 @@ impl Vault {
                         event.action,
                         Action::RecordAdded
                             | Action::RecordAmended
+                            | Action::RecordDerived
                             | Action::RecordInventoried
                             | Action::RecordImported
                             | Action::RecordRekeyed
@@ -210,8 +211,7 @@ impl Vault {
             if let Err(e) = self.s.open_identity(row) {
                 report.failures.push(e.to_string());
             }
-            let parts: Vec<&PartInfo> =
-                sealed.statement.iter().chain(&sealed.attachments).collect();
+            let parts: Vec<&PartInfo> = sealed.parts().collect();
             match logged.remove(&key) {
                 None => report.failures.push(format!(
                     "record {} version {} has no intake event in the custody log",
