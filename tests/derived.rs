@@ -5,6 +5,7 @@
 mod common;
 
 use common::{TestVault, contains, files_under, signer, typed};
+use predicates::prelude::*;
 use unicode_normalization::UnicodeNormalization;
 
 /// Names the redaction masks: one in the translation, one in the transcript.
@@ -805,4 +806,38 @@ fn parts_added_by_amend_take_numbers_no_listed_part_has() {
         opened.read(&format!("records/{id}/attachments/b.txt")),
         b"second document\n"
     );
+}
+
+#[test]
+fn redacting_a_source_that_is_not_text_is_refused_and_its_read_logged() {
+    let tv = TestVault::new();
+    let id = interview(&tv);
+    let reads = |tv: &TestVault| -> Vec<serde_json::Value> {
+        json(&tv.cmd().args(["log", "--json"]).assert().success())
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["detail"]["redact"] == "not text")
+            .cloned()
+            .collect()
+    };
+    assert!(reads(&tv).is_empty());
+    tv.cmd()
+        .args([
+            "redact",
+            &id,
+            "--of",
+            "interview.m4a",
+            "--mask",
+            "Nightingale",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not UTF-8 text"));
+    let logged = reads(&tv);
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0]["action"], "attachment-read");
+    // Nothing was stored: the record keeps its version.
+    let shown = json(&tv.cmd().args(["show", &id, "--json"]).assert().success());
+    assert_eq!(shown["version"], 1);
 }

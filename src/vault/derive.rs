@@ -280,7 +280,16 @@ impl Vault {
             return Err(Error::InvalidPartName);
         }
         check_free(&old, id, &name)?;
-        let text = source_text(s, &tx, &old_row, info)?;
+        // A source that turns out not to be text was decrypted all the same: logged.
+        let text = match source_text(s, &tx, &old_row, info) {
+            Err(e @ Error::SourceNotText(_)) => {
+                let cp = s.append(&tx, vec![read_event(id, &old_row, info, "not text")])?;
+                tx.commit()?;
+                s.write_anchor(&cp)?;
+                return Err(e);
+            }
+            other => other?,
+        };
         let spans = masker.spans(&text);
         if spans.is_empty() {
             let read = read_event(id, &old_row, info, "nothing matched");
