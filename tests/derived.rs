@@ -841,3 +841,52 @@ fn redacting_a_source_that_is_not_text_is_refused_and_its_read_logged() {
     let shown = json(&tv.cmd().args(["show", &id, "--json"]).assert().success());
     assert_eq!(shown["version"], 1);
 }
+
+#[test]
+fn a_method_naming_the_witness_leaves_redacted_like_the_metadata() {
+    let tv = TestVault::new();
+    let id = interview(&tv);
+    let transcript = format!("Мениң сиңлим {BROTHER} билән келди.\n");
+    let t = tv.write("transcript.txt", transcript.as_bytes());
+    tv.cmd()
+        .args([
+            "derive",
+            &id,
+            "--kind",
+            "transcript",
+            "--of",
+            "interview.m4a",
+        ])
+        .args([
+            "--method",
+            "manual, read back to Aygül Tursunova",
+            "--text-file",
+        ])
+        .arg(&t)
+        .assert()
+        .success();
+    tv.cmd()
+        .args(["redact", &id, "--of", "transcript.txt", "--mask", BROTHER])
+        .assert()
+        .success();
+    let (bundle, into, key_file) = export_for_advocacy(&tv, "advocacy", &id);
+    let lineage: Vec<serde_json::Value> = files_under(&into)
+        .iter()
+        .filter(|f| f.ends_with(tvault::bundle::LINEAGE_FILE))
+        .map(|f| serde_json::from_slice::<serde_json::Value>(&std::fs::read(f).unwrap()).unwrap())
+        .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(
+        lineage.iter().any(|n| n["method"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("manual, read back to "))),
+        "{lineage:?}"
+    );
+    for holder in [std::fs::read(&bundle).unwrap(), payload(&bundle, &key_file)] {
+        for part in ["Aygül", "Tursunova"] {
+            for form in [part.nfc().collect::<String>(), part.nfd().collect()] {
+                assert!(!contains(&holder, form.as_bytes()), "{form} left");
+            }
+        }
+    }
+}

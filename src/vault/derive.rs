@@ -413,12 +413,12 @@ fn commit_derived(
         sha256: item.part.sha256.clone(),
         masks: item.masks,
     };
+    // No method or language: they are free text an operator typed, and custody excerpts
+    // travel in exports unredacted. The sealed lineage keeps them.
     let detail = serde_json::json!({
         "kind": item.kind.as_str(),
         "source": item.source.what.as_str(),
         "source_part": item.source.part,
-        "language": item.language,
-        "method": item.method,
         "masks": item.masks,
     });
     sealed.derived.push(item);

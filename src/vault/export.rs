@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::audit::{Action, Event};
 use crate::crypto;
@@ -409,7 +409,21 @@ impl Vault {
                 // before its real name was replaced).
                 let delivered = delivered_hashes(sealed, plan, redacted, &changed_parts);
                 // Each derived item that leaves, and what it was made from, in words.
-                let lineage = lineage(sealed, plan, names, dnames);
+                let mut lineage = lineage(sealed, plan, names, dnames);
+                // Methods and languages are free text an operator typed: redacted like the
+                // metadata when the record's texts are.
+                if let Some(r) = redactor.as_ref() {
+                    for node in &mut lineage {
+                        let fields =
+                            std::iter::once(&mut node.method).chain(node.language.as_mut());
+                        for field in fields {
+                            if let Some(mut text) = r.redact(field) {
+                                field.zeroize();
+                                *field = std::mem::take(&mut *text);
+                            }
+                        }
+                    }
+                }
                 if !lineage.is_empty() {
                     let json = serde_json::to_vec_pretty(&lineage).expect("lineage serialises");
                     inner
