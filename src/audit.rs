@@ -301,6 +301,10 @@ pub enum Action {
     /// On a kit: headquarters holds everything the kit recorded, so its log, tombstones and
     /// heads were deleted and this new log begins; it names (by a hash) the log it continues.
     KitLogRestarted,
+    /// A custodians keyslot was made (or replaced: the old shares stop working), with K and N.
+    CustodiansSplit,
+    /// The vault was unlocked with custodian shares (their indexes are in `detail`).
+    CustodianSharesUsed,
 }
 
 impl Action {
@@ -343,6 +347,8 @@ impl Action {
             Action::KitConfirmed => "kit-confirmed",
             Action::RecordDelivered => "record-delivered",
             Action::KitLogRestarted => "kit-log-restarted",
+            Action::CustodiansSplit => "custodians-split",
+            Action::CustodianSharesUsed => "custodian-shares-used",
         }
     }
 }

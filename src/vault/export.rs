@@ -581,7 +581,7 @@ fn candidates<'a>(
 /// key, an OpenSSH fingerprint, or "scrypt passphrase"). Refuses anything else.
 type Sealing = (Vec<Box<dyn age::Recipient + Send>>, Vec<String>);
 
-fn recipients(seal: &Seal) -> Result<Sealing> {
+pub(super) fn recipients(seal: &Seal) -> Result<Sealing> {
     let mut recipients: Vec<Box<dyn age::Recipient + Send>> = Vec::new();
     let mut fingerprints = Vec::new();
     match seal {
