@@ -304,6 +304,10 @@ pub enum Action {
     /// A new version that adds a derived item (a transcript, translation, redaction or
     /// summary) to what the version before held.
     RecordDerived,
+    /// A custodians keyslot was made (or replaced: the old shares stop working), with K and N.
+    CustodiansSplit,
+    /// The vault was unlocked with custodian shares (their indexes are in `detail`).
+    CustodianSharesUsed,
 }
 
 impl Action {
@@ -347,6 +351,8 @@ impl Action {
             Action::RecordDelivered => "record-delivered",
             Action::KitLogRestarted => "kit-log-restarted",
             Action::RecordDerived => "record-derived",
+            Action::CustodiansSplit => "custodians-split",
+            Action::CustodianSharesUsed => "custodian-shares-used",
         }
     }
 }

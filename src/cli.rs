@@ -11,6 +11,7 @@ mod backup;
 mod cat;
 mod completions;
 mod config;
+mod custodians;
 mod derive;
 mod destroy;
 mod doctor;
@@ -154,6 +155,8 @@ enum Command {
     Audit(audit::Command),
     #[command(subcommand)]
     Kit(kit::Command),
+    #[command(subcommand)]
+    Custodians(custodians::Command),
     Status(status::Args),
     Doctor(doctor::Args),
     Completions(completions::CompletionsArgs),
@@ -284,6 +287,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Passphrase(command) => operator::run_passphrase(&ctx, command),
         Command::Audit(command) => audit::run(&ctx, command),
         Command::Kit(command) => kit::run(&ctx, command),
+        Command::Custodians(command) => custodians::run(&ctx, command),
         Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
         Command::Cat(args) => cat::run(&ctx, args),

@@ -15,6 +15,7 @@
 mod header;
 pub mod kdf;
 pub mod part;
+pub mod shares;
 
 use std::fmt;
 
@@ -383,6 +384,8 @@ pub fn record_aad(context: &str, vault_id: &[u8; 16], record: &RecordId, version
 pub enum SlotKind {
     Passphrase,
     Recovery,
+    /// Opened by a secret split among custodians ([`shares`]); format 7 on.
+    Custodians,
 }
 
 impl SlotKind {
@@ -390,6 +393,7 @@ impl SlotKind {
         match self {
             SlotKind::Passphrase => "passphrase",
             SlotKind::Recovery => "recovery",
+            SlotKind::Custodians => "custodians",
         }
     }
 
@@ -397,9 +401,18 @@ impl SlotKind {
         match s {
             "passphrase" => Some(SlotKind::Passphrase),
             "recovery" => Some(SlotKind::Recovery),
+            "custodians" => Some(SlotKind::Custodians),
             _ => None,
         }
     }
+}
+
+/// How the secret of a custodians keyslot was split: any `threshold` of `shares` recover it.
+/// Public (`status` shows it), and bound into the slot's AAD, so the header MAC covers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    pub threshold: u8,
+    pub shares: u8,
 }
 
 /// A keyslot as stored: everything in it is public except what `wrapped` and `label` seal.
@@ -415,23 +428,35 @@ pub struct Keyslot {
     pub wrapped: Vec<u8>,
     /// The operator's name sealed under K_meta.
     pub label: Vec<u8>,
+    /// A custodians slot's K and N (`None` for every other kind).
+    pub split: Option<Split>,
 }
 
 impl Keyslot {
     fn wrap_aad(&self, vault_id: &[u8; 16]) -> Vec<u8> {
-        aad(
-            "tvault keyslot v1",
-            &[
-                vault_id,
-                &self.slot_id,
-                self.kind.as_str().as_bytes(),
-                &self.kdf.m_kib.to_be_bytes(),
-                &self.kdf.t.to_be_bytes(),
-                &self.kdf.p.to_be_bytes(),
-                &[u8::from(self.weak_kdf)],
-                &self.salt,
-            ],
-        )
+        let (m, t, p) = (
+            self.kdf.m_kib.to_be_bytes(),
+            self.kdf.t.to_be_bytes(),
+            self.kdf.p.to_be_bytes(),
+        );
+        let weak = [u8::from(self.weak_kdf)];
+        let split = self.split.map(|s| [s.threshold, s.shares]);
+        let mut fields: Vec<&[u8]> = vec![
+            vault_id,
+            &self.slot_id,
+            self.kind.as_str().as_bytes(),
+            &m,
+            &t,
+            &p,
+            &weak,
+            &self.salt,
+        ];
+        // Only custodians slots have a split: every other slot's AAD (and so the header MAC
+        // of every older vault) is what it was.
+        if let Some(split) = &split {
+            fields.push(split);
+        }
+        aad("tvault keyslot v1", &fields)
     }
 
     fn label_aad(&self, vault_id: &[u8; 16]) -> Vec<u8> {
@@ -462,14 +487,37 @@ impl Keyslot {
         keys: &VaultKeys,
         label: &str,
     ) -> crate::Result<(Self, Key)> {
+        Self::create_split(
+            vault_id,
+            (random_array(), kind, None),
+            kdf,
+            weak_kdf,
+            passphrase,
+            keys,
+            label,
+        )
+    }
+
+    /// [`Keyslot::create_keyed`] with a given slot id and split (a custodians slot, whose id
+    /// its shares name).
+    pub fn create_split(
+        vault_id: &[u8; 16],
+        (slot_id, kind, split): ([u8; 16], SlotKind, Option<Split>),
+        kdf: KdfParams,
+        weak_kdf: bool,
+        passphrase: &Passphrase,
+        keys: &VaultKeys,
+        label: &str,
+    ) -> crate::Result<(Self, Key)> {
         let mut slot = Keyslot {
-            slot_id: random_array(),
+            slot_id,
             kind,
             kdf,
             weak_kdf,
             salt: random_array::<32>().to_vec(),
             wrapped: Vec::new(),
             label: Vec::new(),
+            split,
         };
         let kek = kdf::derive(passphrase, &slot.salt, &slot.kdf)?;
         slot.wrapped = seal(&kek, &slot.wrap_aad(vault_id), keys.vmk.expose_secret());

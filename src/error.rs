@@ -98,6 +98,30 @@ pub enum Error {
     #[error("this is the last way into the vault; removing it would lock everyone out")]
     LastKeyslot,
 
+    /// Custodian shares that cannot be read or combined.
+    #[error("{0}")]
+    Share(crate::crypto::shares::ShareError),
+
+    #[error("these custodian shares belong to another vault ({0})")]
+    SharesOtherVault(String),
+
+    #[error(
+        "these custodian shares belong to a split that was replaced: they no longer open the vault"
+    )]
+    SharesReplaced,
+
+    #[error("this custodian share is sealed: give the custodian's identity with --identity FILE")]
+    ShareSealed,
+
+    #[error("no identity given opens this sealed custodian share")]
+    ShareNotForKey,
+
+    #[error("this vault has no custodians keyslot")]
+    NoCustodians,
+
+    #[error("a split needs 2 <= threshold <= shares <= 255 (got {threshold} of {shares})")]
+    BadSplit { threshold: usize, shares: usize },
+
     #[error("no records match what was asked to export")]
     NothingToExport,
 

@@ -88,9 +88,10 @@ fn a_format_3_vault_opens_for_each_way_in_and_reads_back_exactly() {
     let status: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(status["vault_id"], "80d2df14d0412f2f2e1a9b2d9337c58a");
     // Opening upgrades it in place (format 4 adds the listing digest, format 5 the heads and
-    // a header MAC that covers the log, format 6 the field kit columns; the first unlock
-    // writes them once the tables agree with the log).
-    assert_eq!(status["format_version"], 6);
+    // a header MAC that covers the log, format 6 the field kit columns, format 7 rebuilds the
+    // keyslot table for custodians; the first unlock writes them once the tables agree with
+    // the log).
+    assert_eq!(status["format_version"], 7);
 
     let out = tv
         .cmd()
@@ -286,4 +287,48 @@ fn a_version_2_bundle_verifies_opens_and_imports() {
         .args(["show", "65f0b59cea29412bceddbc9200b2ba6e"])
         .assert()
         .success();
+}
+
+#[test]
+fn a_format_3_vault_takes_a_custodians_split_after_its_upgrade() {
+    let tv = v3_vault();
+    tv.cmd()
+        .args([
+            "custodians",
+            "split",
+            "--threshold",
+            "2",
+            "--shares",
+            "2",
+            "-o",
+        ])
+        .arg(tv.path("shares"))
+        .assert()
+        .success();
+    let new_pass = tv.write(
+        "new-pass",
+        b"a new passphrase from the custodians of format three\n",
+    );
+    tv.bare_cmd()
+        .arg("--vault")
+        .arg(&tv.vault)
+        .args(["recover", "--operator", "fixture-operator"])
+        .arg("--share")
+        .arg(tv.path("shares").join("share-1-of-2.txt"))
+        .arg("--share")
+        .arg(tv.path("shares").join("share-2-of-2.txt"))
+        .arg("--new-passphrase-file")
+        .arg(&new_pass)
+        .assert()
+        .success();
+    let mut cmd = tv.bare_cmd();
+    cmd.arg("--vault")
+        .arg(&tv.vault)
+        .arg("--passphrase-file")
+        .arg(&new_pass)
+        .args(["show", V3_ID])
+        .assert()
+        .success();
+    // The old passphrase no longer opens it.
+    tv.cmd().arg("verify").assert().code(12);
 }

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tvault::crypto::{KdfParams, Keyslot, Passphrase, SlotKind};
+use tvault::crypto::{KdfParams, Keyslot, Passphrase, SlotKind, Split};
 use zeroize::Zeroizing;
 
 fn u32_at(data: &[u8], at: usize) -> u32 {
@@ -28,16 +28,20 @@ fuzz_target!(|data: &[u8]| {
     let third = rest.len() / 3;
     let slot = Keyslot {
         slot_id: [5; 16],
-        kind: if data[0] & 1 == 0 {
-            SlotKind::Passphrase
-        } else {
-            SlotKind::Recovery
+        kind: match data[0] % 3 {
+            0 => SlotKind::Passphrase,
+            1 => SlotKind::Recovery,
+            _ => SlotKind::Custodians,
         },
         kdf,
         weak_kdf: data[1] & 1 == 1,
         salt: rest[..third].to_vec(),
         wrapped: rest[third..2 * third].to_vec(),
         label: rest[2 * third..].to_vec(),
+        split: (data[0] % 3 == 2).then(|| Split {
+            threshold: data[2],
+            shares: data[3],
+        }),
     };
     let passphrase = Passphrase::from_bytes(Zeroizing::new(b"fuzz".to_vec())).unwrap();
     let _ = slot.unlock(&[9; 16], &passphrase);

@@ -537,6 +537,8 @@ fn event_words(e: &audit::Event, this_export: &str) -> String {
         Action::KitLogRestarted => {
             "A new field kit log begun once headquarters held everything".to_owned()
         }
+        Action::CustodiansSplit => "Recovery split among custodians".to_owned(),
+        Action::CustodianSharesUsed => "Vault opened with custodians' shares".to_owned(),
     };
     html(&words)
 }

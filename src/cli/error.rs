@@ -56,6 +56,12 @@ impl CliError {
         self
     }
 
+    /// Prefixes the message with what it is about (`share FILE: …`).
+    pub fn context(mut self, what: impl Into<String>) -> Self {
+        self.message = format!("{}: {}", what.into(), self.message);
+        self
+    }
+
     pub fn with_source(mut self, source: &dyn std::error::Error) -> Self {
         let mut next = Some(source);
         while let Some(e) = next {
@@ -198,6 +204,32 @@ impl From<Error> for CliError {
             Error::LastKeyslot => (
                 Exit::Failure,
                 &["add another operator first with `tvault operator add NAME`"],
+            ),
+            Error::Share(_) | Error::SharesOtherVault(_) | Error::SharesReplaced => (
+                Exit::WrongPassphrase,
+                &["bring together enough shares of the vault's current split; nothing was changed"],
+            ),
+            Error::ShareSealed => (
+                Exit::NoSecretSource,
+                &[
+                    "the custodian who holds it decrypts it with `age -d`, or pass their --identity FILE",
+                ],
+            ),
+            Error::ShareNotForKey => (
+                Exit::WrongPassphrase,
+                &[
+                    "give the identity of the custodian this share was sealed to; nothing was changed",
+                ],
+            ),
+            Error::NoCustodians => (
+                Exit::WrongPassphrase,
+                &["`tvault custodians split` makes one; nothing was changed"],
+            ),
+            Error::BadSplit { .. } => (
+                Exit::Usage,
+                &[
+                    "for example --threshold 3 --shares 5: any 3 of the 5 custodians recover the vault",
+                ],
             ),
             Error::NothingToExport => {
                 (Exit::Failure, &["`tvault list` shows what the vault holds"])

@@ -158,6 +158,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
 fn describe(slot: &tvault::vault::DroppedSlot) -> String {
     if slot.recovery {
         "the recovery code".to_owned()
+    } else if slot.custodians {
+        "the custodians' split (run `tvault custodians split` again afterwards)".to_owned()
     } else {
         escape(&slot.name, false).into_owned()
     }
@@ -173,7 +175,7 @@ fn ask_for_secrets(
 ) -> Result<bool, CliError> {
     tty.say("Keyslots are kept only for secrets given now; press Enter to remove one.\n")?;
     let mut given = false;
-    for slot in &plan.dropped {
+    for slot in plan.dropped.iter().filter(|s| !s.custodians) {
         let answer = if slot.recovery {
             tty.prompt("Recovery code (Enter to remove the recovery keyslot): ")?
         } else {

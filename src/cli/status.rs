@@ -42,11 +42,15 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     );
     for slot in &status.keyslots {
         text.push_str(&format!(
-            "  {:<10} argon2id {} MiB × {} passes × {} lanes{}\n",
+            "  {:<10} argon2id {} MiB × {} passes × {} lanes{}{}\n",
             slot.kind,
             slot.kdf_memory_mib,
             slot.kdf_iterations,
             slot.kdf_parallelism,
+            slot.custodians
+                .as_ref()
+                .map(|c| format!("  ({} of {} shares)", c.threshold, c.shares))
+                .unwrap_or_default(),
             if slot.weak { "  (WEAK)" } else { "" }
         ));
     }

@@ -37,8 +37,8 @@ pub fn header(conn: &Connection) -> Result<([u8; 16], Vec<u8>)> {
 pub fn insert_keyslot(conn: &Connection, slot: &Keyslot) -> Result<()> {
     conn.execute(
         "INSERT INTO keyslot (slot_id, kind, kdf_m_kib, kdf_t, kdf_p, weak_kdf, salt,
-                              wrapped_vmk, label)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                              wrapped_vmk, label, threshold, shares)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             slot.slot_id,
             slot.kind.as_str(),
@@ -48,7 +48,9 @@ pub fn insert_keyslot(conn: &Connection, slot: &Keyslot) -> Result<()> {
             slot.weak_kdf,
             slot.salt,
             slot.wrapped,
-            slot.label
+            slot.label,
+            slot.split.map(|s| s.threshold),
+            slot.split.map(|s| s.shares),
         ],
     )?;
     Ok(())
@@ -83,7 +85,8 @@ pub fn delete_keyslot(conn: &Connection, slot_id: &[u8; 16]) -> Result<()> {
 /// Every keyslot, in slot-id order. A row that does not decode is an integrity failure.
 pub fn keyslots(conn: &Connection) -> Result<Vec<Keyslot>> {
     let mut stmt = conn.prepare(
-        "SELECT slot_id, kind, kdf_m_kib, kdf_t, kdf_p, weak_kdf, salt, wrapped_vmk, label
+        "SELECT slot_id, kind, kdf_m_kib, kdf_t, kdf_p, weak_kdf, salt, wrapped_vmk, label,
+                threshold, shares
          FROM keyslot ORDER BY slot_id",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -97,11 +100,12 @@ pub fn keyslots(conn: &Connection) -> Result<Vec<Keyslot>> {
             r.get::<_, Vec<u8>>(6)?,
             r.get::<_, Vec<u8>>(7)?,
             r.get::<_, Vec<u8>>(8)?,
+            (r.get::<_, Option<u8>>(9)?, r.get::<_, Option<u8>>(10)?),
         ))
     })?;
     let mut slots = Vec::new();
     for row in rows {
-        let (id, kind, m, t, p, weak, salt, wrapped, label) = row?;
+        let (id, kind, m, t, p, weak, salt, wrapped, label, split) = row?;
         let int = |v: i64| u32::try_from(v).map_err(|_| Integrity::KdfOutOfBounds);
         slots.push(Keyslot {
             slot_id: id.as_slice().try_into().map_err(|_| Integrity::NotAVault)?,
@@ -115,6 +119,11 @@ pub fn keyslots(conn: &Connection) -> Result<Vec<Keyslot>> {
             salt,
             wrapped,
             label,
+            split: match split {
+                (Some(threshold), Some(shares)) => Some(Split { threshold, shares }),
+                (None, None) => None,
+                _ => return Err(Integrity::NotAVault.into()),
+            },
         });
     }
     Ok(slots)

@@ -32,6 +32,8 @@ pub struct RekeyPlan {
 pub struct DroppedSlot {
     pub name: String,
     pub recovery: bool,
+    /// The custodians keyslot: no secret here rewraps it, so a rekey always drops it.
+    pub custodians: bool,
 }
 
 /// What a rekey did.
@@ -305,6 +307,7 @@ impl Vault {
                 Ok(DroppedSlot {
                     name: label(slot)?,
                     recovery: slot.kind == SlotKind::Recovery,
+                    custodians: slot.kind == SlotKind::Custodians,
                 })
             })
             .collect::<Result<_>>()?;

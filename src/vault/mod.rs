@@ -20,6 +20,7 @@ use crate::error::{Error, Integrity, Result};
 use crate::store::{self, Store};
 
 mod backup;
+mod custodians;
 mod custody;
 mod derive;
 mod export;
@@ -46,6 +47,7 @@ mod tests;
 mod verify;
 
 pub use backup::BackupSummary;
+pub use custodians::{CUSTODIANS_LABEL, SplitSummary, read_share};
 pub use derive::{
     Derivation, DerivedSummary, MASK, MaskHit, REDACT_METHOD, RedactRequest, default_name,
     plain_name,
@@ -140,6 +142,16 @@ pub struct SlotStatus {
     pub weak: bool,
     /// Created with `--allow-weak-kdf`.
     pub weak_allowed: bool,
+    /// A custodians keyslot: how many of how many shares open it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custodians: Option<SplitStatus>,
+}
+
+/// K of N, as `status` shows a custodians keyslot.
+#[derive(Debug, Serialize)]
+pub struct SplitStatus {
+    pub threshold: u8,
+    pub shares: u8,
 }
 
 /// The signing key's public half as an OpenSSH line, and its SHA-256 fingerprint.
@@ -634,6 +646,10 @@ impl Vault {
                 kdf_parallelism: s.kdf.p,
                 weak: s.kdf.is_weak(),
                 weak_allowed: s.weak_kdf,
+                custodians: s.split.map(|s| SplitStatus {
+                    threshold: s.threshold,
+                    shares: s.shares,
+                }),
             })
             .collect();
         let ssh = key.map(|k| ssh_public_key(&vault_id, &k));
