@@ -92,6 +92,11 @@ fn every_command_leaves_exactly_its_expected_events() {
     let (bundle, export_pass, opened) = (p("bundle.tar"), p("export-pass"), p("opened"));
     std::fs::write(&export_pass, "an export passphrase for this test\n").unwrap();
     let backup = p("backup.tvault");
+    let (shares, share_1, share_2) = (
+        p("shares"),
+        p("shares/share-1-of-2.txt"),
+        p("shares/share-2-of-2.txt"),
+    );
     let new_pass = p("new-pass");
     std::fs::write(
         &new_pass,
@@ -208,6 +213,31 @@ fn every_command_leaves_exactly_its_expected_events() {
                 &new_pass,
             ],
             vec![RecoveryCodeUsed, PassphraseChanged],
+        ),
+        (
+            vec![
+                "custodians",
+                "split",
+                "--threshold",
+                "2",
+                "--shares",
+                "2",
+                "-o",
+                &shares,
+            ],
+            vec![CustodiansSplit],
+        ),
+        (
+            vec![
+                "recover",
+                "--share",
+                &share_1,
+                "--share",
+                &share_2,
+                "--new-passphrase-file",
+                &new_pass,
+            ],
+            vec![CustodianSharesUsed, PassphraseChanged],
         ),
         (vec!["status"], vec![]),
         (vec!["status", "--paths"], vec![]),
@@ -327,7 +357,9 @@ fn every_command_leaves_exactly_its_expected_events() {
     let mut planned: std::collections::BTreeSet<String> = plan
         .iter()
         .map(|(args, _)| match args[0] {
-            "audit" | "operator" | "passphrase" | "kit" => format!("{} {}", args[0], args[1]),
+            "audit" | "operator" | "passphrase" | "kit" | "custodians" => {
+                format!("{} {}", args[0], args[1])
+            }
             other => other.to_owned(),
         })
         .collect();
