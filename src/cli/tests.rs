@@ -176,6 +176,7 @@ fn every_command_leaves_exactly_its_expected_events() {
             vec![OperatorAdded],
         ),
         (vec!["operator", "list"], vec![OperatorsListed]),
+        (vec!["operator", "key", "second"], vec![OperatorsListed]),
         (vec!["operator", "remove", "second"], vec![OperatorRemoved]),
         (
             vec!["passphrase", "change", "--new-passphrase-file", &new_pass],
