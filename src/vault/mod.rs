@@ -317,6 +317,7 @@ impl Vault {
         )?;
         let operator_signing = SigningKey::generate(&mut rand::rngs::OsRng);
         slot.set_operator_key(&vault_id, &kek, &operator_signing);
+        let operator_key = hex::encode(operator_signing.verifying_key().as_bytes());
         let mut slots = vec![slot.clone()];
         if let Some(code) = options.recovery {
             slots.push(Keyslot::create(
@@ -359,7 +360,7 @@ impl Vault {
                     "kdf": { "memory_mib": options.kdf.memory_mib(), "iterations": options.kdf.t,
                              "parallelism": options.kdf.p },
                     "recovery_code": options.recovery.is_some(),
-                    "operator_key": hex::encode(slot.operator_key.as_ref().map(|k| k.public).unwrap_or_default()),
+                    "operator_key": operator_key,
                 })),
                 Draft::new(Action::SigningKeyCreated).detail(serde_json::json!({
                     "fingerprint": s.fingerprint(),
