@@ -308,6 +308,9 @@ pub enum Action {
     CustodiansSplit,
     /// The vault was unlocked with custodian shares (their indexes are in `detail`).
     CustodianSharesUsed,
+    /// An operator of a vault made before personal keys got theirs, at their first unlock
+    /// since (`detail.operator_key`).
+    OperatorKeyCreated,
 }
 
 impl Action {
@@ -353,6 +356,7 @@ impl Action {
             Action::RecordDerived => "record-derived",
             Action::CustodiansSplit => "custodians-split",
             Action::CustodianSharesUsed => "custodian-shares-used",
+            Action::OperatorKeyCreated => "operator-key-created",
         }
     }
 }
@@ -388,6 +392,19 @@ pub struct Event {
     pub detail: Option<serde_json::Value>,
     /// 128 random bits, so a leaf hash cannot be confirmed by guessing the event.
     pub salt: String,
+    /// The signature of the operator who caused the event, with their personal key (absent
+    /// for the recovery code, custodians, and events before the operator had a key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_sig: Option<OperatorSignature>,
+}
+
+/// An operator's Ed25519 signature over an event (see [`Event::operator_message`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorSignature {
+    /// The operator's public key, 32 bytes in hex.
+    pub key: String,
+    /// 64 bytes in hex.
+    pub sig: String,
 }
 
 impl Event {
@@ -395,6 +412,103 @@ impl Event {
     pub fn leaf(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("events serialise")
     }
+
+    /// What an operator signs: the vault id and the event's JSON without its signature,
+    /// under a context string of its own.
+    pub fn operator_message(&self, vault_id: &[u8; 16]) -> Vec<u8> {
+        let mut unsigned = self.clone();
+        unsigned.operator_sig = None;
+        crate::crypto::aad("tvault operator event v1", &[vault_id, &unsigned.leaf()])
+    }
+
+    /// Signs the event with the operator's personal key.
+    pub fn sign_operator(&mut self, vault_id: &[u8; 16], key: &ed25519_dalek::SigningKey) {
+        use ed25519_dalek::Signer;
+        self.operator_sig = None;
+        let sig = key.sign(&self.operator_message(vault_id));
+        self.operator_sig = Some(OperatorSignature {
+            key: hex::encode(key.verifying_key().as_bytes()),
+            sig: hex::encode(sig.to_bytes()),
+        });
+    }
+
+    /// The public key whose signature the event carries, if that signature is valid.
+    pub fn operator_signer(&self, vault_id: &[u8; 16]) -> Option<[u8; 32]> {
+        let signed = self.operator_sig.as_ref()?;
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(&signed.key, &mut key).ok()?;
+        let mut sig = [0u8; 64];
+        hex::decode_to_slice(&signed.sig, &mut sig).ok()?;
+        let public = ed25519_dalek::VerifyingKey::from_bytes(&key).ok()?;
+        public
+            .verify_strict(
+                &self.operator_message(vault_id),
+                &ed25519_dalek::Signature::from_bytes(&sig),
+            )
+            .ok()?;
+        Some(key)
+    }
+
+    /// The personal key this event gives an operator, if any, and whose: `detail.operator_key`
+    /// for `detail.operator` (or the event's own operator).
+    pub fn registers_operator_key(&self) -> Option<(String, [u8; 32])> {
+        let detail = self.detail.as_ref()?;
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(detail.get("operator_key")?.as_str()?, &mut key).ok()?;
+        let whose = detail
+            .get("operator")
+            .and_then(|o| o.as_str())
+            .unwrap_or(&self.operator);
+        Some((whose.to_owned(), key))
+    }
+}
+
+/// Checks that every event an operator caused, from the event that gave them a personal key
+/// on, carries a valid signature by a key the log gave that operator. Returns one line per
+/// failure.
+pub fn operator_signature_failures(vault_id: &[u8; 16], events: &[Event]) -> Vec<String> {
+    let mut keys: std::collections::BTreeMap<String, Vec<[u8; 32]>> = Default::default();
+    let mut failures = Vec::new();
+    for e in events {
+        let registered = e.registers_operator_key();
+        // A key given to the event's own operator counts for the event that gives it.
+        if let Some((whose, key)) = &registered
+            && *whose == e.operator
+        {
+            keys.entry(whose.clone()).or_default().push(*key);
+        }
+        let signer = e.operator_signer(vault_id);
+        match (keys.get(&e.operator), signer) {
+            (Some(theirs), Some(key)) if theirs.contains(&key) => {}
+            (Some(_), Some(_)) => failures.push(format!(
+                "event {} ({}) is signed by a key that is not its operator's",
+                e.seq,
+                e.action.as_str()
+            )),
+            (Some(_), None) => failures.push(format!(
+                "event {} ({}) does not carry its operator's valid signature",
+                e.seq,
+                e.action.as_str()
+            )),
+            (None, Some(_)) => failures.push(format!(
+                "event {} ({}) is signed, but its operator has no key in the log",
+                e.seq,
+                e.action.as_str()
+            )),
+            (None, None) if e.operator_sig.is_some() => failures.push(format!(
+                "event {} ({}) carries a signature that does not verify",
+                e.seq,
+                e.action.as_str()
+            )),
+            (None, None) => {}
+        }
+        if let Some((whose, key)) = registered
+            && whose != e.operator
+        {
+            keys.entry(whose).or_default().push(key);
+        }
+    }
+    failures
 }
 
 #[cfg(test)]
@@ -432,6 +546,56 @@ mod tests {
         "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
         "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
     ];
+
+    #[test]
+    fn each_operators_events_must_carry_their_own_signature() {
+        let vault_id = [3u8; 16];
+        let ana = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+        let ben = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
+        let event = |seq: u64, operator: &str, detail: Option<serde_json::Value>| Event {
+            seq,
+            time: "2026-01-01T00:00:00Z".into(),
+            operator: operator.into(),
+            action: Action::RecordsListed,
+            record: None,
+            version: None,
+            parts: Vec::new(),
+            detail,
+            salt: "00".into(),
+            operator_sig: None,
+        };
+        let hexkey = |k: &ed25519_dalek::SigningKey| hex::encode(k.verifying_key().as_bytes());
+        let mut log = vec![
+            event(0, "ana", None),
+            event(
+                1,
+                "ana",
+                Some(serde_json::json!({ "operator_key": hexkey(&ana) })),
+            ),
+            event(
+                2,
+                "ana",
+                Some(serde_json::json!({ "operator": "ben", "operator_key": hexkey(&ben) })),
+            ),
+            event(3, "ben", None),
+        ];
+        log[1].sign_operator(&vault_id, &ana);
+        log[2].sign_operator(&vault_id, &ana);
+        log[3].sign_operator(&vault_id, &ben);
+        assert!(operator_signature_failures(&vault_id, &log).is_empty());
+        // Ben's event signed by Ana, an unsigned event after Ana's key, an edited event.
+        let mut forged = log.clone();
+        forged[3].sign_operator(&vault_id, &ana);
+        assert_eq!(operator_signature_failures(&vault_id, &forged).len(), 1);
+        let mut unsigned = log.clone();
+        unsigned[2].operator_sig = None;
+        assert_eq!(operator_signature_failures(&vault_id, &unsigned).len(), 1);
+        let mut edited = log.clone();
+        edited[3].time = "2026-01-02T00:00:00Z".into();
+        assert_eq!(operator_signature_failures(&vault_id, &edited).len(), 1);
+        // Another vault's id: nothing verifies.
+        assert_eq!(operator_signature_failures(&[4; 16], &log).len(), 3);
+    }
 
     #[test]
     fn roots_match_the_published_vectors() {

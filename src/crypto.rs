@@ -430,6 +430,18 @@ pub struct Keyslot {
     pub label: Vec<u8>,
     /// A custodians slot's K and N (`None` for every other kind).
     pub split: Option<Split>,
+    /// The operator's personal signing key (format 8): `None` until the operator's first
+    /// unlock on a vault made before, and for recovery and custodians slots.
+    pub operator_key: Option<OperatorKey>,
+}
+
+/// An operator's personal Ed25519 key as a keyslot stores it: the public half, and the
+/// secret sealed under a key derived from the operator's own passphrase (never the master
+/// key), so no other operator can use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorKey {
+    pub public: [u8; 32],
+    pub sealed: Vec<u8>,
 }
 
 impl Keyslot {
@@ -518,6 +530,7 @@ impl Keyslot {
             wrapped: Vec::new(),
             label: Vec::new(),
             split,
+            operator_key: None,
         };
         let kek = kdf::derive(passphrase, &slot.salt, &slot.kdf)?;
         slot.wrapped = seal(&kek, &slot.wrap_aad(vault_id), keys.vmk.expose_secret());
@@ -553,6 +566,58 @@ impl Keyslot {
         slot.wrapped = seal(kek, &slot.wrap_aad(vault_id), keys.vmk.expose_secret());
         slot.label = seal_padded(&keys.meta, &slot.label_aad(vault_id), label.as_bytes());
         slot
+    }
+
+    fn operator_key_aad(&self, vault_id: &[u8; 16], public: &[u8; 32]) -> Vec<u8> {
+        aad("tvault operator key v1", &[vault_id, &self.slot_id, public])
+    }
+
+    /// The key that seals the operator's signing key: HKDF-SHA256 of the key the slot's
+    /// passphrase derived, so only that passphrase opens it.
+    fn operator_sealing_key(kek: &Key) -> Key {
+        let hk = hkdf::Hkdf::<Sha256>::new(None, kek.expose_secret());
+        Key::from_fn(|k| {
+            hk.expand(b"tvault operator signing key v1", k)
+                .expect("32 bytes is a valid HKDF-SHA256 length")
+        })
+    }
+
+    /// Seals `signing` into this slot as its operator's personal key, under `kek` (the key
+    /// this slot's passphrase derived).
+    pub fn set_operator_key(
+        &mut self,
+        vault_id: &[u8; 16],
+        kek: &Key,
+        signing: &ed25519_dalek::SigningKey,
+    ) {
+        let public = signing.verifying_key().to_bytes();
+        let secret = Zeroizing::new(signing.to_bytes());
+        let sealed = seal(
+            &Self::operator_sealing_key(kek),
+            &self.operator_key_aad(vault_id, &public),
+            secret.as_ref(),
+        );
+        self.operator_key = Some(OperatorKey { public, sealed });
+    }
+
+    /// Opens the operator's personal key with `kek`. `None` when the slot has none, or it
+    /// does not open under this key and place (then the slot was tampered with).
+    pub fn operator_key(
+        &self,
+        vault_id: &[u8; 16],
+        kek: &Key,
+    ) -> Option<Option<ed25519_dalek::SigningKey>> {
+        let Some(stored) = &self.operator_key else {
+            return Some(None);
+        };
+        let secret = open(
+            &Self::operator_sealing_key(kek),
+            &self.operator_key_aad(vault_id, &stored.public),
+            &stored.sealed,
+        )?;
+        let bytes: [u8; 32] = secret.as_slice().try_into().ok()?;
+        let signing = ed25519_dalek::SigningKey::from_bytes(&bytes);
+        (signing.verifying_key().to_bytes() == stored.public).then_some(Some(signing))
     }
 
     /// The operator's name, once the vault is unlocked.
@@ -624,6 +689,55 @@ mod tests {
         }
         let empty: [u8; 32] = Sha256::digest(b"").into();
         assert_eq!(ParallelSha256::new().finish(), empty);
+    }
+
+    #[test]
+    fn an_operator_key_opens_only_with_its_own_slots_passphrase() {
+        let vault_id = random_array();
+        let keys = VaultKeys::derive(Key::random(), &vault_id);
+        let kdf = KdfParams {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+        };
+        let make = |p: &str| {
+            Keyslot::create_keyed(
+                &vault_id,
+                SlotKind::Passphrase,
+                kdf,
+                true,
+                &pass(p),
+                &keys,
+                p,
+            )
+            .unwrap()
+        };
+        let (mut a, kek_a) = make("ana's passphrase");
+        let (mut b, kek_b) = make("ben's passphrase");
+        assert!(matches!(a.operator_key(&vault_id, &kek_a), Some(None)));
+        let key_a = ed25519_dalek::SigningKey::from_bytes(&random_array());
+        let key_b = ed25519_dalek::SigningKey::from_bytes(&random_array());
+        a.set_operator_key(&vault_id, &kek_a, &key_a);
+        b.set_operator_key(&vault_id, &kek_b, &key_b);
+        let opened = a.operator_key(&vault_id, &kek_a).unwrap().unwrap();
+        assert_eq!(opened.to_bytes(), key_a.to_bytes());
+        // Ben's passphrase key does not open Ana's, nor does the master key's family.
+        assert!(a.operator_key(&vault_id, &kek_b).is_none());
+        assert!(a.operator_key(&vault_id, &keys.meta).is_none());
+        // Ben's sealed key moved into Ana's slot opens for neither.
+        let mut swapped = a.clone();
+        swapped.operator_key = b.operator_key.clone();
+        assert!(swapped.operator_key(&vault_id, &kek_a).is_none());
+        assert!(swapped.operator_key(&vault_id, &kek_b).is_none());
+        // The header MAC covers the key.
+        let mac = header_mac(&keys, &vault_id, &[a.clone(), b.clone()], None);
+        assert!(!verify_header_mac(
+            &keys,
+            &vault_id,
+            &[swapped, b],
+            None,
+            &mac
+        ));
     }
 
     #[test]

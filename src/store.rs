@@ -32,7 +32,7 @@ use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use crate::crypto::{KdfParams, Keyslot, SlotKind, Split};
+use crate::crypto::{KdfParams, Keyslot, OperatorKey, SlotKind, Split};
 use crate::error::{Error, Integrity, IoResultExt, Result};
 use crate::record::{RecordId, RecordIdPrefix};
 
@@ -58,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_heads.sql"),
     include_str!("../migrations/0006_kits.sql"),
     include_str!("../migrations/0007_custodians.sql"),
+    include_str!("../migrations/0008_operator_keys.sql"),
 ];
 
 /// The vault format this build writes and the newest it reads.

@@ -358,3 +358,34 @@ fn shares_sealed_to_custodians_open_with_stock_age() {
         .code(12)
         .stderr(predicate::str::contains("share-2-of-3.age"));
 }
+
+#[test]
+fn a_rekey_drops_the_custodians_keyslot_and_keeps_the_operators_key() {
+    let tv = TestVault::new();
+    split(&tv, "2", "2", "shares", &[]).success();
+    let key = |tv: &TestVault| {
+        let out = tv
+            .cmd()
+            .args(["operator", "key", "operator"])
+            .assert()
+            .success();
+        String::from_utf8(out.get_output().stdout.clone()).unwrap()
+    };
+    let before = key(&tv);
+    let out = tv
+        .cmd()
+        .args(["--json", "rekey", "--yes"])
+        .assert()
+        .success();
+    let summary: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(summary["dropped"], serde_json::json!(["custodians"]));
+    assert_eq!(key(&tv), before);
+    recover(
+        &tv,
+        &[share(&tv, "shares", 1, 2), share(&tv, "shares", 2, 2)],
+        &tv.pass_file,
+    )
+    .code(12)
+    .stderr(predicate::str::contains("no custodians keyslot"));
+    tv.cmd().arg("verify").assert().success();
+}

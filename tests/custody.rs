@@ -593,6 +593,8 @@ fn a_format_1_vault_gets_a_log_only_through_restart_log_and_says_what_is_lost() 
     assert_eq!(
         actions(&events),
         [
+            // The operator's personal key, at their first unlock of an older vault.
+            "operator-key-created",
             "signing-key-created",
             "log-restarted",
             "record-inventoried",
@@ -600,8 +602,8 @@ fn a_format_1_vault_gets_a_log_only_through_restart_log_and_says_what_is_lost() 
             "log-read"
         ]
     );
-    assert_eq!(events[1]["detail"]["reason"], "upgrading a format 1 vault");
-    assert_eq!(events[2]["record"], "a825217bda019d61e8fb362b9e38726f");
+    assert_eq!(events[2]["detail"]["reason"], "upgrading a format 1 vault");
+    assert_eq!(events[3]["record"], "a825217bda019d61e8fb362b9e38726f");
     // Once started, there is nothing to restart.
     tv.cmd()
         .args(["audit", "restart-log", "--reason", "again"])

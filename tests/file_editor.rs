@@ -242,7 +242,8 @@ fn the_header_of_an_older_release_cannot_be_used_to_restart_the_log() {
     conn.execute_batch(
         "UPDATE vault SET header_mac = (SELECT header_mac FROM old.vault),
                           signing_public = NULL, signing_secret = NULL;
-         DELETE FROM event; DELETE FROM checkpoint; DELETE FROM head;",
+         DELETE FROM event; DELETE FROM checkpoint; DELETE FROM head;
+         UPDATE keyslot SET operator_public = NULL, operator_secret = NULL;",
     )
     .unwrap();
     conn.execute("DETACH DATABASE old", []).unwrap();

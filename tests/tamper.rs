@@ -203,7 +203,9 @@ fn an_added_keyslot_is_caught_by_the_header_mac() {
     // no longer matches its MAC.
     tv.conn()
         .execute(
-            "INSERT INTO keyslot SELECT randomblob(16), kind, kdf_m_kib, kdf_t, kdf_p, weak_kdf,
+            "INSERT INTO keyslot (slot_id, kind, kdf_m_kib, kdf_t, kdf_p, weak_kdf, salt,
+                                  wrapped_vmk, label)
+             SELECT randomblob(16), kind, kdf_m_kib, kdf_t, kdf_p, weak_kdf,
              salt, wrapped_vmk, label FROM keyslot",
             [],
         )

@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
             threshold: data[2],
             shares: data[3],
         }),
+        operator_key: None,
     };
     let passphrase = Passphrase::from_bytes(Zeroizing::new(b"fuzz".to_vec())).unwrap();
     let _ = slot.unlock(&[9; 16], &passphrase);

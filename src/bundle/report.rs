@@ -539,6 +539,7 @@ fn event_words(e: &audit::Event, this_export: &str) -> String {
         }
         Action::CustodiansSplit => "Recovery split among custodians".to_owned(),
         Action::CustodianSharesUsed => "Vault opened with custodians' shares".to_owned(),
+        Action::OperatorKeyCreated => "An operator's personal signing key made".to_owned(),
     };
     html(&words)
 }

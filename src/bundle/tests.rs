@@ -31,6 +31,7 @@ fn intent_leaf(export_id: &str) -> Vec<u8> {
         parts: Vec::new(),
         detail: Some(serde_json::json!({ "export_id": export_id })),
         salt: "00".into(),
+        operator_sig: None,
     }
     .leaf()
 }

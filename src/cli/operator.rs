@@ -19,8 +19,13 @@ pub enum OperatorCommand {
         #[command(flatten)]
         new: NewPassphrase,
     },
-    /// List the operators
+    /// List the operators, with each one's personal signing key
     List,
+    /// Print an operator's personal signing key (an OpenSSH public key line), to publish
+    ///
+    /// Every event the operator causes carries their signature with this key; `tvault verify`
+    /// checks them. Only the operator's own passphrase opens the secret half.
+    Key { name: String },
     /// Remove an operator's keyslot (never the last way in)
     Remove { name: String },
 }
@@ -124,8 +129,37 @@ pub fn run_operator(ctx: &Context, command: OperatorCommand) -> Result<(), CliEr
                     o.kdf_iterations,
                     if o.weak { "  (WEAK)" } else { "" }
                 );
+                match (&o.key, &o.key_fingerprint) {
+                    (Some(key), Some(fp)) => text += &format!("    key: {key}\n    {fp}\n"),
+                    _ if o.kind == "passphrase" => {
+                        text += "    key: none yet (made at their next unlock)\n"
+                    }
+                    _ => {}
+                }
             }
             print(&text)
+        }
+        OperatorCommand::Key { name } => {
+            let mut vault = ctx.unlock()?;
+            let operators = vault.operators()?;
+            let o = operators
+                .iter()
+                .find(|o| o.name == name)
+                .ok_or_else(|| tvault::Error::OperatorNotFound(name.clone()))?;
+            let (Some(key), Some(fp)) = (&o.key, &o.key_fingerprint) else {
+                return Err(CliError::new(
+                    Exit::Failure,
+                    "this operator has no personal key yet: it is made at their next unlock",
+                ));
+            };
+            if ctx.json {
+                return print_json(&serde_json::json!({
+                    "operator": o.name,
+                    "key": key,
+                    "fingerprint": fp,
+                }));
+            }
+            print(&format!("{key}\n"))
         }
         OperatorCommand::Remove { name } => {
             let mut vault = ctx.unlock()?;

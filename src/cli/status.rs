@@ -53,6 +53,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                 .unwrap_or_default(),
             if slot.weak { "  (WEAK)" } else { "" }
         ));
+        if let (Some(key), Some(fp)) = (&slot.operator_key, &slot.operator_key_fingerprint) {
+            text.push_str(&format!(
+                "             operator key: {key}\n             {fp}\n"
+            ));
+        }
     }
     match (&status.signing_key, &status.signing_key_fingerprint) {
         (Some(key), Some(fp)) => {

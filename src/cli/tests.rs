@@ -93,6 +93,11 @@ fn every_command_leaves_exactly_its_expected_events() {
     std::fs::write(&export_pass, "an export passphrase for this test\n").unwrap();
     let backup = p("backup.tvault");
     let derived_out = p("derived.txt");
+    let (shares, share_1, share_2) = (
+        p("shares"),
+        p("shares/share-1-of-2.txt"),
+        p("shares/share-2-of-2.txt"),
+    );
     let new_pass = p("new-pass");
     std::fs::write(
         &new_pass,
@@ -212,6 +217,7 @@ fn every_command_leaves_exactly_its_expected_events() {
             vec![OperatorAdded],
         ),
         (vec!["operator", "list"], vec![OperatorsListed]),
+        (vec!["operator", "key", "second"], vec![OperatorsListed]),
         (vec!["operator", "remove", "second"], vec![OperatorRemoved]),
         (
             vec!["passphrase", "change", "--new-passphrase-file", &new_pass],
@@ -255,6 +261,31 @@ fn every_command_leaves_exactly_its_expected_events() {
                 &new_pass,
             ],
             vec![RecoveryCodeUsed, PassphraseChanged],
+        ),
+        (
+            vec![
+                "custodians",
+                "split",
+                "--threshold",
+                "2",
+                "--shares",
+                "2",
+                "-o",
+                &shares,
+            ],
+            vec![CustodiansSplit],
+        ),
+        (
+            vec![
+                "recover",
+                "--share",
+                &share_1,
+                "--share",
+                &share_2,
+                "--new-passphrase-file",
+                &new_pass,
+            ],
+            vec![CustodianSharesUsed, PassphraseChanged],
         ),
         (vec!["status"], vec![]),
         (vec!["status", "--paths"], vec![]),
@@ -374,7 +405,9 @@ fn every_command_leaves_exactly_its_expected_events() {
     let mut planned: std::collections::BTreeSet<String> = plan
         .iter()
         .map(|(args, _)| match args[0] {
-            "audit" | "operator" | "passphrase" | "kit" => format!("{} {}", args[0], args[1]),
+            "audit" | "operator" | "passphrase" | "kit" | "custodians" => {
+                format!("{} {}", args[0], args[1])
+            }
             other => other.to_owned(),
         })
         .collect();

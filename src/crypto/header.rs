@@ -46,6 +46,11 @@ pub fn header_mac(
     for s in sorted {
         mac.update(&s.wrap_aad(vault_id));
         mac.update(&aad("slot", &[&s.wrapped, &s.label]));
+        // Covered only when present, so the MAC of a vault without personal keys is what
+        // it was.
+        if let Some(k) = &s.operator_key {
+            mac.update(&aad("operator key", &[&k.public, &k.sealed]));
+        }
     }
     if let Some(state) = state {
         mac.update(&aad(

@@ -37,8 +37,9 @@ pub fn header(conn: &Connection) -> Result<([u8; 16], Vec<u8>)> {
 pub fn insert_keyslot(conn: &Connection, slot: &Keyslot) -> Result<()> {
     conn.execute(
         "INSERT INTO keyslot (slot_id, kind, kdf_m_kib, kdf_t, kdf_p, weak_kdf, salt,
-                              wrapped_vmk, label, threshold, shares)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                              wrapped_vmk, label, threshold, shares, operator_public,
+                              operator_secret)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             slot.slot_id,
             slot.kind.as_str(),
@@ -51,6 +52,8 @@ pub fn insert_keyslot(conn: &Connection, slot: &Keyslot) -> Result<()> {
             slot.label,
             slot.split.map(|s| s.threshold),
             slot.split.map(|s| s.shares),
+            slot.operator_key.as_ref().map(|k| k.public),
+            slot.operator_key.as_ref().map(|k| k.sealed.clone()),
         ],
     )?;
     Ok(())
@@ -61,7 +64,9 @@ pub fn scramble_keys(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "UPDATE keyslot SET salt = randomblob(length(salt)),
                             wrapped_vmk = randomblob(length(wrapped_vmk)),
-                            label = randomblob(length(label));
+                            label = randomblob(length(label)),
+                            operator_secret = CASE WHEN operator_secret IS NULL THEN NULL
+                                              ELSE randomblob(length(operator_secret)) END;
          UPDATE vault SET header_mac = randomblob(length(header_mac)),
                           signing_secret = randomblob(coalesce(length(signing_secret), 0));",
     )?;
@@ -77,6 +82,16 @@ pub fn replace_keyslots(conn: &Connection, slots: &[Keyslot]) -> Result<()> {
     Ok(())
 }
 
+/// Gives a keyslot its operator's personal key (at that operator's first unlock of a vault
+/// made before format 8).
+pub fn set_operator_key(conn: &Connection, slot_id: &[u8; 16], key: &OperatorKey) -> Result<()> {
+    conn.execute(
+        "UPDATE keyslot SET operator_public = ?2, operator_secret = ?3 WHERE slot_id = ?1",
+        params![slot_id, key.public, key.sealed],
+    )?;
+    Ok(())
+}
+
 pub fn delete_keyslot(conn: &Connection, slot_id: &[u8; 16]) -> Result<()> {
     conn.execute("DELETE FROM keyslot WHERE slot_id = ?1", [slot_id])?;
     Ok(())
@@ -86,7 +101,7 @@ pub fn delete_keyslot(conn: &Connection, slot_id: &[u8; 16]) -> Result<()> {
 pub fn keyslots(conn: &Connection) -> Result<Vec<Keyslot>> {
     let mut stmt = conn.prepare(
         "SELECT slot_id, kind, kdf_m_kib, kdf_t, kdf_p, weak_kdf, salt, wrapped_vmk, label,
-                threshold, shares
+                threshold, shares, operator_public, operator_secret
          FROM keyslot ORDER BY slot_id",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -101,11 +116,15 @@ pub fn keyslots(conn: &Connection) -> Result<Vec<Keyslot>> {
             r.get::<_, Vec<u8>>(7)?,
             r.get::<_, Vec<u8>>(8)?,
             (r.get::<_, Option<u8>>(9)?, r.get::<_, Option<u8>>(10)?),
+            (
+                r.get::<_, Option<Vec<u8>>>(11)?,
+                r.get::<_, Option<Vec<u8>>>(12)?,
+            ),
         ))
     })?;
     let mut slots = Vec::new();
     for row in rows {
-        let (id, kind, m, t, p, weak, salt, wrapped, label, split) = row?;
+        let (id, kind, m, t, p, weak, salt, wrapped, label, split, operator) = row?;
         let int = |v: i64| u32::try_from(v).map_err(|_| Integrity::KdfOutOfBounds);
         slots.push(Keyslot {
             slot_id: id.as_slice().try_into().map_err(|_| Integrity::NotAVault)?,
@@ -123,6 +142,17 @@ pub fn keyslots(conn: &Connection) -> Result<Vec<Keyslot>> {
                 (Some(threshold), Some(shares)) => Some(Split { threshold, shares }),
                 (None, None) => None,
                 _ => return Err(Integrity::NotAVault.into()),
+            },
+            operator_key: match operator {
+                (Some(public), Some(sealed)) => Some(OperatorKey {
+                    public: public
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| Integrity::HeaderMac)?,
+                    sealed,
+                }),
+                (None, None) => None,
+                _ => return Err(Integrity::HeaderMac.into()),
             },
         });
     }

@@ -61,6 +61,11 @@ pub struct Operator {
     pub weak: bool,
     /// The operator whose passphrase unlocked the vault now.
     pub current: bool,
+    /// Their personal signing key as an OpenSSH line, and its fingerprint: `None` for the
+    /// recovery and custodians slots, and for an operator of an older vault who has not
+    /// unlocked since.
+    pub key: Option<String>,
+    pub key_fingerprint: Option<String>,
 }
 
 impl Vault {
@@ -71,6 +76,10 @@ impl Vault {
         slots
             .iter()
             .map(|slot| {
+                let key = slot
+                    .operator_key
+                    .as_ref()
+                    .map(|k| super::session::operator_ssh_key(&k.public));
                 Ok(Operator {
                     name: slot
                         .label(&self.s.vault_id, &self.s.keys)
@@ -80,6 +89,8 @@ impl Vault {
                     kdf_iterations: slot.kdf.t,
                     weak: slot.kdf.is_weak(),
                     current: slot.slot_id == self.s.slot_id,
+                    key_fingerprint: key.as_ref().map(|(_, f)| f.clone()),
+                    key: key.map(|(line, _)| line),
                 })
             })
             .collect()
@@ -99,7 +110,7 @@ impl Vault {
             .iter()
             .find(|s| s.slot_id == self.s.slot_id)
             .ok_or(Integrity::HeaderMac)?;
-        let slot = Keyslot::create(
+        let (mut slot, kek) = Keyslot::create_keyed(
             &self.s.vault_id,
             SlotKind::Passphrase,
             mine.kdf,
@@ -108,12 +119,18 @@ impl Vault {
             &self.s.keys,
             name,
         )?;
+        // Their own key, sealed under their own passphrase: this session cannot use it.
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        slot.set_operator_key(&self.s.vault_id, &kek, &key);
         let tx = self.store.write()?;
         store::insert_keyslot(&tx, &slot)?;
         self.s.update_header_mac(&tx)?;
         let cp = self.s.append(
             &tx,
-            vec![Draft::new(Action::OperatorAdded).detail(serde_json::json!({ "operator": name }))],
+            vec![Draft::new(Action::OperatorAdded).detail(serde_json::json!({
+                "operator": name,
+                "operator_key": hex::encode(key.verifying_key().as_bytes()),
+            }))],
         )?;
         tx.commit()?;
         self.s.write_anchor(&cp)
@@ -169,7 +186,7 @@ impl Vault {
             None if named.len() == 1 => named.into_iter().next().expect("one operator"),
             None => return Err(Error::OperatorNeeded),
         };
-        let slot = Keyslot::create(
+        let (mut slot, kek) = Keyslot::create_keyed(
             &self.s.vault_id,
             SlotKind::Passphrase,
             old.kdf,
@@ -178,6 +195,9 @@ impl Vault {
             &self.s.keys,
             &name,
         )?;
+        // The old personal key is sealed under the lost passphrase: a new one, logged.
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        slot.set_operator_key(&self.s.vault_id, &kek, &key);
         let tx = self.store.write()?;
         store::delete_keyslot(&tx, &old.slot_id)?;
         store::insert_keyslot(&tx, &slot)?;
@@ -185,8 +205,10 @@ impl Vault {
         let cp = self.s.append(
             &tx,
             vec![
-                Draft::new(Action::PassphraseChanged)
-                    .detail(serde_json::json!({ "operator": name })),
+                Draft::new(Action::PassphraseChanged).detail(serde_json::json!({
+                    "operator": name,
+                    "operator_key": hex::encode(key.verifying_key().as_bytes()),
+                })),
             ],
         )?;
         tx.commit()?;
@@ -226,7 +248,7 @@ impl Vault {
             .iter()
             .find(|s| s.slot_id == self.s.slot_id)
             .ok_or(Integrity::HeaderMac)?;
-        let (slot, kek) = Keyslot::create_keyed(
+        let (mut slot, kek) = Keyslot::create_keyed(
             &self.s.vault_id,
             mine.kind,
             mine.kdf,
@@ -235,6 +257,10 @@ impl Vault {
             &self.s.keys,
             &self.s.operator,
         )?;
+        // The same personal key, sealed under the new passphrase.
+        if let Some(key) = &self.s.operator_signing {
+            slot.set_operator_key(&self.s.vault_id, &kek, key);
+        }
         let tx = self.store.write()?;
         store::delete_keyslot(&tx, &mine.slot_id)?;
         store::insert_keyslot(&tx, &slot)?;
@@ -338,6 +364,7 @@ impl Vault {
             // A new signing key: whoever holds an old copy and an old passphrase can derive the
             // old one, so it must sign nothing from now on.
             signing: SigningKey::generate(&mut rand::rngs::OsRng),
+            operator_signing: self.s.operator_signing.clone(),
             anchor: self.s.anchor.clone(),
             kit: None,
         };

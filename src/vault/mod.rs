@@ -145,6 +145,10 @@ pub struct SlotStatus {
     /// A custodians keyslot: how many of how many shares open it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custodians: Option<SplitStatus>,
+    /// The operator's personal signing key (an OpenSSH line) and its fingerprint, once they
+    /// have one. Their name stays sealed: `operator list` pairs keys with names.
+    pub operator_key: Option<String>,
+    pub operator_key_fingerprint: Option<String>,
 }
 
 /// K of N, as `status` shows a custodians keyslot.
@@ -310,7 +314,7 @@ impl Vault {
             });
         }
         let keys = VaultKeys::derive(Key::random(), &vault_id);
-        let (slot, kek) = Keyslot::create_keyed(
+        let (mut slot, kek) = Keyslot::create_keyed(
             &vault_id,
             SlotKind::Passphrase,
             options.kdf,
@@ -319,6 +323,9 @@ impl Vault {
             &keys,
             options.operator,
         )?;
+        let operator_signing = SigningKey::generate(&mut rand::rngs::OsRng);
+        slot.set_operator_key(&vault_id, &kek, &operator_signing);
+        let operator_key = hex::encode(operator_signing.verifying_key().as_bytes());
         let mut slots = vec![slot.clone()];
         if let Some(code) = options.recovery {
             slots.push(Keyslot::create(
@@ -338,6 +345,7 @@ impl Vault {
             slot_id: slot.slot_id,
             kek: std::sync::Arc::new(kek),
             signing,
+            operator_signing: Some(operator_signing),
             anchor: None,
             kit: kit.map(field::FieldKit::new).transpose()?.map(Box::new),
         };
@@ -360,6 +368,7 @@ impl Vault {
                     "kdf": { "memory_mib": options.kdf.memory_mib(), "iterations": options.kdf.t,
                              "parallelism": options.kdf.p },
                     "recovery_code": options.recovery.is_some(),
+                    "operator_key": operator_key,
                 })),
                 Draft::new(Action::SigningKeyCreated).detail(serde_json::json!({
                     "fingerprint": s.fingerprint(),
@@ -458,12 +467,36 @@ impl Vault {
             if options.operator.is_some_and(|op| op != label) {
                 continue;
             }
-            unlocked = Some((keys, kek, label, slot.slot_id, current));
+            unlocked = Some((keys, kek, label, slot, current));
             break;
         }
-        let (keys, kek, operator, slot_id, current) = unlocked.ok_or(Error::WrongPassphrase)?;
+        let (keys, kek, operator, slot, current) = unlocked.ok_or(Error::WrongPassphrase)?;
+        let slot_id = slot.slot_id;
 
         let mut drafts = Vec::new();
+        // The operator's personal key: opened with their own passphrase's key, or (an older
+        // vault, at this operator's first unlock since) made now and logged. Recovery and
+        // custodians slots belong to no operator and have none.
+        let mut new_operator_key = None;
+        let operator_signing = match kind {
+            SlotKind::Passphrase => match slot
+                .operator_key(&vault_id, &kek)
+                .ok_or(Integrity::HeaderMac)?
+            {
+                Some(key) => Some(key),
+                None => {
+                    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+                    let mut keyed = slot.clone();
+                    keyed.set_operator_key(&vault_id, &kek, &key);
+                    drafts.push(Draft::new(Action::OperatorKeyCreated).detail(
+                        serde_json::json!({ "operator_key": hex::encode(key.verifying_key().as_bytes()) }),
+                    ));
+                    new_operator_key = keyed.operator_key;
+                    Some(key)
+                }
+            },
+            _ => None,
+        };
         let (signing, fresh_log) = match (columns.public, columns.sealed_secret) {
             (Some(public), Some(sealed)) => {
                 let secret = crypto::open(&keys.meta, &signing_aad(&vault_id), &sealed)
@@ -502,6 +535,7 @@ impl Vault {
                 slot_id,
                 kek: std::sync::Arc::new(kek),
                 signing,
+                operator_signing,
                 anchor: anchor_path(options.anchor_dir, &vault_id, path),
                 kit: None,
             },
@@ -568,6 +602,9 @@ impl Vault {
         }
         if !drafts.is_empty() {
             let tx = vault.store.write()?;
+            if let Some(key) = &new_operator_key {
+                store::set_operator_key(&tx, &slot_id, key)?;
+            }
             if fresh_log {
                 vault.s.store_signing_key(&tx)?;
                 let fingerprint = vault.s.fingerprint();
@@ -650,6 +687,14 @@ impl Vault {
                     threshold: s.threshold,
                     shares: s.shares,
                 }),
+                operator_key: s
+                    .operator_key
+                    .as_ref()
+                    .map(|k| session::operator_ssh_key(&k.public).0),
+                operator_key_fingerprint: s
+                    .operator_key
+                    .as_ref()
+                    .map(|k| session::operator_ssh_key(&k.public).1),
             })
             .collect();
         let ssh = key.map(|k| ssh_public_key(&vault_id, &k));
@@ -682,6 +727,11 @@ impl Vault {
     /// The operator whose keyslot unlocked the vault.
     pub fn operator(&self) -> &str {
         &self.s.operator
+    }
+
+    /// The personal key of the operator who unlocked, as an OpenSSH line and its fingerprint.
+    pub fn operator_key(&self) -> Option<(String, String)> {
+        self.s.operator_public()
     }
 
     /// The signing key as an OpenSSH public key line, and its fingerprint.

@@ -24,6 +24,9 @@ pub(super) struct Session {
     pub(super) slot_id: [u8; 16],
     pub(super) kek: std::sync::Arc<Key>,
     pub(super) signing: SigningKey,
+    /// The personal key of the operator who unlocked (never of another operator): it signs
+    /// every event this session appends. `None` for the recovery code and custodians.
+    pub(super) operator_signing: Option<SigningKey>,
     /// The anchor file, when the caller keeps one.
     pub(super) anchor: Option<PathBuf>,
     /// On a field kit: headquarters' recipient and key. Content and metadata are then
@@ -76,6 +79,19 @@ pub(super) fn part_hashes(p: &PartInfo) -> PartHashes {
     }
 }
 
+/// An operator's personal public key as an OpenSSH line (comment `tvault-operator`: names
+/// are people's names and stay sealed) and its SHA-256 fingerprint.
+pub fn operator_ssh_key(public: &[u8; 32]) -> (String, String) {
+    let key = ssh_key::PublicKey::new(
+        ssh_key::public::KeyData::Ed25519(ssh_key::public::Ed25519PublicKey(*public)),
+        "tvault-operator",
+    );
+    (
+        key.to_openssh().expect("an Ed25519 key encodes as OpenSSH"),
+        key.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+    )
+}
+
 pub(super) fn signing_aad(vault_id: &[u8; 16]) -> Vec<u8> {
     crypto::aad("tvault signing key v1", &[vault_id])
 }
@@ -89,6 +105,13 @@ impl Session {
         let json = crypto::open_padded(&self.keys.meta, &self.tombstone_aad(id), sealed)
             .ok_or(Integrity::Metadata(*id))?;
         serde_json::from_slice(&json).map_err(|_| Integrity::Metadata(*id).into())
+    }
+
+    /// The operator's personal key as an OpenSSH line and its fingerprint, if they have one.
+    pub(super) fn operator_public(&self) -> Option<(String, String)> {
+        self.operator_signing
+            .as_ref()
+            .map(|k| operator_ssh_key(&k.verifying_key().to_bytes()))
     }
 
     pub(super) fn fingerprint(&self) -> String {
@@ -155,7 +178,7 @@ impl Session {
         self.apply_heads(conn, &drafts)?;
         for draft in drafts {
             let seq = frontier.size;
-            let event = Event {
+            let mut event = Event {
                 seq,
                 time: time.clone(),
                 operator: self.operator.clone(),
@@ -165,7 +188,11 @@ impl Session {
                 parts: draft.parts,
                 detail: draft.detail,
                 salt: hex::encode(crypto::random_array::<16>()),
+                operator_sig: None,
             };
+            if let Some(key) = &self.operator_signing {
+                event.sign_operator(&self.vault_id, key);
+            }
             let leaf = event.leaf();
             let hash = audit::leaf_hash(&leaf);
             store::insert_event(

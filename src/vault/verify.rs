@@ -103,6 +103,12 @@ impl Vault {
             leaves.push(<[u8; 32]>::try_from(leaf.as_slice()).unwrap_or([0u8; 32]));
         }
         report.events = leaves.len() as u64;
+        // Each operator's events carry their own signature, from their first key on.
+        report.failures.extend(
+            audit::operator_signature_failures(&self.s.vault_id, &events)
+                .into_iter()
+                .map(|f| format!("the custody log: {f}")),
+        );
         for (id, _) in exports.iter().filter(|(_, done)| !**done) {
             report.notes.push(format!(
                 "export {id} was logged as started but never completed (interrupted, or it failed while writing)"
