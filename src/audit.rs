@@ -311,6 +311,14 @@ pub enum Action {
     /// An operator of a vault made before personal keys got theirs, at their first unlock
     /// since (`detail.operator_key`).
     OperatorKeyCreated,
+    /// A rule of the vault changed (`detail`: which, from what, to what, and who approved).
+    PolicyChanged,
+    /// An export was refused for want of the approvals the vault's policy needs; no bundle
+    /// was written.
+    ExportRefused,
+    /// A change that needs the approvals in force (the policy, adding or removing an
+    /// operator) was refused for want of them.
+    ApprovalRefused,
 }
 
 impl Action {
@@ -357,6 +365,9 @@ impl Action {
             Action::CustodiansSplit => "custodians-split",
             Action::CustodianSharesUsed => "custodian-shares-used",
             Action::OperatorKeyCreated => "operator-key-created",
+            Action::PolicyChanged => "policy-changed",
+            Action::ExportRefused => "export-refused",
+            Action::ApprovalRefused => "approval-refused",
         }
     }
 }

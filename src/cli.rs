@@ -29,6 +29,7 @@ mod log;
 mod open_export;
 mod operator;
 mod passphrase;
+mod policy;
 mod progress;
 mod recover;
 mod redact;
@@ -157,6 +158,8 @@ enum Command {
     Kit(kit::Command),
     #[command(subcommand)]
     Custodians(custodians::Command),
+    #[command(subcommand)]
+    Policy(policy::Command),
     Status(status::Args),
     Doctor(doctor::Args),
     Completions(completions::CompletionsArgs),
@@ -288,6 +291,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit(command) => audit::run(&ctx, command),
         Command::Kit(command) => kit::run(&ctx, command),
         Command::Custodians(command) => custodians::run(&ctx, command),
+        Command::Policy(command) => policy::run(&ctx, command),
         Command::List(args) => list::run(&ctx, args),
         Command::Show(args) => show::run(&ctx, args),
         Command::Cat(args) => cat::run(&ctx, args),

@@ -98,6 +98,10 @@ pub enum Error {
     #[error("this is the last way into the vault; removing it would lock everyone out")]
     LastKeyslot,
 
+    /// The vault's two-person rule was not met: nothing was done (the refusal is logged).
+    #[error("{0}")]
+    Approval(ApprovalError),
+
     /// Custodian shares that cannot be read or combined.
     #[error("{0}")]
     Share(crate::crypto::shares::ShareError),
@@ -244,6 +248,41 @@ pub enum Error {
     /// Every record a kit holds has been confirmed: there is nothing to send.
     #[error("there is nothing to send: every record on this kit was confirmed by headquarters")]
     NothingToSend,
+}
+
+/// Why approvals were refused. Never names an operator (names are people's names).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApprovalError {
+    #[error(
+        "refused: the vault's policy needs {required} operators to sign, and {given} did (no file was written; the refusal is logged)"
+    )]
+    Missing { required: u8, given: usize },
+    #[error("refused: an approver must be another operator than the one who unlocked")]
+    Oneself,
+    #[error("refused: the same operator is named twice among the approvers")]
+    Twice,
+    #[error("refused: no operator with a passphrase has the approver's name")]
+    Unknown,
+    #[error("refused: wrong passphrase for the approver")]
+    WrongPassphrase,
+    #[error("refused: the approver has no personal key yet (it is made at their next unlock)")]
+    ApproverHasNoKey,
+    #[error(
+        "refused: the operator who unlocked has no personal key to sign with (the recovery code and custodians have none)"
+    )]
+    NoPersonalKey,
+    #[error("a policy asks for 1 to 9 operators, not {0}")]
+    InvalidRule(u8),
+    #[error(
+        "an export rule of {needed} operators needs that many operators with a passphrase, and there would be {operators}"
+    )]
+    TooFewOperators { needed: u8, operators: usize },
+}
+
+impl From<ApprovalError> for Error {
+    fn from(e: ApprovalError) -> Self {
+        Error::Approval(e)
+    }
 }
 
 /// What an integrity failure was about. Names places, never content.

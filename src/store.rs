@@ -59,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_kits.sql"),
     include_str!("../migrations/0007_custodians.sql"),
     include_str!("../migrations/0008_operator_keys.sql"),
+    include_str!("../migrations/0009_export_policy.sql"),
 ];
 
 /// The vault format this build writes and the newest it reads.

@@ -194,6 +194,13 @@ pub struct Manifest {
     /// signed log (bundle format v2 on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent_event: Option<String>,
+    /// The operators whose personal keys signed this manifest (`approvals/`), the exporter
+    /// first (format v5 on; none when the exporter had no personal key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<super::Approval>,
+    /// How many operators the sending vault's policy required to sign an export (v5 on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals_required: Option<u8>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,8 +5,10 @@
 //! Outer tar (deterministic: ustar, fixed order, mode 0644, times and owners zero):
 //! `payload.age`, `checkpoint.txt`, `checkpoint.txt.sig`, `receipt.json`, `allowed_signers`,
 //! `VERIFY.txt`, `SHA256SUMS`, `SHA256SUMS.sig`. Inside `payload.age`, a tar of
-//! `records/<id>/…`, `MANIFEST.json`, `SHA256SUMS` and `SHA256SUMS.sig`.
+//! `records/<id>/…`, `MANIFEST.json`, `approvals/…` (the operators' signatures over the
+//! manifest), `SHA256SUMS` and `SHA256SUMS.sig`.
 
+mod approvals;
 mod format;
 pub mod kit;
 mod payload;
@@ -18,6 +20,10 @@ mod verify_text;
 mod write;
 
 pub use crate::disclosure::Withheld;
+pub use approvals::{
+    APPROVAL_NAMESPACE, APPROVAL_SIGNERS, APPROVALS_DIR, Approval, ApprovalReport, key_line,
+    role, sig_name, signers_text,
+};
 pub use format::{
     DERIVED_DIR, LINEAGE_FILE, LineageNode, Manifest, ManifestRecord, Receipt, Redaction,
     file_names, header, ssh_sign, sums_text,
@@ -36,7 +42,10 @@ use format::{parse_sums, ssh_verify};
 use verify_text::verify_text;
 
 /// The bundle format this build writes and reads.
-pub const FORMAT: &str = "tvault-export/v4";
+pub const FORMAT: &str = "tvault-export/v5";
+
+/// The fourth bundle format, still read: as v5, without operators' signatures (`approvals/`).
+pub const FORMAT_V4: &str = "tvault-export/v4";
 
 /// The third bundle format, still read: as v4, without derived items and their lineage.
 pub const FORMAT_V3: &str = "tvault-export/v3";

@@ -14,7 +14,10 @@ use crate::progress::{Counted, Tally};
 use super::read::{
     BundleError, BundleFailure, INNER_TOP_LEVEL, Listing, Unlock, canonical_name, check_sig, fail,
 };
-use super::{DERIVED_DIR, INNER_NAMESPACE, LINEAGE_FILE, Manifest, SMALL_FILE_LIMIT, parse_sums};
+use super::{
+    APPROVALS_DIR, DERIVED_DIR, FORMAT, INNER_NAMESPACE, LINEAGE_FILE, Manifest, SMALL_FILE_LIMIT,
+    approvals, parse_sums,
+};
 
 /// Receives each inner file, in the bundle's order, as it is decrypted: its checked relative
 /// path and a reader of its bytes. What it does not read is drained and hashed anyway.
@@ -150,7 +153,9 @@ pub(super) fn read_payload(
                 Ok,
             )?
             .to_owned();
-        let top_level = INNER_TOP_LEVEL.contains(&name.as_str());
+        // The top-level files and the operators' signatures are small and kept whole.
+        let top_level = INNER_TOP_LEVEL.contains(&name.as_str())
+            || name.starts_with(&format!("{APPROVALS_DIR}/"));
         if !top_level && !name.starts_with("records/") {
             return fail(step, format!("unexpected entry {shown}"));
         }
@@ -249,9 +254,17 @@ pub(super) fn read_payload(
             ),
         );
     }
-    let manifest: Manifest =
-        serde_json::from_slice(manifest).or_else(|e| fail("MANIFEST.json", e.to_string()))?;
+    let manifest_bytes = manifest;
+    let manifest: Manifest = serde_json::from_slice(manifest_bytes)
+        .or_else(|e| fail("MANIFEST.json", e.to_string()))?;
     check_listed(&manifest, hashes.keys())?;
+    if !manifest.approvals.is_empty() && manifest.format != FORMAT {
+        return fail(
+            "MANIFEST.json",
+            "operators' signatures in a bundle of a format that has none",
+        );
+    }
+    let approvals = approvals::check(&manifest.approvals, manifest_bytes, &small)?;
     let files = hashes.len();
     Ok((
         manifest,
@@ -259,6 +272,7 @@ pub(super) fn read_payload(
             sums,
             sums_text,
             sig,
+            approvals,
         },
         files,
     ))
@@ -327,7 +341,20 @@ pub(super) fn check_listed<'n>(
             allowed.insert(format!("{base}/{LINEAGE_FILE}"));
         }
     }
-    for name in names.filter(|n| n.starts_with("records/")) {
+    let signatures = approvals::expected_names(&manifest.approvals);
+    for name in names {
+        if name.starts_with(&format!("{APPROVALS_DIR}/")) {
+            if !signatures.contains(name) {
+                return fail(
+                    step,
+                    format!("{} is not the signature of a signer the manifest lists", shown_name(name)),
+                );
+            }
+            continue;
+        }
+        if !name.starts_with("records/") {
+            continue;
+        }
         if !allowed.contains(name) {
             return fail(
                 step,

@@ -33,7 +33,7 @@ use crate::progress::{Counted, Tally};
 use super::format::SigCheck;
 use super::payload::{HashingReader, Pass, Visitor, inner_pass, write_files};
 use super::{
-    FORMAT, FORMAT_V1, FORMAT_V2, FORMAT_V3, INNER_NAMESPACE, Manifest, OUTER_FILES,
+    ApprovalReport, FORMAT, FORMAT_V1, FORMAT_V2, FORMAT_V3, FORMAT_V4, INNER_NAMESPACE, Manifest, OUTER_FILES,
     OUTER_NAMESPACE, PRINCIPAL, Receipt, SMALL_FILE_LIMIT, parse_sums, ssh_verify,
 };
 
@@ -130,6 +130,13 @@ pub struct BundleReport {
     pub payload_checked: bool,
     pub records: usize,
     pub files: usize,
+    /// The operators whose personal keys signed the manifest (their signatures verified),
+    /// the exporter first; only when the payload was checked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovalReport>,
+    /// How many operators the sending vault required to sign an export, as its manifest says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approvals_required: Option<u8>,
     /// The key that signed the bundle.
     #[serde(skip)]
     pub signer_key: Option<VerifyingKey>,
@@ -376,6 +383,8 @@ pub(super) struct Listing {
     pub(super) sums: BTreeMap<String, [u8; 32]>,
     pub(super) sums_text: Vec<u8>,
     pub(super) sig: Vec<u8>,
+    /// The operators' signatures over the manifest that verified.
+    pub(super) approvals: Vec<ApprovalReport>,
 }
 
 /// A bundle that verified, still open. Later passes read this same open file and check
@@ -513,6 +522,8 @@ impl VerifiedBundle {
                 payload_checked: false,
                 records: 0,
                 files: 0,
+                approvals: Vec::new(),
+                approvals_required: None,
                 signer_key: Some(key),
             },
             file,
@@ -535,7 +546,7 @@ impl VerifiedBundle {
         let format_ok = if clear_event {
             manifest.format == FORMAT_V1
         } else {
-            [FORMAT, FORMAT_V3, FORMAT_V2].contains(&manifest.format.as_str())
+            [FORMAT, FORMAT_V4, FORMAT_V3, FORMAT_V2].contains(&manifest.format.as_str())
         };
         if Some(&manifest.export_id) != export_id.as_ref() || !format_ok {
             return fail(
@@ -557,10 +568,19 @@ impl VerifiedBundle {
                     "its intent event is not the one in the signed log",
                 );
             }
+            // The signers are the ones the sender's log names for this export.
+            if manifest.format == FORMAT && intent_approvals(event)? != manifest.approvals {
+                return fail(
+                    "MANIFEST.json",
+                    "its signers are not the ones the intent event names",
+                );
+            }
         }
         bundle.report.payload_checked = true;
         bundle.report.records = manifest.records.len();
         bundle.report.files = files;
+        bundle.report.approvals = listing.approvals.clone();
+        bundle.report.approvals_required = manifest.approvals_required;
         bundle.checked = Some((manifest, listing));
         Ok(bundle)
     }
@@ -663,6 +683,17 @@ pub fn verify_bundle_counted(
         bundle.write_into(unlock, dir, tally)?;
     }
     Ok(bundle.into_parts())
+}
+
+/// The operators an export-intent event names as signing its manifest (format v5).
+fn intent_approvals(json: &str) -> Result<Vec<super::Approval>, BundleError> {
+    let event: audit::Event =
+        serde_json::from_str(json).or_else(|e| fail("MANIFEST.json", e.to_string()))?;
+    match event.detail.as_ref().and_then(|d| d.get("approvals")) {
+        None => Ok(Vec::new()),
+        Some(list) => serde_json::from_value(list.clone())
+            .or_else(|e| fail("MANIFEST.json", e.to_string())),
+    }
 }
 
 /// Checks that `json` is an export-intent event at log position `index`; returns its export id.

@@ -96,6 +96,27 @@ pub fn report_html(input: &ReportInput<'_>) -> String {
         page += &fact("Reason given for going beyond consent", &html(reason));
     }
     page += &fact("Signed by the key", &code(input.fingerprint));
+    // Each operator whose personal key signed the manifest (approvals/).
+    for a in &m.approvals {
+        let role = if a.role == "exporter" {
+            "the operator who exported".to_owned()
+        } else {
+            format!("an approving operator ({})", a.role)
+        };
+        let fingerprint = ssh_key::PublicKey::from_openssh(&a.key)
+            .map(|k| k.fingerprint(ssh_key::HashAlg::Sha256).to_string())
+            .unwrap_or_default();
+        page += &fact(
+            &format!("Also signed by {role}"),
+            &format!("{} {}", html(&a.operator), code(&fingerprint)),
+        );
+    }
+    if let Some(n) = m.approvals_required.filter(|n| *n > 1) {
+        page += &fact(
+            "Sender's rule",
+            &html(&format!("every export needs {n} operators to sign")),
+        );
+    }
     page += &fact("Vault id", &code(&m.vault_id));
     page += &fact("Bundle format", &html(&m.format));
     page += "</table>\n";
@@ -505,6 +526,9 @@ fn event_words(e: &audit::Event, this_export: &str) -> String {
             }
         }
         Action::ExportComplete => "Export completed".to_owned(),
+        Action::ExportRefused => "An export refused for want of approvals".to_owned(),
+        Action::ApprovalRefused => "A change refused for want of approvals".to_owned(),
+        Action::PolicyChanged => "A rule of the vault changed".to_owned(),
         Action::VaultCreated => "Vault created".to_owned(),
         Action::SigningKeyCreated => "Signing key created".to_owned(),
         Action::RecordsListed => "Records listed".to_owned(),

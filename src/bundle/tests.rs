@@ -90,6 +90,7 @@ fn bundle_sealed_to(
             age: true,
             ssh: false,
         },
+        approvals: Vec::new(),
     };
     let sha256 = writer.finish(&files, &key).unwrap();
     assert_eq!(
@@ -160,6 +161,8 @@ fn inner_with_intent(
             intent_event: Some(
                 String::from_utf8(intent.unwrap_or_else(|| intent_leaf(export_id))).unwrap(),
             ),
+            approvals: Vec::new(),
+            approvals_required: None,
         };
         let m = serde_json::to_vec(&manifest).unwrap();
         tar.append(

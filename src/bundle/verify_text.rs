@@ -18,7 +18,7 @@
 //!   fails on OpenSSH 9 because of the principal in front), and `-Y verify` needs OpenSSH 8.1
 //!   or later.
 
-use super::{FORMAT, INNER_NAMESPACE, OUTER_NAMESPACE, PRINCIPAL};
+use super::{APPROVAL_NAMESPACE, APPROVAL_SIGNERS, FORMAT, INNER_NAMESPACE, OUTER_NAMESPACE, PRINCIPAL, sig_name};
 
 /// What opens a bundle's payload, as the writer sealed it. Says no more than the age header
 /// itself shows (the kinds of its stanzas), never which keys.
@@ -36,8 +36,45 @@ pub const FINGERPRINT_PLACEHOLDER: &str = "THE-FINGERPRINT-YOU-WERE-GIVEN";
 /// The placeholder for the reader's private key file.
 pub const KEY_FILE_PLACEHOLDER: &str = "YOUR_KEY_FILE";
 
+/// Step 6, when operators' personal keys signed the manifest (`roles`, the exporter first):
+/// their fingerprints, each signature, and that the keys differ.
+fn approvals_step(roles: &[String]) -> String {
+    if roles.is_empty() {
+        return String::new();
+    }
+    let n = roles.len();
+    let who = if n == 1 {
+        "the operator who made this export".to_owned()
+    } else {
+        format!("the {n} operators who made and approved this export")
+    };
+    let checks: String = roles
+        .iter()
+        .map(|role| {
+            format!(
+                "    $ ssh-keygen -Y verify -f payload/{APPROVAL_SIGNERS} -I {role} -n {APPROVAL_NAMESPACE} -s payload/{} < payload/MANIFEST.json\n",
+                sig_name(role)
+            )
+        })
+        .collect();
+    format!(
+        "6. The operators who signed. Besides the vault's key, the personal keys of
+   {who} signed payload/MANIFEST.json, which names them
+   (\"approvals\"). Their keys are in payload/{APPROVAL_SIGNERS}, covered by
+   the checksums step 5 checked. The second command prints each key's fingerprint:
+   compare them with the operators' published keys if you have them (tvault
+   operator key NAME prints one). Then each signature, and that the keys differ:
+
+    $ cut -d' ' -f3,4 payload/{APPROVAL_SIGNERS} > operators.pub
+    $ ssh-keygen -l -f operators.pub
+{checks}    $ test \"$(sort -u operators.pub | wc -l | tr -d ' ')\" = {n} && echo \"operators: {n} different key(s) signed the manifest\"
+
+"
+    )
+}
+
 /// The instructions inside every bundle.
-pub(super) fn verify_text(export_id: &str, seal: SealKind) -> String {
+pub(super) fn verify_text(export_id: &str, seal: SealKind, approvals: &[String]) -> String {
     let fp = FINGERPRINT_PLACEHOLDER;
     let key = KEY_FILE_PLACEHOLDER;
     let verify = |namespace: &str, dir: &str, file: &str| {
@@ -82,6 +119,13 @@ pub(super) fn verify_text(export_id: &str, seal: SealKind) -> String {
             format!("$ tvault verify-export EXPORT.tar --signer '{fp}' --ask-export-passphrase"),
         ),
     };
+    let with_tvault = if approvals.len() > 1 {
+        format!("{with_tvault} --require-approvals {}", approvals.len())
+    } else {
+        with_tvault
+    };
+    let operators_step = approvals_step(approvals);
+    let last = if approvals.is_empty() { 6 } else { 7 };
     let outer_sums = verify(OUTER_NAMESPACE, "bundle", "SHA256SUMS");
     let checkpoint = verify(OUTER_NAMESPACE, "bundle", "checkpoint.txt");
     let inner_sums = verify(INNER_NAMESPACE, "payload", "SHA256SUMS");
@@ -186,9 +230,9 @@ due, stop: do not rely on the bundle, and tell the sender.
    payload/REPORT.html (open it in a web browser) summarises the export for a reader;
    payload/MANIFEST.json says the same for programs, with the intent event whose
    hash the receipt proved. Only tvault checks that this event is the receipt's
-   entry (the next step); its other checks are the ones above.
+   entry (the last step); its other checks are the ones above.
 
-6. With tvault installed, one command does all of the above and checks that the
+{operators_step}{last}. With tvault installed, one command does all of the above and checks that the
    manifest's intent event is the entry the receipt proves (nothing is written):
 
     {with_tvault}

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::audit;
 use crate::record::Metadata;
 
+use super::approvals::approval_files;
 use super::{
     INNER_NAMESPACE, Manifest, OUTER_NAMESPACE, PRINCIPAL, Receipt, ReportInput, header,
     report_html, ssh_sign, sums_text, verify_text,
@@ -58,15 +59,17 @@ impl<W: Write> InnerWriter<W> {
         Ok(())
     }
 
-    /// Adds `REPORT.html`, the manifest, the signed `SHA256SUMS`, and ends the tar.
-    /// `custody` holds each exported record's events and `metadata` its metadata, as their
-    /// files in the payload do.
+    /// Adds `REPORT.html`, the manifest, the operators' signatures over it (`approvals`
+    /// holds the keys of `manifest.approvals`, in order), the signed `SHA256SUMS`, and ends
+    /// the tar. `custody` holds each exported record's events and `metadata` its metadata,
+    /// as their files in the payload do.
     pub fn finish(
         mut self,
         manifest: &Manifest,
         custody: &BTreeMap<String, Vec<audit::Event>>,
         metadata: &BTreeMap<String, Metadata>,
         key: &SigningKey,
+        approvals: &[&SigningKey],
     ) -> io::Result<W> {
         let public = ssh_key::PublicKey::from(ssh_key::public::KeyData::Ed25519(
             ssh_key::public::Ed25519PublicKey(key.verifying_key().to_bytes()),
@@ -80,8 +83,11 @@ impl<W: Write> InnerWriter<W> {
             fingerprint: &fingerprint,
         });
         self.add_bytes("REPORT.html", report.as_bytes())?;
-        let manifest = serde_json::to_vec_pretty(manifest).expect("manifests serialise");
-        self.add_bytes("MANIFEST.json", &manifest)?;
+        let manifest_json = serde_json::to_vec_pretty(manifest).expect("manifests serialise");
+        self.add_bytes("MANIFEST.json", &manifest_json)?;
+        for (name, text) in approval_files(&manifest_json, &manifest.approvals, approvals) {
+            self.add_bytes(&name, text.as_bytes())?;
+        }
         let sums = sums_text(&self.sums);
         let sig = ssh_sign(key, INNER_NAMESPACE, sums.as_bytes());
         self.tar
@@ -117,6 +123,8 @@ pub struct OuterFiles {
     pub export_id: String,
     /// What opens the payload, for `VERIFY.txt`.
     pub seal: super::SealKind,
+    /// The roles of the operators who signed the manifest, for `VERIFY.txt`.
+    pub approvals: Vec<String>,
 }
 
 /// Writes a bundle in one pass. The payload streams straight into the outer tar's first
@@ -244,7 +252,7 @@ pub(super) fn write_outer_rest<W: Write>(
         ),
         ("receipt.json", receipt),
         ("allowed_signers", allowed),
-        ("VERIFY.txt", verify_text(&files.export_id, files.seal)),
+        ("VERIFY.txt", verify_text(&files.export_id, files.seal, &files.approvals)),
     ];
     for (name, text) in &small {
         tar.append(&header(name, text.len() as u64)?, text.as_bytes())?;

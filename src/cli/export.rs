@@ -99,6 +99,9 @@ pub struct Args {
     /// list the others as skipped (exit 3 when any was), instead of refusing the export
     #[arg(long, conflicts_with_all = ["override_consent", "ids"])]
     only_consented: bool,
+
+    #[command(flatten)]
+    approvers: super::policy::ApproverArgs,
 }
 
 pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
@@ -154,6 +157,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     } else {
         Selection::Ids(args.ids)
     };
+    let approvers = args.approvers.read(ctx)?;
     let bar = Bar::bytes(ctx, "exporting");
     let summary = vault.export(
         ExportRequest {
@@ -168,6 +172,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             prefer: args.prefer,
             seal,
             output: &args.output,
+            approvers,
         },
         &mut |done, total| bar.set(done, total),
     )?;

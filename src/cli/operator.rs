@@ -18,6 +18,8 @@ pub enum OperatorCommand {
         name: String,
         #[command(flatten)]
         new: NewPassphrase,
+        #[command(flatten)]
+        approvers: super::policy::ApproverArgs,
     },
     /// List the operators, with each one's personal signing key
     List,
@@ -26,8 +28,12 @@ pub enum OperatorCommand {
     /// Every event the operator causes carries their signature with this key; `tvault verify`
     /// checks them. Only the operator's own passphrase opens the secret half.
     Key { name: String },
-    /// Remove an operator's keyslot (never the last way in)
-    Remove { name: String },
+    /// Remove an operator's keyslot (never the last way in, nor below the export rule)
+    Remove {
+        name: String,
+        #[command(flatten)]
+        approvers: super::policy::ApproverArgs,
+    },
 }
 
 /// Passphrases
@@ -101,11 +107,16 @@ fn check_name(name: &str) -> Result<(), CliError> {
 
 pub fn run_operator(ctx: &Context, command: OperatorCommand) -> Result<(), CliError> {
     match command {
-        OperatorCommand::Add { name, new } => {
+        OperatorCommand::Add {
+            name,
+            new,
+            approvers,
+        } => {
             check_name(&name)?;
             let mut vault = ctx.unlock()?;
+            let approvers = approvers.read(ctx)?;
             let passphrase = new.read(ctx)?;
-            vault.add_operator(&name, &passphrase)?;
+            vault.add_operator(&name, &passphrase, &approvers)?;
             if ctx.json {
                 return print_json(&serde_json::json!({ "operator": name, "added": true }));
             }
@@ -161,9 +172,10 @@ pub fn run_operator(ctx: &Context, command: OperatorCommand) -> Result<(), CliEr
             }
             print(&format!("{key}\n"))
         }
-        OperatorCommand::Remove { name } => {
+        OperatorCommand::Remove { name, approvers } => {
             let mut vault = ctx.unlock()?;
-            vault.remove_operator(&name)?;
+            let approvers = approvers.read(ctx)?;
+            vault.remove_operator(&name, &approvers)?;
             if ctx.json {
                 return print_json(&serde_json::json!({ "operator": name, "removed": true }));
             }

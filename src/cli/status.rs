@@ -71,6 +71,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         }
         _ => text.push_str("signing key:    none yet (made at the next unlock)\n"),
     }
+    if status.export_approvals > 1 {
+        text.push_str(&format!(
+            "exports:        need {} operators (`tvault policy show`)\n",
+            status.export_approvals
+        ));
+    }
     text.push_str(&format!(
         "custody log:    {} events\nanchor:         {}\n",
         status.log_size,

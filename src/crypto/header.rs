@@ -22,6 +22,8 @@ pub struct HeaderState<'a> {
     pub kit: Option<&'a [u8]>,
     /// At headquarters, a hash of every stored field kit row, when there is any (format 6).
     pub kits_root: Option<[u8; 32]>,
+    /// How many operators must sign an export, when more than one (format 9).
+    pub export_approvals: Option<u8>,
 }
 
 /// The MAC over the vault header and every keyslot, in slot-id order. Adding, removing or
@@ -69,6 +71,10 @@ pub fn header_mac(
         }
         if let Some(root) = &state.kits_root {
             mac.update(&aad("field kits", &[root]));
+        }
+        // Covered only when set, so the MAC of a vault without the rule is what it was.
+        if let Some(n) = state.export_approvals {
+            mac.update(&aad("export approvals", &[&[n]]));
         }
     }
     mac.finalize().into_bytes().into()

@@ -218,6 +218,7 @@ fn keyslot_opens_only_with_its_passphrase_and_unedited_parameters() {
         heads_root: [2; 32],
         kit: None,
         kits_root: None,
+        export_approvals: None,
     };
     let slots = std::slice::from_ref(&slot);
     let v2 = header_mac(&keys, &vault_id, slots, Some(&state));
@@ -265,6 +266,10 @@ fn keyslot_opens_only_with_its_passphrase_and_unedited_parameters() {
             kits_root: Some([6; 32]),
             ..state
         },
+        HeaderState {
+            export_approvals: Some(2),
+            ..state
+        },
     ];
     for other in &changed {
         assert!(!verify_header_mac(
@@ -275,4 +280,15 @@ fn keyslot_opens_only_with_its_passphrase_and_unedited_parameters() {
             &v2
         ));
     }
+    // The rule's value is covered, not only whether there is one.
+    let two = HeaderState {
+        export_approvals: Some(2),
+        ..state
+    };
+    let three = HeaderState {
+        export_approvals: Some(3),
+        ..state
+    };
+    let mac_two = header_mac(&keys, &vault_id, slots, Some(&two));
+    assert!(!verify_header_mac(&keys, &vault_id, slots, Some(&three), &mac_two));
 }

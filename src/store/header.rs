@@ -217,6 +217,23 @@ pub fn set_anchored(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// How many operators must sign an export: `None` for one (no rule).
+pub fn export_approvals(conn: &Connection) -> Result<Option<u8>> {
+    Ok(conn.query_row(
+        "SELECT export_approvals FROM vault WHERE singleton = 1",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn set_export_approvals(conn: &Connection, approvals: Option<u8>) -> Result<()> {
+    conn.execute(
+        "UPDATE vault SET export_approvals = ?1 WHERE singleton = 1",
+        [approvals],
+    )?;
+    Ok(())
+}
+
 // --- heads ---------------------------------------------------------------------------------
 
 /// Every stored head bucket, in bucket order.

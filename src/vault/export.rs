@@ -18,6 +18,7 @@ use crate::store::{self, VersionRow};
 use super::export_derived::{derived_candidates, lineage, sniff_derived};
 use super::export_seal::{intent_receipt, recipients, seal_kind};
 use super::redaction::{attachment_names, redact_metadata, redactor};
+use super::approvals::{Guarded, Signer};
 use super::{Draft, Vault, now_rfc3339};
 
 /// Which records an export takes.
@@ -26,6 +27,21 @@ pub enum Selection {
     Tag(String),
     Witness(String),
     All,
+}
+
+impl Selection {
+    /// How the log names a selection: the records' ids as given, or the kind of filter (a
+    /// tag or pseudonym is the operator's text, and stays out of a refusal's event).
+    fn describe(&self) -> serde_json::Value {
+        match self {
+            Selection::Ids(ids) => {
+                serde_json::json!({ "ids": ids.iter().map(ToString::to_string).collect::<Vec<_>>() })
+            }
+            Selection::Tag(_) => serde_json::json!("tag"),
+            Selection::Witness(_) => serde_json::json!("witness"),
+            Selection::All => serde_json::json!("all"),
+        }
+    }
 }
 
 /// How an export's payload is sealed.
@@ -54,6 +70,8 @@ pub struct ExportRequest<'a> {
     pub prefer: Vec<crate::record::DerivedKind>,
     pub seal: Seal,
     pub output: &'a Path,
+    /// The other operators who approve, when the vault's rule asks for more than one.
+    pub approvers: Vec<super::Approver>,
 }
 
 /// What an export wrote.
@@ -71,6 +89,8 @@ pub struct ExportSummary {
     pub redacted: Vec<RecordRedaction>,
     pub bundle_sha256: String,
     pub signer_fingerprint: String,
+    /// The operators whose personal keys signed the manifest, the exporter first.
+    pub approvals: Vec<crate::bundle::Approval>,
 }
 
 /// One record's automatic redaction, as an export reports it.
@@ -106,6 +126,18 @@ impl Vault {
         }
         // Recipients first: a typo must fail before anything is logged.
         let (recipients, fingerprints) = recipients(&req.seal)?;
+        // Then the two-person rule: a refusal is logged, and nothing else happens.
+        let required = self.export_approvals()?;
+        let signers = self.approve(
+            Guarded::Export,
+            &req.approvers,
+            &serde_json::json!({
+                "purpose": req.purpose.as_str(),
+                "selection": req.selection.describe(),
+                "recipients": fingerprints,
+            }),
+        )?;
+        let approvals = Signer::approvals(&signers);
 
         // Select the records, at their latest versions.
         let chosen = self.select(&req.selection)?;
@@ -240,6 +272,8 @@ impl Vault {
             "consent_overridden": overridden,
             "skipped": skipped.iter().map(|s| &s.record).collect::<Vec<_>>(),
             "withheld": withheld.len(),
+            "approvals": approvals,
+            "approvals_required": required,
         }));
         // The intent, its receipt and the events the bundle carries come from one write
         // transaction: another process's event can never land between them and be proved in
@@ -503,13 +537,18 @@ impl Vault {
                 withheld: withheld.clone(),
                 skipped: skipped.clone(),
                 intent_event: Some(intent_event.clone()),
+                approvals: approvals.clone(),
+                approvals_required: Some(required),
             };
+            let approval_keys: Vec<&ed25519_dalek::SigningKey> =
+                signers.iter().map(|s| &s.key).collect();
             let stream = inner
                 .finish(
                     &manifest,
                     &custody_by_record,
                     &metadata_by_record,
                     &self.s.signing,
+                    &approval_keys,
                 )
                 .map_err(io_at(out))?;
             let bundle = stream.finish().map_err(io_at(out))?;
@@ -519,6 +558,7 @@ impl Vault {
                 signer_line: public_line.clone(),
                 export_id: export_id.clone(),
                 seal: seal_kind(&req.seal),
+                approvals: approvals.iter().map(|a| a.role.clone()).collect(),
             };
             let sha256 = bundle.finish(&files, &self.s.signing).map_err(io_at(out))?;
             Ok((sha256, redacted_records))
@@ -542,6 +582,7 @@ impl Vault {
             redacted,
             bundle_sha256,
             signer_fingerprint: fingerprint,
+            approvals,
         })
     }
 

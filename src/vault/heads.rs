@@ -86,6 +86,7 @@ impl Session {
             heads_root: heads::root(rows.iter().map(|(b, s)| (*b, s.as_slice()))),
             kit: kit_column.as_deref(),
             kits_root: super::kit::kits_root(&kit_rows),
+            export_approvals: store::export_approvals(conn)?,
         };
         Ok(crypto::header_mac(
             &self.keys,

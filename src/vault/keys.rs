@@ -97,8 +97,19 @@ impl Vault {
     }
 
     /// Adds an operator with their own passphrase, at the same KDF cost as the keyslot that
-    /// unlocked the vault. Runs the KDF once.
-    pub fn add_operator(&mut self, name: &str, passphrase: &Passphrase) -> Result<()> {
+    /// unlocked the vault, with the approvals the vault's rule needs. Runs the KDF once (and
+    /// each approver's).
+    pub fn add_operator(
+        &mut self,
+        name: &str,
+        passphrase: &Passphrase,
+        approvers: &[super::Approver],
+    ) -> Result<()> {
+        let signers = self.approve(
+            super::approvals::Guarded::OperatorAdd,
+            approvers,
+            &serde_json::json!({}),
+        )?;
         let slots = store::keyslots(self.store.conn())?;
         if slots
             .iter()
@@ -130,14 +141,16 @@ impl Vault {
             vec![Draft::new(Action::OperatorAdded).detail(serde_json::json!({
                 "operator": name,
                 "operator_key": hex::encode(key.verifying_key().as_bytes()),
+                "approvals": super::approvals::Signer::approvals(&signers),
             }))],
         )?;
         tx.commit()?;
         self.s.write_anchor(&cp)
     }
 
-    /// Removes an operator's keyslot. Refuses to remove the last way into the vault.
-    pub fn remove_operator(&mut self, name: &str) -> Result<()> {
+    /// Removes an operator's keyslot, with the approvals the vault's rule needs. Refuses to
+    /// remove the last way into the vault, or to leave fewer operators than the rule needs.
+    pub fn remove_operator(&mut self, name: &str, approvers: &[super::Approver]) -> Result<()> {
         let slots = store::keyslots(self.store.conn())?;
         let slot = slots
             .iter()
@@ -146,14 +159,30 @@ impl Vault {
         if slots.len() == 1 {
             return Err(Error::LastKeyslot);
         }
+        let required = self.export_approvals()?;
+        let left = self.passphrase_operators()? - usize::from(slot.kind == SlotKind::Passphrase);
+        if left < usize::from(required) {
+            return Err(crate::error::ApprovalError::TooFewOperators {
+                needed: required,
+                operators: left,
+            }
+            .into());
+        }
+        let slot_id = slot.slot_id;
+        let signers = self.approve(
+            super::approvals::Guarded::OperatorRemove,
+            approvers,
+            &serde_json::json!({ "operator": name }),
+        )?;
         let tx = self.store.write()?;
-        store::delete_keyslot(&tx, &slot.slot_id)?;
+        store::delete_keyslot(&tx, &slot_id)?;
         self.s.update_header_mac(&tx)?;
         let cp = self.s.append(
             &tx,
-            vec![
-                Draft::new(Action::OperatorRemoved).detail(serde_json::json!({ "operator": name })),
-            ],
+            vec![Draft::new(Action::OperatorRemoved).detail(serde_json::json!({
+                "operator": name,
+                "approvals": super::approvals::Signer::approvals(&signers),
+            }))],
         )?;
         tx.commit()?;
         self.s.write_anchor(&cp)
@@ -337,6 +366,20 @@ impl Vault {
                 })
             })
             .collect::<Result<_>>()?;
+        // Never fewer operators than the export rule needs: the rule could no longer be met,
+        // nor changed.
+        let required = self.export_approvals()?;
+        let operators = kept
+            .iter()
+            .filter(|k| k.slot.kind == SlotKind::Passphrase)
+            .count();
+        if operators < usize::from(required) {
+            return Err(crate::error::ApprovalError::TooFewOperators {
+                needed: required,
+                operators,
+            }
+            .into());
+        }
         Ok(RekeyPlan { kept, dropped })
     }
 

@@ -19,6 +19,7 @@ use crate::crypto::{self, KdfParams, Key, Keyslot, Passphrase, SlotKeys, SlotKin
 use crate::error::{Error, Integrity, Result};
 use crate::store::{self, Store};
 
+mod approvals;
 mod backup;
 mod custodians;
 mod custody;
@@ -46,6 +47,7 @@ mod shred;
 mod tests;
 mod verify;
 
+pub use approvals::{Approver, MAX_APPROVALS, PolicyChange};
 pub use backup::BackupSummary;
 pub use custodians::{CUSTODIANS_LABEL, SplitSummary, read_share};
 pub use derive::{
@@ -130,6 +132,9 @@ pub struct Status {
     pub anchor: Option<PathBuf>,
     /// A field kit: it records testimony sealed to headquarters and cannot read it.
     pub field_kit: bool,
+    /// How many operators must sign an export (`policy set export-approvals`); checked
+    /// against the header MAC at every unlock, not here.
+    pub export_approvals: u8,
 }
 
 #[derive(Debug, Serialize)]
@@ -438,6 +443,7 @@ impl Vault {
         let anchored = store::anchored(&snapshot)?;
         let kit_column = store::kit_column(&snapshot)?;
         let kit_rows = store::field_kits(&snapshot)?;
+        let export_approvals = store::export_approvals(&snapshot)?;
         drop(snapshot);
         let state = match (&columns.public, &checkpoint) {
             (Some(public), Some(cp)) => Some(crypto::HeaderState {
@@ -448,6 +454,7 @@ impl Vault {
                 heads_root: crate::heads::root(head_rows.iter().map(|(b, s)| (*b, s.as_slice()))),
                 kit: kit_column.as_deref(),
                 kits_root: kit::kits_root(&kit_rows),
+                export_approvals,
             }),
             _ => None,
         };
@@ -717,6 +724,7 @@ impl Vault {
             log_size: store::event_count(conn)?,
             anchor: anchor.filter(|a| a.exists()),
             field_kit: store::kit_column(conn)?.is_some(),
+            export_approvals: store::export_approvals(conn)?.unwrap_or(1),
         })
     }
 

@@ -109,6 +109,22 @@ impl Vault {
                 .into_iter()
                 .map(|f| format!("the custody log: {f}")),
         );
+        // The export rule in force is the one the log last set.
+        let logged_rule = events
+            .iter()
+            .rev()
+            .find(|e| {
+                e.action == Action::PolicyChanged
+                    && e.detail.as_ref().is_some_and(|d| d["rule"] == "export-approvals")
+            })
+            .and_then(|e| e.detail.as_ref()?["to"].as_u64())
+            .unwrap_or(1);
+        let stored_rule = store::export_approvals(conn)?.unwrap_or(1);
+        if u64::from(stored_rule) != logged_rule {
+            report.failures.push(format!(
+                "the export rule: the vault says {stored_rule} operators, its log last set {logged_rule}"
+            ));
+        }
         for (id, _) in exports.iter().filter(|(_, done)| !**done) {
             report.notes.push(format!(
                 "export {id} was logged as started but never completed (interrupted, or it failed while writing)"
