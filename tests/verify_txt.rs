@@ -594,3 +594,87 @@ fn a_bundle_with_a_file_its_sums_do_not_list_fails_the_clerks_steps() {
         run.shown
     );
 }
+
+#[test]
+fn a_clerk_checks_each_operators_signature_of_a_two_person_bundle() {
+    if !tools(&[
+        "bash",
+        "age",
+        "age-keygen",
+        "ssh-keygen",
+        "sha256sum",
+        "openssl",
+    ]) {
+        return;
+    }
+    let tv = vault();
+    let ben = tv.write("ben-pass", b"seventeen purple walruses debate quantum tea\n");
+    tv.cmd()
+        .args(["operator", "add", "ben", "--new-passphrase-file"])
+        .arg(&ben)
+        .assert()
+        .success();
+    tv.cmd()
+        .args(["policy", "set", "export-approvals", "2"])
+        .assert()
+        .success();
+    let key = tv.path("clerk.key");
+    let made = sh(
+        tv.dir.path(),
+        "age-keygen -o clerk.key 2>&1 | sed 's/^Public key: //'",
+    );
+    let bundle = export(
+        &tv,
+        "two.tar",
+        &[
+            "--recipient",
+            made.trim(),
+            "--approver",
+            "ben",
+            "--approver-passphrase-file",
+            ben.to_str().unwrap(),
+        ],
+    );
+    let verify = verify_txt(&bundle);
+    assert!(verify.contains("--require-approvals 2"), "{verify}");
+    assert!(verify.contains("the 2 operators who made and approved"), "{verify}");
+
+    let dir = clerk_folder(&tv, "clerk", &bundle);
+    let steps = clerk_commands(&verify, &common::signer(&tv), Some(&key));
+    let run = run_clerk(&dir, &steps, None);
+    assert_all_confirmed(&run);
+    for said in [
+        "signature for exporter with ED25519 key",
+        "signature for approver-1 with ED25519 key",
+        "operators: 2 different key(s) signed the manifest",
+    ] {
+        assert!(run.shown.contains(said), "{said:?} missing: {}", run.shown);
+    }
+    // The clerk sees each operator's fingerprint, to compare with the published ones.
+    for name in ["operator", "ben"] {
+        let out = tv
+            .cmd()
+            .args(["--json", "operator", "list"])
+            .assert()
+            .success();
+        let list: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        let fp = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == name)
+            .map(|o| o["key_fingerprint"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no operator {name}: {list}"));
+        assert!(run.shown.contains(&fp), "{fp} missing: {}", run.shown);
+    }
+
+    // The exporter's signature in the approver's place fails the approver's step.
+    let approver = step(&steps, "-I approver-1");
+    std::fs::copy(
+        dir.join("payload/approvals/exporter.sig"),
+        dir.join("payload/approvals/approver-1.sig"),
+    )
+    .unwrap();
+    let rerun = run_clerk(&dir, &steps[approver..=approver], None);
+    assert_eq!(rerun.failed, Some(0), "{}", rerun.shown);
+}

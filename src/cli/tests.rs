@@ -90,6 +90,7 @@ fn every_command_leaves_exactly_its_expected_events() {
         .signing_key_fingerprint
         .unwrap();
     let (bundle, export_pass, opened) = (p("bundle.tar"), p("export-pass"), p("opened"));
+    let bundle_2 = p("bundle-2.tar");
     std::fs::write(&export_pass, "an export passphrase for this test\n").unwrap();
     let backup = p("backup.tvault");
     let derived_out = p("derived.txt");
@@ -218,6 +219,44 @@ fn every_command_leaves_exactly_its_expected_events() {
         ),
         (vec!["operator", "list"], vec![OperatorsListed]),
         (vec!["operator", "key", "second"], vec![OperatorsListed]),
+        (
+            vec!["policy", "set", "export-approvals", "2"],
+            vec![PolicyChanged],
+        ),
+        (vec!["policy", "show"], vec![]),
+        (
+            vec![
+                "export",
+                "-o",
+                &bundle_2,
+                "--purpose",
+                "archive",
+                "--all",
+                "--export-passphrase-file",
+                &export_pass,
+                "--override-consent",
+                "--reason",
+                "test",
+                "--approver",
+                "second",
+                "--approver-passphrase-file",
+                &export_pass,
+            ],
+            vec![ExportIntent, ExportComplete],
+        ),
+        (
+            vec![
+                "policy",
+                "set",
+                "export-approvals",
+                "1",
+                "--approver",
+                "second",
+                "--approver-passphrase-file",
+                &export_pass,
+            ],
+            vec![PolicyChanged],
+        ),
         (vec!["operator", "remove", "second"], vec![OperatorRemoved]),
         (
             vec!["passphrase", "change", "--new-passphrase-file", &new_pass],
@@ -405,7 +444,7 @@ fn every_command_leaves_exactly_its_expected_events() {
     let mut planned: std::collections::BTreeSet<String> = plan
         .iter()
         .map(|(args, _)| match args[0] {
-            "audit" | "operator" | "passphrase" | "kit" | "custodians" => {
+            "audit" | "operator" | "passphrase" | "kit" | "custodians" | "policy" => {
                 format!("{} {}", args[0], args[1])
             }
             other => other.to_owned(),
