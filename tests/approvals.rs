@@ -112,7 +112,12 @@ impl TwoPerson {
         v["fingerprint"].as_str().unwrap().to_owned()
     }
 
-    fn verify_export(&self, bundle: &Path, signer: &str, extra: &[&str]) -> assert_cmd::assert::Assert {
+    fn verify_export(
+        &self,
+        bundle: &Path,
+        signer: &str,
+        extra: &[&str],
+    ) -> assert_cmd::assert::Assert {
         self.tv
             .bare_cmd()
             .arg("verify-export")
@@ -191,7 +196,10 @@ fn the_rule_is_shown_needs_enough_operators_and_is_logged() {
         .args(["operator", "remove", "bakhyt"])
         .assert()
         .code(1);
-    let mine = t.tv.write("third-pass", b"copper harbour violin seventy lantern drift\n");
+    let mine = t.tv.write(
+        "third-pass",
+        b"copper harbour violin seventy lantern drift\n",
+    );
     t.tv.cmd()
         .args(["operator", "add", "mallory", "--new-passphrase-file"])
         .arg(&mine)
@@ -200,21 +208,32 @@ fn the_rule_is_shown_needs_enough_operators_and_is_logged() {
     assert_eq!(actions(&t.log(), "approval-refused").len(), 2);
     assert!(actions(&t.log(), "operator-added").len() == 1);
     t.tv.cmd()
-        .args(["policy", "set", "export-approvals", "1", "--approver", "bakhyt"])
+        .args([
+            "policy",
+            "set",
+            "export-approvals",
+            "1",
+            "--approver",
+            "bakhyt",
+        ])
         .arg("--approver-passphrase-file")
         .arg(&t.ben)
         .assert()
         .success();
     let changed = actions(&t.log(), "policy-changed");
     assert_eq!(changed.len(), 2);
-    assert_eq!(changed[1].detail.as_ref().unwrap()["approvals"][1]["operator"], "bakhyt");
+    assert_eq!(
+        changed[1].detail.as_ref().unwrap()["approvals"][1]["operator"],
+        "bakhyt"
+    );
     t.tv.cmd().args(["verify"]).assert().success();
 }
 
 #[test]
 fn refused_exports_leave_no_file_and_a_logged_refusal() {
     let t = two_person();
-    let wrong = t.tv.write("wrong-pass", b"not bakhyts passphrase at all friends\n");
+    let wrong =
+        t.tv.write("wrong-pass", b"not bakhyts passphrase at all friends\n");
     let amina = t.tv.pass_file.to_str().unwrap().to_owned();
     let cases: [(&[&str], i32, &str); 4] = [
         (&[], 1, "needs 2 operators to sign, and 1 did"),
@@ -224,12 +243,22 @@ fn refused_exports_leave_no_file_and_a_logged_refusal() {
             "another operator",
         ),
         (
-            &["--approver", "bakhyt", "--approver-passphrase-file", wrong.to_str().unwrap()],
+            &[
+                "--approver",
+                "bakhyt",
+                "--approver-passphrase-file",
+                wrong.to_str().unwrap(),
+            ],
             12,
             "wrong passphrase for the approver",
         ),
         (
-            &["--approver", "mallory", "--approver-passphrase-file", &amina],
+            &[
+                "--approver",
+                "mallory",
+                "--approver-passphrase-file",
+                &amina,
+            ],
             1,
             "no operator",
         ),
@@ -279,12 +308,22 @@ fn a_two_person_bundle_carries_both_signatures_and_verify_export_requires_them()
         .verify_export(&bundle, &signer, &["--require-approvals", "2"])
         .success();
     let shown = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
-    assert!(shown.contains("manifest signed by 2 operator(s)"), "{shown}");
+    assert!(
+        shown.contains("manifest signed by 2 operator(s)"),
+        "{shown}"
+    );
     assert!(shown.contains(&amina) && shown.contains(&bakhyt), "{shown}");
     t.verify_export(
         &bundle,
         &signer,
-        &["--require-approvals", "2", "--operator-key", &amina, "--operator-key", &bakhyt],
+        &[
+            "--require-approvals",
+            "2",
+            "--operator-key",
+            &amina,
+            "--operator-key",
+            &bakhyt,
+        ],
     )
     .success();
     // Only the keys the reader named count.
@@ -294,7 +333,9 @@ fn a_two_person_bundle_carries_both_signatures_and_verify_export_requires_them()
         &["--require-approvals", "2", "--operator-key", &amina],
     )
     .code(13)
-    .stderr(predicate::str::contains("1 operator signature(s) by the keys you named"));
+    .stderr(predicate::str::contains(
+        "1 operator signature(s) by the keys you named",
+    ));
     t.verify_export(&bundle, &signer, &["--require-approvals", "3"])
         .code(13);
     // Without the payload's key nothing inside it can be checked.
@@ -320,16 +361,44 @@ fn a_two_person_bundle_carries_both_signatures_and_verify_export_requires_them()
     ] {
         assert!(names.contains(&name), "{names:?}");
     }
+    // The report a reader prints names both.
+    let opened = t.tv.path("opened");
+    t.tv.bare_cmd()
+        .arg("open-export")
+        .arg(&bundle)
+        .args(["--signer", &signer, "--identity"])
+        .arg(&t.identity_file)
+        .arg("--into")
+        .arg(&opened)
+        .assert()
+        .success();
+    let report = std::fs::read_to_string(opened.join("REPORT.html")).unwrap();
+    assert!(
+        report.contains("Also signed by an approving operator (approver-1)"),
+        "{report}"
+    );
+    assert!(report.contains(&bakhyt) && report.contains("every export needs 2 operators"));
+    assert!(opened.join("approvals/approver-1.sig").is_file());
     // Who exported and who approved stays inside the payload.
     for (name, data) in outer_files(&bundle) {
         if name != "payload.age" {
             let text = String::from_utf8_lossy(&data);
-            assert!(!text.contains("bakhyt") && !text.contains("amina"), "{name}");
+            assert!(
+                !text.contains("bakhyt") && !text.contains("amina"),
+                "{name}"
+            );
         }
     }
     // A bundle made under the rule of one still verifies, and fails a requirement of two.
     t.tv.cmd()
-        .args(["policy", "set", "export-approvals", "1", "--approver", "bakhyt"])
+        .args([
+            "policy",
+            "set",
+            "export-approvals",
+            "1",
+            "--approver",
+            "bakhyt",
+        ])
         .arg("--approver-passphrase-file")
         .arg(&t.ben)
         .assert()
@@ -339,7 +408,9 @@ fn a_two_person_bundle_carries_both_signatures_and_verify_export_requires_them()
     t.verify_export(&single, &signer, &[]).success();
     t.verify_export(&single, &signer, &["--require-approvals", "2"])
         .code(13)
-        .stderr(predicate::str::contains("1 operator signature(s) over the manifest, 2 required"));
+        .stderr(predicate::str::contains(
+            "1 operator signature(s) over the manifest, 2 required",
+        ));
 }
 
 /// The bundle's inner files with `edit` applied, rebuilt and signed by `forger` as the vault.
@@ -379,7 +450,14 @@ fn one_operator_with_the_vault_key_cannot_make_a_second_signature() {
     // approvals are at stake here.
     let forger = Forger::new();
     let signer = forger.fingerprint();
-    let strict = ["--require-approvals", "2", "--operator-key", &amina, "--operator-key", &bakhyt];
+    let strict = [
+        "--require-approvals",
+        "2",
+        "--operator-key",
+        &amina,
+        "--operator-key",
+        &bakhyt,
+    ];
 
     // The approver's signature removed, the manifest still naming them.
     let dropped = rebuilt(&t, &bundle, "dropped.tar", &forger, |files| {
@@ -387,7 +465,9 @@ fn one_operator_with_the_vault_key_cannot_make_a_second_signature() {
     });
     t.verify_export(&dropped, &signer, &[])
         .code(13)
-        .stderr(predicate::str::contains("approver-1's signature is missing"));
+        .stderr(predicate::str::contains(
+            "approver-1's signature is missing",
+        ));
 
     // The approver removed everywhere (manifest, intent event, allowed signers): a bundle of
     // one signer, which a requirement of two refuses.
@@ -396,7 +476,10 @@ fn one_operator_with_the_vault_key_cannot_make_a_second_signature() {
         m["approvals"].as_array_mut().unwrap().truncate(1);
         let mut event: serde_json::Value =
             serde_json::from_str(m["intent_event"].as_str().unwrap()).unwrap();
-        event["detail"]["approvals"].as_array_mut().unwrap().truncate(1);
+        event["detail"]["approvals"]
+            .as_array_mut()
+            .unwrap()
+            .truncate(1);
         m["intent_event"] = serde_json::Value::String(event.to_string());
         let bytes = serde_json::to_vec_pretty(&m).unwrap();
         files.retain(|(n, _)| n != "approvals/approver-1.sig");
@@ -411,13 +494,19 @@ fn one_operator_with_the_vault_key_cannot_make_a_second_signature() {
     // The exporter's signature was over the old manifest: it fails too.
     t.verify_export(&alone, &signer, &[])
         .code(13)
-        .stderr(predicate::str::contains("exporter's signature over MANIFEST.json does not verify"));
+        .stderr(predicate::str::contains(
+            "exporter's signature over MANIFEST.json does not verify",
+        ));
 
     // The manifest changed after both signed (another purpose): both signatures fail.
     let changed = rebuilt(&t, &bundle, "changed.tar", &forger, |files| {
         let mut m = manifest_of(files);
         m["purpose"] = "public".into();
-        set_file(files, "MANIFEST.json", serde_json::to_vec_pretty(&m).unwrap());
+        set_file(
+            files,
+            "MANIFEST.json",
+            serde_json::to_vec_pretty(&m).unwrap(),
+        );
     });
     t.verify_export(&changed, &signer, &[]).code(13);
 
@@ -458,7 +547,9 @@ fn one_operator_with_the_vault_key_cannot_make_a_second_signature() {
         .success();
     t.verify_export(&impostor, &signer, &strict)
         .code(13)
-        .stderr(predicate::str::contains("0 operator signature(s) by the keys you named"));
+        .stderr(predicate::str::contains(
+            "0 operator signature(s) by the keys you named",
+        ));
 
     // The genuine bundle passes the strict check.
     t.verify_export(&bundle, &common::signer(&t.tv), &strict)

@@ -89,9 +89,9 @@ fn a_format_3_vault_opens_for_each_way_in_and_reads_back_exactly() {
     assert_eq!(status["vault_id"], "80d2df14d0412f2f2e1a9b2d9337c58a");
     // Opening upgrades it in place (format 4 adds the listing digest, format 5 the heads and
     // a header MAC that covers the log, format 6 the field kit columns, format 7 rebuilds the
-    // keyslot table for custodians, format 8 adds operators' personal keys; the first unlock
-    // writes them once the tables agree with the log).
-    assert_eq!(status["format_version"], 8);
+    // keyslot table for custodians, format 8 adds operators' personal keys, format 9 the export
+    // rule; the first unlock writes them once the tables agree with the log).
+    assert_eq!(status["format_version"], 9);
 
     let out = tv
         .cmd()
@@ -331,4 +331,103 @@ fn a_format_3_vault_takes_a_custodians_split_after_its_upgrade() {
         .success();
     // The old passphrase no longer opens it.
     tv.cmd().arg("verify").assert().code(12);
+}
+
+const V4_SIGNER: &str = "SHA256:SL2uVncrs8rVqlP8QXVGEORfyMO4vceqWXPUbXUXW8c";
+const V8_ID: &str = "7d19b2a319606f24a036c32545c5f661";
+
+#[test]
+fn a_version_4_bundle_verifies_opens_and_imports() {
+    let tv = TestVault::new();
+    let bundle = "tests/fixtures/export-v4.tar";
+    let key = "tests/fixtures/export-v4.key";
+    let out = tv
+        .bare_cmd()
+        .args(["--json", "verify-export", bundle, "--identity", key])
+        .args(["--signer", V4_SIGNER])
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(report["export_id"], "629581fff64f454d48a8e5bed5e913a2");
+    // No operators' signatures in this format: a requirement for them fails.
+    assert_eq!(report["approvals"], serde_json::json!([]));
+    tv.bare_cmd()
+        .args([
+            "verify-export",
+            bundle,
+            "--identity",
+            key,
+            "--signer",
+            V4_SIGNER,
+        ])
+        .args(["--require-approvals", "1"])
+        .assert()
+        .code(13);
+    let into = tv.path("opened");
+    tv.bare_cmd()
+        .args([
+            "open-export",
+            bundle,
+            "--identity",
+            key,
+            "--signer",
+            V4_SIGNER,
+            "--into",
+        ])
+        .arg(&into)
+        .assert()
+        .success();
+    let base = into.join("records").join(V8_ID);
+    assert_eq!(
+        std::fs::read(base.join("derived/transcript.txt")).unwrap(),
+        b"a transcript of the interview\n"
+    );
+    assert!(base.join("lineage.json").is_file());
+    tv.cmd()
+        .args(["import", bundle, "--identity", key, "--signer", V4_SIGNER])
+        .assert()
+        .success();
+    assert_eq!(
+        tv.cat(V8_ID, "transcript.txt"),
+        b"a transcript of the interview\n"
+    );
+}
+
+#[test]
+fn a_format_8_vault_opens_and_its_exports_carry_the_operators_signature() {
+    let tv = TestVault::empty();
+    std::fs::create_dir_all(tv.vault.parent().unwrap()).unwrap();
+    std::fs::copy("tests/fixtures/vault-v8.tvault", &tv.vault).unwrap();
+    std::fs::write(&tv.pass_file, "fixture passphrase for bundle four\n").unwrap();
+    tv.cmd()
+        .args(["--accept-missing-anchor", "show", V8_ID])
+        .assert()
+        .success();
+    let out = tv.cmd().args(["status", "--json"]).assert().success();
+    let status: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(status["format_version"], 9);
+    assert_eq!(status["export_approvals"], 1);
+    assert_eq!(tv.cat(V8_ID, "letter.txt"), b"a document\n");
+    let identity = age::x25519::Identity::generate();
+    let key = tv.write(
+        "id.key",
+        age::secrecy::ExposeSecret::expose_secret(&identity.to_string()).as_bytes(),
+    );
+    let bundle = tv.path("new.tar");
+    tv.cmd()
+        .args(["export", "--all", "--purpose", "court", "-o"])
+        .arg(&bundle)
+        .arg("--recipient")
+        .arg(identity.to_public().to_string())
+        .assert()
+        .success();
+    tv.bare_cmd()
+        .arg("verify-export")
+        .arg(&bundle)
+        .arg("--identity")
+        .arg(&key)
+        .args(["--signer", V4_SIGNER, "--require-approvals", "1"])
+        .assert()
+        .success();
+    tv.cmd().arg("verify").assert().success();
 }

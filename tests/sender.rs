@@ -15,9 +15,9 @@ mod forge;
 use std::path::{Path, PathBuf};
 
 use age::secrecy::ExposeSecret;
-use common::{TestVault, content};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::{TestVault, content};
 use forge::*;
 use predicates::prelude::*;
 use tvault::audit::Checkpoint;

@@ -608,7 +608,10 @@ fn a_clerk_checks_each_operators_signature_of_a_two_person_bundle() {
         return;
     }
     let tv = vault();
-    let ben = tv.write("ben-pass", b"seventeen purple walruses debate quantum tea\n");
+    let ben = tv.write(
+        "ben-pass",
+        b"seventeen purple walruses debate quantum tea\n",
+    );
     tv.cmd()
         .args(["operator", "add", "ben", "--new-passphrase-file"])
         .arg(&ben)
@@ -637,7 +640,10 @@ fn a_clerk_checks_each_operators_signature_of_a_two_person_bundle() {
     );
     let verify = verify_txt(&bundle);
     assert!(verify.contains("--require-approvals 2"), "{verify}");
-    assert!(verify.contains("the 2 operators who made and approved"), "{verify}");
+    assert!(
+        verify.contains("the 2 operators who made and approved"),
+        "{verify}"
+    );
 
     let dir = clerk_folder(&tv, "clerk", &bundle);
     let steps = clerk_commands(&verify, &common::signer(&tv), Some(&key));

@@ -97,12 +97,7 @@ impl ApprovalReport {
 pub fn signers_text(approvals: &[Approval]) -> String {
     approvals
         .iter()
-        .map(|a| {
-            format!(
-                "{} namespaces=\"{APPROVAL_NAMESPACE}\" {}\n",
-                a.role, a.key
-            )
-        })
+        .map(|a| format!("{} namespaces=\"{APPROVAL_NAMESPACE}\" {}\n", a.role, a.key))
         .collect()
 }
 
@@ -125,7 +120,10 @@ pub(super) fn approval_files(
     let mut files = vec![(APPROVAL_SIGNERS.to_owned(), signers_text(approvals))];
     for (a, key) in approvals.iter().zip(keys) {
         debug_assert_eq!(a.key, key_line(&key.verifying_key()));
-        files.push((sig_name(&a.role), ssh_sign(key, APPROVAL_NAMESPACE, manifest)));
+        files.push((
+            sig_name(&a.role),
+            ssh_sign(key, APPROVAL_NAMESPACE, manifest),
+        ));
     }
     files
 }
@@ -157,17 +155,20 @@ pub(super) fn check(
     let mut reports = Vec::new();
     for (i, a) in approvals.iter().enumerate() {
         if a.role != role(i) {
-            return fail(step, "the signers' roles are not exporter, approver-1, … in order");
+            return fail(
+                step,
+                "the signers' roles are not exporter, approver-1, … in order",
+            );
         }
         if !operators.insert(a.operator.as_str()) {
             return fail(step, "one operator is listed as two signers");
         }
         let public = ssh_key::PublicKey::from_openssh(&a.key)
             .or_else(|_| fail(step, format!("{}'s key is not an OpenSSH key", a.role)))?;
-        let ed = public
-            .key_data()
-            .ed25519()
-            .map_or_else(|| fail(step, format!("{}'s key is not Ed25519", a.role)), Ok)?;
+        let ed = public.key_data().ed25519().map_or_else(
+            || fail(step, format!("{}'s key is not Ed25519", a.role)),
+            Ok,
+        )?;
         let key = VerifyingKey::from_bytes(&ed.0)
             .or_else(|_| fail(step, format!("{}'s key is not a valid key", a.role)))?;
         if key_line(&key) != a.key {
@@ -205,7 +206,8 @@ pub(super) fn check(
         });
     }
     if !approvals.is_empty()
-        && files.get(APPROVAL_SIGNERS).map(Vec::as_slice) != Some(signers_text(approvals).as_bytes())
+        && files.get(APPROVAL_SIGNERS).map(Vec::as_slice)
+            != Some(signers_text(approvals).as_bytes())
     {
         return fail(
             step,

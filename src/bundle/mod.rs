@@ -21,8 +21,8 @@ mod write;
 
 pub use crate::disclosure::Withheld;
 pub use approvals::{
-    APPROVAL_NAMESPACE, APPROVAL_SIGNERS, APPROVALS_DIR, Approval, ApprovalReport, key_line,
-    role, sig_name, signers_text,
+    APPROVAL_NAMESPACE, APPROVAL_SIGNERS, APPROVALS_DIR, Approval, ApprovalReport, key_line, role,
+    sig_name, signers_text,
 };
 pub use format::{
     DERIVED_DIR, LINEAGE_FILE, LineageNode, Manifest, ManifestRecord, Receipt, Redaction,

@@ -255,8 +255,8 @@ pub(super) fn read_payload(
         );
     }
     let manifest_bytes = manifest;
-    let manifest: Manifest = serde_json::from_slice(manifest_bytes)
-        .or_else(|e| fail("MANIFEST.json", e.to_string()))?;
+    let manifest: Manifest =
+        serde_json::from_slice(manifest_bytes).or_else(|e| fail("MANIFEST.json", e.to_string()))?;
     check_listed(&manifest, hashes.keys())?;
     if !manifest.approvals.is_empty() && manifest.format != FORMAT {
         return fail(
@@ -347,7 +347,10 @@ pub(super) fn check_listed<'n>(
             if !signatures.contains(name) {
                 return fail(
                     step,
-                    format!("{} is not the signature of a signer the manifest lists", shown_name(name)),
+                    format!(
+                        "{} is not the signature of a signer the manifest lists",
+                        shown_name(name)
+                    ),
                 );
             }
             continue;

@@ -33,8 +33,8 @@ use crate::progress::{Counted, Tally};
 use super::format::SigCheck;
 use super::payload::{HashingReader, Pass, Visitor, inner_pass, write_files};
 use super::{
-    ApprovalReport, FORMAT, FORMAT_V1, FORMAT_V2, FORMAT_V3, FORMAT_V4, INNER_NAMESPACE, Manifest, OUTER_FILES,
-    OUTER_NAMESPACE, PRINCIPAL, Receipt, SMALL_FILE_LIMIT, parse_sums, ssh_verify,
+    ApprovalReport, FORMAT, FORMAT_V1, FORMAT_V2, FORMAT_V3, FORMAT_V4, INNER_NAMESPACE, Manifest,
+    OUTER_FILES, OUTER_NAMESPACE, PRINCIPAL, Receipt, SMALL_FILE_LIMIT, parse_sums, ssh_verify,
 };
 
 /// Who vouches for a bundle.
@@ -132,10 +132,9 @@ pub struct BundleReport {
     pub files: usize,
     /// The operators whose personal keys signed the manifest (their signatures verified),
     /// the exporter first; only when the payload was checked.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<ApprovalReport>,
-    /// How many operators the sending vault required to sign an export, as its manifest says.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// How many operators the sending vault required to sign an export, as its manifest says
+    /// (bundle format v5 on).
     pub approvals_required: Option<u8>,
     /// The key that signed the bundle.
     #[serde(skip)]
@@ -691,8 +690,9 @@ fn intent_approvals(json: &str) -> Result<Vec<super::Approval>, BundleError> {
         serde_json::from_str(json).or_else(|e| fail("MANIFEST.json", e.to_string()))?;
     match event.detail.as_ref().and_then(|d| d.get("approvals")) {
         None => Ok(Vec::new()),
-        Some(list) => serde_json::from_value(list.clone())
-            .or_else(|e| fail("MANIFEST.json", e.to_string())),
+        Some(list) => {
+            serde_json::from_value(list.clone()).or_else(|e| fail("MANIFEST.json", e.to_string()))
+        }
     }
 }
 

@@ -18,7 +18,10 @@
 //!   fails on OpenSSH 9 because of the principal in front), and `-Y verify` needs OpenSSH 8.1
 //!   or later.
 
-use super::{APPROVAL_NAMESPACE, APPROVAL_SIGNERS, FORMAT, INNER_NAMESPACE, OUTER_NAMESPACE, PRINCIPAL, sig_name};
+use super::{
+    APPROVAL_NAMESPACE, APPROVAL_SIGNERS, FORMAT, INNER_NAMESPACE, OUTER_NAMESPACE, PRINCIPAL,
+    sig_name,
+};
 
 /// What opens a bundle's payload, as the writer sealed it. Says no more than the age header
 /// itself shows (the kinds of its stanzas), never which keys.

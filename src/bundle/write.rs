@@ -252,7 +252,10 @@ pub(super) fn write_outer_rest<W: Write>(
         ),
         ("receipt.json", receipt),
         ("allowed_signers", allowed),
-        ("VERIFY.txt", verify_text(&files.export_id, files.seal, &files.approvals)),
+        (
+            "VERIFY.txt",
+            verify_text(&files.export_id, files.seal, &files.approvals),
+        ),
     ];
     for (name, text) in &small {
         tar.append(&header(name, text.len() as u64)?, text.as_bytes())?;

@@ -210,22 +210,33 @@ impl From<Error> for CliError {
                 match why {
                     A::WrongPassphrase => (
                         Exit::WrongPassphrase,
-                        &["the approver types their own passphrase (or gives --approver-passphrase-file FILE); nothing was done"],
+                        &[
+                            "the approver types their own passphrase (or gives --approver-passphrase-file FILE); nothing was done",
+                        ],
                     ),
                     A::Missing { .. } | A::Oneself | A::Twice => (
                         Exit::Failure,
-                        &["name another operator with --approver NAME; they give their own passphrase (`tvault policy show` shows the rule)"],
+                        &[
+                            "name another operator with --approver NAME; they give their own passphrase (`tvault policy show` shows the rule)",
+                        ],
                     ),
-                    A::Unknown => (Exit::Failure, &["`tvault operator list` shows the operators"]),
+                    A::Unknown => (
+                        Exit::Failure,
+                        &["`tvault operator list` shows the operators"],
+                    ),
                     A::ApproverHasNoKey => (
                         Exit::Failure,
-                        &["the approver unlocks the vault once (for example `tvault list --operator NAME`) to get their personal key"],
+                        &[
+                            "the approver unlocks the vault once (for example `tvault list --operator NAME`) to get their personal key",
+                        ],
                     ),
-                    A::NoPersonalKey => (
-                        Exit::Failure,
-                        &["unlock with an operator's own passphrase"],
+                    A::NoPersonalKey => {
+                        (Exit::Failure, &["unlock with an operator's own passphrase"])
+                    }
+                    A::InvalidRule(_) => (
+                        Exit::Usage,
+                        &["for example `tvault policy set export-approvals 2`"],
                     ),
-                    A::InvalidRule(_) => (Exit::Usage, &["for example `tvault policy set export-approvals 2`"]),
                     A::TooFewOperators { .. } => (
                         Exit::Failure,
                         &["add operators first with `tvault operator add NAME`"],

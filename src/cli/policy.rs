@@ -70,7 +70,9 @@ impl ApproverArgs {
                 .read("")?,
                 None => {
                     let mut tty = ctx.sources.terminal().map_err(|e| {
-                        e.hint("give the approver's passphrase with --approver-passphrase-file FILE")
+                        e.hint(
+                            "give the approver's passphrase with --approver-passphrase-file FILE",
+                        )
                     })?;
                     let typed = tty.prompt(&format!(
                         "Approver {}, your passphrase: ",

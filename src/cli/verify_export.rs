@@ -36,7 +36,11 @@ pub struct Args {
     /// An operator's personal key you trust, its SHA256: fingerprint or ssh-ed25519 line as
     /// published (`tvault operator key NAME`); repeatable. Then only signatures by these
     /// keys count towards --require-approvals
-    #[arg(long = "operator-key", value_name = "KEY", requires = "require_approvals")]
+    #[arg(
+        long = "operator-key",
+        value_name = "KEY",
+        requires = "require_approvals"
+    )]
     operator_keys: Vec<String>,
 }
 
@@ -62,10 +66,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let trust = args.key.signer_trust().ok_or_else(no_signer)?;
     let unlock = args.key.unlock(ctx, args.ask_export_passphrase)?;
     if args.require_approvals.is_some() && unlock.is_none() {
-        return Err(CliError::usage(
-            "--require-approvals checks signatures inside the payload",
-        )
-        .hint("give --identity FILE, --export-passphrase-file FILE or --ask-export-passphrase"));
+        return Err(
+            CliError::usage("--require-approvals checks signatures inside the payload").hint(
+                "give --identity FILE, --export-passphrase-file FILE or --ask-export-passphrase",
+            ),
+        );
     }
     let (report, _) = tvault::bundle::verify_bundle(&args.file, &trust, unlock.as_ref(), None)
         .map_err(|e| CliError::from(Error::from(e)))?;

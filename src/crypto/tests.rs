@@ -290,5 +290,11 @@ fn keyslot_opens_only_with_its_passphrase_and_unedited_parameters() {
         ..state
     };
     let mac_two = header_mac(&keys, &vault_id, slots, Some(&two));
-    assert!(!verify_header_mac(&keys, &vault_id, slots, Some(&three), &mac_two));
+    assert!(!verify_header_mac(
+        &keys,
+        &vault_id,
+        slots,
+        Some(&three),
+        &mac_two
+    ));
 }

@@ -15,10 +15,10 @@ use crate::progress::{Counted, Tally};
 use crate::record::{PartInfo, Purpose, RecordIdPrefix, SealedMeta, WitnessIdentity};
 use crate::store::{self, VersionRow};
 
+use super::approvals::{Guarded, Signer};
 use super::export_derived::{derived_candidates, lineage, sniff_derived};
 use super::export_seal::{intent_receipt, recipients, seal_kind};
 use super::redaction::{attachment_names, redact_metadata, redactor};
-use super::approvals::{Guarded, Signer};
 use super::{Draft, Vault, now_rfc3339};
 
 /// Which records an export takes.

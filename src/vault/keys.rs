@@ -179,10 +179,12 @@ impl Vault {
         self.s.update_header_mac(&tx)?;
         let cp = self.s.append(
             &tx,
-            vec![Draft::new(Action::OperatorRemoved).detail(serde_json::json!({
-                "operator": name,
-                "approvals": super::approvals::Signer::approvals(&signers),
-            }))],
+            vec![
+                Draft::new(Action::OperatorRemoved).detail(serde_json::json!({
+                    "operator": name,
+                    "approvals": super::approvals::Signer::approvals(&signers),
+                })),
+            ],
         )?;
         tx.commit()?;
         self.s.write_anchor(&cp)

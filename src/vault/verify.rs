@@ -115,7 +115,9 @@ impl Vault {
             .rev()
             .find(|e| {
                 e.action == Action::PolicyChanged
-                    && e.detail.as_ref().is_some_and(|d| d["rule"] == "export-approvals")
+                    && e.detail
+                        .as_ref()
+                        .is_some_and(|d| d["rule"] == "export-approvals")
             })
             .and_then(|e| e.detail.as_ref()?["to"].as_u64())
             .unwrap_or(1);

@@ -168,7 +168,12 @@ impl Forger {
     }
 
     /// Rewrites a bundle's outer files with `edit`, and signs its SHA256SUMS anew.
-    pub fn resign_outer(&self, src: &Path, dst: &Path, mut edit: impl FnMut(&str, Vec<u8>) -> Vec<u8>) {
+    pub fn resign_outer(
+        &self,
+        src: &Path,
+        dst: &Path,
+        mut edit: impl FnMut(&str, Vec<u8>) -> Vec<u8>,
+    ) {
         let mut files: Vec<(String, Vec<u8>)> = outer_files(src)
             .into_iter()
             .map(|(n, d)| {
@@ -194,4 +199,3 @@ impl Forger {
         write_tar(dst, &files);
     }
 }
-
