@@ -143,8 +143,9 @@ exported it. The steps below check, with stock tools only, that it is whole, tha
 was signed by the key you expect, and that the sender logged the export; then they
 open it. You need tar, sha256sum, sed, diff, ssh-keygen (OpenSSH 8.1 or later),
 openssl, age (or rage) and a POSIX shell such as bash. The steps are the same for
-every bundle of this format apart from the export id and the way it opens, and are
-published in docs/export-format.md of tvault: if the ones below differ, stop.
+every bundle of this format apart from the export id, the way it opens and how many
+operators signed, and are published in docs/export-format.md of tvault: if the ones
+below differ, stop.
 
 HOW TO FOLLOW THEM
 Put the bundle in a new, empty folder under the name EXPORT.tar, open a terminal in
