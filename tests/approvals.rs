@@ -205,8 +205,44 @@ fn the_rule_is_shown_needs_enough_operators_and_is_logged() {
         .arg(&mine)
         .assert()
         .code(1);
-    assert_eq!(actions(&t.log(), "approval-refused").len(), 2);
+    // Nor split a way in among custodians whose shares one person could hold.
+    let shares = t.tv.path("shares");
+    t.tv.cmd()
+        .args([
+            "custodians",
+            "split",
+            "--threshold",
+            "2",
+            "--shares",
+            "2",
+            "-o",
+        ])
+        .arg(&shares)
+        .assert()
+        .code(1);
+    assert!(!shares.exists() || std::fs::read_dir(&shares).unwrap().next().is_none());
+    assert_eq!(actions(&t.log(), "approval-refused").len(), 3);
     assert!(actions(&t.log(), "operator-added").len() == 1);
+    t.tv.cmd()
+        .args([
+            "custodians",
+            "split",
+            "--threshold",
+            "2",
+            "--shares",
+            "2",
+            "-o",
+        ])
+        .arg(&shares)
+        .args(["--approver", "bakhyt", "--approver-passphrase-file"])
+        .arg(&t.ben)
+        .assert()
+        .success();
+    let split = actions(&t.log(), "custodians-split");
+    assert_eq!(
+        split[0].detail.as_ref().unwrap()["approvals"][1]["operator"],
+        "bakhyt"
+    );
     t.tv.cmd()
         .args([
             "policy",

@@ -35,6 +35,9 @@ pub struct SplitArgs {
     /// Seal share i to the i-th recipient (age1… or ssh-ed25519 key); give one per share
     #[arg(long = "to", value_name = "RECIPIENT")]
     to: Vec<String>,
+
+    #[command(flatten)]
+    approvers: super::policy::ApproverArgs,
 }
 
 pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
@@ -59,7 +62,14 @@ fn split(ctx: &Context, args: SplitArgs) -> Result<(), CliError> {
         )));
     }
     let mut vault = ctx.unlock()?;
-    let summary = vault.split_custodians(args.threshold, args.shares, &args.output, &args.to)?;
+    let approvers = args.approvers.read(ctx)?;
+    let summary = vault.split_custodians(
+        args.threshold,
+        args.shares,
+        &args.output,
+        &args.to,
+        &approvers,
+    )?;
     if ctx.json {
         return print_json(&summary);
     }

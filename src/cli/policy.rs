@@ -13,8 +13,8 @@ use super::{Context, print, print_json};
 /// The vault's rules
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Set a rule: `export-approvals N` makes every export (and any change of the rules or
-    /// of the operators) need N operators, the one who unlocks and N-1 approvers
+    /// Set a rule: `export-approvals N` makes every export (and any change of the rules, the
+    /// operators or the custodians) need N operators, the one who unlocks and N-1 approvers
     ///
     /// Changing a rule needs the approvals of the rule in force. Each approver proves it
     /// with their own passphrase; their personal key signs the export's manifest.

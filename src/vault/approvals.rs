@@ -1,8 +1,9 @@
 //! Two-person rules: how many operators must sign an export, and checking the approvers who
 //! do. The rule lives in the vault row, covered by the header MAC, and every change of it is
 //! logged (`policy-changed`). While it asks for N operators, an export, a change of the rule,
-//! and adding or removing an operator need N-1 other operators, each proving it with their own
-//! passphrase, which opens their own keyslot and personal key; a refusal is logged.
+//! adding or removing an operator, and a custodians split (K custodians can set any operator's
+//! passphrase) need N-1 other operators, each proving it with their own passphrase, which
+//! opens their own keyslot and personal key; a refusal is logged.
 
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
@@ -31,6 +32,7 @@ pub enum Guarded {
     Policy,
     OperatorAdd,
     OperatorRemove,
+    CustodiansSplit,
 }
 
 impl Guarded {
@@ -40,6 +42,7 @@ impl Guarded {
             Guarded::Policy => "policy set",
             Guarded::OperatorAdd => "operator add",
             Guarded::OperatorRemove => "operator remove",
+            Guarded::CustodiansSplit => "custodians split",
         }
     }
 }

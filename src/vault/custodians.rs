@@ -42,13 +42,16 @@ pub struct SplitSummary {
 impl Vault {
     /// Makes a new custodians keyslot and writes its `shares` share files into `dir` (made
     /// if missing), sealed to `to[i]` for custodian `i + 1` when recipients are given (one
-    /// per share). Replaces an earlier custodians slot. Runs the KDF once.
+    /// per share). Replaces an earlier custodians slot, with the approvals the vault's export
+    /// rule needs (K custodians can set any operator's passphrase). Runs the KDF once (and
+    /// each approver's).
     pub fn split_custodians(
         &mut self,
         threshold: usize,
         shares: usize,
         dir: &Path,
         to: &[String],
+        approvers: &[super::Approver],
     ) -> Result<SplitSummary> {
         if self.s.kit.is_some() {
             return Err(Error::FieldKit);
@@ -71,6 +74,11 @@ impl Vault {
             .iter()
             .map(|r| recipients(&Seal::Recipients(vec![r.clone()])))
             .collect::<Result<Vec<_>>>()?;
+        let signers = self.approve(
+            super::approvals::Guarded::CustodiansSplit,
+            approvers,
+            &serde_json::json!({ "threshold": k, "shares": n }),
+        )?;
 
         let slots = store::keyslots(self.store.conn())?;
         let mine = slots
@@ -144,6 +152,7 @@ impl Vault {
                     "shares": n,
                     "replaced": !old.is_empty(),
                     "sealed_to": sealing.iter().map(|(_, f)| f[0].clone()).collect::<Vec<_>>(),
+                    "approvals": super::approvals::Signer::approvals(&signers),
                 }))],
                 )?;
             tx.commit()?;
