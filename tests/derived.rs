@@ -890,3 +890,80 @@ fn a_method_naming_the_witness_leaves_redacted_like_the_metadata() {
         }
     }
 }
+
+#[test]
+fn derived_names_made_safe_for_a_bundle_are_restored_on_import() {
+    let tv = TestVault::new();
+    let st = tv.write("st.txt", b"The statement.\n");
+    let id = tv.add(&[
+        "--witness",
+        "Heron",
+        "--consent",
+        "court",
+        "--text-file",
+        st.to_str().unwrap(),
+    ]);
+    let text = tv.write("t.txt", b"a transcript\n");
+    for (kind, of, name) in [
+        ("summary", "statement", "summary: part 1?.txt"),
+        ("translation", "summary: part 1?.txt", "translation*.txt"),
+    ] {
+        tv.cmd()
+            .args(["derive", &id, "--kind", kind, "--of", of, "--name", name])
+            .arg("--text-file")
+            .arg(&text)
+            .assert()
+            .success();
+    }
+    let key = age::x25519::Identity::generate();
+    let key_file = tv.write(
+        "k.key",
+        secrecy::ExposeSecret::expose_secret(&key.to_string()).as_bytes(),
+    );
+    let bundle = tv.path("b.tar");
+    tv.cmd()
+        .args(["export", "--purpose", "court", &id, "--prefer", "summary"])
+        .args(["--prefer", "translation", "--recipient"])
+        .arg(key.to_public().to_string())
+        .arg("-o")
+        .arg(&bundle)
+        .assert()
+        .success();
+    let into = tv.path("opened");
+    tv.cmd()
+        .arg("open-export")
+        .arg(&bundle)
+        .args(["--signer", &signer(&tv), "--identity"])
+        .arg(&key_file)
+        .arg("--into")
+        .arg(&into)
+        .assert()
+        .success();
+    let folder = into.join("records").join(&id).join("derived");
+    assert!(folder.join("summary_ part 1_.txt").is_file());
+    assert!(folder.join("translation_.txt").is_file());
+
+    let hq = TestVault::new();
+    hq.cmd()
+        .arg("import")
+        .arg(&bundle)
+        .arg("--identity")
+        .arg(&key_file)
+        .args(["--signer", &signer(&tv)])
+        .assert()
+        .success();
+    let shown = json(&hq.cmd().args(["--json", "show", &id]).assert().success());
+    let names: Vec<&str> = shown["derived"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["summary: part 1?.txt", "translation*.txt"]);
+    assert_eq!(
+        shown["derived"][1]["source"]["name"],
+        "summary: part 1?.txt"
+    );
+    assert_eq!(hq.cat(&id, "translation*.txt"), b"a transcript\n");
+    hq.cmd().arg("verify").assert().success();
+}

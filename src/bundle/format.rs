@@ -230,6 +230,10 @@ pub struct ManifestRecord {
     /// (format v4 on).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub derived: Vec<String>,
+    /// The name a derived item was stored under, by its name in the bundle, where the two
+    /// differ (as `recorded_names` for attachments; format v5 on).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub recorded_derived_names: BTreeMap<String, String>,
     /// The lineage of each derived item carried, and of every derived item it was made from
     /// (the record's `lineage.json` holds the same); never a hash or size of what stayed
     /// behind.

@@ -154,6 +154,7 @@ fn inner_with_intent(
                 attachments: Vec::new(),
                 recorded_names: BTreeMap::new(),
                 derived: Vec::new(),
+                recorded_derived_names: BTreeMap::new(),
                 lineage: Vec::new(),
             }],
             withheld: Vec::new(),

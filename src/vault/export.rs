@@ -226,14 +226,14 @@ impl Vault {
             .map(|((_, sealed), r)| attachment_names(&sealed.attachments, r.as_ref()))
             .unzip();
         // Derived items' names, by the same rules, in their own folder.
-        let derived_names: Vec<BTreeMap<u32, String>> = chosen
+        let (derived_names, derived_recorded): (Vec<_>, Vec<_>) = chosen
             .iter()
             .zip(&redactors)
             .map(|((_, sealed), r)| {
                 let parts: Vec<PartInfo> = sealed.derived.iter().map(|d| d.part.clone()).collect();
-                attachment_names(&parts, r.as_ref()).0
+                attachment_names(&parts, r.as_ref())
             })
-            .collect();
+            .unzip();
         for w in withheld
             .iter_mut()
             .filter(|w| w.what == "attachment" || w.what == "derived")
@@ -333,17 +333,19 @@ impl Vault {
             let mut custody_by_record = BTreeMap::new();
             let mut metadata_by_record = BTreeMap::new();
             let tx = self.store.read()?;
-            for (((((row, sealed), plan), identity), (redactor, (names, restore))), dnames) in
-                chosen
-                    .iter()
-                    .zip(&plans)
-                    .zip(&identities)
-                    .zip(
-                        redactors
-                            .iter()
-                            .zip(shown_names.iter().zip(&recorded_names)),
-                    )
-                    .zip(&derived_names)
+            for (
+                ((((row, sealed), plan), identity), (redactor, (names, restore))),
+                (dnames, drestore),
+            ) in chosen
+                .iter()
+                .zip(&plans)
+                .zip(&identities)
+                .zip(
+                    redactors
+                        .iter()
+                        .zip(shown_names.iter().zip(&recorded_names)),
+                )
+                .zip(derived_names.iter().zip(&derived_recorded))
             {
                 let base = format!("records/{}", row.record);
                 // Anonymous: the label stands in for the pseudonym; interviewer and place stay.
@@ -520,6 +522,14 @@ impl Vault {
                         .derived
                         .iter()
                         .filter_map(|d| dnames.get(&d.info.part).cloned())
+                        .collect(),
+                    recorded_derived_names: plan
+                        .derived
+                        .iter()
+                        .filter_map(|d| {
+                            let recorded = drestore.get(&d.info.part)?;
+                            Some((dnames.get(&d.info.part)?.clone(), recorded.clone()))
+                        })
                         .collect(),
                     lineage,
                 });

@@ -280,7 +280,7 @@ impl Vault {
             super::import_lineage::check_derived_hashes(rec, &p.derived, p.lineage.as_deref())
                 .map_err(bad)?;
             restore_recorded_names(rec, &mut p.attachments).map_err(bad)?;
-            let derived = super::import_lineage::derived_items(
+            let mut derived = super::import_lineage::derived_items(
                 rec,
                 p.statement.as_ref(),
                 &p.attachments,
@@ -288,6 +288,8 @@ impl Vault {
                 version,
             )
             .map_err(bad)?;
+            super::import_lineage::restore_derived_names(rec, &p.attachments, &mut derived)
+                .map_err(bad)?;
             if let Some(old) = self_consent(s, &tx, &record)?
                 && old.widened_by(&meta.consent)
             {
@@ -476,18 +478,21 @@ fn self_consent(
 /// Gives each attachment back the name it was recorded under, where the bundle carried it
 /// under a safer one (`recorded_names`): a plain name (no `/`, no NUL, at most 255 bytes),
 /// unique in the record, for an attachment the bundle delivered.
+pub(super) fn plain_recorded_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.contains(['/', '\0'])
+        && name != "."
+        && name != ".."
+}
+
 fn restore_recorded_names(
     rec: &crate::bundle::ManifestRecord,
     attachments: &mut [PartInfo],
 ) -> std::result::Result<(), &'static str> {
     let mut seen = std::collections::BTreeSet::new();
     for (delivered, recorded) in &rec.recorded_names {
-        let plain = !recorded.is_empty()
-            && recorded.len() <= 255
-            && !recorded.contains(['/', '\0'])
-            && recorded != "."
-            && recorded != "..";
-        if !plain {
+        if !plain_recorded_name(recorded) {
             return Err("a recorded attachment name is not a plain file name");
         }
         let a = attachments

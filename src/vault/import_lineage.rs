@@ -53,6 +53,50 @@ pub(super) fn check_derived_hashes(
     Ok(())
 }
 
+/// Gives each derived item (and each derived source that travelled with it) back the name it
+/// was stored under, where the bundle carried it under a safer one
+/// (`recorded_derived_names`): a plain name, unique among the record's attachments and
+/// derived items, for a derived item the bundle delivered.
+pub(super) fn restore_derived_names(
+    rec: &ManifestRecord,
+    attachments: &[PartInfo],
+    derived: &mut [Derived],
+) -> Checked<()> {
+    for (delivered, recorded) in &rec.recorded_derived_names {
+        if !super::import::plain_recorded_name(recorded) {
+            return Err("a recorded derived item's name is not a plain file name");
+        }
+        if !derived.iter().any(|d| d.name() == delivered) {
+            return Err("a recorded derived item's name is for an item the bundle lacks");
+        }
+    }
+    let restore = |name: &mut Option<String>| {
+        if let Some(recorded) = name
+            .as_deref()
+            .and_then(|n| rec.recorded_derived_names.get(n))
+        {
+            *name = Some(recorded.clone());
+        }
+    };
+    for d in derived.iter_mut() {
+        restore(&mut d.part.name);
+        if d.source.what == SourceKind::Derived && d.source.part.is_some() {
+            restore(&mut d.source.name);
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for name in attachments
+        .iter()
+        .map(|a| a.name.as_deref())
+        .chain(derived.iter().map(|d| Some(d.name())))
+    {
+        if !seen.insert(name) {
+            return Err("two items of a record have the same recorded name");
+        }
+    }
+    Ok(())
+}
+
 /// The derived items of an imported version, from the stored parts (`derived`, in the
 /// bundle's order) and the manifest's lineage. `attachments` carry their recorded names.
 pub(super) fn derived_items(
