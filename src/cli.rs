@@ -337,11 +337,20 @@ fn guide(ctx: &Context) -> Result<(), CliError> {
              What you can do now:\n  \
              tvault add --witness PSEUDONYM --text-file FILE [--attach FILE]  record a testimony\n  \
              tvault list | tvault search TEXT | tvault show ID                find and read\n  \
-             tvault export -o FILE --purpose P ID... --recipient KEY          release records, sealed and signed\n  \
+             tvault export -o FILE --purpose P ID... --recipient KEY          release records, sealed and signed{}\n  \
              tvault verify                                                    check everything\n  \
              tvault backup -o FILE                                            a checked copy to keep elsewhere\n\n\
              `tvault status` describes the vault without a passphrase; `tvault --help` lists every command.\n",
-            status.records, status.log_size
+            status.records,
+            status.log_size,
+            if status.export_approvals > 1 {
+                format!(
+                    "\n                                                                   (needs {} operators: add --approver NAME)",
+                    status.export_approvals
+                )
+            } else {
+                String::new()
+            }
         )
     };
     print(&text)

@@ -92,7 +92,9 @@ impl TwoPerson {
                 self.ben.to_str().unwrap(),
             ],
         );
-        out.success();
+        out.success().stderr(predicate::str::contains(
+            "signed by the personal keys of amina (exporter), bakhyt (approver-1)",
+        ));
         bundle
     }
 

@@ -213,6 +213,23 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         summary.bundle_sha256,
         summary.signer_fingerprint
     ));
+    if summary.approvals.len() > 1 {
+        let who: Vec<String> = summary
+            .approvals
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} ({})",
+                    super::terminal::escape(&a.operator, false),
+                    a.role
+                )
+            })
+            .collect();
+        ctx.say(&format!(
+            "Its manifest is signed by the personal keys of {}.",
+            who.join(", ")
+        ));
+    }
     for w in &summary.withheld {
         ctx.say(&format!(
             "  withheld from {}: {}{} ({})",
