@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod checkpoint;
+pub mod timestamp;
 
 pub use checkpoint::{
     Checkpoint, ConsistencyProof, NoteError, ProofError, Rotation, keys_from, origin,
@@ -311,6 +312,12 @@ pub enum Action {
     /// An operator of a vault made before personal keys got theirs, at their first unlock
     /// since (`detail.operator_key`).
     OperatorKeyCreated,
+    /// A trusted timestamp was requested for the checkpoint of `detail.tree_size` events.
+    TimestampRequested,
+    /// An authority's timestamp token was checked and stored (`detail.token_sha256`).
+    TimestampAdded,
+    /// The stored timestamp tokens were listed.
+    TimestampsListed,
 }
 
 impl Action {
@@ -357,6 +364,9 @@ impl Action {
             Action::CustodiansSplit => "custodians-split",
             Action::CustodianSharesUsed => "custodian-shares-used",
             Action::OperatorKeyCreated => "operator-key-created",
+            Action::TimestampRequested => "timestamp-requested",
+            Action::TimestampAdded => "timestamp-added",
+            Action::TimestampsListed => "timestamps-listed",
         }
     }
 }

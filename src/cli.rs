@@ -37,6 +37,7 @@ mod search;
 mod show;
 mod shred;
 mod status;
+mod timestamp;
 mod terminal;
 mod verify;
 mod verify_export;

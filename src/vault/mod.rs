@@ -42,6 +42,7 @@ mod read;
 mod redaction;
 mod session;
 mod shred;
+mod timestamps;
 #[cfg(test)]
 mod tests;
 mod verify;
@@ -61,6 +62,7 @@ pub use kit::{KitCreated, KitOptions, KitSummary, Revocation};
 pub use kit_import::{KitImportOptions, KitImportSummary};
 pub use read::{Filter, RecordSummary, RecordView, SearchHit, Statement, VersionSummary};
 pub use shred::{ShreddedVersion, Tombstone};
+pub use timestamps::{Timestamp, TimestampRequest};
 pub use verify::VerifyReport;
 
 use intake::read_statement_input;
