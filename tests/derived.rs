@@ -481,7 +481,7 @@ fn an_advocacy_export_releases_the_redacted_translation_and_nothing_it_masked() 
     let base = format!("records/{id}");
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(into.join("MANIFEST.json")).unwrap()).unwrap();
-    assert_eq!(manifest["format"], "tvault-export/v4");
+    assert_eq!(manifest["format"], "tvault-export/v5");
     let rec = &manifest["records"][0];
     assert_eq!(rec["derived"], serde_json::json!(["redaction-en.txt"]));
     assert_eq!(rec["attachments"], serde_json::json!([]));

@@ -8,115 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::TestVault;
-
-/// A local timestamp authority in its own folder.
-struct Tsa {
-    dir: PathBuf,
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// `YYYYMMDDHHMMSSZ`, `offset` seconds from now.
-fn asn1_time(offset: i64) -> String {
-    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset);
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
-impl Tsa {
-    /// A CA (P-256) and an RSA timestamping certificate valid until `ends_in` seconds from
-    /// now, its signing-certificate attribute hashed with `ess_alg` (`sha1`: RFC 3161's
-    /// ESSCertID; `sha256`: RFC 5816's ESSCertIDv2).
-    fn new(parent: &Path, name: &str, ends_in: i64, ess_alg: &str) -> Tsa {
-        let dir = parent.join(name);
-        std::fs::create_dir_all(dir.join("db")).unwrap();
-        std::fs::write(dir.join("db/index.txt"), "").unwrap();
-        std::fs::write(dir.join("db/serial"), "1000\n").unwrap();
-        std::fs::write(dir.join("tsaserial"), "01\n").unwrap();
-        let d = dir.display();
-        std::fs::write(
-            dir.join("openssl.cnf"),
-            format!(
-                "[ ca ]\ndefault_ca = test_ca\n\
-                 [ test_ca ]\ndir = {d}\ndatabase = $dir/db/index.txt\nserial = $dir/db/serial\n\
-                 new_certs_dir = $dir/db\ncertificate = $dir/ca.pem\nprivate_key = $dir/ca.key\n\
-                 default_md = sha256\npolicy = any\nunique_subject = no\ncopy_extensions = none\n\
-                 [ any ]\ncommonName = supplied\n\
-                 [ tsa_ext ]\nbasicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\n\
-                 extendedKeyUsage = critical,timeStamping\n\
-                 [ tsa ]\ndefault_tsa = tsa_config\n\
-                 [ tsa_config ]\ndir = {d}\nserial = $dir/tsaserial\ncrypto_device = builtin\n\
-                 signer_cert = $dir/tsa.pem\ncerts = $dir/ca.pem\nsigner_key = $dir/tsa.key\n\
-                 signer_digest = sha256\ndefault_policy = 1.2.3.4.1\nother_policies = 1.2.3.4.5\n\
-                 digests = sha256, sha384, sha512\naccuracy = secs:1\nclock_precision_digits = 0\n\
-                 ordering = yes\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = {ess_alg}\n"
-            ),
-        )
-        .unwrap();
-        openssl(
-            &dir,
-            &[
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650", "-subj",
-                &format!("/CN=Test Root {name}"), "-addext",
-                "basicConstraints=critical,CA:TRUE", "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        );
-        openssl(
-            &dir,
-            &[
-                "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "tsa.key", "-out",
-                "tsa.csr", "-subj", &format!("/CN=Test TSA {name}"),
-            ],
-        );
-        openssl(
-            &dir,
-            &[
-                "ca", "-batch", "-config", "openssl.cnf", "-extensions", "tsa_ext", "-notext",
-                "-startdate", &asn1_time(-3600), "-enddate", &asn1_time(ends_in), "-in",
-                "tsa.csr", "-out", "tsa.pem",
-            ],
-        );
-        Tsa { dir }
-    }
-
-    /// `openssl ts -reply` to a request file; returns the response file.
-    fn reply(&self, query: &Path, out: &str) -> PathBuf {
-        let path = self.dir.join(out);
-        openssl(
-            &self.dir,
-            &[
-                "ts", "-reply", "-config", "openssl.cnf", "-queryfile",
-                query.to_str().unwrap(), "-out", path.to_str().unwrap(),
-            ],
-        );
-        path
-    }
-
-    fn ca(&self) -> PathBuf {
-        self.dir.join("ca.pem")
-    }
-}
+use common::tsa::{Tsa, openssl};
 
 fn vault_with_a_record() -> TestVault {
     let tv = TestVault::new();
@@ -333,4 +225,121 @@ fn a_removed_or_moved_token_row_fails_verify() {
     let said = String::from_utf8_lossy(&out.get_output().stdout).into_owned()
         + &String::from_utf8_lossy(&out.get_output().stderr);
     assert!(said.contains("missing from the vault"), "{said}");
+}
+
+#[test]
+fn an_export_carries_the_newest_timestamp_at_or_before_its_receipt() {
+    let tv = vault_with_a_record();
+    // Without a timestamp, the outer tar has no timestamps/ folder.
+    let key = age::x25519::Identity::generate();
+    let recipient = key.to_public().to_string();
+    let export = |name: &str| {
+        let path = tv.path(name);
+        tv.cmd()
+            .args(["export", "--all", "--purpose", "court", "--recipient", &recipient, "-o"])
+            .arg(&path)
+            .assert()
+            .success();
+        path
+    };
+    let names = |bundle: &Path| -> Vec<String> {
+        let mut archive = tar::Archive::new(std::fs::File::open(bundle).unwrap());
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| String::from_utf8(e.unwrap().path_bytes().to_vec()).unwrap())
+            .collect()
+    };
+    let plain = export("plain.tar");
+    assert!(!names(&plain).iter().any(|n| n.starts_with("timestamps/")));
+
+    let tsa = Tsa::new(tv.dir.path(), "tsa", 86_400, "sha256");
+    let tsq = request(&tv, "log.tsq");
+    add(&tv, &tsa.reply(&tsq, "log.tsr"), &tsa.ca()).success();
+    let size = stored(&tv)[0]["tree_size"].as_u64().unwrap();
+    // A second request, not answered: the export carries the first one's.
+    request(&tv, "later.tsq");
+    let bundle = export("stamped.tar");
+    let listed = names(&bundle);
+    for name in [
+        format!("timestamps/checkpoint-{size}.txt"),
+        "timestamps/token-1.tsr".into(),
+        "timestamps/tsa-ca.pem".into(),
+        "timestamps/consistency.json".into(),
+    ] {
+        assert!(listed.contains(&name), "{name}: {listed:?}");
+    }
+    let key_file = tv.write("key.txt", secrecy::ExposeSecret::expose_secret(&key.to_string()).as_bytes());
+    let out = tv
+        .cmd()
+        .arg("verify-export")
+        .arg(&bundle)
+        .args(["--signer", &common::signer(&tv), "--identity"])
+        .arg(&key_file)
+        .assert()
+        .success();
+    let said = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        said.contains(&format!("timestamp: the first {size} events existed by")),
+        "{said}"
+    );
+    let out = tv
+        .cmd()
+        .args(["verify-export", "--json"])
+        .arg(&bundle)
+        .args(["--signer", &common::signer(&tv)])
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(report["timestamps"][0]["tree_size"], size);
+
+    // The timestamped checkpoint swapped for a later one of the same vault: refused (the
+    // signed sums list the original).
+    let dir = tv.path("unpacked");
+    std::fs::create_dir(&dir).unwrap();
+    let mut archive = tar::Archive::new(std::fs::File::open(&bundle).unwrap());
+    archive.unpack(&dir).unwrap();
+    let cp = std::fs::read_to_string(dir.join(format!("timestamps/checkpoint-{size}.txt"))).unwrap();
+    let other = tv.cmd().args(["audit", "checkpoint"]).assert().success();
+    let other = String::from_utf8(other.get_output().stdout.clone()).unwrap();
+    assert_ne!(cp, other);
+    let rewritten = tv.path("rewritten.tar");
+    rebuild(&dir, &rewritten, |name, data| {
+        if name.ends_with(&format!("checkpoint-{size}.txt")) {
+            other.clone().into_bytes()
+        } else {
+            data
+        }
+    });
+    tv.cmd()
+        .arg("verify-export")
+        .arg(&rewritten)
+        .args(["--trust-bundle-signer"])
+        .assert()
+        .code(13);
+}
+
+/// Rewrites a bundle's outer files through `change`, in the writer's order, re-signing
+/// nothing.
+fn rebuild(dir: &Path, out: &Path, change: impl Fn(&str, Vec<u8>) -> Vec<u8>) {
+    let mut names: Vec<String> = Vec::new();
+    for entry in ["payload.age", "checkpoint.txt", "checkpoint.txt.sig", "receipt.json", "allowed_signers", "VERIFY.txt"] {
+        names.push(entry.into());
+    }
+    let mut ts: Vec<String> = std::fs::read_dir(dir.join("timestamps"))
+        .unwrap()
+        .map(|e| format!("timestamps/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    ts.sort();
+    names.extend(ts);
+    let mut builder = tar::Builder::new(std::fs::File::create(out).unwrap());
+    for name in names.iter().chain(["SHA256SUMS".to_string(), "SHA256SUMS.sig".to_string()].iter()) {
+        let data = change(name, std::fs::read(dir.join(name)).unwrap());
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, name, data.as_slice()).unwrap();
+    }
+    builder.finish().unwrap();
 }

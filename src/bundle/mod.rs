@@ -4,7 +4,7 @@
 //!
 //! Outer tar (deterministic: ustar, fixed order, mode 0644, times and owners zero):
 //! `payload.age`, `checkpoint.txt`, `checkpoint.txt.sig`, `receipt.json`, `allowed_signers`,
-//! `VERIFY.txt`, `SHA256SUMS`, `SHA256SUMS.sig`. Inside `payload.age`, a tar of
+//! `VERIFY.txt`, optionally `timestamps/…` (v5), `SHA256SUMS`, `SHA256SUMS.sig`. Inside `payload.age`, a tar of
 //! `records/<id>/…`, `MANIFEST.json`, `SHA256SUMS` and `SHA256SUMS.sig`.
 
 mod format;
@@ -14,6 +14,7 @@ mod read;
 mod report;
 #[cfg(test)]
 mod tests;
+pub mod timestamps;
 mod verify_text;
 mod write;
 
@@ -30,13 +31,18 @@ pub use read::{
 };
 pub use report::{ReportInput, report_html};
 pub use verify_text::{FINGERPRINT_PLACEHOLDER, KEY_FILE_PLACEHOLDER, SealKind};
+pub use timestamps::{BundleTimestamp, TimestampFiles};
 pub use write::{BundleWriter, HashingWriter, InnerWriter, OuterFiles};
 
 use format::{parse_sums, ssh_verify};
 use verify_text::verify_text;
 
-/// The bundle format this build writes and reads.
-pub const FORMAT: &str = "tvault-export/v4";
+/// The bundle format this build writes and reads: v4, plus optional trusted timestamps in
+/// the outer tar (`timestamps/`).
+pub const FORMAT: &str = "tvault-export/v5";
+
+/// The fourth bundle format, still read: as v5, without trusted timestamps.
+pub const FORMAT_V4: &str = "tvault-export/v4";
 
 /// The third bundle format, still read: as v4, without derived items and their lineage.
 pub const FORMAT_V3: &str = "tvault-export/v3";
@@ -57,7 +63,8 @@ pub const INNER_NAMESPACE: &str = "tvault-export-inner@v1";
 /// The principal named in `allowed_signers`.
 pub const PRINCIPAL: &str = "tvault-export";
 
-/// The outer files, in the order they are written.
+/// The outer files every bundle has, in the order they are written (a v5 bundle may add the
+/// files of [`timestamps`] before `SHA256SUMS`).
 pub const OUTER_FILES: [&str; 8] = [
     "payload.age",
     "checkpoint.txt",

@@ -336,9 +336,68 @@ impl Vault {
         Ok(out)
     }
 
+}
+
+impl Session {
+    /// The bundle's `timestamps/` files: the tokens of the newest timestamped checkpoint at
+    /// or before the receipt's (`note`), each checked again, with a consistency proof from
+    /// it to the receipt's checkpoint. `None` when no such token is stored.
+    pub(super) fn export_timestamps(
+        &self,
+        conn: &rusqlite::Connection,
+        note: &str,
+        receipt: &crate::bundle::Receipt,
+    ) -> Result<Option<crate::bundle::TimestampFiles>> {
+        let tokens = self.timestamps_for_export(conn, receipt.tree_size)?;
+        let Some(first) = tokens.first() else {
+            return Ok(None);
+        };
+        let leaves = store::leaf_hashes(conn, u64::MAX >> 1)?;
+        let (keys, _) = signing_keys(conn)?;
+        let mut ca = Vec::new();
+        let mut certs = Vec::new();
+        let mut files = Vec::new();
+        for t in &tokens {
+            let info = t.check(&keys, &leaves).map_err(|e| Integrity::Log(format!("a stored timestamp: {e}")))?;
+            files.push((t.response_der()?, info.gen_time));
+            for (pem, into) in [(&t.ca, &mut ca), (&t.certs, &mut certs)] {
+                if !pem.is_empty() {
+                    for c in timestamp::parse_certificates(pem.as_bytes())
+                        .map_err(|_| Integrity::Log("a stored timestamp cannot be read".into()))?
+                    {
+                        if !into.contains(&c) {
+                            into.push(c);
+                        }
+                    }
+                }
+            }
+        }
+        files.sort_by_key(|(_, t)| *t);
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let proof = audit::ConsistencyProof {
+            format: audit::ConsistencyProof::FORMAT.into(),
+            old_checkpoint: first.note.clone(),
+            new_checkpoint: note.to_owned(),
+            proof: audit::consistency_proof(first.tree_size as usize, &leaves[..receipt.tree_size as usize])
+                .iter()
+                .map(|h| b64.encode(h))
+                .collect(),
+            rotations: receipt.rotations.clone(),
+        };
+        Ok(Some(crate::bundle::TimestampFiles {
+            tree_size: first.tree_size,
+            checkpoint: first.note.clone(),
+            tokens: files,
+            ca_pem: pem(&ca),
+            certs_pem: pem(&certs),
+            consistency: serde_json::to_string_pretty(&proof).expect("proofs serialise") + "\n",
+        }))
+    }
+
     /// The tokens for the newest timestamped checkpoint of at most `tree_size` events, each
     /// checked again (export).
-    pub(super) fn timestamps_for_export(
+    fn timestamps_for_export(
         &self,
         conn: &rusqlite::Connection,
         tree_size: u64,
@@ -347,7 +406,7 @@ impl Vault {
         let leaves = store::leaf_hashes(conn, u64::MAX >> 1)?;
         let mut tokens = Vec::new();
         for (id, sealed) in store::timestamps(conn, TimestampTable::Token)? {
-            let token = self.s.open_token(&id, &sealed)?;
+            let token = self.open_token(&id, &sealed)?;
             if token.tree_size <= tree_size {
                 token
                     .check(&keys, &leaves)
