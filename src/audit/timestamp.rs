@@ -430,6 +430,31 @@ mod tests {
         assert_eq!(generalized_time(&utc), None);
     }
 
+    /// A response by stock `openssl ts -reply` (a self-signed authority, the fuzz seed)
+    /// verifies against that certificate, and no changed byte panics or still verifies.
+    #[test]
+    fn an_openssl_response_verifies_and_no_changed_byte_does() {
+        let response = include_bytes!("../../fuzz/seeds/timestamp/response.tsr");
+        let anchors = parse_certificates(include_bytes!("../../fuzz/seeds/timestamp/tsa.pem"))
+            .unwrap();
+        let info = verify_response(response, &[], &anchors).unwrap();
+        assert_eq!(info.imprint, <[u8; 32]>::from(Sha256::digest(b"hello\n")));
+        assert_eq!(info.policy, "1.2.3.4.1");
+        assert!(matches!(
+            verify_response(response, &[], &[]),
+            Err(TimestampError::Chain(_))
+        ));
+        for i in 0..response.len() {
+            let mut changed = response.to_vec();
+            changed[i] ^= 0x20;
+            let checked = verify_response(&changed, &[], &anchors);
+            // Only the unsigned status text, if any, may change without notice.
+            if let Ok(other) = checked {
+                assert_eq!(other, info, "byte {i}");
+            }
+        }
+    }
+
     #[test]
     fn garbage_is_malformed_not_a_panic() {
         for bytes in [&b""[..], b"\x30\x00", b"\x30\x03\x30\x01\x02", &[0x30, 0x82, 0xff]] {
