@@ -37,8 +37,8 @@ mod search;
 mod show;
 mod shred;
 mod status;
-mod timestamp;
 mod terminal;
+mod timestamp;
 mod verify;
 mod verify_export;
 

@@ -53,7 +53,10 @@ fn request_reply_add_list_and_verify_with_a_local_authority() {
     let tsq = request(&tv, "log.tsq");
 
     // The request names only the checkpoint's SHA-256 (openssl reads it back).
-    let text = openssl(&tsa.dir, &["ts", "-query", "-in", tsq.to_str().unwrap(), "-text"]);
+    let text = openssl(
+        &tsa.dir,
+        &["ts", "-query", "-in", tsq.to_str().unwrap(), "-text"],
+    );
     let text = String::from_utf8_lossy(&text.stdout).into_owned();
     assert!(text.contains("Hash Algorithm: sha256"), "{text}");
     assert!(text.contains("Certificate required: yes"), "{text}");
@@ -63,8 +66,14 @@ fn request_reply_add_list_and_verify_with_a_local_authority() {
     openssl(
         &tsa.dir,
         &[
-            "ts", "-verify", "-in", tsr.to_str().unwrap(), "-data",
-            checkpoint.to_str().unwrap(), "-CAfile", "ca.pem",
+            "ts",
+            "-verify",
+            "-in",
+            tsr.to_str().unwrap(),
+            "-data",
+            checkpoint.to_str().unwrap(),
+            "-CAfile",
+            "ca.pem",
         ],
     );
 
@@ -100,11 +109,21 @@ fn request_reply_add_list_and_verify_with_a_local_authority() {
     tv.cmd().arg("verify").assert().success();
     let log = tv.cmd().args(["log", "--json"]).assert().success();
     let events: Vec<serde_json::Value> = serde_json::from_slice(&log.get_output().stdout).unwrap();
-    let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for a in ["timestamp-requested", "timestamp-added", "timestamps-listed"] {
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "timestamp-requested",
+        "timestamp-added",
+        "timestamps-listed",
+    ] {
         assert!(actions.contains(&a), "{actions:?}");
     }
-    let added = events.iter().find(|e| e["action"] == "timestamp-added").unwrap();
+    let added = events
+        .iter()
+        .find(|e| e["action"] == "timestamp-added")
+        .unwrap();
     assert_eq!(added["detail"]["tree_size"], size);
     assert_eq!(added["detail"]["token_sha256"], all[0]["token_sha256"]);
 }
@@ -132,7 +151,13 @@ fn wrong_responses_are_refused_and_nothing_is_stored() {
     openssl(
         &tsa.dir,
         &[
-            "ts", "-query", "-data", cp.to_str().unwrap(), "-sha256", "-cert", "-out",
+            "ts",
+            "-query",
+            "-data",
+            cp.to_str().unwrap(),
+            "-sha256",
+            "-cert",
+            "-out",
             replay.to_str().unwrap(),
         ],
     );
@@ -208,11 +233,8 @@ fn a_removed_or_moved_token_row_fails_verify() {
 
     // Another id for the same sealed row: it no longer opens.
     let conn = tv.conn();
-    conn.execute(
-        "UPDATE timestamp_token SET id = zeroblob(16)",
-        [],
-    )
-    .unwrap();
+    conn.execute("UPDATE timestamp_token SET id = zeroblob(16)", [])
+        .unwrap();
     drop(conn);
     tv.cmd().arg("verify").assert().code(13);
     tv.cmd().args(["audit", "timestamps"]).assert().code(13);
@@ -236,7 +258,15 @@ fn an_export_carries_the_newest_timestamp_at_or_before_its_receipt() {
     let export = |name: &str| {
         let path = tv.path(name);
         tv.cmd()
-            .args(["export", "--all", "--purpose", "court", "--recipient", &recipient, "-o"])
+            .args([
+                "export",
+                "--all",
+                "--purpose",
+                "court",
+                "--recipient",
+                &recipient,
+                "-o",
+            ])
             .arg(&path)
             .assert()
             .success();
@@ -269,7 +299,10 @@ fn an_export_carries_the_newest_timestamp_at_or_before_its_receipt() {
     ] {
         assert!(listed.contains(&name), "{name}: {listed:?}");
     }
-    let key_file = tv.write("key.txt", secrecy::ExposeSecret::expose_secret(&key.to_string()).as_bytes());
+    let key_file = tv.write(
+        "key.txt",
+        secrecy::ExposeSecret::expose_secret(&key.to_string()).as_bytes(),
+    );
     let out = tv
         .cmd()
         .arg("verify-export")
@@ -299,7 +332,8 @@ fn an_export_carries_the_newest_timestamp_at_or_before_its_receipt() {
     std::fs::create_dir(&dir).unwrap();
     let mut archive = tar::Archive::new(std::fs::File::open(&bundle).unwrap());
     archive.unpack(&dir).unwrap();
-    let cp = std::fs::read_to_string(dir.join(format!("timestamps/checkpoint-{size}.txt"))).unwrap();
+    let cp =
+        std::fs::read_to_string(dir.join(format!("timestamps/checkpoint-{size}.txt"))).unwrap();
     let other = tv.cmd().args(["audit", "checkpoint"]).assert().success();
     let other = String::from_utf8(other.get_output().stdout.clone()).unwrap();
     assert_ne!(cp, other);
@@ -323,7 +357,14 @@ fn an_export_carries_the_newest_timestamp_at_or_before_its_receipt() {
 /// nothing.
 fn rebuild(dir: &Path, out: &Path, change: impl Fn(&str, Vec<u8>) -> Vec<u8>) {
     let mut names: Vec<String> = Vec::new();
-    for entry in ["payload.age", "checkpoint.txt", "checkpoint.txt.sig", "receipt.json", "allowed_signers", "VERIFY.txt"] {
+    for entry in [
+        "payload.age",
+        "checkpoint.txt",
+        "checkpoint.txt.sig",
+        "receipt.json",
+        "allowed_signers",
+        "VERIFY.txt",
+    ] {
         names.push(entry.into());
     }
     let mut ts: Vec<String> = std::fs::read_dir(dir.join("timestamps"))
@@ -333,13 +374,18 @@ fn rebuild(dir: &Path, out: &Path, change: impl Fn(&str, Vec<u8>) -> Vec<u8>) {
     ts.sort();
     names.extend(ts);
     let mut builder = tar::Builder::new(std::fs::File::create(out).unwrap());
-    for name in names.iter().chain(["SHA256SUMS".to_string(), "SHA256SUMS.sig".to_string()].iter()) {
+    for name in names
+        .iter()
+        .chain(["SHA256SUMS".to_string(), "SHA256SUMS.sig".to_string()].iter())
+    {
         let data = change(name, std::fs::read(dir.join(name)).unwrap());
         let mut header = tar::Header::new_ustar();
         header.set_size(data.len() as u64);
         header.set_mode(0o644);
         header.set_cksum();
-        builder.append_data(&mut header, name, data.as_slice()).unwrap();
+        builder
+            .append_data(&mut header, name, data.as_slice())
+            .unwrap();
     }
     builder.finish().unwrap();
 }

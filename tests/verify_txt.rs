@@ -600,7 +600,14 @@ fn a_bundle_with_a_file_its_sums_do_not_list_fails_the_clerks_steps() {
 /// `-attime`, openssl refuses it, checking today's date), and tvault does the rest.
 #[test]
 fn a_clerk_checks_a_timestamped_bundle_whose_authority_certificate_has_expired() {
-    if !tools(&["bash", "age", "age-keygen", "ssh-keygen", "sha256sum", "openssl"]) {
+    if !tools(&[
+        "bash",
+        "age",
+        "age-keygen",
+        "ssh-keygen",
+        "sha256sum",
+        "openssl",
+    ]) {
         return;
     }
     let tv = vault();
@@ -636,7 +643,11 @@ fn a_clerk_checks_a_timestamped_bundle_whose_authority_certificate_has_expired()
     let steps = clerk_commands(&verify, &common::signer(&tv), Some(&key));
     let run = run_clerk(&dir, &steps, None);
     assert_all_confirmed(&run);
-    assert!(run.shown.contains("timestamp: a checkpoint of this log"), "{}", run.shown);
+    assert!(
+        run.shown.contains("timestamp: a checkpoint of this log"),
+        "{}",
+        run.shown
+    );
     assert!(run.shown.contains("Verification: OK"), "{}", run.shown);
     assert!(run.shown.contains("timestamp: the first"), "{}", run.shown);
 
@@ -648,11 +659,22 @@ fn a_clerk_checks_a_timestamped_bundle_whose_authority_certificate_has_expired()
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // And a token for another checkpoint fails the clerk's line.
     std::fs::write(dir.join("other.txt"), "another checkpoint\n").unwrap();
     let other = line.replace(
-        &line.split(" -data ").nth(1).unwrap().split(' ').next().unwrap().to_owned(),
+        &line
+            .split(" -data ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_owned(),
         "other.txt",
     );
     let out = Command::new("bash")

@@ -30,9 +30,13 @@ pub enum TimestampError {
     Malformed(&'static str),
     #[error("the authority did not grant the timestamp (status {status}{text})")]
     NotGranted { status: u8, text: String },
-    #[error("the response is for another request: its hash matches no pending request of this vault")]
+    #[error(
+        "the response is for another request: its hash matches no pending request of this vault"
+    )]
     OtherRequest,
-    #[error("the response's nonce is not the request's: it answers another request, or was replayed")]
+    #[error(
+        "the response's nonce is not the request's: it answers another request, or was replayed"
+    )]
     Nonce,
     #[error("the response names another policy than the request asked for")]
     Policy,
@@ -51,8 +55,7 @@ const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1
 /// `id-signedData`.
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const ATTR_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
-const ATTR_MESSAGE_DIGEST: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const ATTR_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
 const ATTR_SIGNING_CERT: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");
 const ATTR_SIGNING_CERT_V2: ObjectIdentifier =
@@ -172,7 +175,13 @@ pub fn token_of_response(response: &[u8]) -> Result<Vec<u8>> {
 /// Text from a response, safe to show: printable ASCII only, at most 200 characters.
 fn sanitize(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .take(200)
         .collect()
 }
@@ -238,8 +247,7 @@ pub fn verify_token(
     pool.extend(extra_certs.iter().cloned());
     let cert = chain::find_signer(&signer.sid, &pool).ok_or_else(|| {
         TimestampError::Chain(
-            "the token's signing certificate is neither in the token nor given (--tsa-cert)"
-                .into(),
+            "the token's signing certificate is neither in the token nor given (--tsa-cert)".into(),
         )
     })?;
 
@@ -275,10 +283,7 @@ pub fn verify_token(
     // The signing certificate's hash (RFC 3161 §2.4.1, RFC 5816): binds the signature to
     // this certificate, not only to its key.
     let cert_der = cert.to_der().map_err(|_| bad("certificate"))?;
-    match (
-        single(ATTR_SIGNING_CERT_V2)?,
-        single(ATTR_SIGNING_CERT)?,
-    ) {
+    match (single(ATTR_SIGNING_CERT_V2)?, single(ATTR_SIGNING_CERT)?) {
         (Some(v2), _) => chain::check_ess_v2(v2, &cert_der)?,
         (None, Some(v1)) => chain::check_ess_v1(v1, &cert_der)?,
         (None, None) => return Err(bad("no signing certificate attribute")),
@@ -363,9 +368,9 @@ fn generalized_time(any: &Any) -> Option<i64> {
         None => (text, None),
     };
     // RFC 3161: a fraction has no trailing zeros, and is absent rather than empty.
-    if fraction.is_some_and(|f| {
-        f.is_empty() || f.ends_with('0') || !f.bytes().all(|b| b.is_ascii_digit())
-    }) {
+    if fraction
+        .is_some_and(|f| f.is_empty() || f.ends_with('0') || !f.bytes().all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
     if whole.len() != 14 || !whole.bytes().all(|b| b.is_ascii_digit()) {
@@ -373,8 +378,15 @@ fn generalized_time(any: &Any) -> Option<i64> {
     }
     let n = |r: std::ops::Range<usize>| whole[r].parse::<u16>().ok();
     let time = GeneralizedTime::from_date_time(
-        der::DateTime::new(n(0..4)?, n(4..6)? as u8, n(6..8)? as u8, n(8..10)? as u8, n(10..12)? as u8, n(12..14)? as u8)
-            .ok()?,
+        der::DateTime::new(
+            n(0..4)?,
+            n(4..6)? as u8,
+            n(6..8)? as u8,
+            n(8..10)? as u8,
+            n(10..12)? as u8,
+            n(12..14)? as u8,
+        )
+        .ok()?,
     );
     Some(time.to_unix_duration().as_secs() as i64)
 }
@@ -435,8 +447,8 @@ mod tests {
     #[test]
     fn an_openssl_response_verifies_and_no_changed_byte_does() {
         let response = include_bytes!("../../fuzz/seeds/timestamp/response.tsr");
-        let anchors = parse_certificates(include_bytes!("../../fuzz/seeds/timestamp/tsa.pem"))
-            .unwrap();
+        let anchors =
+            parse_certificates(include_bytes!("../../fuzz/seeds/timestamp/tsa.pem")).unwrap();
         let info = verify_response(response, &[], &anchors).unwrap();
         assert_eq!(info.imprint, <[u8; 32]>::from(Sha256::digest(b"hello\n")));
         assert_eq!(info.policy, "1.2.3.4.1");
@@ -457,7 +469,12 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed_not_a_panic() {
-        for bytes in [&b""[..], b"\x30\x00", b"\x30\x03\x30\x01\x02", &[0x30, 0x82, 0xff]] {
+        for bytes in [
+            &b""[..],
+            b"\x30\x00",
+            b"\x30\x03\x30\x01\x02",
+            &[0x30, 0x82, 0xff],
+        ] {
             assert!(matches!(
                 verify_response(bytes, &[], &[]),
                 Err(TimestampError::Malformed(_))

@@ -30,8 +30,8 @@ pub use read::{
     verify_bundle_counted,
 };
 pub use report::{ReportInput, report_html};
-pub use verify_text::{FINGERPRINT_PLACEHOLDER, KEY_FILE_PLACEHOLDER, SealKind};
 pub use timestamps::{BundleTimestamp, TimestampFiles};
+pub use verify_text::{FINGERPRINT_PLACEHOLDER, KEY_FILE_PLACEHOLDER, SealKind};
 pub use write::{BundleWriter, HashingWriter, InnerWriter, OuterFiles};
 
 use format::{parse_sums, ssh_verify};

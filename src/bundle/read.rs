@@ -554,7 +554,8 @@ impl VerifiedBundle {
             [FORMAT, FORMAT_V4, FORMAT_V3, FORMAT_V2].contains(&manifest.format.as_str())
         };
         // Only a v5 bundle carries timestamps: an older reader would refuse them.
-        let format_ok = format_ok && (manifest.format == FORMAT || bundle.report.timestamps.is_empty());
+        let format_ok =
+            format_ok && (manifest.format == FORMAT || bundle.report.timestamps.is_empty());
         if Some(&manifest.export_id) != export_id.as_ref() || !format_ok {
             return fail(
                 "MANIFEST.json",

@@ -90,6 +90,7 @@ fn bundle_sealed_to(
             age: true,
             ssh: false,
         },
+        timestamps: None,
     };
     let sha256 = writer.finish(&files, &key).unwrap();
     assert_eq!(

@@ -42,9 +42,15 @@ impl TimestampFiles {
         for (i, (der, _)) in self.tokens.iter().enumerate() {
             out.push((format!("{DIR}/token-{}.tsr", i + 1), der.clone()));
         }
-        out.push((format!("{DIR}/tsa-ca.pem"), self.ca_pem.clone().into_bytes()));
+        out.push((
+            format!("{DIR}/tsa-ca.pem"),
+            self.ca_pem.clone().into_bytes(),
+        ));
         if !self.certs_pem.is_empty() {
-            out.push((format!("{DIR}/tsa-certs.pem"), self.certs_pem.clone().into_bytes()));
+            out.push((
+                format!("{DIR}/tsa-certs.pem"),
+                self.certs_pem.clone().into_bytes(),
+            ));
         }
         out.push((
             format!("{DIR}/consistency.json"),
@@ -102,29 +108,46 @@ pub(super) fn check(
         return Ok(Vec::new());
     }
     let get = |name: &str| files.get(&format!("{DIR}/{name}"));
-    let text = |b: &[u8]| std::str::from_utf8(b).map(str::to_owned).or_else(|_| fail(step, "not text"));
-    let notes: Vec<_> = ts.iter().filter(|(n, _)| n.contains("/checkpoint-")).collect();
+    let text = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .map(str::to_owned)
+            .or_else(|_| fail(step, "not text"))
+    };
+    let notes: Vec<_> = ts
+        .iter()
+        .filter(|(n, _)| n.contains("/checkpoint-"))
+        .collect();
     let [(note_name, note)] = notes.as_slice() else {
         return fail(step, "there must be exactly one timestamped checkpoint");
     };
     let note = text(note)?;
-    let proof_json = get("consistency.json").map_or_else(|| fail(step, "no consistency.json"), Ok)?;
+    let proof_json =
+        get("consistency.json").map_or_else(|| fail(step, "no consistency.json"), Ok)?;
     let proof: ConsistencyProof =
         serde_json::from_slice(proof_json).or_else(|e| fail(step, e.to_string()))?;
     if proof.old_checkpoint != note || proof.new_checkpoint != checkpoint.note {
-        return fail(step, "the consistency proof is not between these checkpoints");
+        return fail(
+            step,
+            "the consistency proof is not between these checkpoints",
+        );
     }
     // The log's first key: the receipt's rotations lead from it to the bundle's key.
     let first = match receipt.rotations.first() {
-        Some(r) => r.verify().map(|(old, _)| old).map_or_else(|| fail(step, "a rotation does not verify"), Ok)?,
+        Some(r) => r
+            .verify()
+            .map(|(old, _)| old)
+            .map_or_else(|| fail(step, "a rotation does not verify"), Ok)?,
         None => *key,
     };
     let keys = audit::keys_from(&first, &receipt.rotations);
     if keys.last() != Some(key) {
         return fail(step, "the rotations do not lead to the bundle's key");
     }
-    let (old, new) = proof.check(&first).or_else(|e| fail(step, format!("the consistency proof: {e}")))?;
-    if new.size != checkpoint.size || new.root != checkpoint.root || old.origin != checkpoint.origin {
+    let (old, new) = proof
+        .check(&first)
+        .or_else(|e| fail(step, format!("the consistency proof: {e}")))?;
+    if new.size != checkpoint.size || new.root != checkpoint.root || old.origin != checkpoint.origin
+    {
         return fail(step, "the timestamped checkpoint is not of this log");
     }
     if **note_name != format!("{DIR}/checkpoint-{}.txt", old.size) {
@@ -150,11 +173,15 @@ pub(super) fn check(
     let mut out = Vec::new();
     for i in 1..=tokens {
         let name = format!("token-{i}.tsr");
-        let der = get(&name).map_or_else(|| fail(step, "the tokens are not numbered from 1"), Ok)?;
+        let der =
+            get(&name).map_or_else(|| fail(step, "the tokens are not numbered from 1"), Ok)?;
         let info = timestamp::verify_response(der, &extra, &ca)
             .or_else(|e| fail(step, format!("{name}: {e}")))?;
         if info.imprint != imprint {
-            return fail(step, format!("{name} does not cover the timestamped checkpoint"));
+            return fail(
+                step,
+                format!("{name} does not cover the timestamped checkpoint"),
+            );
         }
         out.push(BundleTimestamp {
             tree_size: old.size,

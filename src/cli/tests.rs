@@ -26,18 +26,45 @@ fn local_tsa_reply(dir: &std::path::Path, tsq: &str, tsr: &str) {
     std::fs::write(tsa.join("ts.cnf"), config).unwrap();
     for args in [
         &[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "tsa.key", "-out", "tsa.pem", "-days", "2", "-subj", "/CN=Test TSA",
-            "-addext", "extendedKeyUsage=critical,timeStamping",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "tsa.key",
+            "-out",
+            "tsa.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Test TSA",
+            "-addext",
+            "extendedKeyUsage=critical,timeStamping",
         ][..],
-        &["ts", "-reply", "-config", "ts.cnf", "-queryfile", tsq, "-out", tsr][..],
+        &[
+            "ts",
+            "-reply",
+            "-config",
+            "ts.cnf",
+            "-queryfile",
+            tsq,
+            "-out",
+            tsr,
+        ][..],
     ] {
         let out = std::process::Command::new("openssl")
             .args(args)
             .current_dir(&tsa)
             .output()
             .expect("openssl runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

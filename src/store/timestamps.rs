@@ -55,7 +55,10 @@ pub fn delete_timestamp(conn: &Connection, table: TimestampTable, id: &[u8; 16])
 
 /// Every row of the table, by id. A row whose id is not 16 bytes cannot exist (CHECK).
 pub fn timestamps(conn: &Connection, table: TimestampTable) -> Result<Vec<([u8; 16], Vec<u8>)>> {
-    let mut stmt = conn.prepare(&format!("SELECT id, sealed FROM {} ORDER BY id", table.name()))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, sealed FROM {} ORDER BY id",
+        table.name()
+    ))?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?)))?;
     let mut out = Vec::new();
     for row in rows {

@@ -42,9 +42,9 @@ mod read;
 mod redaction;
 mod session;
 mod shred;
-mod timestamps;
 #[cfg(test)]
 mod tests;
+mod timestamps;
 mod verify;
 
 pub use backup::BackupSummary;

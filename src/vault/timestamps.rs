@@ -136,7 +136,9 @@ fn pem(certs: &[Certificate]) -> String {
 impl Session {
     fn open_pending(&self, id: &[u8; 16], sealed: &[u8]) -> Result<Pending> {
         let json = crypto::open_padded(&self.keys.meta, &request_aad(&self.vault_id, id), sealed)
-            .ok_or_else(|| Integrity::Log("a pending timestamp request does not authenticate".into()))?;
+            .ok_or_else(|| {
+            Integrity::Log("a pending timestamp request does not authenticate".into())
+        })?;
         serde_json::from_slice(&json)
             .map_err(|_| Integrity::Log("a pending timestamp request cannot be read".into()).into())
     }
@@ -155,15 +157,24 @@ impl Session {
         conn: &rusqlite::Connection,
     ) -> Result<()> {
         for (table, aad) in [
-            (TimestampTable::Request, request_aad as fn(&[u8; 16], &[u8; 16]) -> Vec<u8>),
+            (
+                TimestampTable::Request,
+                request_aad as fn(&[u8; 16], &[u8; 16]) -> Vec<u8>,
+            ),
             (TimestampTable::Token, token_aad),
         ] {
             for (id, sealed) in store::timestamps(conn, table)? {
                 let aad = aad(&self.vault_id, &id);
-                let json = crypto::open_padded(&self.keys.meta, &aad, &sealed).ok_or_else(|| {
-                    Integrity::Log("a timestamp row does not authenticate".into())
-                })?;
-                store::set_timestamp(conn, table, &id, &crypto::seal_padded(&next.keys.meta, &aad, &json))?;
+                let json =
+                    crypto::open_padded(&self.keys.meta, &aad, &sealed).ok_or_else(|| {
+                        Integrity::Log("a timestamp row does not authenticate".into())
+                    })?;
+                store::set_timestamp(
+                    conn,
+                    table,
+                    &id,
+                    &crypto::seal_padded(&next.keys.meta, &aad, &json),
+                )?;
             }
         }
         Ok(())
@@ -206,15 +217,21 @@ impl Vault {
             &tx,
             TimestampTable::Request,
             &id,
-            &crypto::seal_padded(&self.s.keys.meta, &request_aad(&self.s.vault_id, &id), &json),
+            &crypto::seal_padded(
+                &self.s.keys.meta,
+                &request_aad(&self.s.vault_id, &id),
+                &json,
+            ),
         )?;
         let cp = self.s.append(
             &tx,
-            vec![Draft::new(Action::TimestampRequested).detail(serde_json::json!({
-                "request": hex::encode(id),
-                "tree_size": stored.size,
-                "imprint": pending.imprint,
-            }))],
+            vec![
+                Draft::new(Action::TimestampRequested).detail(serde_json::json!({
+                    "request": hex::encode(id),
+                    "tree_size": stored.size,
+                    "imprint": pending.imprint,
+                })),
+            ],
         )?;
         tx.commit()?;
         self.s.write_anchor(&cp)?;
@@ -296,20 +313,26 @@ impl Vault {
             &tx,
             TimestampTable::Token,
             &token_id,
-            &crypto::seal_padded(&self.s.keys.meta, &token_aad(&self.s.vault_id, &token_id), &json),
+            &crypto::seal_padded(
+                &self.s.keys.meta,
+                &token_aad(&self.s.vault_id, &token_id),
+                &json,
+            ),
         )?;
         store::delete_timestamp(&tx, TimestampTable::Request, &request_id)?;
         let cp = self.s.append(
             &tx,
-            vec![Draft::new(Action::TimestampAdded).detail(serde_json::json!({
-                "request": token.request,
-                "tree_size": token.tree_size,
-                "token_sha256": sha256,
-                "time": info.time,
-                "authority": info.authority,
-                "policy": info.policy,
-                "serial": info.serial,
-            }))],
+            vec![
+                Draft::new(Action::TimestampAdded).detail(serde_json::json!({
+                    "request": token.request,
+                    "tree_size": token.tree_size,
+                    "token_sha256": sha256,
+                    "time": info.time,
+                    "authority": info.authority,
+                    "policy": info.policy,
+                    "serial": info.serial,
+                })),
+            ],
         )?;
         tx.commit()?;
         self.s.write_anchor(&cp)?;
@@ -335,7 +358,6 @@ impl Vault {
         out.sort_by(|a, b| (a.tree_size, &a.time).cmp(&(b.tree_size, &b.time)));
         Ok(out)
     }
-
 }
 
 impl Session {
@@ -358,7 +380,9 @@ impl Session {
         let mut certs = Vec::new();
         let mut files = Vec::new();
         for t in &tokens {
-            let info = t.check(&keys, &leaves).map_err(|e| Integrity::Log(format!("a stored timestamp: {e}")))?;
+            let info = t
+                .check(&keys, &leaves)
+                .map_err(|e| Integrity::Log(format!("a stored timestamp: {e}")))?;
             files.push((t.response_der()?, info.gen_time));
             for (pem, into) in [(&t.ca, &mut ca), (&t.certs, &mut certs)] {
                 if !pem.is_empty() {
@@ -379,10 +403,13 @@ impl Session {
             format: audit::ConsistencyProof::FORMAT.into(),
             old_checkpoint: first.note.clone(),
             new_checkpoint: note.to_owned(),
-            proof: audit::consistency_proof(first.tree_size as usize, &leaves[..receipt.tree_size as usize])
-                .iter()
-                .map(|h| b64.encode(h))
-                .collect(),
+            proof: audit::consistency_proof(
+                first.tree_size as usize,
+                &leaves[..receipt.tree_size as usize],
+            )
+            .iter()
+            .map(|h| b64.encode(h))
+            .collect(),
             rotations: receipt.rotations.clone(),
         };
         Ok(Some(crate::bundle::TimestampFiles {
@@ -452,7 +479,11 @@ pub(super) fn timestamp_failures(
     let logged: BTreeSet<String> = events
         .iter()
         .filter(|e| e.action == Action::TimestampAdded)
-        .filter_map(|e| e.detail.as_ref()?["token_sha256"].as_str().map(str::to_owned))
+        .filter_map(|e| {
+            e.detail.as_ref()?["token_sha256"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     for missing in logged.difference(&stored) {
         failures.push(format!(

@@ -71,26 +71,61 @@ impl Tsa {
         openssl(
             &dir,
             &[
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650", "-subj",
-                &format!("/CN=Test Root {name}"), "-addext",
-                "basicConstraints=critical,CA:TRUE", "-addext",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "3650",
+                "-subj",
+                &format!("/CN=Test Root {name}"),
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
                 "keyUsage=critical,keyCertSign,cRLSign",
             ],
         );
         openssl(
             &dir,
             &[
-                "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "tsa.key", "-out",
-                "tsa.csr", "-subj", &format!("/CN=Test TSA {name}"),
+                "req",
+                "-new",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "tsa.key",
+                "-out",
+                "tsa.csr",
+                "-subj",
+                &format!("/CN=Test TSA {name}"),
             ],
         );
         openssl(
             &dir,
             &[
-                "ca", "-batch", "-config", "openssl.cnf", "-extensions", "tsa_ext", "-notext",
-                "-startdate", &asn1_time(-3600), "-enddate", &asn1_time(ends_in), "-in",
-                "tsa.csr", "-out", "tsa.pem",
+                "ca",
+                "-batch",
+                "-config",
+                "openssl.cnf",
+                "-extensions",
+                "tsa_ext",
+                "-notext",
+                "-startdate",
+                &asn1_time(-3600),
+                "-enddate",
+                &asn1_time(ends_in),
+                "-in",
+                "tsa.csr",
+                "-out",
+                "tsa.pem",
             ],
         );
         Tsa { dir }
@@ -102,8 +137,14 @@ impl Tsa {
         openssl(
             &self.dir,
             &[
-                "ts", "-reply", "-config", "openssl.cnf", "-queryfile",
-                query.to_str().unwrap(), "-out", path.to_str().unwrap(),
+                "ts",
+                "-reply",
+                "-config",
+                "openssl.cnf",
+                "-queryfile",
+                query.to_str().unwrap(),
+                "-out",
+                path.to_str().unwrap(),
             ],
         );
         path
@@ -113,4 +154,3 @@ impl Tsa {
         self.dir.join("ca.pem")
     }
 }
-

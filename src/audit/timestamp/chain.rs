@@ -125,10 +125,9 @@ pub(super) fn check_ess_v1(value: &Any, cert_der: &[u8]) -> Result<()> {
     let sc: SigningCertificate = value
         .decode_as()
         .map_err(|_| TimestampError::Malformed("the signing certificate attribute"))?;
-    let first = sc
-        .certs
-        .first()
-        .ok_or(TimestampError::Malformed("the signing certificate attribute"))?;
+    let first = sc.certs.first().ok_or(TimestampError::Malformed(
+        "the signing certificate attribute",
+    ))?;
     if first.cert_hash.as_bytes() != sha1::Sha1::digest(cert_der).as_slice() {
         return Err(TimestampError::Signature(
             "the signed certificate hash is not the signing certificate's",
@@ -142,10 +141,9 @@ pub(super) fn check_ess_v2(value: &Any, cert_der: &[u8]) -> Result<()> {
     let sc: SigningCertificateV2 = value
         .decode_as()
         .map_err(|_| TimestampError::Malformed("the signing certificate attribute"))?;
-    let first = sc
-        .certs
-        .first()
-        .ok_or(TimestampError::Malformed("the signing certificate attribute"))?;
+    let first = sc.certs.first().ok_or(TimestampError::Malformed(
+        "the signing certificate attribute",
+    ))?;
     let alg = first.hash_algorithm.as_ref().map_or(SHA256, |a| a.oid);
     if first.cert_hash.as_bytes() != digest(alg, cert_der)? {
         return Err(TimestampError::Signature(
@@ -226,7 +224,9 @@ pub(super) fn verify_signature(
             let sig = p384::ecdsa::Signature::from_der(signature).map_err(|_| bad())?;
             key.verify_prehash(&hashed, &sig).map_err(|_| bad())
         }
-        _ => Err(unsupported("an elliptic curve other than P-256 or P-384".into())),
+        _ => Err(unsupported(
+            "an elliptic curve other than P-256 or P-384".into(),
+        )),
     }
 }
 
@@ -284,7 +284,11 @@ fn check_cert(cert: &Certificate, at: i64) -> Result<()> {
 
 /// May sign certificates: basicConstraints cA, and keyCertSign if keyUsage is given.
 fn is_ca(cert: &Certificate) -> bool {
-    let bc = cert.tbs_certificate.get::<BasicConstraints>().ok().flatten();
+    let bc = cert
+        .tbs_certificate
+        .get::<BasicConstraints>()
+        .ok()
+        .flatten();
     let ku = cert.tbs_certificate.get::<KeyUsage>();
     bc.is_some_and(|(_, bc)| bc.ca)
         && match ku {
