@@ -222,6 +222,7 @@ impl Forger {
                 age: true,
                 ssh: false,
             },
+            timestamps: None,
         };
         writer.finish(&files, &self.key).unwrap();
     }

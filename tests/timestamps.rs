@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::TestVault;
 use common::tsa::{Tsa, openssl};
@@ -373,7 +372,7 @@ fn rebuild(dir: &Path, out: &Path, change: impl Fn(&str, Vec<u8>) -> Vec<u8>) {
         .collect();
     ts.sort();
     names.extend(ts);
-    let mut builder = tar::Builder::new(std::fs::File::create(out).unwrap());
+    let mut builder = tar::Builder::new(tvault::fs::create_new_file(out).unwrap());
     for name in names
         .iter()
         .chain(["SHA256SUMS".to_string(), "SHA256SUMS.sig".to_string()].iter())
