@@ -89,9 +89,9 @@ fn a_format_3_vault_opens_for_each_way_in_and_reads_back_exactly() {
     assert_eq!(status["vault_id"], "80d2df14d0412f2f2e1a9b2d9337c58a");
     // Opening upgrades it in place (format 4 adds the listing digest, format 5 the heads and
     // a header MAC that covers the log, format 6 the field kit columns, format 7 rebuilds the
-    // keyslot table for custodians, format 8 adds operators' personal keys; the first unlock
-    // writes them once the tables agree with the log).
-    assert_eq!(status["format_version"], 8);
+    // keyslot table for custodians, format 8 adds operators' personal keys, format 9 the
+    // timestamp tables; the first unlock writes them once the tables agree with the log).
+    assert_eq!(status["format_version"], 9);
 
     let out = tv
         .cmd()

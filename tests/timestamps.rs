@@ -388,3 +388,147 @@ fn rebuild(dir: &Path, out: &Path, change: impl Fn(&str, Vec<u8>) -> Vec<u8>) {
     }
     builder.finish().unwrap();
 }
+
+/// An authority certified by an intermediate: accepted when the intermediate is a CA
+/// (basicConstraints cA), refused when it is not, whatever its signature.
+#[test]
+fn an_intermediate_must_be_a_ca() {
+    for (intermediate_is_ca, ok) in [(true, true), (false, false)] {
+        let tv = vault_with_a_record();
+        let dir = tv.path("chain");
+        std::fs::create_dir(&dir).unwrap();
+        let ext = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+        ext(
+            "inter.ext",
+            if intermediate_is_ca {
+                "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n"
+            } else {
+                "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyCertSign\n"
+            },
+        );
+        ext(
+            "tsa.ext",
+            "basicConstraints=CA:FALSE\nextendedKeyUsage=critical,timeStamping\n",
+        );
+        ext("serial", "01\n");
+        ext(
+            "ts.cnf",
+            "[ tsa ]\ndefault_tsa = t\n[ t ]\nserial = ./serial\nsigner_cert = ./tsa.pem\n\
+             certs = ./inter.pem\nsigner_key = ./tsa.key\nsigner_digest = sha384\n\
+             default_policy = 1.2.3.4.1\ndigests = sha256\ness_cert_id_alg = sha256\n",
+        );
+        for args in [
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-384",
+                "-nodes",
+                "-keyout",
+                "root.key",
+                "-out",
+                "root.pem",
+                "-days",
+                "30",
+                "-subj",
+                "/CN=Root",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+            ][..],
+            &[
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "inter.key",
+                "-out",
+                "inter.csr",
+                "-subj",
+                "/CN=Intermediate",
+            ][..],
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "inter.csr",
+                "-CA",
+                "root.pem",
+                "-CAkey",
+                "root.key",
+                "-set_serial",
+                "2",
+                "-days",
+                "30",
+                "-extfile",
+                "inter.ext",
+                "-out",
+                "inter.pem",
+            ][..],
+            &[
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-384",
+                "-nodes",
+                "-keyout",
+                "tsa.key",
+                "-out",
+                "tsa.csr",
+                "-subj",
+                "/CN=Chained TSA",
+            ][..],
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "tsa.csr",
+                "-CA",
+                "inter.pem",
+                "-CAkey",
+                "inter.key",
+                "-set_serial",
+                "3",
+                "-days",
+                "30",
+                "-extfile",
+                "tsa.ext",
+                "-out",
+                "tsa.pem",
+            ][..],
+        ] {
+            openssl(&dir, args);
+        }
+        let tsq = request(&tv, "log.tsq");
+        let tsr = dir.join("log.tsr");
+        openssl(
+            &dir,
+            &[
+                "ts",
+                "-reply",
+                "-config",
+                "ts.cnf",
+                "-queryfile",
+                tsq.to_str().unwrap(),
+                "-out",
+                tsr.to_str().unwrap(),
+            ],
+        );
+        let out = add(&tv, &tsr, &dir.join("root.pem"));
+        if ok {
+            out.success();
+        } else {
+            let out = out.code(13);
+            let said = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+            assert!(said.contains("not issued by a trusted"), "{said}");
+            assert!(stored(&tv).is_empty());
+        }
+    }
+}
