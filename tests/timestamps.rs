@@ -532,3 +532,39 @@ fn an_intermediate_must_be_a_ca() {
         }
     }
 }
+
+/// A rekey re-seals the timestamps under the new keys, and the timestamped checkpoint,
+/// signed by the key before the rekey, still travels and checks out in an export.
+#[test]
+fn timestamps_survive_a_rekey_and_travel_across_the_key_rotation() {
+    let tv = vault_with_a_record();
+    let tsa = Tsa::new(tv.dir.path(), "tsa", 86_400, "sha256");
+    let tsq = request(&tv, "log.tsq");
+    add(&tv, &tsa.reply(&tsq, "log.tsr"), &tsa.ca()).success();
+    let old_signer = common::signer(&tv);
+    tv.cmd().args(["rekey", "--yes"]).assert().success();
+    assert_ne!(common::signer(&tv), old_signer);
+    assert_eq!(stored(&tv).len(), 1);
+    tv.cmd().arg("verify").assert().success();
+
+    let key = age::x25519::Identity::generate();
+    let bundle = tv.path("after-rekey.tar");
+    tv.cmd()
+        .args(["export", "--all", "--purpose", "court", "--recipient"])
+        .arg(key.to_public().to_string())
+        .arg("-o")
+        .arg(&bundle)
+        .assert()
+        .success();
+    for signer in [common::signer(&tv), old_signer] {
+        let out = tv
+            .cmd()
+            .args(["verify-export", "--json"])
+            .arg(&bundle)
+            .args(["--signer", &signer])
+            .assert()
+            .success();
+        let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert_eq!(report["timestamps"].as_array().unwrap().len(), 1, "{report}");
+    }
+}
