@@ -565,6 +565,82 @@ fn timestamps_survive_a_rekey_and_travel_across_the_key_rotation() {
             .assert()
             .success();
         let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-        assert_eq!(report["timestamps"].as_array().unwrap().len(), 1, "{report}");
+        assert_eq!(
+            report["timestamps"].as_array().unwrap().len(),
+            1,
+            "{report}"
+        );
     }
+}
+
+/// A response without the authority's certificate (its request's certReq cleared on the
+/// way) needs `--tsa-cert`.
+#[test]
+fn a_response_without_the_certificate_needs_tsa_cert() {
+    let tv = vault_with_a_record();
+    let tsa = Tsa::new(tv.dir.path(), "tsa", 86_400, "sha256");
+    let tsq = request(&tv, "log.tsq");
+    let mut der = std::fs::read(&tsq).unwrap();
+    let at = der
+        .windows(3)
+        .rposition(|w| w == [0x01, 0x01, 0xff])
+        .expect("certReq TRUE");
+    // Drop the BOOLEAN (DEFAULT FALSE) and shorten the outer SEQUENCE (short form).
+    der.drain(at..at + 3);
+    assert!(der[1] < 0x80);
+    der[1] -= 3;
+    let stripped = tv.write("stripped.tsq", &der);
+    let tsr = tsa.reply(&stripped, "nocert.tsr");
+    let out = add(&tv, &tsr, &tsa.ca()).code(13);
+    assert!(
+        String::from_utf8_lossy(&out.get_output().stderr).contains("--tsa-cert"),
+        "{}",
+        String::from_utf8_lossy(&out.get_output().stderr)
+    );
+    tv.cmd()
+        .args(["audit", "timestamp", "add"])
+        .arg(&tsr)
+        .arg("--ca-file")
+        .arg(tsa.ca())
+        .arg("--tsa-cert")
+        .arg(tsa.dir.join("tsa.pem"))
+        .assert()
+        .success();
+    tv.cmd().arg("verify").assert().success();
+
+    // The bundle carries that certificate, and VERIFY.txt's openssl line names it.
+    let key = age::x25519::Identity::generate();
+    let bundle = tv.path("b.tar");
+    tv.cmd()
+        .args(["export", "--all", "--purpose", "court", "--recipient"])
+        .arg(key.to_public().to_string())
+        .arg("-o")
+        .arg(&bundle)
+        .assert()
+        .success();
+    let dir = tv.path("bundle");
+    std::fs::create_dir(&dir).unwrap();
+    tar::Archive::new(std::fs::File::open(&bundle).unwrap())
+        .unpack(&dir)
+        .unwrap();
+    assert!(dir.join("timestamps/tsa-certs.pem").is_file());
+    let verify = std::fs::read_to_string(dir.join("VERIFY.txt")).unwrap();
+    let line = verify
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("$ openssl ts -verify"))
+        .expect("the openssl line");
+    assert!(
+        line.contains("-untrusted bundle/timestamps/tsa-certs.pem"),
+        "{line}"
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &format!("openssl ts -verify{line}")])
+        .current_dir(tv.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
