@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod checkpoint;
+pub mod timestamp;
 
 pub use checkpoint::{
     Checkpoint, ConsistencyProof, NoteError, ProofError, Rotation, keys_from, origin,
@@ -319,6 +320,12 @@ pub enum Action {
     /// A change that needs the approvals in force (the policy, adding or removing an
     /// operator) was refused for want of them.
     ApprovalRefused,
+    /// A trusted timestamp was requested for the checkpoint of `detail.tree_size` events.
+    TimestampRequested,
+    /// An authority's timestamp token was checked and stored (`detail.token_sha256`).
+    TimestampAdded,
+    /// The stored timestamp tokens were listed.
+    TimestampsListed,
 }
 
 impl Action {
@@ -368,6 +375,9 @@ impl Action {
             Action::PolicyChanged => "policy-changed",
             Action::ExportRefused => "export-refused",
             Action::ApprovalRefused => "approval-refused",
+            Action::TimestampRequested => "timestamp-requested",
+            Action::TimestampAdded => "timestamp-added",
+            Action::TimestampsListed => "timestamps-listed",
         }
     }
 }

@@ -39,6 +39,7 @@ mod show;
 mod shred;
 mod status;
 mod terminal;
+mod timestamp;
 mod verify;
 mod verify_export;
 

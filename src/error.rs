@@ -75,6 +75,12 @@ pub enum Error {
     #[error("the vault has format version {found}, newer than this tvault supports ({supported})")]
     UnsupportedFormat { found: i64, supported: i64 },
 
+    #[error("the timestamp response was not accepted: {0}")]
+    Timestamp(crate::audit::timestamp::TimestampError),
+
+    #[error("no authority certificate to check the timestamp against")]
+    TimestampCaNeeded,
+
     #[error("no record matches id {0}")]
     RecordNotFound(RecordIdPrefix),
 
@@ -426,5 +432,11 @@ impl<T> IoResultExt<T> for io::Result<T> {
             path: path.into(),
             source,
         })
+    }
+}
+
+impl From<crate::audit::timestamp::TimestampError> for Error {
+    fn from(e: crate::audit::timestamp::TimestampError) -> Self {
+        Error::Timestamp(e)
     }
 }

@@ -38,4 +38,4 @@ pub mod vault;
 
 pub use error::{Error, Integrity, Result};
 pub use record::{Consent, IdentityLevel, MediaConsent, Purpose, RecordId, RecordIdPrefix};
-pub use vault::Vault;
+pub use vault::{Timestamp, TimestampRequest, Vault};

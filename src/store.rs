@@ -40,11 +40,13 @@ mod header;
 mod kit;
 mod log;
 mod parts;
+mod timestamps;
 
 pub use header::*;
 pub use kit::*;
 pub use log::*;
 pub use parts::*;
+pub use timestamps::*;
 
 /// `PRAGMA application_id`: "tvlt".
 const APPLICATION_ID: i64 = 0x7476_6c74;
@@ -60,6 +62,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_custodians.sql"),
     include_str!("../migrations/0008_operator_keys.sql"),
     include_str!("../migrations/0009_export_policy.sql"),
+    include_str!("../migrations/0010_timestamps.sql"),
 ];
 
 /// The vault format this build writes and the newest it reads.

@@ -684,3 +684,93 @@ fn a_clerk_checks_each_operators_signature_of_a_two_person_bundle() {
     let rerun = run_clerk(&dir, &steps[approver..=approver], None);
     assert_eq!(rerun.failed, Some(0), "{}", rerun.shown);
 }
+
+/// A bundle with a trusted timestamp whose authority's certificate has expired since: the
+/// clerk's `openssl ts -verify … -attime` lines check it as at the token's time (without
+/// `-attime`, openssl refuses it, checking today's date), and tvault does the rest.
+#[test]
+fn a_clerk_checks_a_timestamped_bundle_whose_authority_certificate_has_expired() {
+    if !tools(&[
+        "bash",
+        "age",
+        "age-keygen",
+        "ssh-keygen",
+        "sha256sum",
+        "openssl",
+    ]) {
+        return;
+    }
+    let tv = vault();
+    let tsa = common::tsa::Tsa::new(tv.dir.path(), "tsa", 3, "sha256");
+    let tsq = tv.path("log.tsq");
+    tv.cmd()
+        .args(["audit", "timestamp", "request", "-o"])
+        .arg(&tsq)
+        .assert()
+        .success();
+    let tsr = tsa.reply(&tsq, "log.tsr");
+    let expired = time::OffsetDateTime::now_utc() + time::Duration::seconds(4);
+    while time::OffsetDateTime::now_utc() < expired {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    tv.cmd()
+        .args(["audit", "timestamp", "add"])
+        .arg(&tsr)
+        .arg("--ca-file")
+        .arg(tsa.ca())
+        .assert()
+        .success();
+
+    let key = tv.path("clerk.key");
+    let made = sh(
+        tv.dir.path(),
+        "age-keygen -o clerk.key 2>&1 | sed 's/^Public key: //'",
+    );
+    let bundle = export(&tv, "b.tar", &["--recipient", made.trim()]);
+    let verify = verify_txt(&bundle);
+    assert!(verify.contains("4b. A trusted timestamp"), "{verify}");
+    let dir = clerk_folder(&tv, "clerk", &bundle);
+    let steps = clerk_commands(&verify, &common::signer(&tv), Some(&key));
+    let run = run_clerk(&dir, &steps, None);
+    assert_all_confirmed(&run);
+    assert!(
+        run.shown.contains("timestamp: a checkpoint of this log"),
+        "{}",
+        run.shown
+    );
+    assert!(run.shown.contains("Verification: OK"), "{}", run.shown);
+    assert!(run.shown.contains("timestamp: the first"), "{}", run.shown);
+
+    // Honestly: without -attime, openssl checks today's date and refuses it.
+    let line = &steps[step(&steps, "openssl ts -verify")];
+    let today = line.split(" -attime").next().unwrap();
+    let out = Command::new("bash")
+        .args(["-c", today])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // And a token for another checkpoint fails the clerk's line.
+    std::fs::write(dir.join("other.txt"), "another checkpoint\n").unwrap();
+    let other = line.replace(
+        &line
+            .split(" -data ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_owned(),
+        "other.txt",
+    );
+    let out = Command::new("bash")
+        .args(["-c", &other])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{other}");
+}

@@ -4,9 +4,9 @@
 //!
 //! Outer tar (deterministic: ustar, fixed order, mode 0644, times and owners zero):
 //! `payload.age`, `checkpoint.txt`, `checkpoint.txt.sig`, `receipt.json`, `allowed_signers`,
-//! `VERIFY.txt`, `SHA256SUMS`, `SHA256SUMS.sig`. Inside `payload.age`, a tar of
-//! `records/<id>/…`, `MANIFEST.json`, `approvals/…` (the operators' signatures over the
-//! manifest), `SHA256SUMS` and `SHA256SUMS.sig`.
+//! `VERIFY.txt`, optionally `timestamps/…` (v5), `SHA256SUMS`, `SHA256SUMS.sig`. Inside
+//! `payload.age`, a tar of `records/<id>/…`, `MANIFEST.json`, `approvals/…` (the operators'
+//! signatures over the manifest, v5), `SHA256SUMS` and `SHA256SUMS.sig`.
 
 mod approvals;
 mod format;
@@ -16,6 +16,7 @@ mod read;
 mod report;
 #[cfg(test)]
 mod tests;
+pub mod timestamps;
 mod verify_text;
 mod write;
 
@@ -35,16 +36,20 @@ pub use read::{
     verify_bundle_counted,
 };
 pub use report::{ReportInput, report_html};
+pub use timestamps::{BundleTimestamp, TimestampFiles};
 pub use verify_text::{FINGERPRINT_PLACEHOLDER, KEY_FILE_PLACEHOLDER, SealKind};
 pub use write::{BundleWriter, HashingWriter, InnerWriter, OuterFiles};
 
 use format::{parse_sums, ssh_verify};
 use verify_text::verify_text;
 
-/// The bundle format this build writes and reads.
+/// The bundle format this build writes and reads: v4, plus the operators' signatures over
+/// the manifest (`approvals/`) and optional trusted timestamps in the outer tar
+/// (`timestamps/`).
 pub const FORMAT: &str = "tvault-export/v5";
 
-/// The fourth bundle format, still read: as v5, without operators' signatures (`approvals/`).
+/// The fourth bundle format, still read: as v5, without operators' signatures or trusted
+/// timestamps.
 pub const FORMAT_V4: &str = "tvault-export/v4";
 
 /// The third bundle format, still read: as v4, without derived items and their lineage.
@@ -66,7 +71,8 @@ pub const INNER_NAMESPACE: &str = "tvault-export-inner@v1";
 /// The principal named in `allowed_signers`.
 pub const PRINCIPAL: &str = "tvault-export";
 
-/// The outer files, in the order they are written.
+/// The outer files every bundle has, in the order they are written (a v5 bundle may add the
+/// files of [`timestamps`] before `SHA256SUMS`).
 pub const OUTER_FILES: [&str; 8] = [
     "payload.age",
     "checkpoint.txt",

@@ -139,6 +139,8 @@ pub struct BundleReport {
     /// The key that signed the bundle.
     #[serde(skip)]
     pub signer_key: Option<VerifyingKey>,
+    /// The trusted timestamps the bundle carries (v5), each checked.
+    pub timestamps: Vec<super::BundleTimestamp>,
 }
 
 /// How to decrypt a payload.
@@ -197,7 +199,7 @@ pub(super) fn read_outer(file: &File, tally: &mut Tally<'_>) -> Result<Outer, Bu
                 format!("{name:?} is not a regular file"),
             );
         }
-        if !OUTER_FILES.contains(&name.as_str()) {
+        if !OUTER_FILES.contains(&name.as_str()) && !super::timestamps::is_timestamp_name(&name) {
             return fail("read the outer tar", format!("unexpected entry {name:?}"));
         }
         if small.contains_key(&name) || (name == "payload.age" && payload_sha256.is_some()) {
@@ -448,7 +450,18 @@ impl VerifiedBundle {
                 None => return fail(step, format!("{name} is not listed")),
             }
         }
-        if sums.len() != OUTER_FILES.len() - 2 {
+        let timestamp_files: Vec<&String> = small
+            .keys()
+            .filter(|n| super::timestamps::is_timestamp_name(n))
+            .collect();
+        for name in &timestamp_files {
+            match sums.get(name.as_str()) {
+                Some(h) if *h == <[u8; 32]>::from(Sha256::digest(&small[name.as_str()])) => {}
+                Some(_) => return fail(step, format!("{name} does not match its checksum")),
+                None => return fail(step, format!("{name} is not listed")),
+            }
+        }
+        if sums.len() != OUTER_FILES.len() - 2 + timestamp_files.len() {
             return fail(step, "lists files the bundle does not hold");
         }
 
@@ -508,6 +521,8 @@ impl VerifiedBundle {
             return fail(step, "the export's event is not in the signed log");
         }
 
+        let timestamps = super::timestamps::check(small, &checkpoint, &key, &receipt)?;
+
         let mut bundle = VerifiedBundle {
             report: BundleReport {
                 export_id: export_id.clone(),
@@ -524,6 +539,7 @@ impl VerifiedBundle {
                 approvals: Vec::new(),
                 approvals_required: None,
                 signer_key: Some(key),
+                timestamps,
             },
             file,
             len,
@@ -547,6 +563,9 @@ impl VerifiedBundle {
         } else {
             [FORMAT, FORMAT_V4, FORMAT_V3, FORMAT_V2].contains(&manifest.format.as_str())
         };
+        // Only a v5 bundle carries timestamps: an older reader would refuse them.
+        let format_ok =
+            format_ok && (manifest.format == FORMAT || bundle.report.timestamps.is_empty());
         if Some(&manifest.export_id) != export_id.as_ref() || !format_ok {
             return fail(
                 "MANIFEST.json",

@@ -564,6 +564,9 @@ fn event_words(e: &audit::Event, this_export: &str) -> String {
         Action::CustodiansSplit => "Recovery split among custodians".to_owned(),
         Action::CustodianSharesUsed => "Vault opened with custodians' shares".to_owned(),
         Action::OperatorKeyCreated => "An operator's personal signing key made".to_owned(),
+        Action::TimestampRequested => "A trusted timestamp of the log requested".to_owned(),
+        Action::TimestampAdded => "A trusted timestamp of the log received".to_owned(),
+        Action::TimestampsListed => "Trusted timestamps listed".to_owned(),
     };
     html(&words)
 }

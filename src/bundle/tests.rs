@@ -91,6 +91,7 @@ fn bundle_sealed_to(
             ssh: false,
         },
         approvals: Vec::new(),
+        timestamps: None,
     };
     let sha256 = writer.finish(&files, &key).unwrap();
     assert_eq!(

@@ -77,7 +77,13 @@ fn approvals_step(roles: &[String]) -> String {
 }
 
 /// The instructions inside every bundle.
-pub(super) fn verify_text(export_id: &str, seal: SealKind, approvals: &[String]) -> String {
+pub(super) fn verify_text(
+    export_id: &str,
+    seal: SealKind,
+    approvals: &[String],
+    timestamps: Option<&super::TimestampFiles>,
+) -> String {
+    let timestamp_step = timestamps.map(timestamp_step).unwrap_or_default();
     let fp = FINGERPRINT_PLACEHOLDER;
     let key = KEY_FILE_PLACEHOLDER;
     let verify = |namespace: &str, dir: &str, file: &str| {
@@ -215,7 +221,7 @@ due, stop: do not rely on the bundle, and tell the sender.
     >   i=$((i / 2)); n=$((n / 2))
     > done
     $ test $n = 0 && test \"$h\" = \"$(sed -n 3p bundle/checkpoint.txt)\" && echo \"receipt: entry $(sed -n 's/^  \"index\": \\([0-9]*\\),$/\\1/p' bundle/receipt.json) of the signed log\"
-
+{timestamp_step}
 5. Open the payload.
 
    {seal_words}
@@ -240,6 +246,49 @@ due, stop: do not rely on the bundle, and tell the sender.
    manifest's intent event is the entry the receipt proves (nothing is written):
 
     {with_tvault}
+"
+    )
+}
+
+/// Step 4b, for a bundle with trusted timestamps: the stock `openssl ts -verify` of each
+/// token against the timestamped checkpoint, as at the token's time.
+fn timestamp_step(t: &super::TimestampFiles) -> String {
+    let dir = super::timestamps::DIR;
+    let note = t.checkpoint_name();
+    let size = t.tree_size;
+    let untrusted = if t.certs_pem.is_empty() {
+        String::new()
+    } else {
+        format!(" -untrusted bundle/{dir}/tsa-certs.pem")
+    };
+    let mut commands = String::new();
+    for (i, (_, gen_time)) in t.tokens.iter().enumerate() {
+        commands += &format!(
+            "    $ openssl ts -verify -in bundle/{dir}/token-{}.tsr -data bundle/{note} -CAfile bundle/{dir}/tsa-ca.pem{untrusted} -attime {gen_time}\n",
+            i + 1
+        );
+    }
+    format!(
+        "
+4b. A trusted timestamp. bundle/{note} is an earlier checkpoint of the same
+   log, with its first {size} entries; an independent timestamp authority signed its
+   SHA-256 (bundle/{dir}/token-*.tsr, RFC 3161). So those entries, and everything
+   they record, existed by the time in the token (openssl prints it with
+   openssl ts -reply -in bundle/{dir}/token-1.tsr -text). It proves nothing about
+   what the entries say, nor when each was made before that time; and you trust
+   the authority, whose root certificate is bundle/{dir}/tsa-ca.pem: compare it
+   with the one the authority publishes. -attime checks the authority's
+   certificates as they stood at the token's own time (its value, seconds since
+   1970, is that time), so a token stays checkable after the authority's
+   certificate expires; without it openssl would use today's date. The first
+   command checks that it is this log; each openssl line prints \"Verification: OK\":
+
+    $ test \"$(sed -n 1p bundle/{note})\" = \"$(sed -n 1p bundle/checkpoint.txt)\" && echo \"timestamp: a checkpoint of this log, $(sed -n 2p bundle/{note}) entries\"
+{commands}
+   That this log of {size} entries is the start of the one in checkpoint.txt is
+   proven by bundle/{dir}/consistency.json (RFC 9162), which tvault checks, with
+   no vault, in the last step, and on its own with:
+       tvault audit check-proof bundle/{dir}/consistency.json --signer signer.pub
 "
     )
 }

@@ -125,6 +125,8 @@ pub struct OuterFiles {
     pub seal: super::SealKind,
     /// The roles of the operators who signed the manifest, for `VERIFY.txt`.
     pub approvals: Vec<String>,
+    /// The trusted timestamps of a checkpoint at or before the receipt's, if any.
+    pub timestamps: Option<super::TimestampFiles>,
 }
 
 /// Writes a bundle in one pass. The payload streams straight into the outer tar's first
@@ -254,12 +256,21 @@ pub(super) fn write_outer_rest<W: Write>(
         ("allowed_signers", allowed),
         (
             "VERIFY.txt",
-            verify_text(&files.export_id, files.seal, &files.approvals),
+            verify_text(
+                &files.export_id,
+                files.seal,
+                &files.approvals,
+                files.timestamps.as_ref(),
+            ),
         ),
     ];
     for (name, text) in &small {
         tar.append(&header(name, text.len() as u64)?, text.as_bytes())?;
         sums.insert((*name).to_owned(), Sha256::digest(text.as_bytes()).into());
+    }
+    for (name, data) in files.timestamps.iter().flat_map(|t| t.entries()) {
+        tar.append(&header(&name, data.len() as u64)?, data.as_slice())?;
+        sums.insert(name, Sha256::digest(&data).into());
     }
     let sums = sums_text(&sums);
     let sig = ssh_sign(key, OUTER_NAMESPACE, sums.as_bytes());

@@ -1,6 +1,7 @@
 //! `tvault audit`: checkpoints and consistency proofs, for counsel and third parties. None of
 //! these decrypt anything, so they need no passphrase and record no event. And
-//! `restart-log`, the one way to start a custody log on a vault that holds records without one.
+//! `restart-log`, the one way to start a custody log on a vault that holds records without one,
+//! and the trusted timestamps (`timestamp.rs`), which unlock and are logged.
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,12 @@ pub enum Command {
         #[arg(long, value_name = "PUBKEY_OR_FILE")]
         signer: String,
     },
+    /// Trusted timestamps (RFC 3161) of the custody log: request, add
+    #[command(subcommand)]
+    Timestamp(super::timestamp::Command),
+    /// List the stored trusted timestamps: each one's time, authority and the checkpoint
+    /// (log size) it covers, each checked again
+    Timestamps,
     /// Start a new custody log on a vault that holds records but has none (made before the
     /// log existed, or its log was removed). Everything before it stays unrecorded; logged
     /// with the reason
@@ -49,6 +56,8 @@ pub enum Command {
 
 pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
     match command {
+        Command::Timestamp(command) => super::timestamp::run(ctx, command),
+        Command::Timestamps => super::timestamp::list(ctx),
         Command::RestartLog { reason } => {
             if reason.trim().is_empty() {
                 return Err(CliError::new(Exit::Usage, "--reason must say why"));

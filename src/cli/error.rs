@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use tvault::Error;
+use tvault::audit::timestamp::TimestampError;
 
 /// The stable exit codes (README.md, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -420,6 +421,27 @@ impl From<Error> for CliError {
                 &["nothing was changed; ask for the file again over another channel"],
             ),
             Error::NothingToSend => (Exit::Failure, &["`tvault list` shows what the kit holds"]),
+            Error::Timestamp(TimestampError::NotGranted { .. }) => (
+                Exit::Failure,
+                &["nothing was stored; ask the authority again with the same request file"],
+            ),
+            Error::Timestamp(TimestampError::Chain(_)) => (
+                Exit::Integrity,
+                &[
+                    "nothing was stored; give the authority's root certificate with --ca-file FILE (and its own certificate with --tsa-cert FILE if the response lacks it)",
+                ],
+            ),
+            Error::Timestamp(TimestampError::OtherRequest | TimestampError::Nonce) => (
+                Exit::Integrity,
+                &[
+                    "nothing was stored; `tvault log` lists the requests (timestamp-requested): send the newest .tsq again",
+                ],
+            ),
+            Error::Timestamp(_) => (Exit::Integrity, &["nothing was stored"]),
+            Error::TimestampCaNeeded => (
+                Exit::Usage,
+                &["give the authority's root certificate with --ca-file FILE (PEM)"],
+            ),
         };
         let quiet = matches!(&err, Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe);
         let mut out = CliError::new(kind, message);

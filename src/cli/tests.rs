@@ -11,6 +11,63 @@ fn the_command_line_is_well_formed() {
 /// Every subcommand, found through clap, is run against a real vault, and must append
 /// exactly the events listed for it. A new command that is not listed here fails this
 /// test: no command may read or change the vault unrecorded.
+/// Answers a timestamp request with stock `openssl ts -reply`, as a self-signed authority
+/// (`DIR/tsa/tsa.pem`, trusted as it is) would.
+fn local_tsa_reply(dir: &std::path::Path, tsq: &str, tsr: &str) {
+    let tsa = dir.join("tsa");
+    std::fs::create_dir_all(&tsa).unwrap();
+    std::fs::write(tsa.join("serial"), "01\n").unwrap();
+    let config = format!(
+        "[ tsa ]\ndefault_tsa = t\n[ t ]\nserial = {0}/serial\nsigner_cert = {0}/tsa.pem\n\
+         signer_key = {0}/tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\n\
+         digests = sha256\ness_cert_id_alg = sha256\n",
+        tsa.display()
+    );
+    std::fs::write(tsa.join("ts.cnf"), config).unwrap();
+    for args in [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "tsa.key",
+            "-out",
+            "tsa.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Test TSA",
+            "-addext",
+            "extendedKeyUsage=critical,timeStamping",
+        ][..],
+        &[
+            "ts",
+            "-reply",
+            "-config",
+            "ts.cnf",
+            "-queryfile",
+            tsq,
+            "-out",
+            tsr,
+        ][..],
+    ] {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(&tsa)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 #[test]
 fn every_command_leaves_exactly_its_expected_events() {
     use tvault::audit::Action::{self, *};
@@ -105,6 +162,7 @@ fn every_command_leaves_exactly_its_expected_events() {
         "umbrella quarry lantern velvet oxygen 7 mosaic\n",
     )
     .unwrap();
+    let (tsq, tsr, tsa_pem) = (p("log.tsq"), p("log.tsr"), p("tsa/tsa.pem"));
     let rest: Vec<(Vec<&str>, Vec<Action>)> = vec![
         (vec!["amend", &id, "--title", "T2"], vec![RecordAmended]),
         (vec!["list"], vec![RecordsListed]),
@@ -331,6 +389,15 @@ fn every_command_leaves_exactly_its_expected_events() {
         (vec!["doctor"], vec![]),
         (vec!["completions", "bash"], vec![]),
         (vec!["man"], vec![]),
+        (
+            vec!["audit", "timestamp", "request", "-o", &tsq],
+            vec![TimestampRequested],
+        ),
+        (
+            vec!["audit", "timestamp", "add", &tsr, "--ca-file", &tsa_pem],
+            vec![TimestampAdded],
+        ),
+        (vec!["audit", "timestamps"], vec![TimestampsListed]),
         (vec!["audit", "checkpoint", "-o", &cp], vec![]),
         (vec!["audit", "prove", "--from", &cp, "-o", &proof], vec![]),
         (
@@ -339,6 +406,9 @@ fn every_command_leaves_exactly_its_expected_events() {
         ),
     ];
     for (args, _) in &rest {
+        if args.starts_with(&["audit", "timestamp", "add"]) {
+            local_tsa_reply(dir.path(), &tsq, &tsr);
+        }
         if args.starts_with(&["audit", "check-proof"]) {
             let status = tvault::Vault::status(std::path::Path::new(&vault), None).unwrap();
             std::fs::write(&key_file, status.signing_key.unwrap()).unwrap();

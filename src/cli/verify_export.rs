@@ -146,5 +146,19 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         } else {
             "not checked (give --identity, --export-passphrase-file or --ask-export-passphrase to check it)".to_owned()
         }
-    ))
+    ))?;
+    for t in &report.timestamps {
+        print(&format!(
+            "    timestamp: the first {} events existed by {} (authority: {}{})\n",
+            t.tree_size,
+            t.time,
+            super::terminal::escape(&t.authority, false),
+            if t.certificate_expired {
+                "; its certificate has expired since, and was valid at that time"
+            } else {
+                ""
+            }
+        ))?;
+    }
+    Ok(())
 }

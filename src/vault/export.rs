@@ -278,17 +278,18 @@ impl Vault {
         // The intent, its receipt and the events the bundle carries come from one write
         // transaction: another process's event can never land between them and be proved in
         // the intent's place.
-        let (receipt, intent_event, checkpoint, all_events) = {
+        let (receipt, intent_event, checkpoint, all_events, timestamps) = {
             let tx = self.store.write()?;
             let cp = self.s.append(&tx, vec![intent])?;
             let (receipt, intent_event, checkpoint) = intent_receipt(&self.s, &tx, &export_id)?;
+            let timestamps = self.s.export_timestamps(&tx, &checkpoint.note, &receipt)?;
             let all_events: Vec<Event> = store::events(&tx)?
                 .iter()
                 .map(|r| self.s.open_event(r.seq, &r.leaf_hash, &r.sealed))
                 .collect::<Result<_>>()?;
             tx.commit()?;
             self.s.write_anchor(&cp)?;
-            (receipt, intent_event, checkpoint, all_events)
+            (receipt, intent_event, checkpoint, all_events, timestamps)
         };
 
         // The payload streams straight into the bundle (see `BundleWriter`). Only a file
@@ -569,6 +570,7 @@ impl Vault {
                 export_id: export_id.clone(),
                 seal: seal_kind(&req.seal),
                 approvals: approvals.iter().map(|a| a.role.clone()).collect(),
+                timestamps,
             };
             let sha256 = bundle.finish(&files, &self.s.signing).map_err(io_at(out))?;
             Ok((sha256, redacted_records))

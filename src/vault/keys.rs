@@ -484,6 +484,7 @@ impl Vault {
             store::set_tombstone(&tx, &id, &crypto::seal_padded(&next.keys.meta, &aad, &json))?;
         }
         old.reseal_kit_rows(&next, &tx)?;
+        old.reseal_timestamps(&next, &tx)?;
         for (bucket, _) in store::heads(&tx)? {
             next.write_heads_bucket(&tx, bucket, &old.heads_bucket(&tx, bucket)?)?;
         }

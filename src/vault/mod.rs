@@ -45,6 +45,7 @@ mod session;
 mod shred;
 #[cfg(test)]
 mod tests;
+mod timestamps;
 mod verify;
 
 pub use approvals::{Approver, MAX_APPROVALS, PolicyChange};
@@ -63,6 +64,7 @@ pub use kit::{KitCreated, KitOptions, KitSummary, Revocation};
 pub use kit_import::{KitImportOptions, KitImportSummary};
 pub use read::{Filter, RecordSummary, RecordView, SearchHit, Statement, VersionSummary};
 pub use shred::{ShreddedVersion, Tombstone};
+pub use timestamps::{Timestamp, TimestampRequest};
 pub use verify::VerifyReport;
 
 use intake::read_statement_input;

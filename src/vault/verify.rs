@@ -187,6 +187,14 @@ impl Vault {
             }
         }
 
+        // Trusted timestamps: each stored token still covers a prefix of this log, signed
+        // by the vault and by its authority as at the token's time; none missing or extra.
+        report
+            .failures
+            .extend(super::timestamps::timestamp_failures(
+                &self.s, conn, &leaves, &events,
+            )?);
+
         // Record the verification before decrypting any content (the log checks above
         // read no testimony). A log too damaged to append to
         // is itself a finding, and the checks still run.

@@ -163,6 +163,7 @@ impl Forger {
                 ssh: false,
             },
             approvals: Vec::new(),
+            timestamps: None,
         };
         writer.finish(&files, &self.key).unwrap();
     }

@@ -2,6 +2,8 @@
 //! binary with the same flags a user has (cheap KDF parameters via --kdf-memory-mib).
 #![allow(dead_code)]
 
+pub mod tsa;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
