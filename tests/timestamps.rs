@@ -644,3 +644,101 @@ fn a_response_without_the_certificate_needs_tsa_cert() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// An authority's certificate with a critical extension tvault does not check is refused
+/// (openssl signs with it regardless).
+#[test]
+fn an_unknown_critical_extension_is_refused() {
+    let tv = vault_with_a_record();
+    let dir = tv.path("chain");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("tsa.ext"),
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=critical,timeStamping\n\
+         1.3.6.1.4.1.55555.1=critical,ASN1:NULL\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("serial"), "01\n").unwrap();
+    std::fs::write(
+        dir.join("ts.cnf"),
+        "[ tsa ]\ndefault_tsa = t\n[ t ]\nserial = ./serial\nsigner_cert = ./tsa.pem\n\
+         signer_key = ./tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\n\
+         digests = sha256\ness_cert_id_alg = sha256\n",
+    )
+    .unwrap();
+    for args in [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "root.key",
+            "-out",
+            "root.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Root",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ][..],
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "tsa.key",
+            "-out",
+            "tsa.csr",
+            "-subj",
+            "/CN=Odd TSA",
+        ][..],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "tsa.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-set_serial",
+            "3",
+            "-days",
+            "30",
+            "-extfile",
+            "tsa.ext",
+            "-out",
+            "tsa.pem",
+        ][..],
+    ] {
+        openssl(&dir, args);
+    }
+    let tsq = request(&tv, "log.tsq");
+    let tsr = dir.join("log.tsr");
+    openssl(
+        &dir,
+        &[
+            "ts",
+            "-reply",
+            "-config",
+            "ts.cnf",
+            "-queryfile",
+            tsq.to_str().unwrap(),
+            "-out",
+            tsr.to_str().unwrap(),
+        ],
+    );
+    let out = add(&tv, &tsr, &dir.join("root.pem")).code(13);
+    let said = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(said.contains("critical extension"), "{said}");
+    assert!(stored(&tv).is_empty());
+}
