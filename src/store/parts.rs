@@ -296,6 +296,14 @@ impl<'c> PartReader<'c> {
             next_seq: 0,
         }
     }
+
+    /// Reads only the payload, after the header (which is `part.header`).
+    pub fn payload(conn: &'c Connection, part: StoredPart) -> Self {
+        PartReader {
+            current: Vec::new(),
+            ..Self::new(conn, part)
+        }
+    }
 }
 
 impl BufRead for PartReader<'_> {
