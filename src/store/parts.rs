@@ -61,7 +61,8 @@ impl<'c> PartWriter<'c> {
             conn,
             place,
             part_id: None,
-            buf: Vec::with_capacity(CHUNK_SIZE),
+            // Grown as needed: most parts (statements) are a few KiB.
+            buf: Vec::new(),
             seq: 0,
             written: 0,
             hasher: crate::crypto::ParallelSha256::new(),
