@@ -631,10 +631,16 @@ pub(super) fn snippet(text: &str, needle: &str) -> Option<Zeroizing<String>> {
     if needle.is_empty() {
         return None;
     }
-    let lower = Zeroizing::new(text.to_lowercase());
-    let at = lower.find(needle)?;
-    // Lowercasing can change lengths; count characters to find the place in the original.
-    let first = lower[..at].chars().count();
+    let first = if text.is_ascii() && needle.is_ascii() {
+        // ASCII lowercases byte for byte: search in place, without a lowercased copy (most
+        // statements searched are not the ones that match). Bytes are characters here.
+        find_ascii_lowercase(text.as_bytes(), needle.as_bytes())?
+    } else {
+        let lower = Zeroizing::new(text.to_lowercase());
+        let at = lower.find(needle)?;
+        // Lowercasing can change lengths; count characters to find the place in the original.
+        lower[..at].chars().count()
+    };
     let len = needle.chars().count();
     let total = text.chars().count();
     let start = first.saturating_sub(40).min(total);
@@ -655,4 +661,21 @@ pub(super) fn snippet(text: &str, needle: &str) -> Option<Zeroizing<String>> {
         out.push('…');
     }
     Some(out)
+}
+
+/// Where `needle` (ASCII, lowercase) first occurs in ASCII `haystack`, ignoring case.
+fn find_ascii_lowercase(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let last = haystack.len().checked_sub(needle.len())?;
+    let (lower, upper) = (needle[0], needle[0].to_ascii_uppercase());
+    let mut at = 0;
+    while at <= last {
+        at += haystack[at..=last]
+            .iter()
+            .position(|&b| b == lower || b == upper)?;
+        if haystack[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
 }
