@@ -261,9 +261,10 @@ impl Session {
         self.stored_part(conn, row, info).map(|_| ())
     }
 
-    /// The one place content parts are decrypted: a reader of the plaintext. The stored
-    /// length is checked against the sealed manifest first, so a truncated part releases
-    /// nothing; each chunk is released only once it authenticates (see
+    /// The place content parts are decrypted as a stream (large parts read whole go through
+    /// [`Session::read_part_in_parallel`], with the same checks): a reader of the plaintext.
+    /// The stored length is checked against the sealed manifest first, so a truncated part
+    /// releases nothing; each chunk is released only once it authenticates (see
     /// [`part::PlainReader`]).
     pub(super) fn open_part<'c>(
         &self,
