@@ -5,8 +5,9 @@
 //! ```
 //!
 //! Each record has a ~2 KiB statement of random words from the EFF list, a pseudonym, title,
-//! tags, place, language and date; every 100th statement contains the word `lighthouse`.
-//! Records are stored in transactions of 25,000 through `Vault::add_many`, the same path as
+//! tags, place, language and date, and consent to archiving; every 100th statement contains
+//! the word `lighthouse`.
+//! Records are stored in transactions of 100,000 through `Vault::add_many`, the same path as
 //! `tvault add` (each transaction rewrites the listing digest, so fewer are faster). The vault
 //! uses a cheap KDF (8 MiB, 1 pass), marked weak: it is test data.
 
@@ -18,10 +19,10 @@ use rand::seq::SliceRandom;
 use tvault::crypto::{KdfParams, Passphrase};
 use tvault::record::{Metadata, WitnessIdentity};
 use tvault::vault::{CreateOptions, Intake};
-use tvault::{Consent, Vault};
+use tvault::{Consent, Purpose, Vault};
 use zeroize::Zeroizing;
 
-const BATCH: usize = 25_000;
+const BATCH: usize = 100_000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -81,7 +82,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         format!("batch-{}", i / BATCH),
                         format!("t{}", rng.gen_range(0..50)),
                     ],
-                    consent: Consent::default(),
+                    // Archive consent, so that the records can be exported.
+                    consent: Consent {
+                        purposes: [Purpose::Archive].into(),
+                        ..Consent::default()
+                    },
                 },
                 identity: WitnessIdentity::default(),
                 statement: Some(

@@ -429,26 +429,6 @@ pub fn print(text: &str) -> Result<(), CliError> {
         .map_err(CliError::stdout)
 }
 
-/// Applies `f` to `items` in one piece per core, on every core; the results in order.
-pub fn on_all_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let piece = items.len().div_ceil(cores).max(1);
-    std::thread::scope(|scope| {
-        let f = &f;
-        let workers: Vec<_> = items
-            .chunks(piece)
-            .map(|chunk| scope.spawn(move || f(chunk)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
-}
-
 /// Writes one JSON document and a newline to stdout.
 pub fn print_json(value: &impl Serialize) -> Result<(), CliError> {
     let mut text = serde_json::to_string_pretty(value).expect("output serialises");

@@ -15,6 +15,7 @@
 mod header;
 pub mod kdf;
 pub mod part;
+pub mod payload;
 pub mod shares;
 
 use std::fmt;

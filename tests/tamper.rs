@@ -344,3 +344,39 @@ fn files_that_are_not_vaults_are_integrity_errors() {
         out.status
     );
 }
+
+#[test]
+fn large_parts_read_back_whole_and_a_chunk_row_from_another_part_is_caught() {
+    // Large enough to be read on every core (more than 1 MiB), with a ragged end.
+    let (a_data, b_data) = (
+        content(3 * 1024 * 1024 + 77, 6),
+        content(3 * 1024 * 1024 + 77, 7),
+    );
+    let tv = TestVault::new();
+    let a = record_with_attachment(&tv, &a_data);
+    let b = record_with_attachment(&tv, &b_data);
+    assert_eq!(tv.cat(&a, "a.bin"), a_data);
+    tv.cmd().arg("verify").assert().success();
+    // The same row of b's attachment put in place of a's: same place, another payload key.
+    let id_bytes = |id: &str| hex::decode(id).unwrap();
+    tv.conn()
+        .execute(
+            "UPDATE chunk SET data = (SELECT data FROM chunk WHERE seq = 1 AND part_id =
+                 (SELECT id FROM part WHERE record_id = ?2 AND part_no = 1))
+             WHERE seq = 1 AND part_id = (SELECT id FROM part WHERE record_id = ?1 AND part_no = 1)",
+            [id_bytes(&a), id_bytes(&b)],
+        )
+        .unwrap();
+    let out = tv.cmd().args(["cat", &a, "a.bin"]).output().unwrap();
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(13));
+    assert!(a_data.starts_with(&out.stdout));
+    assert!(
+        out.stdout.len() <= 1024 * 1024,
+        "nothing after the swapped row"
+    );
+    let out = tv.cmd().arg("verify").output().unwrap();
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(13));
+    assert_eq!(tv.cat(&b, "a.bin"), b_data);
+}

@@ -7,11 +7,11 @@ use serde::Serialize;
 use tvault::RecordId;
 use tvault::record::{InterviewDate, Metadata};
 use tvault::vault::{Filter, RecordSummary};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::error::CliError;
 use super::terminal::escape;
-use super::{Context, human_size, on_all_cores, print, print_json};
+use super::{Context, human_size, print, print_json};
 
 /// List records: id, interview date, witness pseudonym, title, attachments, size
 #[derive(Debug, clap::Args)]
@@ -96,12 +96,47 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         }
         return kit_list(ctx, &mut vault);
     }
-    let records = vault.list(&Filter {
+    let filter = Filter {
         tag: args.tag,
         witness: args.witness,
         since: args.since,
         until: args.until,
-    })?;
+    };
+    // Each record is reduced to its line (or JSON document) on every core while the digest
+    // is read, and written as soon as the listing is in order: memory holds one short line
+    // per record, never every record's metadata.
+    let mut out = Output::new();
+    let mut first = true;
+    let shown = if ctx.json {
+        out.push(b"[");
+        vault.list_each(
+            &filter,
+            |r| {
+                let doc = serde_json::to_value(RecordJson::new(r)).expect("records serialise");
+                let text = Zeroizing::new(serde_json::to_string_pretty(&doc).expect("serialises"));
+                compact(&text.replace('\n', "\n  "))
+            },
+            |doc| {
+                out.push(if first { b"\n  " } else { b",\n  " });
+                first = false;
+                out.push(doc.as_bytes());
+                out.spill()
+            },
+        )?
+    } else {
+        vault.list_each(
+            &filter,
+            |r| {
+                let mut line = Zeroizing::new(String::with_capacity(160));
+                summary_line(&mut line, r);
+                compact(&line)
+            },
+            |line| {
+                out.push(line.as_bytes());
+                out.spill()
+            },
+        )?
+    };
     // Shredded records have no metadata left to filter on: shown in the full listing only.
     let tombstones = if unfiltered {
         vault.tombstones()?
@@ -109,59 +144,72 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         Vec::new()
     };
     if ctx.json {
-        let mut docs: Vec<serde_json::Value> = records
-            .iter()
-            .map(|r| serde_json::to_value(RecordJson::new(r)).expect("records serialise"))
-            .collect();
-        docs.extend(
-            tombstones
-                .iter()
-                .map(|t| serde_json::json!({ "id": t.record, "shredded": t })),
-        );
-        return print_json(&docs);
-    }
-    let mut pieces = on_all_cores(&records, |rs| {
-        let mut text = Zeroizing::new(String::with_capacity(rs.len() * 110));
-        for r in rs {
-            summary_line(&mut text, r);
+        for t in &tombstones {
+            let doc = serde_json::json!({ "id": t.record, "shredded": t });
+            let text = serde_json::to_string_pretty(&doc).expect("serialises");
+            out.push(if first { b"\n  " } else { b",\n  " });
+            first = false;
+            out.push(text.replace('\n', "\n  ").as_bytes());
         }
-        text
-    });
-    let mut text = Zeroizing::new(String::new());
+        out.push(if first { b"]\n" } else { b"\n]\n" });
+        return out.finish();
+    }
     for t in &tombstones {
-        text.push_str(&format!(
-            "{}  shredded {} by {}: {}\n",
-            &t.record[..12],
-            t.shredded_at,
-            escape(&t.operator, false),
-            escape(&t.reason, false)
-        ));
+        out.push(
+            format!(
+                "{}  shredded {} by {}: {}\n",
+                &t.record[..12],
+                t.shredded_at,
+                escape(&t.operator, false),
+                escape(&t.reason, false)
+            )
+            .as_bytes(),
+        );
     }
-    pieces.push(text);
-    for p in &pieces {
-        print(p)?;
-    }
-    ctx.say(&format!(
-        "{} record(s), {} shredded",
-        records.len(),
-        tombstones.len()
-    ));
-    release(records);
+    out.finish()?;
+    ctx.say(&format!("{shown} record(s), {} shredded", tombstones.len()));
     Ok(())
 }
 
-/// Zeroizes every record in place, on every core, and leaves their memory to go with the
-/// process, which ends now: a hundred thousand frees would take about as long as the listing.
-fn release(mut records: Vec<RecordSummary>) {
-    use zeroize::Zeroize;
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let piece = records.len().div_ceil(cores).max(1);
-    std::thread::scope(|scope| {
-        for chunk in records.chunks_mut(piece) {
-            scope.spawn(move || chunk.iter_mut().for_each(|r| r.summary.zeroize()));
+/// `text` in a heap block of its own size (a listing holds one per record).
+fn compact(text: &str) -> Zeroizing<Box<str>> {
+    Zeroizing::new(Box::from(text))
+}
+
+/// Standard output through a buffer that is zeroized, written out every 64 KiB.
+struct Output(Zeroizing<Vec<u8>>);
+
+impl Output {
+    const SPILL: usize = 64 * 1024;
+
+    fn new() -> Self {
+        Output(Zeroizing::new(Vec::with_capacity(Self::SPILL + 4096)))
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// Writes the buffer once it is full.
+    fn spill(&mut self) -> std::io::Result<()> {
+        if self.0.len() >= Self::SPILL {
+            self.write()?;
         }
-    });
-    std::mem::forget(records);
+        Ok(())
+    }
+
+    fn write(&mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&self.0)?;
+        stdout.flush()?;
+        self.0.zeroize();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), CliError> {
+        self.write().map_err(CliError::stdout)
+    }
 }
 
 /// `list` on a field kit: only what the kit can know of each record.

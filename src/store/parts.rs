@@ -61,7 +61,8 @@ impl<'c> PartWriter<'c> {
             conn,
             place,
             part_id: None,
-            buf: Vec::with_capacity(CHUNK_SIZE),
+            // Grown as needed: most parts (statements) are a few KiB.
+            buf: Vec::new(),
             seq: 0,
             written: 0,
             hasher: crate::crypto::ParallelSha256::new(),
@@ -282,6 +283,10 @@ pub struct PartReader<'c> {
     current: Vec<u8>,
     pos: usize,
     next_seq: i64,
+    /// The chunk row being read straight into the caller's buffer (a payload reader's
+    /// [`Read::read`], which so saves a copy of every byte).
+    blob: Option<rusqlite::blob::Blob<'c>>,
+    direct: bool,
 }
 
 impl<'c> PartReader<'c> {
@@ -294,12 +299,51 @@ impl<'c> PartReader<'c> {
             current: part.header,
             pos: 0,
             next_seq: 0,
+            blob: None,
+            direct: false,
         }
+    }
+
+    /// Reads only the payload, after the header (which is `part.header`), each chunk row
+    /// straight from SQLite into the buffer given to [`Read::read`].
+    pub fn payload(conn: &'c Connection, part: StoredPart) -> Self {
+        PartReader {
+            current: Vec::new(),
+            direct: true,
+            ..Self::new(conn, part)
+        }
+    }
+
+    /// Opens the next chunk row for reading in place, if there is one and it is not loaded.
+    fn open_blob(&mut self) -> io::Result<bool> {
+        if self.preloaded.is_some() || self.next_seq == self.chunks {
+            return Ok(false);
+        }
+        let rowid: i64 = self
+            .conn
+            .prepare_cached("SELECT rowid FROM chunk WHERE part_id = ?1 AND seq = ?2")
+            .and_then(|mut stmt| stmt.query_row(params![self.part_id, self.next_seq], |r| r.get(0)))
+            .map_err(io::Error::other)?;
+        self.blob = Some(
+            self.conn
+                .blob_open(rusqlite::MAIN_DB, "chunk", "data", rowid, true)
+                .map_err(io::Error::other)?,
+        );
+        self.next_seq += 1;
+        Ok(true)
     }
 }
 
 impl BufRead for PartReader<'_> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.current.len()
+            && let Some(mut blob) = self.blob.take()
+        {
+            // A row begun by `read`: the rest of it.
+            self.current.clear();
+            blob.read_to_end(&mut self.current)?;
+            self.pos = 0;
+        }
         while self.pos == self.current.len() {
             if let Some(payload) = self.preloaded.take() {
                 self.current = payload;
@@ -330,6 +374,20 @@ impl BufRead for PartReader<'_> {
 
 impl Read for PartReader<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.direct && self.pos == self.current.len() && !out.is_empty() {
+            loop {
+                if let Some(blob) = &mut self.blob {
+                    let n = blob.read(out)?;
+                    if n > 0 {
+                        return Ok(n);
+                    }
+                    self.blob = None;
+                }
+                if !self.open_blob()? {
+                    break;
+                }
+            }
+        }
         let available = self.fill_buf()?;
         let n = out.len().min(available.len());
         out[..n].copy_from_slice(&available[..n]);

@@ -4,7 +4,8 @@
 //! Every command that reads or writes appends its events to the log, signs a new checkpoint
 //! and commits, all in one transaction, before any testimony is shown; the checkpoint is then
 //! copied to the anchor file outside the vault. Content is decrypted only in
-//! [`Session::open_part`], metadata only in [`Session::open_meta`] and
+//! [`Session::open_part`] (and, for large parts read whole, its parallel twin
+//! `Session::read_part_in_parallel`), metadata only in [`Session::open_meta`] and
 //! [`Session::open_identity`].
 
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::crypto::part::{self, EncryptFailure, PartBinding, PartKey};
+use crate::crypto::payload;
 use crate::error::{Error, Integrity, Result};
 use crate::record::{PartInfo, RecordId};
 use crate::store::{self, PartPlace, PartReader, PartWriter, VersionRow};
@@ -18,6 +19,10 @@ use super::{Attachment, Session, Statement, from_store_io, read_statement_input}
 
 /// Parts stored in at most this many bytes are read with one query, not one per chunk.
 pub(super) const SMALL_PART: u64 = 256 * 1024;
+
+/// Parts whose padded plaintext is larger than this are read by [`payload::decrypt`] on
+/// every core (more than one batch); smaller ones by one thread, which starts faster.
+const PARALLEL_PART: u64 = (payload::BATCH_CHUNKS * 64 * 1024) as u64;
 
 impl Session {
     /// Encrypts one part from `reader` into the store.
@@ -256,9 +261,10 @@ impl Session {
         self.stored_part(conn, row, info).map(|_| ())
     }
 
-    /// The one place content parts are decrypted: a reader of the plaintext. The stored
-    /// length is checked against the sealed manifest first, so a truncated part releases
-    /// nothing; each chunk is released only once it authenticates (see
+    /// The place content parts are decrypted as a stream (large parts read whole go through
+    /// [`Session::read_part_in_parallel`], with the same checks): a reader of the plaintext.
+    /// The stored length is checked against the sealed manifest first, so a truncated part
+    /// releases nothing; each chunk is released only once it authenticates (see
     /// [`part::PlainReader`]).
     pub(super) fn open_part<'c>(
         &self,
@@ -322,6 +328,9 @@ impl Session {
         info: &PartInfo,
         out: &mut dyn Write,
     ) -> Result<()> {
+        if info.padded_size > PARALLEL_PART {
+            return self.read_part_in_parallel(conn, row, info, out);
+        }
         let mut reader = self.open_part(conn, row, info)?;
         let path = conn.path().map(PathBuf::from).unwrap_or_default();
         let mut buf = Zeroizing::new(vec![0u8; (info.size as usize).clamp(1, 64 * 1024)]);
@@ -334,5 +343,32 @@ impl Session {
             };
             out.write_all(&buf[..n]).map_err(Error::Output)?;
         }
+    }
+
+    /// [`Session::read_part`] for a large part: the payload is decrypted on every core and
+    /// hashed on a thread of its own, with the same checks (see [`payload`]).
+    fn read_part_in_parallel(
+        &self,
+        conn: &Connection,
+        row: &VersionRow,
+        info: &PartInfo,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let stored = self.stored_part(conn, row, info)?;
+        let key = self.part_key(Self::place(row, info));
+        let mut expected = payload::Expected {
+            size: info.size,
+            padded_size: info.padded_size,
+            sha256: [0; 32],
+        };
+        hex::decode_to_slice(&info.sha256, &mut expected.sha256)
+            .map_err(|_| Integrity::Metadata(row.record))?;
+        let path = conn.path().map(PathBuf::from).unwrap_or_default();
+        let header = stored.header.clone();
+        let mut input = PartReader::payload(conn, stored);
+        payload::decrypt(&key, &header, &mut input, &expected, out).map_err(|e| match e {
+            payload::ReadFailure::Input(e) => self.part_error(e, row, info, &path),
+            payload::ReadFailure::Output(e) => Error::Output(e),
+        })
     }
 }

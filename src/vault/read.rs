@@ -16,6 +16,7 @@ use crate::store::{self, Store, VersionRow};
 use super::{Draft, Session, Vault};
 
 /// A record's current version, as `list` and `search` see it.
+#[derive(Clone)]
 pub struct RecordSummary {
     pub id: RecordId,
     pub version: u32,
@@ -81,23 +82,49 @@ pub struct SearchHit {
 impl Vault {
     /// The latest version of every record that passes `filter`, by interview date.
     pub fn list(&mut self, filter: &Filter) -> Result<Vec<RecordSummary>> {
+        let mut out = Vec::new();
+        self.list_each(
+            filter,
+            |r| r.clone(),
+            |r| {
+                out.push(r);
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// [`Vault::list`] without holding every record: each record that passes `filter` is
+    /// reduced by `map` (on every core, while the digest is read) to what the caller shows of
+    /// it, and then handed to `emit` in listing order, after the read is logged. Returns how
+    /// many were shown. An error from `emit` (a closed pipe) stops the listing.
+    pub fn list_each<T: Send>(
+        &mut self,
+        filter: &Filter,
+        map: impl Fn(&RecordSummary) -> T + Sync,
+        mut emit: impl FnMut(T) -> std::io::Result<()>,
+    ) -> Result<u64> {
         self.s.readable()?;
-        let (records, out) = self.scan_digest(
+        let (records, shares) = self.scan_digest_shares(
             false,
             |_, _, entry, _| {
                 Ok(filter
                     .matches(&entry.summary.meta)
-                    .then(|| RecordSummary::new(entry)))
+                    .then(|| Listed::new(RecordSummary::new(entry), &map)))
             },
-            by_date,
+            Listed::cmp,
         )?;
+        let shown: usize = shares.iter().map(Vec::len).sum();
         self.record(vec![Draft::new(Action::RecordsListed).detail(
             serde_json::json!({
                 "records": records,
-                "shown": out.len(),
+                "shown": shown,
             }),
         )])?;
-        Ok(out)
+        for listed in MergeSorted::new(shares, Listed::cmp) {
+            emit(listed.item).map_err(Error::Output)?;
+        }
+        Ok(shown as u64)
     }
 
     /// Visits the current version of every record through the listing digest
@@ -115,6 +142,18 @@ impl Vault {
         + Sync,
         order: impl Fn(&T, &T) -> std::cmp::Ordering + Sync,
     ) -> Result<(u64, Vec<T>)> {
+        let (seen, shares) = self.scan_digest_shares(texts, visit, &order)?;
+        Ok((seen, MergeSorted::new(shares, &order).collect()))
+    }
+
+    /// [`Vault::scan_digest`], with what each thread kept still apart (each share sorted).
+    fn scan_digest_shares<T: Send>(
+        &mut self,
+        texts: bool,
+        visit: impl Fn(&Session, &Connection, SummaryEntry, Option<TextEntry>) -> Result<Option<T>>
+        + Sync,
+        order: impl Fn(&T, &T) -> std::cmp::Ordering + Sync,
+    ) -> Result<(u64, Vec<Vec<T>>)> {
         struct Rebuilt {
             bucket: u8,
             from: Vec<(RecordId, u32)>,
@@ -210,7 +249,7 @@ impl Vault {
         let (mut seen, mut kept, mut rebuilt) = (0, Vec::new(), Vec::new());
         for share in shares {
             seen += share.seen;
-            kept = merge_sorted(kept, share.kept, &order);
+            kept.push(share.kept);
             rebuilt.extend(share.rebuilt);
         }
         if !rebuilt.is_empty() {
@@ -448,7 +487,7 @@ pub(super) fn by_date(a: &RecordSummary, b: &RecordSummary) -> std::cmp::Orderin
 /// bytes to 10 and 22 bytes (which keeps their order wherever the packed bytes differ), and
 /// the id. Where a date or time was cut, records whose packed bytes are equal are compared
 /// in full.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct OrderKey {
     when: (u128, u128),
     id: u128,
@@ -473,6 +512,14 @@ impl OrderKey {
         }
     }
 
+    /// The packed date (10 bytes) and intake time (22 bytes).
+    fn packed(&self) -> [u8; 32] {
+        let mut packed = [0u8; 32];
+        packed[..16].copy_from_slice(&self.when.0.to_be_bytes());
+        packed[16..].copy_from_slice(&self.when.1.to_be_bytes());
+        packed
+    }
+
     fn cmp(
         &self,
         other: &Self,
@@ -488,28 +535,85 @@ impl OrderKey {
     }
 }
 
-/// Merges two vectors each sorted by `order`.
-pub(super) fn merge_sorted<T>(
-    a: Vec<T>,
-    b: Vec<T>,
-    order: impl Fn(&T, &T) -> std::cmp::Ordering,
-) -> Vec<T> {
-    if a.is_empty() {
-        return b;
+/// The items of vectors each sorted by `order`, in that order (a merge, taking from the first
+/// vector on ties).
+pub(super) struct MergeSorted<T, F> {
+    sources: Vec<std::iter::Peekable<std::vec::IntoIter<T>>>,
+    order: F,
+}
+
+impl<T, F: Fn(&T, &T) -> std::cmp::Ordering> MergeSorted<T, F> {
+    pub(super) fn new(sources: Vec<Vec<T>>, order: F) -> Self {
+        MergeSorted {
+            sources: sources
+                .into_iter()
+                .map(|v| v.into_iter().peekable())
+                .collect(),
+            order,
+        }
     }
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
-    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
-        let next = if order(x, y).is_le() {
-            a.next()
-        } else {
-            b.next()
-        };
-        out.extend(next);
+}
+
+impl<T, F: Fn(&T, &T) -> std::cmp::Ordering> Iterator for MergeSorted<T, F> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        // A few sources (one per thread): a linear look at their heads is enough.
+        let mut best: Option<(usize, &T)> = None;
+        for (i, source) in self.sources.iter_mut().enumerate() {
+            if let Some(head) = source.peek()
+                && best.is_none_or(|(_, b)| (self.order)(head, b).is_lt())
+            {
+                best = Some((i, head));
+            }
+        }
+        let i = best?.0;
+        self.sources[i].next()
     }
-    out.extend(a);
-    out.extend(b);
-    out
+}
+
+/// A listed record reduced to what the caller shows of it, with its place in the order.
+struct Listed<T> {
+    order: OrderKey,
+    /// The date and intake time in full, kept only where [`OrderKey`] had to cut them.
+    full: Option<Box<(String, String)>>,
+    item: T,
+}
+
+impl<T> Listed<T> {
+    fn new(r: RecordSummary, map: impl Fn(&RecordSummary) -> T) -> Self {
+        let item = map(&r);
+        let full = (!r.order.exact).then(|| {
+            let (date, created, _) = sort_key(&r);
+            Box::new((date.to_owned(), created.to_owned()))
+        });
+        Listed {
+            order: std::mem::take(&mut { r }.order),
+            full,
+            item,
+        }
+    }
+
+    /// [`by_date`] for listed records.
+    fn cmp(a: &Self, b: &Self) -> std::cmp::Ordering {
+        a.order.cmp(&b.order, || {
+            let key = |l: &Self| {
+                let packed = l.order.packed();
+                let (date, created) = match &l.full {
+                    Some(full) => (full.0.as_bytes().to_vec(), full.1.as_bytes().to_vec()),
+                    None => (trimmed(&packed[..10]), trimmed(&packed[10..])),
+                };
+                (date, created, l.order.id)
+            };
+            key(a).cmp(&key(b))
+        })
+    }
+}
+
+/// `bytes` without the zero bytes [`OrderKey`] padded them with.
+fn trimmed(bytes: &[u8]) -> Vec<u8> {
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    bytes[..end].to_vec()
 }
 
 pub(super) fn sort_key(r: &RecordSummary) -> (&str, &str, RecordId) {
@@ -527,10 +631,16 @@ pub(super) fn snippet(text: &str, needle: &str) -> Option<Zeroizing<String>> {
     if needle.is_empty() {
         return None;
     }
-    let lower = Zeroizing::new(text.to_lowercase());
-    let at = lower.find(needle)?;
-    // Lowercasing can change lengths; count characters to find the place in the original.
-    let first = lower[..at].chars().count();
+    let first = if text.is_ascii() && needle.is_ascii() {
+        // ASCII lowercases byte for byte: search in place, without a lowercased copy (most
+        // statements searched are not the ones that match). Bytes are characters here.
+        find_ascii_lowercase(text.as_bytes(), needle.as_bytes())?
+    } else {
+        let lower = Zeroizing::new(text.to_lowercase());
+        let at = lower.find(needle)?;
+        // Lowercasing can change lengths; count characters to find the place in the original.
+        lower[..at].chars().count()
+    };
     let len = needle.chars().count();
     let total = text.chars().count();
     let start = first.saturating_sub(40).min(total);
@@ -551,4 +661,21 @@ pub(super) fn snippet(text: &str, needle: &str) -> Option<Zeroizing<String>> {
         out.push('…');
     }
     Some(out)
+}
+
+/// Where `needle` (ASCII, lowercase) first occurs in ASCII `haystack`, ignoring case.
+fn find_ascii_lowercase(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let last = haystack.len().checked_sub(needle.len())?;
+    let (lower, upper) = (needle[0], needle[0].to_ascii_uppercase());
+    let mut at = 0;
+    while at <= last {
+        at += haystack[at..=last]
+            .iter()
+            .position(|&b| b == lower || b == upper)?;
+        if haystack[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
 }

@@ -186,6 +186,19 @@ fn snippets_find_case_insensitively_and_stay_on_one_line() {
     assert!(!s.contains('\n'));
     assert!(snippet(text, "tanks").is_none());
     assert!(snippet("İstanbul", "i̇stanbul").is_some());
+    // ASCII text is searched in place: the same answers, at the edges too.
+    assert_eq!(
+        snippet("LightHouse", "lighthouse").unwrap().as_str(),
+        "LightHouse"
+    );
+    assert_eq!(
+        snippet("a llighthousE", "lighthouse").unwrap().as_str(),
+        "a llighthousE"
+    );
+    assert!(snippet("lighthous", "lighthouse").is_none());
+    assert!(snippet("l", "lighthouse").is_none());
+    // A Kelvin sign lowercases to an ASCII k: not ASCII, so searched as before.
+    assert!(snippet("\u{212A}ey", "key").is_some());
 }
 
 #[test]
