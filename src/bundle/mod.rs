@@ -86,3 +86,7 @@ pub const OUTER_FILES: [&str; 8] = [
 
 /// The most any small file of a bundle (everything but the payload and attachments) may be.
 const SMALL_FILE_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// The most the payload's `MANIFEST.json` and `SHA256SUMS`, which grow with the records, may
+/// be: read whole, so bounded, but room for a few hundred thousand records.
+const LIST_FILE_LIMIT: u64 = 256 * 1024 * 1024;

@@ -12,11 +12,12 @@ use sha2::{Digest, Sha256};
 use crate::progress::{Counted, Tally};
 
 use super::read::{
-    BundleError, BundleFailure, INNER_TOP_LEVEL, Listing, Unlock, canonical_name, check_sig, fail,
+    BundleError, BundleFailure, INNER_REPORT, INNER_TOP_LEVEL, Listing, Unlock, canonical_name,
+    check_sig, fail,
 };
 use super::{
-    APPROVALS_DIR, DERIVED_DIR, FORMAT, INNER_NAMESPACE, LINEAGE_FILE, Manifest, SMALL_FILE_LIMIT,
-    approvals, parse_sums,
+    APPROVALS_DIR, DERIVED_DIR, FORMAT, INNER_NAMESPACE, LINEAGE_FILE, LIST_FILE_LIMIT, Manifest,
+    SMALL_FILE_LIMIT, approvals, parse_sums,
 };
 
 /// Receives each inner file, in the bundle's order, as it is decrypted: its checked relative
@@ -156,7 +157,7 @@ pub(super) fn read_payload(
         // The top-level files and the operators' signatures are small and kept whole.
         let top_level = INNER_TOP_LEVEL.contains(&name.as_str())
             || name.starts_with(&format!("{APPROVALS_DIR}/"));
-        if !top_level && !name.starts_with("records/") {
+        if !top_level && name != INNER_REPORT && !name.starts_with("records/") {
             return fail(step, format!("unexpected entry {shown}"));
         }
         if hashes.contains_key(&name) || small.contains_key(&name) {
@@ -174,7 +175,14 @@ pub(super) fn read_payload(
         }
         let rel = Path::new(&name);
         if top_level {
-            if entry.size() > SMALL_FILE_LIMIT {
+            // The manifest and the sums grow with the records (about 1 KiB a record); the
+            // signatures do not.
+            let limit = if matches!(name.as_str(), "MANIFEST.json" | "SHA256SUMS") {
+                LIST_FILE_LIMIT
+            } else {
+                SMALL_FILE_LIMIT
+            };
+            if entry.size() > limit {
                 return fail(step, format!("{shown} is too large"));
             }
             let mut data = Vec::new();

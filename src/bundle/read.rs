@@ -149,14 +149,13 @@ pub enum Unlock {
     Passphrase(age::secrecy::SecretString),
 }
 
-/// The top-level files of the payload; everything else lives under `records/`.
-pub(super) const INNER_TOP_LEVEL: [&str; 4] = [
-    "MANIFEST.json",
-    "REPORT.html",
-    "SHA256SUMS",
-    "SHA256SUMS.sig",
-];
+/// The top-level files of the payload that are read whole (the manifest and the signed sums);
+/// `REPORT.html` streams past like the records' files, and everything else lives under
+/// `records/` or `approvals/`.
+pub(super) const INNER_TOP_LEVEL: [&str; 3] = ["MANIFEST.json", "SHA256SUMS", "SHA256SUMS.sig"];
 
+/// The printable report inside the payload, which grows with the records and is never held.
+pub(super) const INNER_REPORT: &str = "REPORT.html";
 /// Accepts an entry name only in its one plain spelling: relative, `/`-separated, no empty,
 /// `.` or `..` component, no trailing `/`, no backslash, NUL or line break. So no two
 /// different names can mean the same file (`a/./b`, `a//b`, `a/b/` and `a\b` are all refused),

@@ -272,6 +272,26 @@ fn a_well_formed_bundle_verifies_and_opens() {
 }
 
 #[test]
+fn a_report_larger_than_the_small_file_limit_streams_through() {
+    // A report of some ten thousand records passes 16 MiB; it is checked and written as it
+    // streams, never held whole.
+    let report = vec![b'x'; (super::SMALL_FILE_LIMIT + 1) as usize];
+    let f = bundle_with(inner_with(vec![
+        (STATEMENT, tar::EntryType::Regular, b"hello".to_vec()),
+        ("REPORT.html", tar::EntryType::Regular, report.clone()),
+    ]));
+    let into = f.dir.path().join("out");
+    verify_bundle(
+        &f.bundle,
+        &SignerTrust::BundleOnly,
+        Some(&unlock(&f)),
+        Some(&into),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(into.join("REPORT.html")).unwrap(), report);
+}
+
+#[test]
 fn hostile_inner_entries_are_refused_and_nothing_is_written() {
     let cases: Vec<(&str, Vec<Entry>)> = vec![
         (
