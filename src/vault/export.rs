@@ -278,18 +278,28 @@ impl Vault {
         // The intent, its receipt and the events the bundle carries come from one write
         // transaction: another process's event can never land between them and be proved in
         // the intent's place.
-        let (receipt, intent_event, checkpoint, all_events, timestamps) = {
+        let (receipt, intent_event, checkpoint, events_by_record, timestamps) = {
             let tx = self.store.write()?;
             let cp = self.s.append(&tx, vec![intent])?;
             let (receipt, intent_event, checkpoint) = intent_receipt(&self.s, &tx, &export_id)?;
             let timestamps = self.s.export_timestamps(&tx, &checkpoint.note, &receipt)?;
-            let all_events: Vec<Event> = store::events(&tx)?
-                .iter()
-                .map(|r| self.s.open_event(r.seq, &r.leaf_hash, &r.sealed))
-                .collect::<Result<_>>()?;
+            // Each record's events, in log order, found once rather than per record.
+            let mut events_by_record: BTreeMap<String, Vec<Event>> = BTreeMap::new();
+            for r in store::events(&tx)? {
+                let event = self.s.open_event(r.seq, &r.leaf_hash, &r.sealed)?;
+                if let Some(record) = event.record.clone() {
+                    events_by_record.entry(record).or_default().push(event);
+                }
+            }
             tx.commit()?;
             self.s.write_anchor(&cp)?;
-            (receipt, intent_event, checkpoint, all_events, timestamps)
+            (
+                receipt,
+                intent_event,
+                checkpoint,
+                events_by_record,
+                timestamps,
+            )
         };
 
         // The payload streams straight into the bundle (see `BundleWriter`). Only a file
@@ -467,9 +477,10 @@ impl Vault {
                         .add_bytes(&format!("{base}/{}", crate::bundle::LINEAGE_FILE), &json)
                         .map_err(io_at(out))?;
                 }
-                let events: Vec<Event> = all_events
-                    .iter()
-                    .filter(|e| e.record.as_deref() == Some(row.record.to_string().as_str()))
+                let events: Vec<Event> = events_by_record
+                    .get(&row.record.to_string())
+                    .into_iter()
+                    .flatten()
                     .map(|e| {
                         let mut e = e.clone();
                         e.parts.retain(|p| delivered.contains(&p.sha256));
