@@ -76,20 +76,50 @@ impl Expected {
     }
 }
 
-/// An identity that remembers the file key `inner` unwrapped.
+/// An identity that tries each of `inner` in turn, as the age crate does with a list of
+/// identities, and remembers the file key the first one that matched unwrapped.
 struct Capture<'a> {
-    inner: &'a dyn Identity,
+    inner: &'a [&'a dyn Identity],
     file_key: Mutex<Option<Zeroizing<[u8; 16]>>>,
 }
 
-impl Identity for Capture<'_> {
-    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
-        let result = self.inner.unwrap_stanza(stanza);
+impl<'a> Capture<'a> {
+    fn new(inner: &'a [&'a dyn Identity]) -> Self {
+        Capture {
+            inner,
+            file_key: Mutex::new(None),
+        }
+    }
+
+    fn remember(
+        &self,
+        result: Option<Result<FileKey, age::DecryptError>>,
+    ) -> Option<Result<FileKey, age::DecryptError>> {
         if let Some(Ok(file_key)) = &result {
             *self.file_key.lock().expect("not poisoned") =
                 Some(Zeroizing::new(*file_key.expose_secret()));
         }
         result
+    }
+
+    /// The file key, once the age crate accepted the header (its MAC included).
+    fn file_key(&self) -> Result<Zeroizing<[u8; 16]>, age::DecryptError> {
+        self.file_key
+            .lock()
+            .expect("not poisoned")
+            .take()
+            .ok_or(age::DecryptError::NoMatchingKeys)
+    }
+}
+
+impl Identity for Capture<'_> {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
+        self.remember(self.inner.iter().find_map(|i| i.unwrap_stanza(stanza)))
+    }
+
+    // Each identity's own rules for a whole header (a plugin's, say) are kept.
+    fn unwrap_stanzas(&self, stanzas: &[Stanza]) -> Option<Result<FileKey, age::DecryptError>> {
+        self.remember(self.inner.iter().find_map(|i| i.unwrap_stanzas(stanzas)))
     }
 }
 
@@ -108,10 +138,8 @@ fn payload_key(
     header: &[u8],
     nonce: &[u8; 16],
 ) -> io::Result<Zeroizing<[u8; 32]>> {
-    let capture = Capture {
-        inner: identity,
-        file_key: Mutex::new(None),
-    };
+    let identities = [identity];
+    let capture = Capture::new(&identities);
     let mut file = Vec::with_capacity(header.len() + nonce.len());
     file.extend_from_slice(header);
     file.extend_from_slice(nonce);
@@ -128,12 +156,7 @@ fn payload_key(
             "trailing data after the age header",
         ));
     }
-    let file_key = capture
-        .file_key
-        .lock()
-        .expect("not poisoned")
-        .take()
-        .ok_or_else(|| invalid(age::DecryptError::NoMatchingKeys))?;
+    let file_key = capture.file_key().map_err(invalid)?;
     Ok(Zeroizing::new(age_core::primitives::hkdf(
         nonce, b"payload", &*file_key,
     )))
@@ -460,6 +483,8 @@ impl Pipeline<'_> {
         Ok(())
     }
 }
+
+pub mod stream;
 
 #[cfg(test)]
 mod tests;
