@@ -69,22 +69,36 @@ pub(super) fn inner_pass(
     start
         .seek(io::SeekFrom::Start(0))
         .or_else(|e| fail(step, e.to_string()))?;
-    let mut outer = tar::Archive::new(Counted { inner: file, tally });
-    let mut entries = outer.entries().or_else(|e| fail(step, e.to_string()))?;
-    let payload = loop {
-        let entry = match entries.next() {
-            Some(e) => e.or_else(|e| fail(step, e.to_string()))?,
-            None => return fail(step, "payload.age is missing"),
-        };
-        if entry.path_bytes().as_ref() == b"payload.age" {
-            break entry;
+    let (at, size) = {
+        let mut outer = tar::Archive::new(Counted {
+            inner: file,
+            tally: &mut *tally,
+        });
+        let mut entries = outer.entries().or_else(|e| fail(step, e.to_string()))?;
+        loop {
+            let entry = match entries.next() {
+                Some(e) => e.or_else(|e| fail(step, e.to_string()))?,
+                None => return fail(step, "payload.age is missing"),
+            };
+            if entry.path_bytes().as_ref() == b"payload.age" {
+                if entry.header().entry_type() != tar::EntryType::Regular {
+                    return fail(step, "payload.age is not a regular file");
+                }
+                break (entry.raw_file_position(), entry.size());
+            }
         }
     };
-    let mut payload = HashingReader {
-        inner: payload,
+    // The payload is read where the tar puts it, by a thread of its own that hashes it as it
+    // goes (see `crypto::payload::stream`).
+    let payload = HashingReader {
+        inner: Region {
+            file,
+            at,
+            end: at.saturating_add(size),
+        },
         hasher: Sha256::new(),
     };
-    let found = read_payload(&mut payload, unlock, key, pass)?;
+    let (found, mut payload) = read_payload(payload, unlock, key, pass, tally)?;
     // Whatever the payload said, it counts only if it is the one the signature covers.
     io::copy(&mut payload, &mut io::sink()).or_else(|e| fail(step, e.to_string()))?;
     if <[u8; 32]>::from(payload.hasher.finalize()) != *payload_sha256 {
@@ -94,6 +108,33 @@ pub(super) fn inner_pass(
         );
     }
     Ok(found)
+}
+
+/// The bytes of `file` from `at` to `end`, read without moving the file's offset.
+struct Region<'f> {
+    file: &'f File,
+    at: u64,
+    end: u64,
+}
+
+impl Read for Region<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let want =
+            usize::try_from(self.end - self.at).map_or(buf.len(), |left| left.min(buf.len()));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the bundle ends inside payload.age",
+            ));
+        }
+        self.at += n as u64;
+        Ok(n)
+    }
 }
 
 /// Maps a failure to open the payload: sealed to other keys or another passphrase is the
@@ -109,27 +150,46 @@ pub(super) fn decrypt_error(e: age::DecryptError) -> BundleError {
     }
 }
 
-/// Decrypts the payload and reads the inner tar, checking every name and hash and both
-/// signatures (see [`Pass`]). Streams: nothing is held whole but the small top-level files.
+/// Decrypts the payload on every core and reads the inner tar, checking every name and hash
+/// and both signatures (see [`Pass`]). Streams: nothing is held whole but the small top-level
+/// files. Returns what it found and `payload`, read to where decryption stopped.
+pub(super) fn read_payload<R: Read + Send>(
+    payload: R,
+    unlock: &Unlock,
+    key: &VerifyingKey,
+    pass: Pass<'_, '_>,
+    tally: &mut Tally<'_>,
+) -> Result<((Manifest, Listing, usize), R), BundleError> {
+    let scrypt;
+    let identities: Vec<&dyn age::Identity> = match unlock {
+        Unlock::Identities(ids) => ids.iter().map(AsRef::as_ref).collect(),
+        Unlock::Passphrase(p) => {
+            scrypt = age::scrypt::Identity::new(p.clone());
+            vec![&scrypt]
+        }
+    };
+    let (found, payload) = crate::crypto::payload::stream::decrypt(payload, &identities, |plain| {
+        read_inner(
+            Counted {
+                inner: plain,
+                tally,
+            },
+            key,
+            pass,
+        )
+    })
+    .map_err(decrypt_error)?;
+    Ok((found?, payload))
+}
+
+/// Reads the inner tar from the decrypted `stream`, to the stream's end.
 ///
 /// Long on purpose: the per-entry checks and the final ones read as one list.
-pub(super) fn read_payload(
-    payload: impl Read,
-    unlock: &Unlock,
+fn read_inner(
+    stream: impl Read,
     key: &VerifyingKey,
     mut pass: Pass<'_, '_>,
 ) -> Result<(Manifest, Listing, usize), BundleError> {
-    let decryptor =
-        age::Decryptor::new(payload).or_else(|e| fail("decrypt payload.age", e.to_string()))?;
-    let stream = match unlock {
-        Unlock::Identities(ids) => decryptor.decrypt(ids.iter().map(|i| i.as_ref())),
-        Unlock::Passphrase(p) => {
-            let identity = age::scrypt::Identity::new(p.clone());
-            decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity))
-        }
-    }
-    .map_err(decrypt_error)?;
-
     let step = "read the inner tar";
     let mut inner = tar::Archive::new(stream);
     let mut hashes: BTreeMap<String, [u8; 32]> = BTreeMap::new();
