@@ -20,7 +20,7 @@ pub mod shares;
 
 use std::fmt;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use sha2::Sha256;
@@ -357,6 +357,55 @@ pub fn open_padded(key: &Key, aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec
     buf.drain(..4);
     buf.truncate(len);
     Some(buf)
+}
+
+/// A value opened by [`open_padded_in_place`]: the plaintext, in the buffer it was sealed in.
+pub struct Opened {
+    buf: Zeroizing<Vec<u8>>,
+    start: usize,
+    end: usize,
+}
+
+impl std::ops::Deref for Opened {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+}
+
+/// [`open_padded`] in the buffer that holds the sealed value (taken, and zeroized when the
+/// result is dropped, or at once if the value does not open): for large values, which this
+/// neither copies nor moves.
+pub fn open_padded_in_place(key: &Key, aad: &[u8], sealed: Vec<u8>) -> Option<Opened> {
+    let mut buf = Zeroizing::new(sealed);
+    if buf.len() < NONCE_LEN + TAG_LEN {
+        return None;
+    }
+    let tag_at = buf.len() - TAG_LEN;
+    let (nonce, rest) = buf.split_at_mut(NONCE_LEN);
+    let (ct, tag) = rest.split_at_mut(tag_at - NONCE_LEN);
+    XChaCha20Poly1305::new(key.expose_secret().into())
+        .decrypt_in_place_detached(
+            XNonce::from_slice(nonce),
+            aad,
+            ct,
+            chacha20poly1305::Tag::from_slice(tag),
+        )
+        .ok()?;
+    let start = NONCE_LEN + 4;
+    if tag_at < start {
+        return None;
+    }
+    let len = u32::from_be_bytes(buf[NONCE_LEN..start].try_into().ok()?) as usize;
+    if len > tag_at - start {
+        return None;
+    }
+    Some(Opened {
+        buf,
+        start,
+        end: start + len,
+    })
 }
 
 /// Builds an AAD: a context string followed by length-prefixed fields, so no two different

@@ -231,36 +231,93 @@ pub fn encode_summaries(entries: &[SummaryEntry]) -> Zeroizing<Vec<u8>> {
     out.0
 }
 
-/// Decodes a bucket's summaries; `None` if they are not well formed.
-pub fn decode_summaries(bytes: &[u8]) -> Option<Vec<SummaryEntry>> {
+/// One record in a bucket's summaries, borrowed from the opened blob: what `search` and a
+/// filtered `list` look at before they keep (and copy) the few records they show.
+pub struct SummaryRef<'a> {
+    pub id: RecordId,
+    pub version: u32,
+    pub witness: &'a str,
+    pub title: Option<&'a str>,
+    pub interviewer: Option<&'a str>,
+    /// A valid interview date.
+    pub date: Option<&'a str>,
+    pub location: Option<&'a str>,
+    pub language: Option<&'a str>,
+    pub tags: Vec<&'a str>,
+    purposes: u8,
+    level: IdentityLevel,
+    media: MediaConsent,
+    pub created_at: &'a str,
+    pub operator: &'a str,
+    pub has_statement: bool,
+    pub attachments: u32,
+    pub size: u64,
+}
+
+impl SummaryRef<'_> {
+    /// The entry as its own copy.
+    pub fn to_owned(&self) -> SummaryEntry {
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        SummaryEntry {
+            id: self.id,
+            version: self.version,
+            summary: Summary {
+                meta: Metadata {
+                    witness: self.witness.to_owned(),
+                    title: owned(self.title),
+                    interviewer: owned(self.interviewer),
+                    date: self
+                        .date
+                        .map(|d| InterviewDate::from_str(d).expect("checked when decoded")),
+                    location: owned(self.location),
+                    language: owned(self.language),
+                    tags: self.tags.iter().map(|t| (*t).to_owned()).collect(),
+                    consent: Consent {
+                        purposes: Purpose::ALL
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| self.purposes & 1 << i != 0)
+                            .map(|(_, p)| *p)
+                            .collect(),
+                        identity_level: self.level,
+                        media: self.media,
+                    },
+                },
+                created_at: self.created_at.to_owned(),
+                operator: self.operator.to_owned(),
+                has_statement: self.has_statement,
+                attachments: self.attachments,
+                size: self.size,
+            },
+        }
+    }
+}
+
+/// Decodes a bucket's summaries without copying them; `None` if they are not well formed.
+pub fn summaries(bytes: &[u8]) -> Option<Vec<SummaryRef<'_>>> {
     let mut input = In::start(bytes)?;
     let mut out = Vec::new();
     while !input.0.is_empty() {
         let (id, version) = input.record()?;
-        let owned = |s: Option<&str>| s.map(str::to_owned);
-        let witness = input.str()?.to_owned();
-        let title = owned(input.opt()?);
-        let interviewer = owned(input.opt()?);
-        let date = match input.opt()? {
-            Some(d) => Some(InterviewDate::from_str(d).ok()?),
-            None => None,
-        };
-        let location = owned(input.opt()?);
-        let language = owned(input.opt()?);
+        let witness = input.str()?;
+        let title = input.opt()?;
+        let interviewer = input.opt()?;
+        let date = input.opt()?;
+        if let Some(d) = date
+            && !plainly_a_date(d)
+        {
+            InterviewDate::from_str(d).ok()?;
+        }
+        let location = input.opt()?;
+        let language = input.opt()?;
         let tags = (0..input.u32()?)
-            .map(|_| input.str().map(str::to_owned))
+            .map(|_| input.str())
             .collect::<Option<Vec<_>>>()?;
-        let mask = input.u8()?;
-        if mask >> Purpose::ALL.len() != 0 {
+        let purposes = input.u8()?;
+        if purposes >> Purpose::ALL.len() != 0 {
             return None;
         }
-        let purposes = Purpose::ALL
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| mask & 1 << i != 0)
-            .map(|(_, p)| *p)
-            .collect();
-        let identity_level = *LEVELS.get(input.u8()? as usize)?;
+        let level = *LEVELS.get(input.u8()? as usize)?;
         let media = match input.u8()? {
             m @ 0..=3 => MediaConsent {
                 voice: m & 1 != 0,
@@ -268,8 +325,8 @@ pub fn decode_summaries(bytes: &[u8]) -> Option<Vec<SummaryEntry>> {
             },
             _ => return None,
         };
-        let created_at = input.str()?.to_owned();
-        let operator = input.str()?.to_owned();
+        let created_at = input.str()?;
+        let operator = input.str()?;
         let has_statement = match input.u8()? {
             0 => false,
             1 => true,
@@ -277,33 +334,49 @@ pub fn decode_summaries(bytes: &[u8]) -> Option<Vec<SummaryEntry>> {
         };
         let attachments = input.u32()?;
         let size = input.u64()?;
-        out.push(SummaryEntry {
+        out.push(SummaryRef {
             id,
             version,
-            summary: Summary {
-                meta: Metadata {
-                    witness,
-                    title,
-                    interviewer,
-                    date,
-                    location,
-                    language,
-                    tags,
-                    consent: Consent {
-                        purposes,
-                        identity_level,
-                        media,
-                    },
-                },
-                created_at,
-                operator,
-                has_statement,
-                attachments,
-                size,
-            },
+            witness,
+            title,
+            interviewer,
+            date,
+            location,
+            language,
+            tags,
+            purposes,
+            level,
+            media,
+            created_at,
+            operator,
+            has_statement,
+            attachments,
+            size,
         });
     }
     Some(out)
+}
+
+/// Whether `d` is `YYYY-MM-DD` with a day of at most 28: a date in every month of every year,
+/// as [`InterviewDate`] writes it, recognised without its parser (which costs more than the
+/// rest of a summary's decoding). Other dates go through the parser.
+fn plainly_a_date(d: &str) -> bool {
+    let b = d.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let two = |i: usize| (b[i] - b'0') * 10 + (b[i + 1] - b'0');
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && digits(0..4)
+        && digits(5..7)
+        && digits(8..10)
+        && (1..=12).contains(&two(5))
+        && (1..=28).contains(&two(8))
+}
+
+/// Decodes a bucket's summaries; `None` if they are not well formed.
+pub fn decode_summaries(bytes: &[u8]) -> Option<Vec<SummaryEntry>> {
+    Some(summaries(bytes)?.iter().map(SummaryRef::to_owned).collect())
 }
 
 /// A statement as the digest holds it.
@@ -340,21 +413,59 @@ pub fn encode_texts(entries: &[TextEntry]) -> Zeroizing<Vec<u8>> {
     out.0
 }
 
-/// Decodes a bucket's texts; `None` if they are not well formed.
-pub fn decode_texts(bytes: &[u8]) -> Option<Vec<TextEntry>> {
+/// A statement as the digest holds it, borrowed from the opened blob.
+#[derive(Clone, Copy)]
+pub enum TextRef<'a> {
+    None,
+    Inline(&'a str),
+    Large,
+}
+
+impl TextEntry {
+    /// The entry as [`texts`] would give it.
+    pub fn as_ref(&self) -> (RecordId, u32, TextRef<'_>) {
+        let text = match &self.text {
+            Text::None => TextRef::None,
+            Text::Inline(s) => TextRef::Inline(s),
+            Text::Large => TextRef::Large,
+        };
+        (self.id, self.version, text)
+    }
+}
+
+/// Decodes a bucket's texts without copying them; `None` if they are not well formed.
+pub fn texts(bytes: &[u8]) -> Option<Vec<(RecordId, u32, TextRef<'_>)>> {
     let mut input = In::start(bytes)?;
     let mut out = Vec::new();
     while !input.0.is_empty() {
         let (id, version) = input.record()?;
         let text = match input.u8()? {
-            0 => Text::None,
-            1 => Text::Inline(Zeroizing::new(input.str()?.to_owned())),
-            2 => Text::Large,
+            0 => TextRef::None,
+            1 => TextRef::Inline(input.str()?),
+            2 => TextRef::Large,
             _ => return None,
         };
-        out.push(TextEntry { id, version, text });
+        out.push((id, version, text));
     }
     Some(out)
+}
+
+/// Decodes a bucket's texts; `None` if they are not well formed.
+pub fn decode_texts(bytes: &[u8]) -> Option<Vec<TextEntry>> {
+    Some(
+        texts(bytes)?
+            .into_iter()
+            .map(|(id, version, text)| TextEntry {
+                id,
+                version,
+                text: match text {
+                    TextRef::None => Text::None,
+                    TextRef::Inline(s) => Text::Inline(Zeroizing::new(s.to_owned())),
+                    TextRef::Large => Text::Large,
+                },
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 use tvault::RecordId;
+use tvault::digest::SummaryRef;
 use tvault::record::{InterviewDate, Metadata};
 use tvault::vault::{Filter, RecordSummary};
 use zeroize::{Zeroize, Zeroizing};
@@ -64,23 +65,68 @@ impl<'a> RecordJson<'a> {
 
 /// Appends the short form of a record, one line of a listing, to `out`.
 pub fn summary_line(out: &mut String, r: &RecordSummary) {
-    let m = &r.summary.meta;
-    for b in &r.id.as_bytes()[..6] {
-        let _ = write!(out, "{b:02x}");
+    let (m, s) = (&r.summary.meta, &r.summary);
+    let date = m.date.as_ref().map(InterviewDate::as_str);
+    line(
+        out,
+        &r.id,
+        date,
+        &m.witness,
+        m.title.as_deref(),
+        s.attachments,
+        s.size,
+    );
+}
+
+/// [`summary_line`] of a record read in place from the listing digest.
+fn summary_ref_line(out: &mut String, r: &SummaryRef<'_>) {
+    line(
+        out,
+        &r.id,
+        r.date,
+        r.witness,
+        r.title,
+        r.attachments,
+        r.size,
+    );
+}
+
+fn line(
+    out: &mut String,
+    id: &RecordId,
+    date: Option<&str>,
+    witness: &str,
+    title: Option<&str>,
+    attachments: u32,
+    size: u64,
+) {
+    // By hand rather than through `write!`, which costs more than reading the record: the
+    // same text as `"{id}  {date:<10}  {witness:<16}  {title:<32}  …"`.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in &id.as_bytes()[..6] {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
     }
+    let padded = |out: &mut String, text: &str, width: usize| {
+        out.push_str("  ");
+        out.push_str(text);
+        // `{:<width}` pads to a number of characters.
+        let len = if text.is_ascii() {
+            text.len()
+        } else {
+            text.chars().count()
+        };
+        out.extend(std::iter::repeat_n(' ', width.saturating_sub(len)));
+    };
+    padded(out, date.unwrap_or("-"), 10);
+    padded(out, &escape(witness, false), 16);
+    padded(out, &escape(title.unwrap_or("-"), false), 32);
     let _ = writeln!(
         out,
-        "  {:<10}  {:<16}  {:<32}  {:>3} {}  {:>9}",
-        m.date.as_ref().map_or("-", InterviewDate::as_str),
-        escape(&m.witness, false),
-        escape(m.title.as_deref().unwrap_or("-"), false),
-        r.summary.attachments,
-        if r.summary.attachments == 1 {
-            "file "
-        } else {
-            "files"
-        },
-        human_size(r.summary.size),
+        "  {:>3} {}  {:>9}",
+        attachments,
+        if attachments == 1 { "file " } else { "files" },
+        human_size(size),
     );
 }
 
@@ -112,7 +158,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         vault.list_each(
             &filter,
             |r| {
-                let doc = serde_json::to_value(RecordJson::new(r)).expect("records serialise");
+                let r = RecordSummary::of(r);
+                let doc = serde_json::to_value(RecordJson::new(&r)).expect("records serialise");
                 let text = Zeroizing::new(serde_json::to_string_pretty(&doc).expect("serialises"));
                 compact(&text.replace('\n', "\n  "))
             },
@@ -128,7 +175,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             &filter,
             |r| {
                 let mut line = Zeroizing::new(String::with_capacity(160));
-                summary_line(&mut line, r);
+                summary_ref_line(&mut line, r);
                 compact(&line)
             },
             |line| {

@@ -36,6 +36,13 @@ fn sealed_values_bind_their_aad() {
     let mut flipped = sealed.clone();
     flipped[30] ^= 1;
     assert!(open_padded(&k, b"a", &flipped).is_none());
+    assert_eq!(
+        &*open_padded_in_place(&k, b"a", sealed.clone()).unwrap(),
+        b"hello"
+    );
+    assert!(open_padded_in_place(&k, b"b", sealed.clone()).is_none());
+    assert!(open_padded_in_place(&k, b"a", flipped.clone()).is_none());
+    assert!(open_padded_in_place(&k, b"a", sealed[..20].to_vec()).is_none());
     assert!(open(&k, b"a", &sealed[..10]).is_none());
 }
 

@@ -6,6 +6,7 @@ use std::io::Read;
 use zeroize::Zeroizing;
 
 use crate::audit::Action;
+use crate::digest::{self, Summary, SummaryEntry, Text, TextEntry};
 use crate::error::{Error, Result};
 use crate::record::{
     IdentityLevel, InterviewDate, MediaConsent, Metadata, PartInfo, Purpose, RecordId,
@@ -117,6 +118,7 @@ impl Vault {
         let tx = self.store.write()?;
         let mut ids = Vec::new();
         let mut drafts = Vec::new();
+        let mut fresh = Vec::new();
         for intake in intakes {
             let Intake {
                 meta,
@@ -126,7 +128,7 @@ impl Vault {
             } = intake;
             let record = RecordId::random();
             let version = 1;
-            let (statement, parts) =
+            let (statement, parts, text) =
                 self.s
                     .store_content(&tx, &path, record, version, 1, statement, attachments)?;
             let sealed = SealedMeta {
@@ -143,6 +145,26 @@ impl Vault {
             };
             let row = self.s.seal_version(record, version, &sealed, &identity);
             store::insert_version(&tx, &row)?;
+            if self.s.kit.is_none() {
+                // The digest takes the new records from here, not from reading them back.
+                let text = match (&sealed.statement, text) {
+                    (Some(info), Some(text)) if info.size <= digest::TEXT_MAX => Text::Inline(text),
+                    (Some(_), _) => Text::Large,
+                    (None, _) => Text::None,
+                };
+                fresh.push((
+                    SummaryEntry {
+                        id: record,
+                        version,
+                        summary: Summary::of(&sealed),
+                    },
+                    TextEntry {
+                        id: record,
+                        version,
+                        text,
+                    },
+                ));
+            }
             let parts: Vec<&PartInfo> =
                 sealed.statement.iter().chain(&sealed.attachments).collect();
             drafts.push(if self.s.kit.is_some() {
@@ -163,7 +185,8 @@ impl Vault {
             return Ok(ids);
         }
         if self.s.kit.is_none() {
-            self.s.refresh_digest(&tx, ids.iter().copied())?;
+            self.s
+                .refresh_digest_with(&tx, ids.iter().copied(), fresh)?;
         }
         let cp = self.s.append(&tx, drafts)?;
         tx.commit()?;
@@ -230,7 +253,7 @@ impl Vault {
             .collect();
         let had_statement = statement.is_some();
         // New attachments take numbers no part this version lists has.
-        let (new_statement, new_parts) = self.s.store_content(
+        let (new_statement, new_parts, _) = self.s.store_content(
             &tx,
             &path,
             id,
@@ -290,8 +313,9 @@ impl Vault {
 /// Reads a statement of at most [`STATEMENT_LIMIT`] bytes. The buffer grows by copying into a
 /// larger zeroizing one, so no reallocation leaves a copy of the text in freed memory.
 pub(super) fn read_statement_input(reader: &mut dyn Read) -> Result<Zeroizing<Vec<u8>>> {
-    let mut text = Zeroizing::new(Vec::with_capacity(64 * 1024));
-    let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
+    // Small to start with: most statements are a few KiB, and both buffers are zeroed.
+    let mut text = Zeroizing::new(Vec::with_capacity(16 * 1024));
+    let mut buf = Zeroizing::new(vec![0u8; 16 * 1024]);
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => return Ok(text),

@@ -1,10 +1,9 @@
 //! The sealed listing digest kept per bucket of record ids (see `crate::digest`): how a
 //! session reads, rebuilds and writes it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::Connection;
-use zeroize::Zeroizing;
 
 use crate::crypto;
 use crate::digest::{self, Summary, SummaryEntry, Text, TextEntry};
@@ -28,9 +27,9 @@ impl Session {
         conn: &Connection,
         bucket: u8,
         kind: digest::Kind,
-    ) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    ) -> Result<Option<crypto::Opened>> {
         Ok(store::digest(conn, bucket, kind as u8)?.and_then(|sealed| {
-            crypto::open_padded(&self.keys.meta, &self.digest_aad(bucket, kind), &sealed)
+            crypto::open_padded_in_place(&self.keys.meta, &self.digest_aad(bucket, kind), sealed)
         }))
     }
 
@@ -128,11 +127,35 @@ impl Session {
         conn: &Connection,
         records: impl IntoIterator<Item = RecordId>,
     ) -> Result<()> {
-        let buckets: BTreeSet<u8> = records.into_iter().map(|r| digest::bucket(&r)).collect();
-        for bucket in buckets {
+        self.refresh_digest_with(conn, records, Vec::new())
+    }
+
+    /// [`Session::refresh_digest`], given the entries of versions the caller has just
+    /// written (and so need not be read back and decrypted).
+    pub(super) fn refresh_digest_with(
+        &self,
+        conn: &Connection,
+        records: impl IntoIterator<Item = RecordId>,
+        fresh: Vec<(SummaryEntry, TextEntry)>,
+    ) -> Result<()> {
+        let mut buckets: BTreeMap<u8, Vec<(SummaryEntry, TextEntry)>> = records
+            .into_iter()
+            .map(|r| (digest::bucket(&r), Vec::new()))
+            .collect();
+        for (sum, text) in fresh {
+            buckets
+                .entry(digest::bucket(&sum.id))
+                .or_default()
+                .push((sum, text));
+        }
+        for (bucket, fresh) in buckets {
             let expected = store::bucket_versions(conn, bucket)?;
-            let old_sums = self.stored_summaries(conn, bucket)?.unwrap_or_default();
-            let old_texts = self.stored_texts(conn, bucket)?.unwrap_or_default();
+            let mut old_sums = self.stored_summaries(conn, bucket)?.unwrap_or_default();
+            let mut old_texts = self.stored_texts(conn, bucket)?.unwrap_or_default();
+            for (sum, text) in fresh {
+                old_sums.push(sum);
+                old_texts.push(text);
+            }
             let (sums, texts) = self.build_bucket(conn, &expected, old_sums, old_texts)?;
             self.write_bucket(conn, bucket, &sums, &texts)?;
         }

@@ -17,6 +17,10 @@ use crate::store::{self, PartPlace, PartReader, PartWriter, VersionRow};
 
 use super::{Attachment, Session, Statement, from_store_io, read_statement_input};
 
+/// What [`Session::store_content`] stored: the statement's part, the attachments' parts and
+/// the statement's text.
+pub(super) type StoredContent = (Option<PartInfo>, Vec<PartInfo>, Option<Zeroizing<String>>);
+
 /// Parts stored in at most this many bytes are read with one query, not one per chunk.
 pub(super) const SMALL_PART: u64 = 256 * 1024;
 
@@ -63,7 +67,7 @@ impl Session {
     }
 
     /// Stores the statement (part 0) and attachments (parts `first`, `first + 1`…) of one
-    /// version.
+    /// version; returns their parts and the statement's text (checked UTF-8), for the digest.
     #[allow(
         clippy::too_many_arguments,
         reason = "the place of each part, and its content"
@@ -77,7 +81,7 @@ impl Session {
         first: u32,
         statement: Option<Box<dyn Read + '_>>,
         attachments: Vec<Attachment<'_>>,
-    ) -> Result<(Option<PartInfo>, Vec<PartInfo>)> {
+    ) -> Result<StoredContent> {
         let write_part = |part: u32, reader: &mut dyn Read| {
             self.write_part(
                 tx,
@@ -90,16 +94,18 @@ impl Session {
                 reader,
             )
         };
-        let statement = match statement {
+        let (statement, text) = match statement {
             Some(mut reader) => {
                 // Read it whole first: it must be UTF-8 text, and it is bounded.
-                let text = read_statement_input(&mut reader)?;
-                if std::str::from_utf8(&text).is_err() {
+                let bytes = read_statement_input(&mut reader)?;
+                let Ok(text) = std::str::from_utf8(&bytes) else {
                     return Err(Error::StatementNotUtf8);
-                }
-                Some(write_part(0, &mut text.as_slice())?)
+                };
+                let info = write_part(0, &mut bytes.as_slice())?;
+                // A copy of its own size: the read buffer is larger.
+                (Some(info), Some(Zeroizing::new(text.to_owned())))
             }
-            None => None,
+            None => (None, None),
         };
         let names: Vec<String> = attachments.iter().map(|a| a.name.clone()).collect();
         let names = crate::record::unique_names(&names);
@@ -118,7 +124,7 @@ impl Session {
             info.name = Some(name);
             parts.push(info);
         }
-        Ok((statement, parts))
+        Ok((statement, parts, text))
     }
 
     pub(super) fn read_statement(

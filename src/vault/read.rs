@@ -6,11 +6,9 @@ use rusqlite::Connection;
 use zeroize::Zeroizing;
 
 use crate::audit::Action;
-use crate::digest::{self, Summary, SummaryEntry, Text, TextEntry};
+use crate::digest::{self, Summary, SummaryEntry, SummaryRef, TextEntry, TextRef};
 use crate::error::{Error, Integrity, Result};
-use crate::record::{
-    InterviewDate, Metadata, RecordId, RecordIdPrefix, SealedMeta, WitnessIdentity,
-};
+use crate::record::{InterviewDate, RecordId, RecordIdPrefix, SealedMeta, WitnessIdentity};
 use crate::store::{self, Store, VersionRow};
 
 use super::{Draft, Session, Vault};
@@ -25,6 +23,11 @@ pub struct RecordSummary {
 }
 
 impl RecordSummary {
+    /// The record as its own copy.
+    pub fn of(entry: &SummaryRef<'_>) -> Self {
+        Self::new(entry.to_owned())
+    }
+
     fn new(entry: SummaryEntry) -> Self {
         let mut r = RecordSummary {
             id: entry.id,
@@ -32,7 +35,7 @@ impl RecordSummary {
             summary: entry.summary,
             order: OrderKey::default(),
         };
-        r.order = OrderKey::of(&r);
+        r.order = OrderKey::of(sort_key(&r));
         r
     }
 }
@@ -83,14 +86,10 @@ impl Vault {
     /// The latest version of every record that passes `filter`, by interview date.
     pub fn list(&mut self, filter: &Filter) -> Result<Vec<RecordSummary>> {
         let mut out = Vec::new();
-        self.list_each(
-            filter,
-            |r| r.clone(),
-            |r| {
-                out.push(r);
-                Ok(())
-            },
-        )?;
+        self.list_each(filter, RecordSummary::of, |r| {
+            out.push(r);
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -101,17 +100,13 @@ impl Vault {
     pub fn list_each<T: Send>(
         &mut self,
         filter: &Filter,
-        map: impl Fn(&RecordSummary) -> T + Sync,
+        map: impl Fn(&SummaryRef<'_>) -> T + Sync,
         mut emit: impl FnMut(T) -> std::io::Result<()>,
     ) -> Result<u64> {
         self.s.readable()?;
         let (records, shares) = self.scan_digest_shares(
             false,
-            |_, _, entry, _| {
-                Ok(filter
-                    .matches(&entry.summary.meta)
-                    .then(|| Listed::new(RecordSummary::new(entry), &map)))
-            },
+            |_, _, entry, _| Ok(filter.matches(entry).then(|| Listed::new(entry, &map))),
             Listed::cmp,
         )?;
         let shown: usize = shares.iter().map(Vec::len).sum();
@@ -138,7 +133,7 @@ impl Vault {
     fn scan_digest<T: Send>(
         &mut self,
         texts: bool,
-        visit: impl Fn(&Session, &Connection, SummaryEntry, Option<TextEntry>) -> Result<Option<T>>
+        visit: impl Fn(&Session, &Connection, &SummaryRef<'_>, Option<TextRef<'_>>) -> Result<Option<T>>
         + Sync,
         order: impl Fn(&T, &T) -> std::cmp::Ordering + Sync,
     ) -> Result<(u64, Vec<T>)> {
@@ -150,7 +145,7 @@ impl Vault {
     fn scan_digest_shares<T: Send>(
         &mut self,
         texts: bool,
-        visit: impl Fn(&Session, &Connection, SummaryEntry, Option<TextEntry>) -> Result<Option<T>>
+        visit: impl Fn(&Session, &Connection, &SummaryRef<'_>, Option<TextRef<'_>>) -> Result<Option<T>>
         + Sync,
         order: impl Fn(&T, &T) -> std::cmp::Ordering + Sync,
     ) -> Result<(u64, Vec<Vec<T>>)> {
@@ -180,44 +175,56 @@ impl Vault {
                 let bucket = bucket as u8;
                 let expected = store::bucket_versions(conn, bucket)?;
                 s.check_bucket(conn, bucket, &expected)?;
-                let sums = s.stored_summaries(conn, bucket)?;
+                // Read in place: only what `visit` keeps is copied.
+                let sums_blob = s.stored_digest(conn, bucket, digest::Kind::Summaries)?;
+                let sums = sums_blob.as_ref().and_then(|b| digest::summaries(b));
                 let sums_current = sums.as_ref().is_some_and(|e| {
                     e.iter()
                         .map(|e| (e.id, e.version))
                         .eq(expected.iter().copied())
                 });
-                let txts = if texts || !sums_current {
-                    s.stored_texts(conn, bucket)?
+                let txts_blob = if texts || !sums_current {
+                    s.stored_digest(conn, bucket, digest::Kind::Texts)?
                 } else {
                     None
                 };
+                let txts = txts_blob.as_ref().and_then(|b| digest::texts(b));
                 let txts_current = txts.as_ref().is_some_and(|e| {
                     e.iter()
-                        .map(|e| (e.id, e.version))
+                        .map(|(id, version, _)| (*id, *version))
                         .eq(expected.iter().copied())
                 });
+                let rebuilt_blobs;
                 let (sums, txts) = if sums_current && (txts_current || !texts) {
                     (sums.unwrap_or_default(), txts.unwrap_or_default())
                 } else {
-                    let (sums, txts) = s.build_bucket(
-                        conn,
-                        &expected,
-                        sums.unwrap_or_default(),
-                        txts.unwrap_or_default(),
-                    )?;
+                    let old_sums = sums
+                        .map(|e| e.iter().map(SummaryRef::to_owned).collect())
+                        .unwrap_or_default();
+                    let old_txts = txts_blob
+                        .as_ref()
+                        .and_then(|b| digest::decode_texts(b))
+                        .unwrap_or_default();
+                    let (sums, txts) = s.build_bucket(conn, &expected, old_sums, old_txts)?;
+                    // Visited as they will be stored.
+                    rebuilt_blobs = (digest::encode_summaries(&sums), digest::encode_texts(&txts));
                     share.rebuilt.push(Rebuilt {
                         bucket,
                         from: expected,
-                        sums: sums.clone(),
-                        txts: txts.clone(),
+                        sums,
+                        txts,
                     });
-                    (sums, txts)
+                    (
+                        digest::summaries(&rebuilt_blobs.0).expect("just encoded"),
+                        digest::texts(&rebuilt_blobs.1).expect("just encoded"),
+                    )
                 };
                 let mut txts = txts.into_iter().filter(|_| texts);
-                share.kept.reserve(sums.len());
-                for entry in sums {
+                for entry in &sums {
                     share.seen += 1;
-                    share.kept.extend(visit(s, conn, entry, txts.next())?);
+                    share
+                        .kept
+                        .extend(visit(s, conn, entry, txts.next().map(|t| t.2))?);
                 }
             }
             share.kept.sort_unstable_by(&order);
@@ -375,24 +382,23 @@ impl Vault {
         let (_, hits) = self.scan_digest(
             true,
             |s, conn, entry, text| {
-                let m = &entry.summary.meta;
                 let fields: [(&'static str, Option<&str>); 6] = [
-                    ("witness", Some(m.witness.as_str())),
-                    ("title", m.title.as_deref()),
-                    ("interviewer", m.interviewer.as_deref()),
-                    ("location", m.location.as_deref()),
-                    ("language", m.language.as_deref()),
-                    ("date", m.date.as_ref().map(InterviewDate::as_str)),
+                    ("witness", Some(entry.witness)),
+                    ("title", entry.title),
+                    ("interviewer", entry.interviewer),
+                    ("location", entry.location),
+                    ("language", entry.language),
+                    ("date", entry.date),
                 ];
-                let tags = m.tags.iter().map(|t| ("tag", Some(t.as_str())));
+                let tags = entry.tags.iter().map(|t| ("tag", Some(*t)));
                 let mut found = fields
                     .into_iter()
                     .chain(tags)
                     .find_map(|(field, text)| Some((field, snippet(text?, &needle)?)));
                 if found.is_none() {
-                    found = match text.map(|t| t.text) {
-                        Some(Text::Inline(text)) => snippet(&text, &needle),
-                        Some(Text::Large) => {
+                    found = match text {
+                        Some(TextRef::Inline(text)) => snippet(text, &needle),
+                        Some(TextRef::Large) => {
                             let row = store::version(conn, &entry.id, entry.version)?
                                 .ok_or(Integrity::Corrupt)?;
                             let sealed = s.open_meta(&row)?;
@@ -404,12 +410,12 @@ impl Vault {
                                 None => None,
                             }
                         }
-                        Some(Text::None) | None => None,
+                        Some(TextRef::None) | None => None,
                     }
                     .map(|s| ("statement", s));
                 }
                 Ok(found.map(|(field, snippet)| SearchHit {
-                    record: RecordSummary::new(entry),
+                    record: RecordSummary::of(entry),
                     field,
                     snippet,
                 }))
@@ -450,24 +456,25 @@ impl Vault {
 }
 
 impl Filter {
-    fn matches(&self, meta: &Metadata) -> bool {
+    fn matches(&self, entry: &SummaryRef<'_>) -> bool {
         let eq = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
         if let Some(tag) = &self.tag
-            && !meta.tags.iter().any(|t| eq(t, tag))
+            && !entry.tags.iter().any(|t| eq(t, tag))
         {
             return false;
         }
         if let Some(w) = &self.witness
-            && !eq(&meta.witness, w)
+            && !eq(entry.witness, w)
         {
             return false;
         }
         if self.since.is_some() || self.until.is_some() {
-            let Some(date) = &meta.date else {
+            // Valid dates (`YYYY-MM-DD`) order as their text does.
+            let Some(date) = entry.date else {
                 return false;
             };
-            if self.since.as_ref().is_some_and(|s| date < s)
-                || self.until.as_ref().is_some_and(|u| date > u)
+            if self.since.as_ref().is_some_and(|s| date < s.as_str())
+                || self.until.as_ref().is_some_and(|u| date > u.as_str())
             {
                 return false;
             }
@@ -495,8 +502,7 @@ pub(super) struct OrderKey {
 }
 
 impl OrderKey {
-    fn of(r: &RecordSummary) -> Self {
-        let (date, created, id) = sort_key(r);
+    fn of((date, created, id): (&str, &str, RecordId)) -> Self {
         let mut packed = [0u8; 32];
         packed[..date.len().min(10)].copy_from_slice(&date.as_bytes()[..date.len().min(10)]);
         packed[10..10 + created.len().min(22)]
@@ -581,16 +587,14 @@ struct Listed<T> {
 }
 
 impl<T> Listed<T> {
-    fn new(r: RecordSummary, map: impl Fn(&RecordSummary) -> T) -> Self {
-        let item = map(&r);
-        let full = (!r.order.exact).then(|| {
-            let (date, created, _) = sort_key(&r);
-            Box::new((date.to_owned(), created.to_owned()))
-        });
+    fn new(r: &SummaryRef<'_>, map: impl Fn(&SummaryRef<'_>) -> T) -> Self {
+        let key = sort_key_of(r.date, r.created_at, r.id);
+        let order = OrderKey::of(key);
+        let full = (!order.exact).then(|| Box::new((key.0.to_owned(), key.1.to_owned())));
         Listed {
-            order: std::mem::take(&mut { r }.order),
+            order,
             full,
-            item,
+            item: map(r),
         }
     }
 
@@ -617,12 +621,20 @@ fn trimmed(bytes: &[u8]) -> Vec<u8> {
 }
 
 pub(super) fn sort_key(r: &RecordSummary) -> (&str, &str, RecordId) {
-    let created = r.summary.created_at.as_str();
-    let date = r.summary.meta.date.as_ref().map_or_else(
-        || created.get(..10).unwrap_or(created),
-        InterviewDate::as_str,
-    );
-    (date, created, r.id)
+    sort_key_of(
+        r.summary.meta.date.as_ref().map(InterviewDate::as_str),
+        &r.summary.created_at,
+        r.id,
+    )
+}
+
+fn sort_key_of<'a>(
+    date: Option<&'a str>,
+    created: &'a str,
+    id: RecordId,
+) -> (&'a str, &'a str, RecordId) {
+    let date = date.unwrap_or_else(|| created.get(..10).unwrap_or(created));
+    (date, created, id)
 }
 
 /// The first case-insensitive match of `needle` (already lowercase) in `text`, with about
@@ -669,9 +681,7 @@ fn find_ascii_lowercase(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     let (lower, upper) = (needle[0], needle[0].to_ascii_uppercase());
     let mut at = 0;
     while at <= last {
-        at += haystack[at..=last]
-            .iter()
-            .position(|&b| b == lower || b == upper)?;
+        at += memchr::memchr2(lower, upper, &haystack[at..=last])?;
         if haystack[at..at + needle.len()].eq_ignore_ascii_case(needle) {
             return Some(at);
         }
