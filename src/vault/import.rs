@@ -73,6 +73,9 @@ impl Vault {
         let manifest = verified
             .manifest()
             .expect("a payload that was checked has a manifest");
+        // The decisions read the vault through one read transaction: one consistent view,
+        // and one lock taken rather than one per query.
+        let decisions = self.store.read()?;
         // No signer named: the bundle's source and signer must be pinned here already.
         let signer_trusted = match trust {
             crate::bundle::SignerTrust::Pinned => {
@@ -120,6 +123,7 @@ impl Vault {
                 }
             }
         }
+        drop(decisions);
         if todo.is_empty() {
             return Ok(ImportSummary {
                 export_id: manifest.export_id.clone(),
