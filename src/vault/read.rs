@@ -204,6 +204,7 @@ impl Vault {
                         &expected,
                         sums.unwrap_or_default(),
                         txts.unwrap_or_default(),
+                        &mut super::listing::Known::new(),
                     )?;
                     share.rebuilt.push(Rebuilt {
                         bucket,
