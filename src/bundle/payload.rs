@@ -80,14 +80,15 @@ pub(super) fn inner_pass(
             break entry;
         }
     };
-    let mut payload = HashingReader {
+    // The payload is hashed on another thread while this one decrypts it.
+    let mut payload = ParallelHashingReader {
         inner: payload,
-        hasher: Sha256::new(),
+        hasher: crate::crypto::ParallelSha256::new(),
     };
     let found = read_payload(&mut payload, unlock, key, pass)?;
     // Whatever the payload said, it counts only if it is the one the signature covers.
     io::copy(&mut payload, &mut io::sink()).or_else(|e| fail(step, e.to_string()))?;
-    if <[u8; 32]>::from(payload.hasher.finalize()) != *payload_sha256 {
+    if payload.hasher.finish() != *payload_sha256 {
         return fail(
             "payload.age",
             "the file changed while it was read: this is not the payload its signed SHA256SUMS lists",
@@ -394,6 +395,20 @@ pub(super) fn shown_name(name: &str) -> String {
 pub(super) struct HashingReader<R: Read> {
     pub(super) inner: R,
     pub(super) hasher: Sha256,
+}
+
+/// [`HashingReader`], hashing on another thread ([`crate::crypto::ParallelSha256`]).
+pub(super) struct ParallelHashingReader<R: Read> {
+    pub(super) inner: R,
+    pub(super) hasher: crate::crypto::ParallelSha256,
+}
+
+impl<R: Read> Read for ParallelHashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 impl<R: Read> Read for HashingReader<R> {
