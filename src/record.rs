@@ -542,6 +542,59 @@ pub struct ImportOrigin {
     pub imported_by: String,
 }
 
+/// The intake hashes a version's sealed metadata lists, read without the rest of it: an
+/// imported version's custody excerpt, the largest part of its metadata, is skipped rather
+/// than parsed. An import decides by them whether a bundle's version is one held already.
+#[derive(Deserialize)]
+pub struct SealedHashes {
+    v: u32,
+    statement: Option<PartHash>,
+    attachments: Vec<PartHash>,
+    #[serde(default)]
+    imported: Option<ImportedHashes>,
+    #[serde(default)]
+    derived: Vec<DerivedHash>,
+}
+
+#[derive(Deserialize)]
+struct PartHash {
+    part: u32,
+    sha256: String,
+}
+
+#[derive(Deserialize)]
+struct DerivedHash {
+    part: PartHash,
+}
+
+#[derive(Deserialize)]
+struct ImportedHashes {
+    intake_sha256: BTreeMap<u32, String>,
+}
+
+impl SealedHashes {
+    /// The sealed layout's version ([`SealedMeta::VERSION`]).
+    pub fn layout(&self) -> u32 {
+        self.v
+    }
+
+    /// The SHA-256 of each part's content at its first intake, by part number: an imported
+    /// version's as its bundle listed them, the others' as recorded here (the statement, the
+    /// attachments and the derived items).
+    pub fn intake_hashes(self) -> BTreeMap<u32, String> {
+        match self.imported {
+            Some(origin) => origin.intake_sha256,
+            None => self
+                .statement
+                .into_iter()
+                .chain(self.attachments)
+                .chain(self.derived.into_iter().map(|d| d.part))
+                .map(|p| (p.part, p.sha256))
+                .collect(),
+        }
+    }
+}
+
 impl SealedMeta {
     pub const VERSION: u32 = 1;
 

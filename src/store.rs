@@ -484,12 +484,11 @@ pub fn current_versions(conn: &Connection) -> Result<Vec<VersionRow>> {
 /// The latest version of one record.
 pub fn current_version(conn: &Connection, id: &RecordId) -> Result<Option<VersionRow>> {
     let raw = conn
-        .query_row(
+        .prepare_cached(
             "SELECT record_id, version, meta, identity FROM record_version
              WHERE record_id = ?1 ORDER BY version DESC LIMIT 1",
-            [id.as_bytes()],
-            version_row,
-        )
+        )?
+        .query_row([id.as_bytes()], version_row)
         .optional()?;
     raw.map(to_version_row).transpose()
 }
@@ -497,12 +496,11 @@ pub fn current_version(conn: &Connection, id: &RecordId) -> Result<Option<Versio
 /// One version of one record.
 pub fn version(conn: &Connection, id: &RecordId, version: u32) -> Result<Option<VersionRow>> {
     let raw = conn
-        .query_row(
+        .prepare_cached(
             "SELECT record_id, version, meta, identity FROM record_version
              WHERE record_id = ?1 AND version = ?2",
-            params![id.as_bytes(), version],
-            version_row,
-        )
+        )?
+        .query_row(params![id.as_bytes(), version], version_row)
         .optional()?;
     raw.map(to_version_row).transpose()
 }
@@ -563,10 +561,15 @@ pub fn tombstones(conn: &Connection) -> Result<Vec<(RecordId, Vec<u8>)>> {
 }
 
 pub fn insert_version(conn: &Connection, row: &VersionRow) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO record_version (record_id, version, meta, identity) VALUES (?1, ?2, ?3, ?4)",
-        params![row.record.as_bytes(), row.version, row.meta, row.identity],
-    )?;
+    )?
+    .execute(params![
+        row.record.as_bytes(),
+        row.version,
+        row.meta,
+        row.identity
+    ])?;
     Ok(())
 }
 

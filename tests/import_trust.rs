@@ -248,6 +248,39 @@ fn a_different_version_under_a_held_number_is_refused_not_skipped() {
 }
 
 #[test]
+fn a_bundle_whose_versions_are_all_held_is_still_verified_in_full() {
+    let (field, hq, id) = field_and_hq();
+    let bundle = field.path("to-hq.tar");
+    let signer = fingerprint(&field);
+    let imports = |tv: &TestVault| {
+        let out = tv.cmd().args(["log", "--json"]).assert().success();
+        String::from_utf8(out.get_output().stdout.clone())
+            .unwrap()
+            .matches("record-imported")
+            .count()
+    };
+    // The same bundle again: nothing new, nothing imported.
+    let out = import(&hq, &bundle, &signer, &["--json"]).success();
+    let summary: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(
+        (summary["imported"].as_u64(), summary["skipped"].as_u64()),
+        (Some(0), Some(1))
+    );
+
+    // One byte of the payload's ciphertext flipped: the records are still all held here, and
+    // the bundle is refused all the same.
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let size = std::str::from_utf8(&bytes[124..135]).unwrap();
+    let payload_len = usize::from_str_radix(size.trim_matches(char::from(0)).trim(), 8).unwrap();
+    bytes[512 + payload_len / 2] ^= 0x01;
+    let tampered = hq.write("tampered.tar", &bytes);
+    let before = imports(&hq);
+    import(&hq, &tampered, &signer, &[]).code(13);
+    assert_eq!(imports(&hq), before, "a refused bundle imports nothing");
+    assert_eq!(show(&hq, &id)["version"], 1);
+}
+
+#[test]
 fn a_signer_pinned_here_needs_no_flag_and_any_other_still_does() {
     let (field, hq, id) = field_and_hq();
     let key = key_file(&hq);

@@ -456,6 +456,20 @@ pub(super) struct HashingReader<R: Read> {
     pub(super) hasher: Sha256,
 }
 
+/// [`HashingReader`], hashing on another thread ([`crate::crypto::ParallelSha256`]).
+pub(super) struct ParallelHashingReader<R: Read> {
+    pub(super) inner: R,
+    pub(super) hasher: crate::crypto::ParallelSha256,
+}
+
+impl<R: Read> Read for ParallelHashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;

@@ -31,7 +31,7 @@ use crate::audit::{self, Checkpoint};
 use crate::progress::{Counted, Tally};
 
 use super::format::SigCheck;
-use super::payload::{HashingReader, Pass, Visitor, inner_pass, write_files};
+use super::payload::{ParallelHashingReader, Pass, Visitor, inner_pass, write_files};
 use super::{
     ApprovalReport, FORMAT, FORMAT_V1, FORMAT_V2, FORMAT_V3, FORMAT_V4, INNER_NAMESPACE, Manifest,
     OUTER_FILES, OUTER_NAMESPACE, PRINCIPAL, Receipt, SMALL_FILE_LIMIT, parse_sums, ssh_verify,
@@ -205,13 +205,14 @@ pub(super) fn read_outer(file: &File, tally: &mut Tally<'_>) -> Result<Outer, Bu
             return fail("read the outer tar", format!("{name:?} appears twice"));
         }
         if name == "payload.age" {
-            let mut hashing = HashingReader {
+            // Hashed on another thread while this one reads.
+            let mut hashing = ParallelHashingReader {
                 inner: &mut entry,
-                hasher: Sha256::new(),
+                hasher: crate::crypto::ParallelSha256::new(),
             };
             io::copy(&mut hashing, &mut io::sink())
                 .or_else(|e| fail("read payload.age", e.to_string()))?;
-            payload_sha256 = Some(hashing.hasher.finalize().into());
+            payload_sha256 = Some(hashing.hasher.finish());
         } else {
             if entry.size() > SMALL_FILE_LIMIT {
                 return fail("read the outer tar", format!("{name:?} is too large"));

@@ -12,7 +12,7 @@
 //!   JSON files for programs.
 //! - One self-contained page: no script, no external resource, every value escaped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::audit::{self, Action};
 use crate::record::{IdentityLevel, Metadata, Purpose};
@@ -133,8 +133,19 @@ pub fn report_html(input: &ReportInput<'_>) -> String {
         page += "</table>\n";
     }
 
+    // The intent event and the withheld list are read once for the whole page, not once
+    // per record.
+    let intent = Intent::read(m);
+    let mut withheld: BTreeMap<&str, Vec<&super::Withheld>> = BTreeMap::new();
+    for w in &m.withheld {
+        withheld.entry(w.record.as_str()).or_default().push(w);
+    }
     for (n, r) in m.records.iter().enumerate() {
-        page += &record_section(input, n + 1, r);
+        let shown = RecordContext {
+            intent: intent.as_ref().filter(|i| i.names(&r.id)),
+            withheld: withheld.get(r.id.as_str()).map_or(&[], Vec::as_slice),
+        };
+        page += &record_section(input, &shown, n + 1, r);
     }
     page += "</body>\n</html>\n";
     page
@@ -160,7 +171,19 @@ fn verify_box(m: &Manifest, fingerprint: &str) -> String {
     )
 }
 
-fn record_section(input: &ReportInput<'_>, n: usize, r: &super::ManifestRecord) -> String {
+/// What one record's section shows beside its own entries: this export's intent event, when
+/// it names the record, and what was withheld from the record.
+struct RecordContext<'a> {
+    intent: Option<&'a Intent>,
+    withheld: &'a [&'a super::Withheld],
+}
+
+fn record_section(
+    input: &ReportInput<'_>,
+    shown: &RecordContext<'_>,
+    n: usize,
+    r: &super::ManifestRecord,
+) -> String {
     let meta = input.metadata.get(&r.id);
     let title = meta
         .and_then(|m| m.title.as_deref())
@@ -224,12 +247,7 @@ fn record_section(input: &ReportInput<'_>, n: usize, r: &super::ManifestRecord) 
     }
     out += "</table>\n";
 
-    let withheld: Vec<_> = input
-        .manifest
-        .withheld
-        .iter()
-        .filter(|w| w.record == r.id)
-        .collect();
+    let withheld = shown.withheld;
     out += "<h3>Withheld from this bundle</h3>\n";
     if withheld.is_empty() {
         out += "<p>Nothing.</p>\n";
@@ -270,10 +288,7 @@ fn record_section(input: &ReportInput<'_>, n: usize, r: &super::ManifestRecord) 
             this record, oldest first.</p>\n<table>\n\
             <tr><th>When</th><th>What happened</th><th>Operator</th></tr>\n";
     let events = input.custody.get(&r.id).map(Vec::as_slice).unwrap_or(&[]);
-    for e in events
-        .iter()
-        .chain(intent_for(input.manifest, &r.id).as_ref())
-    {
+    for e in events.iter().chain(shown.intent.map(|i| &i.event)) {
         out += &format!(
             "<tr><td class=\"when\">{}</td><td>{}</td><td>{}</td></tr>\n",
             html(&readable_time(&e.time)),
@@ -355,15 +370,32 @@ fn lineage_tree(r: &super::ManifestRecord) -> String {
     out + "</ul>\n"
 }
 
-/// This export's intent event (sealed in the manifest), when it names record `id`.
-fn intent_for(m: &Manifest, id: &str) -> Option<audit::Event> {
-    let event: audit::Event = serde_json::from_str(m.intent_event.as_deref()?).ok()?;
-    let records = event.detail.as_ref()?.get("records")?.as_array()?;
-    let names = records
-        .iter()
-        .filter_map(|r| r.as_str())
-        .any(|r| r.split('@').next() == Some(id));
-    names.then_some(event)
+/// This export's intent event (sealed in the manifest), and the ids of the records it names.
+struct Intent {
+    event: audit::Event,
+    records: BTreeSet<String>,
+}
+
+impl Intent {
+    fn read(m: &Manifest) -> Option<Intent> {
+        let event: audit::Event = serde_json::from_str(m.intent_event.as_deref()?).ok()?;
+        let records = event
+            .detail
+            .as_ref()?
+            .get("records")?
+            .as_array()?
+            .iter()
+            .filter_map(|r| r.as_str())
+            .filter_map(|r| r.split('@').next())
+            .map(str::to_owned)
+            .collect();
+        Some(Intent { event, records })
+    }
+
+    /// Whether the intent names record `id`.
+    fn names(&self, id: &str) -> bool {
+        self.records.contains(id)
+    }
 }
 
 fn fact(name: &str, value: &str) -> String {

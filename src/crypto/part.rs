@@ -30,6 +30,8 @@ use crate::record::RecordId;
 
 const STANZA_TAG: &str = "tvault";
 const IO_BUF: usize = 64 * 1024;
+/// The buffer [`encrypt`] starts with: a typical statement fits.
+const SMALL_BUF: usize = 8 * 1024;
 
 /// Where a part belongs: bound into its stanza's AAD.
 #[derive(Debug, Clone, Copy)]
@@ -145,7 +147,9 @@ pub fn encrypt<W: Write>(
         .map_err(EncryptFailure::Write)?;
     let mut hasher = super::ParallelSha256::new();
     let mut size: u64 = 0;
-    let mut buf = Zeroizing::new(vec![0u8; IO_BUF]);
+    // Small at first, so that a short text does not cost a 64 KiB buffer to clear and
+    // zeroize; once a read fills it, replaced by a full one (the small one zeroized).
+    let mut buf = Zeroizing::new(vec![0u8; SMALL_BUF]);
     loop {
         let n = match input.read(&mut buf) {
             Ok(0) => break,
@@ -156,12 +160,15 @@ pub fn encrypt<W: Write>(
         size += n as u64;
         hasher.update(&buf[..n]);
         writer.write_all(&buf[..n]).map_err(EncryptFailure::Write)?;
+        if n == buf.len() && buf.len() < IO_BUF {
+            buf = Zeroizing::new(vec![0u8; IO_BUF]);
+        }
     }
     let padded_size = padded_len(size);
     buf.fill(0);
     let mut pad = padded_size - size;
     while pad > 0 {
-        let n = pad.min(IO_BUF as u64) as usize;
+        let n = pad.min(buf.len() as u64) as usize;
         writer.write_all(&buf[..n]).map_err(EncryptFailure::Write)?;
         pad -= n as u64;
     }

@@ -107,15 +107,16 @@ impl<'c> PartWriter<'c> {
         if header_len == self.buf.len() && !at_end {
             return Ok(());
         }
-        self.conn.execute(
-            "INSERT INTO part (record_id, version, part_no, header) VALUES (?1, ?2, ?3, ?4)",
-            params![
+        self.conn
+            .prepare_cached(
+                "INSERT INTO part (record_id, version, part_no, header) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
                 self.place.record.as_bytes(),
                 self.place.version,
                 self.place.part,
                 &self.buf[..header_len]
-            ],
-        )?;
+            ])?;
         self.part_id = Some(self.conn.last_insert_rowid());
         self.hasher.update(&self.buf[..header_len]);
         self.written += header_len as u64;

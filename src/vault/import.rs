@@ -8,6 +8,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::audit::Action;
+use crate::digest::{Summary, Text};
 use crate::error::{Error, ImportRefusal, Integrity, Result};
 use crate::progress::Tally;
 use crate::record::{Metadata, PartInfo, RecordId, SealedMeta, WitnessIdentity};
@@ -73,6 +74,9 @@ impl Vault {
         let manifest = verified
             .manifest()
             .expect("a payload that was checked has a manifest");
+        // The decisions read the vault through one read transaction: one consistent view,
+        // and one lock taken rather than one per query.
+        let decisions = self.store.read()?;
         // No signer named: the bundle's source and signer must be pinned here already.
         let signer_trusted = match trust {
             crate::bundle::SignerTrust::Pinned => {
@@ -94,6 +98,8 @@ impl Vault {
             }
             _ => report.signer_trusted,
         };
+        // Each bucket of heads is opened once for all the decisions.
+        let mut heads = BTreeMap::new();
         let mut todo: BTreeMap<String, (u32, &crate::bundle::ManifestRecord)> = BTreeMap::new();
         let mut skipped = 0;
         for rec in &manifest.records {
@@ -109,6 +115,7 @@ impl Vault {
                     })?,
             );
             match self.import_decision(
+                &mut heads,
                 &id,
                 rec,
                 (&manifest.vault_id, &report.fingerprint),
@@ -120,6 +127,7 @@ impl Vault {
                 }
             }
         }
+        drop(decisions);
         if todo.is_empty() {
             return Ok(ImportSummary {
                 export_id: manifest.export_id.clone(),
@@ -139,7 +147,12 @@ impl Vault {
             derived: Vec<PartInfo>,
             lineage: Option<Vec<crate::bundle::LineageNode>>,
             custody: serde_json::Value,
+            /// The statement as stored, for the listing digest (see `kept`).
+            text: Option<Zeroizing<String>>,
         }
+        // The statements go into the listing digest at the end; up to this many bytes of them
+        // are kept rather than decrypted again from the store.
+        let mut keep_budget: u64 = 64 * 1024 * 1024;
         let path = self.store.path().to_owned();
         let s = &self.s;
         let tx = self.store.write()?;
@@ -221,6 +234,14 @@ impl Vault {
                     }
                     entry.statement = Some(store_part(0, &mut text.as_slice())?);
                     std::io::copy(data, &mut std::io::sink())?;
+                    let len = text.len() as u64;
+                    if len <= crate::digest::TEXT_MAX && len <= keep_budget {
+                        keep_budget -= len;
+                        let text = std::mem::take(&mut *text);
+                        entry.text = Some(Zeroizing::new(
+                            String::from_utf8(text).expect("checked to be UTF-8 above"),
+                        ));
+                    }
                 }
                 ["attachments", name] => {
                     let part = (entry.attachments.len() + entry.derived.len()) as u32 + 1;
@@ -257,6 +278,7 @@ impl Vault {
 
         let now = now_rfc3339();
         let mut drafts = Vec::new();
+        let mut known = super::listing::Known::new();
         let bad = |what: &str| Error::Bundle(BundleError::integrity("records", what));
         if pending.len() != todo.len() {
             return Err(bad("a record listed in the manifest has no files"));
@@ -325,6 +347,15 @@ impl Vault {
                 derived,
             };
             store::insert_version(&tx, &s.seal_version(record, version, &sealed, &identity))?;
+            // The listing digest takes the version as written, without reading it back.
+            let text = match &sealed.statement {
+                None => Some(Text::None),
+                Some(info) if info.size > crate::digest::TEXT_MAX => Some(Text::Large),
+                Some(_) => p.text.take().map(Text::Inline),
+            };
+            if let Some(text) = text {
+                known.insert((record, version), (Summary::of(&sealed), text));
+            }
             drafts.push(
                 Draft::new(Action::RecordImported)
                     .on(record, version)
@@ -340,7 +371,7 @@ impl Vault {
             );
         }
         let imported = drafts.len();
-        s.refresh_digest(&tx, drafts.iter().filter_map(|d| d.record))?;
+        s.refresh_digest_known(&tx, drafts.iter().filter_map(|d| d.record), &mut known)?;
         let cp = s.append(&tx, drafts)?;
         tx.commit()?;
         s.write_anchor(&cp)?;
@@ -374,6 +405,7 @@ impl Vault {
     /// - its consent may not widen the consent held here unless `accept_consent_change`.
     fn import_decision(
         &self,
+        heads: &mut BTreeMap<u8, crate::heads::Bucket>,
         id: &RecordId,
         rec: &crate::bundle::ManifestRecord,
         (source_vault, signer): (&str, &str),
@@ -387,7 +419,16 @@ impl Vault {
                 "a record has version 0",
             )));
         }
-        let Some(head) = self.s.head(conn, id)? else {
+        let bucket = crate::heads::bucket_of(id);
+        let head = match heads.entry(bucket) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(self.s.heads_bucket(conn, bucket)?)
+            }
+        }
+        .get(id)
+        .copied();
+        let Some(head) = head else {
             if store::current_version(conn, id)?.is_some() {
                 return Err(Integrity::LogDisagrees(*id).into());
             }
@@ -396,14 +437,16 @@ impl Vault {
         if head.shredded {
             return Err(refuse(ImportRefusal::Shredded));
         }
+        // The newest version stored is the one the log says (`Session::check_version`, with
+        // the head already in hand).
         let current = store::current_version(conn, id)?.ok_or(Integrity::LogDisagrees(*id))?;
-        self.s.check_version(conn, &current)?;
+        if current.version != head.version {
+            return Err(Integrity::LogDisagrees(*id).into());
+        }
         if let Some(row) = store::version(conn, id, rec.version)? {
-            let held = self.s.open_meta(&row)?;
-            let held_hashes: BTreeMap<u32, String> = match &held.imported {
-                Some(origin) => origin.intake_sha256.clone(),
-                None => held.parts().map(|p| (p.part, p.sha256.clone())).collect(),
-            };
+            // Only the held version's intake hashes are read (an imported version's custody
+            // excerpt is skipped, not parsed).
+            let held_hashes = self.s.open_intake_hashes(&row)?;
             // A bundle lists the hashes of the parts it carries as recorded (format v3; v2
             // listed every part): each must be the held version's. One that carries none
             // (statement redacted, nothing else) adds nothing either way: skipped.

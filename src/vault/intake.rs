@@ -6,7 +6,7 @@ use std::io::Read;
 use zeroize::Zeroizing;
 
 use crate::audit::Action;
-use crate::digest::{self, Summary, SummaryEntry, Text, TextEntry};
+use crate::digest::{self, Summary, Text};
 use crate::error::{Error, Result};
 use crate::record::{
     IdentityLevel, InterviewDate, MediaConsent, Metadata, PartInfo, Purpose, RecordId,
@@ -118,7 +118,7 @@ impl Vault {
         let tx = self.store.write()?;
         let mut ids = Vec::new();
         let mut drafts = Vec::new();
-        let mut fresh = Vec::new();
+        let mut fresh = super::listing::Known::new();
         for intake in intakes {
             let Intake {
                 meta,
@@ -152,18 +152,7 @@ impl Vault {
                     (Some(_), _) => Text::Large,
                     (None, _) => Text::None,
                 };
-                fresh.push((
-                    SummaryEntry {
-                        id: record,
-                        version,
-                        summary: Summary::of(&sealed),
-                    },
-                    TextEntry {
-                        id: record,
-                        version,
-                        text,
-                    },
-                ));
+                fresh.insert((record, version), (Summary::of(&sealed), text));
             }
             let parts: Vec<&PartInfo> =
                 sealed.statement.iter().chain(&sealed.attachments).collect();
@@ -186,7 +175,7 @@ impl Vault {
         }
         if self.s.kit.is_none() {
             self.s
-                .refresh_digest_with(&tx, ids.iter().copied(), fresh)?;
+                .refresh_digest_known(&tx, ids.iter().copied(), &mut fresh)?;
         }
         let cp = self.s.append(&tx, drafts)?;
         tx.commit()?;

@@ -1,7 +1,7 @@
 //! The sealed listing digest kept per bucket of record ids (see `crate::digest`): how a
 //! session reads, rebuilds and writes it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::Connection;
 
@@ -12,6 +12,10 @@ use crate::record::RecordId;
 use crate::store;
 
 use super::Session;
+
+/// The digest entries of versions a caller has just written, by record and version: their
+/// summary and their text as written (what would otherwise be decrypted again from the store).
+pub(super) type Known = HashMap<(RecordId, u32), (Summary, Text)>;
 
 impl Session {
     pub(super) fn digest_aad(&self, bucket: u8, kind: digest::Kind) -> Vec<u8> {
@@ -54,13 +58,15 @@ impl Session {
     }
 
     /// A digest bucket for the records `expected` (id order), taking what is still current
-    /// from `old_summaries` and `old_texts` and the rest from the records.
+    /// from `old_summaries` and `old_texts`, the versions just written from `known` (see
+    /// [`Known`]), and the rest from the records.
     pub(super) fn build_bucket(
         &self,
         conn: &Connection,
         expected: &[(RecordId, u32)],
         old_summaries: Vec<SummaryEntry>,
         old_texts: Vec<TextEntry>,
+        known: &mut Known,
     ) -> Result<(Vec<SummaryEntry>, Vec<TextEntry>)> {
         let mut old_summaries: HashMap<_, _> = old_summaries
             .into_iter()
@@ -78,6 +84,15 @@ impl Session {
                 continue;
             }
             let (id, version) = *key;
+            if let Some((summary, text)) = known.remove(key) {
+                sums.push(SummaryEntry {
+                    id,
+                    version,
+                    summary,
+                });
+                texts.push(TextEntry { id, version, text });
+                continue;
+            }
             let row = store::version(conn, &id, version)?.ok_or(Integrity::Corrupt)?;
             let sealed = self.open_meta(&row)?;
             let text = match &sealed.statement {
@@ -127,36 +142,23 @@ impl Session {
         conn: &Connection,
         records: impl IntoIterator<Item = RecordId>,
     ) -> Result<()> {
-        self.refresh_digest_with(conn, records, Vec::new())
+        self.refresh_digest_known(conn, records, &mut Known::new())
     }
 
-    /// [`Session::refresh_digest`], given the entries of versions the caller has just
-    /// written (and so need not be read back and decrypted).
-    pub(super) fn refresh_digest_with(
+    /// [`Session::refresh_digest`], taking the entries of the versions in `known` as given
+    /// rather than reading those versions back.
+    pub(super) fn refresh_digest_known(
         &self,
         conn: &Connection,
         records: impl IntoIterator<Item = RecordId>,
-        fresh: Vec<(SummaryEntry, TextEntry)>,
+        known: &mut Known,
     ) -> Result<()> {
-        let mut buckets: BTreeMap<u8, Vec<(SummaryEntry, TextEntry)>> = records
-            .into_iter()
-            .map(|r| (digest::bucket(&r), Vec::new()))
-            .collect();
-        for (sum, text) in fresh {
-            buckets
-                .entry(digest::bucket(&sum.id))
-                .or_default()
-                .push((sum, text));
-        }
-        for (bucket, fresh) in buckets {
+        let buckets: BTreeSet<u8> = records.into_iter().map(|r| digest::bucket(&r)).collect();
+        for bucket in buckets {
             let expected = store::bucket_versions(conn, bucket)?;
-            let mut old_sums = self.stored_summaries(conn, bucket)?.unwrap_or_default();
-            let mut old_texts = self.stored_texts(conn, bucket)?.unwrap_or_default();
-            for (sum, text) in fresh {
-                old_sums.push(sum);
-                old_texts.push(text);
-            }
-            let (sums, texts) = self.build_bucket(conn, &expected, old_sums, old_texts)?;
+            let old_sums = self.stored_summaries(conn, bucket)?.unwrap_or_default();
+            let old_texts = self.stored_texts(conn, bucket)?.unwrap_or_default();
+            let (sums, texts) = self.build_bucket(conn, &expected, old_sums, old_texts, known)?;
             self.write_bucket(conn, bucket, &sums, &texts)?;
         }
         Ok(())

@@ -205,7 +205,13 @@ impl Vault {
                         .as_ref()
                         .and_then(|b| digest::decode_texts(b))
                         .unwrap_or_default();
-                    let (sums, txts) = s.build_bucket(conn, &expected, old_sums, old_txts)?;
+                    let (sums, txts) = s.build_bucket(
+                        conn,
+                        &expected,
+                        old_sums,
+                        old_txts,
+                        &mut super::listing::Known::new(),
+                    )?;
                     // Visited as they will be stored.
                     rebuilt_blobs = (digest::encode_summaries(&sums), digest::encode_texts(&txts));
                     share.rebuilt.push(Rebuilt {

@@ -311,6 +311,23 @@ impl Session {
         Ok(sealed)
     }
 
+    /// A version's intake hashes ([`crate::record::SealedHashes::intake_hashes`]), from its sealed metadata
+    /// authenticated as [`Session::open_meta`] does, without parsing the rest.
+    pub(super) fn open_intake_hashes(
+        &self,
+        row: &VersionRow,
+    ) -> Result<std::collections::BTreeMap<u32, String>> {
+        let aad = crypto::record_aad("tvault meta v1", &self.vault_id, &row.record, row.version);
+        let json = crypto::open_padded(&self.keys.meta, &aad, &row.meta)
+            .ok_or(Integrity::Metadata(row.record))?;
+        let sealed: crate::record::SealedHashes =
+            serde_json::from_slice(&json).map_err(|_| Integrity::Metadata(row.record))?;
+        if sealed.layout() != SealedMeta::VERSION {
+            return Err(Integrity::Metadata(row.record).into());
+        }
+        Ok(sealed.intake_hashes())
+    }
+
     /// Opens a version's sealed witness identity; `None` when none was given.
     pub(super) fn open_identity(&self, row: &VersionRow) -> Result<Option<WitnessIdentity>> {
         let aad = crypto::record_aad(
