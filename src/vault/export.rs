@@ -1,7 +1,7 @@
 //! `export`: select records, ask [`crate::disclosure`] what leaves, log the intent, write the
 //! bundle.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -234,14 +234,16 @@ impl Vault {
                 attachment_names(&parts, r.as_ref())
             })
             .unzip();
+        let place: HashMap<String, usize> = chosen
+            .iter()
+            .enumerate()
+            .map(|(i, (row, _))| (row.record.to_string(), i))
+            .collect();
         for w in withheld
             .iter_mut()
             .filter(|w| w.what == "attachment" || w.what == "derived")
         {
-            let Some(i) = chosen
-                .iter()
-                .position(|(row, _)| row.record.to_string() == w.record)
-            else {
+            let Some(&i) = place.get(&w.record) else {
                 continue;
             };
             let sealed = &chosen[i].1;
@@ -340,6 +342,7 @@ impl Vault {
             let stream = encryptor.wrap_output(bundle).map_err(io_at(out))?;
             let mut inner = InnerWriter::new(stream);
             let mut manifest_records = Vec::new();
+            let overridden_set: HashSet<&str> = overridden.iter().map(String::as_str).collect();
             let mut redacted_records = Vec::new();
             let mut custody_by_record = BTreeMap::new();
             let mut metadata_by_record = BTreeMap::new();
@@ -508,7 +511,7 @@ impl Vault {
                     version: row.version,
                     witness: m.witness.clone(),
                     consent: m.consent.clone(),
-                    consent_overridden: overridden.contains(&row.record.to_string()),
+                    consent_overridden: overridden_set.contains(row.record.to_string().as_str()),
                     intake_sha256: sealed
                         .parts()
                         .filter(|p| delivered.contains(&p.sha256))
