@@ -213,11 +213,7 @@ fn decrypt_batch(cipher: &ChaCha20Poly1305, expected: &Expected, batch: &mut Bat
     for j in 0..batch.chunks {
         let i = batch.first_chunk + j as u64;
         let len = expected.chunk_len(i);
-        let mut nonce = [0u8; 12];
-        // 11 big-endian counter bytes (the top three are zero for any u64 counter), then
-        // the last-chunk flag.
-        nonce[3..11].copy_from_slice(&i.to_be_bytes());
-        nonce[11] = u8::from(i == last);
+        let nonce = chunk_nonce(i, i == last);
         let (text, rest) = batch.buf[at..at + len + 16].split_at_mut(len);
         let tag = Tag::clone_from_slice(rest);
         if cipher
@@ -243,6 +239,15 @@ fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+/// The STREAM nonce of chunk `i`: 11 big-endian counter bytes (the top three are zero for
+/// any u64 counter), then the last-chunk flag.
+fn chunk_nonce(i: u64, last: bool) -> [u8; 12] {
+    let mut nonce = [0u8; 12];
+    nonce[3..11].copy_from_slice(&i.to_be_bytes());
+    nonce[11] = u8::from(last);
+    nonce
 }
 
 fn truncated() -> io::Error {

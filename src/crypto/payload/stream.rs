@@ -29,7 +29,7 @@ use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce, Tag};
 use zeroize::Zeroizing;
 
-use super::{BATCH_CHUNKS, CHUNK, Capture, not_authentic, read_full, truncated};
+use super::{BATCH_CHUNKS, CHUNK, Capture, chunk_nonce, not_authentic, read_full, truncated};
 
 /// A chunk as stored: its plaintext and the 16-byte tag.
 const SEALED: usize = CHUNK + 16;
@@ -114,11 +114,7 @@ impl Batch {
                     "last STREAM chunk is empty",
                 ));
             }
-            let mut nonce = [0u8; 12];
-            // 11 big-endian counter bytes (the top three are zero for any u64 counter),
-            // then the last-chunk flag.
-            nonce[3..11].copy_from_slice(&i.to_be_bytes());
-            nonce[11] = u8::from(last);
+            let nonce = chunk_nonce(i, last);
             let (text, tag) = self.buf[range].split_at_mut(text_len);
             let tag = Tag::clone_from_slice(tag);
             cipher

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 
-use super::{CHUNK, Expected, ReadFailure, decrypt_in_batches, payload_key};
+use super::{CHUNK, Expected, ReadFailure, chunk_nonce, decrypt_in_batches, payload_key};
 use crate::crypto::Key;
 use crate::crypto::part::{self, MismatchError, PartBinding, PartKey};
 use crate::record::RecordId;
@@ -94,9 +94,7 @@ fn forge_chunk(key: &PartKey<'_>, file: &[u8], counter: u64, last: bool, text: &
     let nonce: [u8; 16] = payload[..16].try_into().unwrap();
     let payload_key = payload_key(key, header, &nonce).unwrap();
     let cipher = ChaCha20Poly1305::new((&*payload_key).into());
-    let mut n = [0u8; 12];
-    n[3..11].copy_from_slice(&counter.to_be_bytes());
-    n[11] = u8::from(last);
+    let n = chunk_nonce(counter, last);
     let mut sealed = text.to_vec();
     let tag = cipher
         .encrypt_in_place_detached(Nonce::from_slice(&n), &[], &mut sealed)

@@ -71,9 +71,7 @@ fn cipher_of(identity: &dyn age::Identity, file: &[u8]) -> (ChaCha20Poly1305, us
 /// Seals `text` as chunk `counter` with the given last flag, as a forger holding the
 /// payload key would.
 fn seal(cipher: &ChaCha20Poly1305, counter: u64, last: bool, text: &[u8]) -> Vec<u8> {
-    let mut n = [0u8; 12];
-    n[3..11].copy_from_slice(&counter.to_be_bytes());
-    n[11] = u8::from(last);
+    let n = super::super::chunk_nonce(counter, last);
     let mut sealed = text.to_vec();
     let tag = cipher
         .encrypt_in_place_detached(Nonce::from_slice(&n), &[], &mut sealed)
