@@ -63,6 +63,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_operator_keys.sql"),
     include_str!("../migrations/0009_export_policy.sql"),
     include_str!("../migrations/0010_timestamps.sql"),
+    include_str!("../migrations/0011_record_tally.sql"),
 ];
 
 /// The vault format this build writes and the newest it reads.
@@ -418,12 +419,32 @@ fn expected_schema(version: usize) -> Result<&'static Vec<SchemaObject>> {
 
 // --- records -------------------------------------------------------------------------------
 
+/// How many records the vault holds, counted from the rows (a full scan of their index).
 pub fn record_count(conn: &Connection) -> Result<u64> {
     Ok(conn.query_row(
         "SELECT count(DISTINCT record_id) FROM record_version",
         [],
         |r| r.get::<_, i64>(0),
     )? as u64)
+}
+
+/// How many records the vault holds, as its tally says: kept by triggers as rows are added
+/// and removed (migration 0011), read at once, and as plaintext as the rows it counts. Only
+/// for showing; [`record_count`] is the rows' own word.
+pub fn record_tally(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn.query_row("SELECT records FROM vault WHERE singleton = 1", [], |r| {
+        r.get(0)
+    })?;
+    Ok(n.max(0) as u64)
+}
+
+/// Whether the vault holds any record, without counting them.
+pub fn has_records(conn: &Connection) -> Result<bool> {
+    Ok(
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM record_version)", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 /// Up to `limit` record ids starting with `prefix`.

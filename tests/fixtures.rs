@@ -90,9 +90,12 @@ fn a_format_3_vault_opens_for_each_way_in_and_reads_back_exactly() {
     // Opening upgrades it in place (format 4 adds the listing digest, format 5 the heads and
     // a header MAC that covers the log, format 6 the field kit columns, format 7 rebuilds the
     // keyslot table for custodians, format 8 adds operators' personal keys, format 9 the export
-    // rule, format 10 the timestamp tables; the first unlock writes them once the tables agree
-    // with the log).
-    assert_eq!(status["format_version"], 10);
+    // rule, format 10 the timestamp tables, format 11 the record tally; the first unlock
+    // writes them once the tables agree with the log).
+    assert_eq!(status["format_version"], 11);
+    // The tally format 11 adds counts what the rows hold: one record of two versions (the
+    // shredded one is gone).
+    assert_eq!(status["records"], 1);
 
     let out = tv
         .cmd()
@@ -406,7 +409,7 @@ fn a_format_8_vault_opens_and_its_exports_carry_the_operators_signature() {
         .success();
     let out = tv.cmd().args(["status", "--json"]).assert().success();
     let status: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    assert_eq!(status["format_version"], 10);
+    assert_eq!(status["format_version"], 11);
     assert_eq!(status["export_approvals"], 1);
     assert_eq!(tv.cat(V8_ID, "letter.txt"), b"a document\n");
     let identity = age::x25519::Identity::generate();

@@ -324,3 +324,69 @@ fn a_signer_pinned_here_needs_no_flag_and_any_other_still_does() {
         .stderr(predicate::str::contains("--signer"));
     assert!(hq.vault_bytes() == before);
 }
+
+fn records_shown(tv: &TestVault) -> u64 {
+    let out = tv.cmd().args(["status", "--json"]).assert().success();
+    let doc: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    doc["records"].as_u64().unwrap()
+}
+
+/// `status` reads a tally kept by triggers, not a count of the rows: it must follow every way
+/// records come and go, an import that starts a record at its second version included.
+#[test]
+fn the_record_tally_follows_add_amend_import_and_shred() {
+    let (field, hq, id) = field_and_hq();
+    field
+        .cmd()
+        .args(["amend", &id, "--title", "second interview"])
+        .assert()
+        .success();
+    assert_eq!(records_shown(&field), 1);
+    let other = field.add(&["--witness", "O", "--consent", "court"]);
+    assert_eq!(records_shown(&field), 2);
+
+    // A vault that never saw version 1 takes the record at version 2.
+    let fresh = TestVault::new();
+    let bundle = export(&field, Some(&id), "court", "v2.tar");
+    import(&fresh, &bundle, &fingerprint(&field), &[]).success();
+    assert_eq!(show(&fresh, &id)["version"], 2);
+    assert_eq!(records_shown(&fresh), 1);
+    assert_eq!(records_shown(&hq), 1);
+
+    for (gone, left) in [(&id, 1), (&other, 0)] {
+        field
+            .cmd()
+            .args(["shred", gone, "--reason", "consent withdrawn"])
+            .assert()
+            .success();
+        assert_eq!(records_shown(&field), left);
+    }
+    field.cmd().arg("verify").assert().success();
+}
+
+/// The tally is plaintext and outside the header MAC: whoever edits the file can make `status`
+/// show another number, and nothing else. `verify` says so, and a shred still goes through.
+#[test]
+fn an_edited_record_tally_misleads_only_status_and_verify_reports_it() {
+    let (field, _hq, id) = field_and_hq();
+    field
+        .conn()
+        .execute("UPDATE vault SET records = 0", [])
+        .unwrap();
+    assert_eq!(records_shown(&field), 0);
+    field
+        .cmd()
+        .arg("verify")
+        .assert()
+        .code(13)
+        .stderr(predicate::str::contains(
+            "the record tally that status shows says 0",
+        ));
+    field.cmd().args(["list"]).assert().success();
+    field
+        .cmd()
+        .args(["shred", &id, "--reason", "consent withdrawn"])
+        .assert()
+        .success();
+    assert_eq!(records_shown(&field), 0);
+}

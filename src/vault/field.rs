@@ -677,7 +677,7 @@ impl Vault {
         // Headquarters holds everything this kit recorded: the log, tombstones and heads go
         // too, so that a coerced passphrase shows nothing of what was recorded before. The new
         // log begins by naming the one it continues, for headquarters alone to recognise.
-        if store::record_count(&tx)? == 0 {
+        if !store::has_records(&tx)? {
             let previous = store::checkpoint(&tx)?
                 .map(|cp| hex::encode(Sha256::digest(cp.note.as_bytes())))
                 .unwrap_or_default();

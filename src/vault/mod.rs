@@ -532,7 +532,7 @@ impl Vault {
         if !fresh_log && options.restart_log.is_some() {
             return Err(Error::LogPresent);
         }
-        let has_records = store::record_count(conn)? > 0;
+        let has_records = store::has_records(conn)?;
         if fresh_log && has_records && options.restart_log.is_none() {
             return Err(Error::LogMissing);
         }
@@ -718,7 +718,7 @@ impl Vault {
             path: path.to_owned(),
             format_version: store::FORMAT_VERSION,
             vault_id: hex::encode(vault_id),
-            records: store::record_count(conn)?,
+            records: store::record_tally(conn)?,
             file_size: store.file_size()?,
             keyslots,
             signing_key: ssh.as_ref().map(|(line, _)| line.clone()),
