@@ -435,3 +435,52 @@ fn a_format_8_vault_opens_and_its_exports_carry_the_operators_signature() {
         .success();
     tv.cmd().arg("verify").assert().success();
 }
+
+const V10_ID: &str = "cd746f0b28de26f330fccc91d69e5693";
+const V10_SECOND: &str = "c0da169d9cc60bdfadb0490492b680e6";
+
+#[test]
+fn a_format_10_vault_opens_with_its_records_tallied() {
+    let tv = TestVault::empty();
+    std::fs::create_dir_all(tv.vault.parent().unwrap()).unwrap();
+    std::fs::copy("tests/fixtures/vault-v10.tvault", &tv.vault).unwrap();
+    std::fs::write(&tv.pass_file, "fixture passphrase for format ten\n").unwrap();
+    // Opening upgrades it without a passphrase: format 11 counts the records once.
+    let status = || {
+        let out = tv
+            .bare_cmd()
+            .arg("--vault")
+            .arg(&tv.vault)
+            .args(["status", "--json"])
+            .assert()
+            .success();
+        serde_json::from_slice::<serde_json::Value>(&out.get_output().stdout).unwrap()
+    };
+    let status_now = status();
+    assert_eq!(status_now["format_version"], 11);
+    assert_eq!(status_now["vault_id"], "15b72b59137b8ffa649ed9cf75688845");
+    assert_eq!(status_now["records"], 2);
+
+    let out = tv
+        .cmd()
+        .args(["--accept-missing-anchor", "show", V10_ID, "--json"])
+        .assert()
+        .success();
+    let shown: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(shown["version"], 2);
+    assert_eq!(shown["metadata"]["title"], "Format ten record, amended");
+    assert_eq!(
+        shown["statement"],
+        "Statement of the format ten witness.\nSecond line: ünïcödé.\n"
+    );
+    assert_eq!(tv.cat(V10_ID, "letter.txt"), b"a document\n");
+    assert!(tv.ids().contains(V10_SECOND));
+    tv.cmd().arg("verify").assert().success();
+
+    // The tally follows the records from here on.
+    tv.cmd()
+        .args(["shred", V10_SECOND, "--reason", "fixture"])
+        .assert()
+        .success();
+    assert_eq!(status()["records"], 1);
+}
