@@ -6,16 +6,21 @@
 //! consistent with whatever key it carries, which anyone can make.
 //!
 //! The bundle file is opened once, and every pass reads that open file from its start, never
-//! the path again. The first pass reads the outer tar, hashing `payload.age` as it streams
-//! past, and checks the signatures. With a key, a second pass decrypts the payload and checks
-//! every inner name, hash and signature and the manifest. A third pass, for `open-export`
-//! and `import`, decrypts again to use the files: it takes only names the second pass found
-//! in the signed inner `SHA256SUMS` and the manifest, each compared with its signed hash.
-//! Every pass after the first hashes `payload.age` again as it reads it, and fails unless
-//! that hash is the one the signed outer `SHA256SUMS` lists. So a file rewritten between
-//! passes is never reported as verified, a file renamed over the path cannot matter, and
-//! what a failing pass read is not kept: `open-export` writes into a hidden folder that gets
-//! its name only at the end, `import` commits only after the pass returned.
+//! the path again. The first pass reads the outer tar and checks the signatures. Without a
+//! key it hashes `payload.age` as it streams past and compares that hash with the one the
+//! signed outer `SHA256SUMS` lists. With a key it skips the payload (the signature over the
+//! outer `SHA256SUMS` does not need it), and one decrypting pass reads it, hashing the
+//! ciphertext as it goes, and checks every inner name, hash and signature and the manifest;
+//! at its end the payload's hash must be the signed one. Until then nothing from the payload
+//! is released, and whatever failed on the way (a header that no longer opens reads as
+//! "not for that key"), a payload that is not the signed one is reported as a checksum
+//! mismatch, an integrity failure. `open-export` writes the files during that pass, into a
+//! hidden folder that gets its name only once everything passed and is removed otherwise.
+//! `import` needs the manifest before the files, so it reads the payload a second time
+//! (`read_files`), taking only names the first found in the signed inner `SHA256SUMS` and
+//! the manifest, each compared with its signed hash, and hashing `payload.age` again: a
+//! file rewritten between passes fails, and the import commits only after that pass.
+//! A file renamed over the path cannot matter.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -725,7 +730,8 @@ impl VerifiedBundle {
     /// Writes the inner files into the new folder `dir` (0700; files 0600), never into or
     /// over anything already there. They are written into a hidden folder beside it, which
     /// takes `dir`'s place only once [`VerifiedBundle::read_files`] succeeded; on failure both
-    /// are removed.
+    /// are removed. A second pass over the payload: [`VerifiedBundle::open_into`] writes in
+    /// the checking pass itself.
     pub fn write_into(
         &self,
         unlock: &Unlock,
@@ -753,8 +759,8 @@ impl VerifiedBundle {
 }
 
 /// Verifies a bundle without any vault. With `unlock`, also decrypts the payload and checks
-/// every inner file and signature; with `into` as well, then writes the files into that new
-/// folder (see [`VerifiedBundle::write_into`]).
+/// every inner file and signature; with `into` as well, writes the files into that new
+/// folder in the same pass (see [`VerifiedBundle::open_into`]).
 pub fn verify_bundle(
     path: &Path,
     trust: &SignerTrust,
@@ -764,8 +770,8 @@ pub fn verify_bundle(
     verify_bundle_counted(path, trust, unlock, into, &mut Tally::silent())
 }
 
-/// [`verify_bundle`], adding to `tally` the bundle's size once per pass over it (one without
-/// `unlock`, two with, three with `into`) and each byte as it is read.
+/// [`verify_bundle`], adding to `tally` the bundle's size once (one pass over its bytes, with
+/// or without `unlock` and `into`) and each byte as it is read.
 pub fn verify_bundle_counted(
     path: &Path,
     trust: &SignerTrust,
