@@ -2,7 +2,7 @@
 //! reader and tells a callback `(done, total)`. The library draws nothing; the command line
 //! turns the callback into a progress bar.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 
 /// Bytes done out of a total known in advance, reported to a callback as they go.
 pub struct Tally<'a> {
@@ -53,6 +53,13 @@ impl<R: Read> Read for Counted<'_, '_, R> {
         let n = self.inner.read(buf)?;
         self.tally.add(n as u64);
         Ok(n)
+    }
+}
+
+/// Seeking past bytes does not count them: they were not read.
+impl<R: Seek> Seek for Counted<'_, '_, R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
     }
 }
 

@@ -42,15 +42,46 @@ pub(super) fn write_files(dir: &Path) -> impl FnMut(&Path, &mut dyn Read) -> io:
     }
 }
 
+/// What a checking pass found: the manifest, the signed listing and the number of files.
+pub(super) type Found = (Manifest, Listing, usize);
+
 /// What a pass over the payload does with its files.
 pub(super) enum Pass<'v, 'a> {
     /// Check every name, hash and signature and the manifest; use nothing.
     Check,
+    /// Check as [`Pass::Check`] does, and hand `visit` each file as it passes, before its
+    /// hash, the signatures or the manifest are checked: for a writer that keeps nothing
+    /// unless the whole pass succeeds (`open-export`'s hidden folder). Only names
+    /// [`stageable`] accepts reach it; the pass fails on any other.
+    Stage { visit: &'v mut Visitor<'a> },
     /// Hand `visit` each file `listing` holds, checked against its signed hash.
     Use {
         listing: &'v Listing,
         visit: &'v mut Visitor<'a>,
     },
+}
+
+impl<'a> Pass<'_, 'a> {
+    /// Whom the pass hands its files to, if anyone.
+    fn visitor(&mut self) -> Option<&mut Visitor<'a>> {
+        match self {
+            Pass::Check => None,
+            Pass::Stage { visit } | Pass::Use { visit, .. } => Some(&mut **visit),
+        }
+    }
+}
+
+/// What is known of `payload.age` before a pass over the payload.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum PayloadHash {
+    /// A first reading hashed it and found the hash the signed outer `SHA256SUMS` lists: a
+    /// different hash now means the file changed between passes.
+    Proven,
+    /// Not hashed yet: this pass is where it is compared with the signed hash. Whatever
+    /// failed on the way, a payload that is not the signed one is reported as that, an
+    /// integrity failure (a payload swapped for one sealed to other keys is not "not for
+    /// that key").
+    Pending,
 }
 
 /// One pass over the payload, from the start of the open bundle: finds `payload.age`, hashes
@@ -61,6 +92,7 @@ pub(super) fn inner_pass(
     unlock: &Unlock,
     key: &VerifyingKey,
     payload_sha256: &[u8; 32],
+    known: PayloadHash,
     pass: Pass<'_, '_>,
     tally: &mut Tally<'_>,
 ) -> Result<(Manifest, Listing, usize), BundleError> {
@@ -88,26 +120,54 @@ pub(super) fn inner_pass(
             }
         }
     };
+    let region = || Region {
+        file,
+        at,
+        end: at.saturating_add(size),
+    };
     // The payload is read where the tar puts it, by a thread of its own that hashes it as it
     // goes (see `crypto::payload::stream`).
     let payload = HashingReader {
-        inner: Region {
-            file,
-            at,
-            end: at.saturating_add(size),
-        },
+        inner: region(),
         hasher: Sha256::new(),
     };
-    let (found, mut payload) = read_payload(payload, unlock, key, pass, tally)?;
-    // Whatever the payload said, it counts only if it is the one the signature covers.
-    io::copy(&mut payload, &mut io::sink()).or_else(|e| fail(step, e.to_string()))?;
-    if <[u8; 32]>::from(payload.hasher.finalize()) != *payload_sha256 {
-        return fail(
-            "payload.age",
-            "the file changed while it was read: this is not the payload its signed SHA256SUMS lists",
-        );
+    let (found, actual) = match read_payload(payload, unlock, key, pass, tally) {
+        Ok((found, mut payload)) => {
+            // After a proven first reading, a failure is itself the answer.
+            let found = match (known, found) {
+                (PayloadHash::Proven, Err(e)) => return Err(e),
+                (_, found) => found,
+            };
+            // Whatever the payload said, it counts only if it is the one the signature
+            // covers: the rest of it, where reading stopped early, is hashed too.
+            io::copy(&mut payload, &mut io::sink()).or_else(|e| fail(step, e.to_string()))?;
+            (found, <[u8; 32]>::from(payload.hasher.finalize()))
+        }
+        Err(e) if known == PayloadHash::Proven => return Err(e),
+        // The header did not open, and the reader went with it: hash the payload afresh
+        // (on another thread while this one reads), only on this failure.
+        Err(e) => {
+            let mut hashing = ParallelHashingReader {
+                inner: region(),
+                hasher: crate::crypto::ParallelSha256::new(),
+            };
+            io::copy(&mut hashing, &mut io::sink()).or_else(|e| fail(step, e.to_string()))?;
+            (Err(e), hashing.hasher.finish())
+        }
+    };
+    if actual != *payload_sha256 {
+        return match known {
+            PayloadHash::Proven => fail(
+                "payload.age",
+                "the file changed while it was read: this is not the payload its signed SHA256SUMS lists",
+            ),
+            PayloadHash::Pending => fail(
+                "outer SHA256SUMS",
+                "payload.age does not match its checksum",
+            ),
+        };
     }
-    Ok(found)
+    found
 }
 
 /// The bytes of `file` from `at` to `end`, read without moving the file's offset.
@@ -152,14 +212,15 @@ pub(super) fn decrypt_error(e: age::DecryptError) -> BundleError {
 
 /// Decrypts the payload on every core and reads the inner tar, checking every name and hash
 /// and both signatures (see [`Pass`]). Streams: nothing is held whole but the small top-level
-/// files. Returns what it found and `payload`, read to where decryption stopped.
+/// files. Returns what it found, or where reading failed, and `payload`, read to where
+/// decryption stopped; fails itself only when the payload's header does not open.
 pub(super) fn read_payload<R: Read + Send>(
     payload: R,
     unlock: &Unlock,
     key: &VerifyingKey,
     pass: Pass<'_, '_>,
     tally: &mut Tally<'_>,
-) -> Result<((Manifest, Listing, usize), R), BundleError> {
+) -> Result<(Result<Found, BundleError>, R), BundleError> {
     let scrypt;
     let identities: Vec<&dyn age::Identity> = match unlock {
         Unlock::Identities(ids) => ids.iter().map(AsRef::as_ref).collect(),
@@ -179,7 +240,7 @@ pub(super) fn read_payload<R: Read + Send>(
         )
     })
     .map_err(decrypt_error)?;
-    Ok((found?, payload))
+    Ok((found, payload))
 }
 
 /// Reads the inner tar from the decrypted `stream`, to the stream's end.
@@ -189,11 +250,13 @@ fn read_inner(
     stream: impl Read,
     key: &VerifyingKey,
     mut pass: Pass<'_, '_>,
-) -> Result<(Manifest, Listing, usize), BundleError> {
+) -> Result<Found, BundleError> {
     let step = "read the inner tar";
     let mut inner = tar::Archive::new(stream);
     let mut hashes: BTreeMap<String, [u8; 32]> = BTreeMap::new();
     let mut small: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    // The first name a staging pass did not hand on (see below).
+    let mut unstaged: Option<String> = None;
     for entry in inner.entries().or_else(|e| fail(step, e.to_string()))? {
         let mut entry = entry.or_else(|e| fail(step, e.to_string()))?;
         let raw = entry.path_bytes().into_owned();
@@ -223,6 +286,12 @@ fn read_inner(
         if hashes.contains_key(&name) || small.contains_key(&name) {
             return fail(step, format!("{shown} appears twice"));
         }
+        // A name that nothing signed yet is handed on only if a bundle can hold it; any other
+        // is still read and hashed, and the checks at the end refuse it.
+        let staged = !matches!(pass, Pass::Stage { .. }) || stageable(&name);
+        if !staged && unstaged.is_none() {
+            unstaged = Some(shown.clone());
+        }
         let is_sums = name.starts_with("SHA256SUMS");
         if let Pass::Use { listing, .. } = &pass
             && !is_sums
@@ -249,7 +318,7 @@ fn read_inner(
             entry
                 .read_to_end(&mut data)
                 .or_else(|e| fail(step, e.to_string()))?;
-            if let Pass::Use { listing, visit } = &mut pass {
+            if let Pass::Use { listing, .. } = &pass {
                 let signed = match name.as_str() {
                     "SHA256SUMS" => Some(&listing.sums_text),
                     "SHA256SUMS.sig" => Some(&listing.sig),
@@ -261,6 +330,8 @@ fn read_inner(
                 if !is_sums {
                     expect_listed(listing, &name, &Sha256::digest(&data).into())?;
                 }
+            }
+            if let Some(visit) = pass.visitor().filter(|_| staged) {
                 visit(rel, &mut data.as_slice())
                     .or_else(|e| fail("use the records", e.to_string()))?;
             }
@@ -273,7 +344,7 @@ fn read_inner(
                 inner: &mut entry,
                 hasher: Sha256::new(),
             };
-            if let Pass::Use { visit, .. } = &mut pass {
+            if let Some(visit) = pass.visitor().filter(|_| staged) {
                 visit(rel, &mut hashing).or_else(|e| fail("use the records", e.to_string()))?;
             }
             io::copy(&mut hashing, &mut io::sink()).or_else(|e| fail(step, e.to_string()))?;
@@ -333,6 +404,14 @@ fn read_inner(
         );
     }
     let approvals = approvals::check(&manifest.approvals, manifest_bytes, &small)?;
+    // The checks above refuse every name `stageable` does not accept; should one ever pass
+    // them, the files handed on would be incomplete.
+    if let Some(shown) = unstaged {
+        return fail(
+            "read the inner tar",
+            format!("{shown} is not a file a bundle can hold"),
+        );
+    }
     let files = hashes.len();
     Ok((
         manifest,
@@ -344,6 +423,38 @@ fn read_inner(
         },
         files,
     ))
+}
+
+/// Whether `name` (already plain, see `canonical_name`) has a shape a bundle can hold,
+/// whatever its manifest lists: a top-level file, an operator's signature, or one of a
+/// record's files under `records/<32 lowercase hex digits>/`. A pass that hands files on
+/// before the payload is proved (`Pass::Stage`) hands on no other name: it reads and hashes
+/// it, writes nothing for it, and the checks at the end refuse it (`check_listed` accepts
+/// only names of these shapes, and then only those the manifest accounts for).
+pub(super) fn stageable(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('/').collect();
+    match parts.as_slice() {
+        [top] => INNER_TOP_LEVEL.contains(top) || *top == INNER_REPORT,
+        [APPROVALS_DIR, _] => true,
+        ["records", id, file @ ..] => {
+            plain_record_id(id)
+                && matches!(
+                    file,
+                    ["metadata.json" | "custody.json" | "statement.txt" | "identity.json"]
+                        | [LINEAGE_FILE]
+                        | ["attachments" | DERIVED_DIR, _]
+                )
+        }
+        _ => false,
+    }
+}
+
+/// Whether `id` is a record id as bundles spell it: 32 lowercase hex digits.
+fn plain_record_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Fails unless `name` has `hash` in the signed listing.
@@ -372,12 +483,7 @@ pub(super) fn check_listed<'n>(
     let step = "MANIFEST.json";
     let mut allowed = BTreeSet::new();
     for rec in &manifest.records {
-        let plain_id = rec.id.len() == 32
-            && rec
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !plain_id {
+        if !plain_record_id(&rec.id) {
             return fail(step, "a record id is not 32 lowercase hex digits");
         }
         let base = format!("records/{}", rec.id);

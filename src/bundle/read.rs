@@ -6,16 +6,21 @@
 //! consistent with whatever key it carries, which anyone can make.
 //!
 //! The bundle file is opened once, and every pass reads that open file from its start, never
-//! the path again. The first pass reads the outer tar, hashing `payload.age` as it streams
-//! past, and checks the signatures. With a key, a second pass decrypts the payload and checks
-//! every inner name, hash and signature and the manifest. A third pass, for `open-export`
-//! and `import`, decrypts again to use the files: it takes only names the second pass found
-//! in the signed inner `SHA256SUMS` and the manifest, each compared with its signed hash.
-//! Every pass after the first hashes `payload.age` again as it reads it, and fails unless
-//! that hash is the one the signed outer `SHA256SUMS` lists. So a file rewritten between
-//! passes is never reported as verified, a file renamed over the path cannot matter, and
-//! what a failing pass read is not kept: `open-export` writes into a hidden folder that gets
-//! its name only at the end, `import` commits only after the pass returned.
+//! the path again. The first pass reads the outer tar and checks the signatures. Without a
+//! key it hashes `payload.age` as it streams past and compares that hash with the one the
+//! signed outer `SHA256SUMS` lists. With a key it skips the payload (the signature over the
+//! outer `SHA256SUMS` does not need it), and one decrypting pass reads it, hashing the
+//! ciphertext as it goes, and checks every inner name, hash and signature and the manifest;
+//! at its end the payload's hash must be the signed one. Until then nothing from the payload
+//! is released, and whatever failed on the way (a header that no longer opens reads as
+//! "not for that key"), a payload that is not the signed one is reported as a checksum
+//! mismatch, an integrity failure. `open-export` writes the files during that pass, into a
+//! hidden folder that gets its name only once everything passed and is removed otherwise.
+//! `import` needs the manifest before the files, so it reads the payload a second time
+//! (`read_files`), taking only names the first found in the signed inner `SHA256SUMS` and
+//! the manifest, each compared with its signed hash, and hashing `payload.age` again: a
+//! file rewritten between passes fails, and the import commits only after that pass.
+//! A file renamed over the path cannot matter.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -31,7 +36,7 @@ use crate::audit::{self, Checkpoint};
 use crate::progress::{Counted, Tally};
 
 use super::format::SigCheck;
-use super::payload::{ParallelHashingReader, Pass, Visitor, inner_pass, write_files};
+use super::payload::{ParallelHashingReader, Pass, PayloadHash, Visitor, inner_pass, write_files};
 use super::{
     ApprovalReport, FORMAT, FORMAT_V1, FORMAT_V2, FORMAT_V3, FORMAT_V4, INNER_NAMESPACE, Manifest,
     OUTER_FILES, OUTER_NAMESPACE, PRINCIPAL, Receipt, SMALL_FILE_LIMIT, parse_sums, ssh_verify,
@@ -170,19 +175,27 @@ pub(super) fn canonical_name(raw: &[u8]) -> Option<&str> {
     plain.then_some(name)
 }
 
-/// Reads the outer tar: every entry a regular file with an expected name, once. The payload is
-/// hashed as it is read and not kept; small files are kept in memory.
+/// Reads the outer tar: every entry a regular file with an expected name, once. Small files
+/// are kept in memory. The payload is never kept: with `hash_payload` it is hashed as it is
+/// read, else it is skipped unread (a key holder's decrypting pass hashes it instead).
 pub(super) struct Outer {
     small: BTreeMap<String, Vec<u8>>,
-    payload_sha256: [u8; 32],
+    /// The actual SHA-256 of `payload.age`, when it was hashed.
+    payload_sha256: Option<[u8; 32]>,
 }
 
-pub(super) fn read_outer(file: &File, tally: &mut Tally<'_>) -> Result<Outer, BundleError> {
+pub(super) fn read_outer(
+    file: &File,
+    hash_payload: bool,
+    tally: &mut Tally<'_>,
+) -> Result<Outer, BundleError> {
     let mut archive = tar::Archive::new(Counted { inner: file, tally });
     let mut small = BTreeMap::new();
+    let mut payload_seen = false;
     let mut payload_sha256 = None;
+    // With seeking, an entry left unread is skipped rather than read.
     let entries = archive
-        .entries()
+        .entries_with_seek()
         .or_else(|e| fail("read the outer tar", e.to_string()))?;
     // Where the last entry's data ends (padded to a block): the end-of-archive marker must
     // follow there, so a bundle cut short anywhere, even in that marker, is refused.
@@ -201,18 +214,21 @@ pub(super) fn read_outer(file: &File, tally: &mut Tally<'_>) -> Result<Outer, Bu
         if !OUTER_FILES.contains(&name.as_str()) && !super::timestamps::is_timestamp_name(&name) {
             return fail("read the outer tar", format!("unexpected entry {name:?}"));
         }
-        if small.contains_key(&name) || (name == "payload.age" && payload_sha256.is_some()) {
+        if small.contains_key(&name) || (name == "payload.age" && payload_seen) {
             return fail("read the outer tar", format!("{name:?} appears twice"));
         }
         if name == "payload.age" {
-            // Hashed on another thread while this one reads.
-            let mut hashing = ParallelHashingReader {
-                inner: &mut entry,
-                hasher: crate::crypto::ParallelSha256::new(),
-            };
-            io::copy(&mut hashing, &mut io::sink())
-                .or_else(|e| fail("read payload.age", e.to_string()))?;
-            payload_sha256 = Some(hashing.hasher.finish());
+            payload_seen = true;
+            if hash_payload {
+                // Hashed on another thread while this one reads.
+                let mut hashing = ParallelHashingReader {
+                    inner: &mut entry,
+                    hasher: crate::crypto::ParallelSha256::new(),
+                };
+                io::copy(&mut hashing, &mut io::sink())
+                    .or_else(|e| fail("read payload.age", e.to_string()))?;
+                payload_sha256 = Some(hashing.hasher.finish());
+            }
         } else {
             if entry.size() > SMALL_FILE_LIMIT {
                 return fail("read the outer tar", format!("{name:?} is too large"));
@@ -225,8 +241,9 @@ pub(super) fn read_outer(file: &File, tally: &mut Tally<'_>) -> Result<Outer, Bu
         }
     }
     check_end_of_archive(file, end)?;
-    let payload_sha256 =
-        payload_sha256.map_or_else(|| fail("read the outer tar", "payload.age is missing"), Ok)?;
+    if !payload_seen {
+        return fail("read the outer tar", "payload.age is missing");
+    }
     for name in OUTER_FILES.iter().skip(1) {
         if !small.contains_key(*name) {
             return fail("read the outer tar", format!("{name} is missing"));
@@ -404,21 +421,75 @@ pub struct VerifiedBundle {
 impl VerifiedBundle {
     /// Opens and verifies a bundle: the outer files, signatures, checkpoint and receipt, the
     /// signer against `trust`; with `unlock`, also decrypts the payload and checks every
-    /// inner file and signature and the manifest. Adds to `tally` the bundle's size once per
-    /// pass, and each byte as it is read.
-    ///
-    /// Long on purpose: one linear sequence of checks in the order VERIFY.txt gives them, each
-    /// naming its step on failure; split, the order would no longer be readable in one place.
+    /// inner file and signature and the manifest, in one pass over the bundle's bytes (see the
+    /// module's doc). Adds to `tally` the bundle's size once, and each byte as it is read.
     pub fn open(
         path: &Path,
         trust: &SignerTrust,
         unlock: Option<&Unlock>,
         tally: &mut Tally<'_>,
     ) -> Result<Self, BundleError> {
+        Self::check(path, trust, unlock.map(|u| (u, None)), tally)
+    }
+
+    /// [`VerifiedBundle::open`] with a key, opening the payload into the new folder `dir`
+    /// (0700; files 0600) in the same pass that checks it, never into or over anything
+    /// already there.
+    ///
+    /// The files are written into a hidden folder beside `dir` as they are decrypted, before
+    /// their hashes, the signatures and the manifest are checked and before the payload is
+    /// known to be the signed one: only names that are plain, relative and of a shape a
+    /// bundle can hold are written (see `payload::stageable`). The hidden folder takes
+    /// `dir`'s place only once every check passed; on any failure both are removed.
+    pub fn open_into(
+        path: &Path,
+        trust: &SignerTrust,
+        unlock: &Unlock,
+        dir: &Path,
+        tally: &mut Tally<'_>,
+    ) -> Result<Self, BundleError> {
+        let step = "create the folder";
+        // Claim the name first, so that nothing already there is written into or replaced.
+        crate::fs::create_private_dir(dir).or_else(|e| fail(step, e.to_string()))?;
+        let staging = crate::fs::partial_path(dir);
+        let result = crate::fs::create_private_dir(&staging)
+            .or_else(|e| fail(step, e.to_string()))
+            .and_then(|()| {
+                let mut write = write_files(&staging);
+                let visit: &mut Visitor<'_> = &mut write;
+                Self::check(path, trust, Some((unlock, Some(visit))), tally)
+            })
+            .and_then(|bundle| {
+                // Everything checked: the files take the name (the empty folder claimed
+                // above is replaced).
+                std::fs::rename(&staging, dir).or_else(|e| fail(step, e.to_string()))?;
+                Ok(bundle)
+            });
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+            let _ = std::fs::remove_dir(dir);
+        }
+        result
+    }
+
+    /// Opens and verifies a bundle (see [`VerifiedBundle::open`]); with a key and a visitor,
+    /// the checking pass hands the visitor every inner file as it passes, before any check
+    /// of the payload is complete (for a writer that keeps nothing unless this succeeds).
+    ///
+    /// Long on purpose: one linear sequence of checks in the order VERIFY.txt gives them, each
+    /// naming its step on failure; split, the order would no longer be readable in one place.
+    pub(super) fn check(
+        path: &Path,
+        trust: &SignerTrust,
+        unlock: Option<(&Unlock, Option<&mut Visitor<'_>>)>,
+        tally: &mut Tally<'_>,
+    ) -> Result<Self, BundleError> {
         let file = File::open(path).or_else(|e| fail("open the bundle", e.to_string()))?;
         let len = file.metadata().map_or(0, |m| m.len());
-        tally.grow(len * (1 + u64::from(unlock.is_some())));
-        let outer = read_outer(&file, tally)?;
+        // One pass over the bundle's bytes: without a key the first reading hashes the
+        // payload; with one it skips the payload, which the decrypting pass reads and hashes.
+        tally.grow(len);
+        let outer = read_outer(&file, unlock.is_none(), tally)?;
         let small = &outer.small;
         // Rotations are signed by each old key themselves; the receipt they travel in is
         // checked against the signed sums below.
@@ -439,10 +510,15 @@ impl VerifiedBundle {
             &small["SHA256SUMS.sig"],
         )?;
         for name in OUTER_FILES.iter().filter(|n| !n.starts_with("SHA256SUMS")) {
-            let actual: [u8; 32] = if *name == "payload.age" {
-                outer.payload_sha256
-            } else {
-                Sha256::digest(&small[*name]).into()
+            let actual: [u8; 32] = match (*name, outer.payload_sha256) {
+                ("payload.age", Some(hash)) => hash,
+                // Not hashed yet: the decrypting pass compares it with the signed hash at its
+                // end, and nothing from the payload is released before.
+                ("payload.age", None) => match sums.get(*name) {
+                    Some(signed) => *signed,
+                    None => return fail(step, format!("{name} is not listed")),
+                },
+                _ => Sha256::digest(&small[*name]).into(),
             };
             match sums.get(*name) {
                 Some(h) if *h == actual => {}
@@ -544,18 +620,23 @@ impl VerifiedBundle {
             file,
             len,
             key,
-            payload_sha256: outer.payload_sha256,
+            payload_sha256: sums["payload.age"],
             checked: None,
         };
-        let Some(unlock) = unlock else {
+        let Some((unlock, visit)) = unlock else {
             return Ok(bundle);
+        };
+        let pass = match visit {
+            Some(visit) => Pass::Stage { visit },
+            None => Pass::Check,
         };
         let (manifest, listing, files) = inner_pass(
             &bundle.file,
             unlock,
             &key,
             &bundle.payload_sha256,
-            Pass::Check,
+            PayloadHash::Pending,
+            pass,
             tally,
         )?;
         let format_ok = if clear_event {
@@ -639,6 +720,7 @@ impl VerifiedBundle {
             unlock,
             &self.key,
             &self.payload_sha256,
+            PayloadHash::Proven,
             Pass::Use { listing, visit },
             tally,
         )?;
@@ -648,7 +730,8 @@ impl VerifiedBundle {
     /// Writes the inner files into the new folder `dir` (0700; files 0600), never into or
     /// over anything already there. They are written into a hidden folder beside it, which
     /// takes `dir`'s place only once [`VerifiedBundle::read_files`] succeeded; on failure both
-    /// are removed.
+    /// are removed. A second pass over the payload: [`VerifiedBundle::open_into`] writes in
+    /// the checking pass itself.
     pub fn write_into(
         &self,
         unlock: &Unlock,
@@ -676,8 +759,8 @@ impl VerifiedBundle {
 }
 
 /// Verifies a bundle without any vault. With `unlock`, also decrypts the payload and checks
-/// every inner file and signature; with `into` as well, then writes the files into that new
-/// folder (see [`VerifiedBundle::write_into`]).
+/// every inner file and signature; with `into` as well, writes the files into that new
+/// folder in the same pass (see [`VerifiedBundle::open_into`]).
 pub fn verify_bundle(
     path: &Path,
     trust: &SignerTrust,
@@ -687,8 +770,8 @@ pub fn verify_bundle(
     verify_bundle_counted(path, trust, unlock, into, &mut Tally::silent())
 }
 
-/// [`verify_bundle`], adding to `tally` the bundle's size once per pass over it (one without
-/// `unlock`, two with, three with `into`) and each byte as it is read.
+/// [`verify_bundle`], adding to `tally` the bundle's size once (one pass over its bytes, with
+/// or without `unlock` and `into`) and each byte as it is read.
 pub fn verify_bundle_counted(
     path: &Path,
     trust: &SignerTrust,
@@ -696,10 +779,10 @@ pub fn verify_bundle_counted(
     into: Option<&Path>,
     tally: &mut Tally<'_>,
 ) -> Result<(BundleReport, Option<Manifest>), BundleError> {
-    let bundle = VerifiedBundle::open(path, trust, unlock, tally)?;
-    if let (Some(unlock), Some(dir)) = (unlock, into) {
-        bundle.write_into(unlock, dir, tally)?;
-    }
+    let bundle = match (unlock, into) {
+        (Some(unlock), Some(dir)) => VerifiedBundle::open_into(path, trust, unlock, dir, tally)?,
+        _ => VerifiedBundle::open(path, trust, unlock, tally)?,
+    };
     Ok(bundle.into_parts())
 }
 

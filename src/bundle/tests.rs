@@ -640,3 +640,103 @@ fn attachment_names_travel_safely() {
         assert!(super::read::canonical_name(n.as_bytes()).is_some(), "{n}");
     }
 }
+
+/// `f`'s bundle with `payload.age` replaced by `payload`, everything else as signed.
+fn with_payload(f: &Fixture, payload: &[u8]) {
+    let bytes = std::fs::read(&f.bundle).unwrap();
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    let mut tar = tar::Builder::new(Vec::new());
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = String::from_utf8(e.path_bytes().into_owned()).unwrap();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        if name == "payload.age" {
+            data = payload.to_vec();
+        }
+        tar.append(&header(&name, data.len() as u64).unwrap(), data.as_slice())
+            .unwrap();
+    }
+    std::fs::write(&f.bundle, tar.into_inner().unwrap()).unwrap();
+}
+
+#[test]
+fn a_payload_swapped_after_signing_is_tampering_whatever_fails_first_and_nothing_is_left() {
+    let identity = age::x25519::Identity::generate();
+    // Another payload for the same key and signer, and one for a stranger's key: neither is
+    // the payload the outer sums list.
+    let payload_of = |f: &Fixture| {
+        let bytes = std::fs::read(&f.bundle).unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut e = archive.entries().unwrap().next().unwrap().unwrap();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        data
+    };
+    let same_key = payload_of(&one_record(b"second", &identity));
+    let stranger = payload_of(&one_record(b"first", &age::x25519::Identity::generate()));
+    for (what, payload) in [("same key", same_key), ("stranger", stranger)] {
+        let f = one_record(b"first", &identity);
+        with_payload(&f, &payload);
+        let into = f.dir.path().join("out");
+        for into in [None, Some(into.as_path())] {
+            let err = verify_bundle(&f.bundle, &SignerTrust::BundleOnly, Some(&unlock(&f)), into)
+                .unwrap_err();
+            assert_eq!(err.step, "outer SHA256SUMS", "{what}: {err}");
+            assert_eq!(err.kind, BundleFailure::Integrity, "{what}");
+            assert!(only_the_bundle(&f), "{what}: something was left");
+        }
+        // Without a key the first reading hashes it, as before.
+        let err = verify_bundle(&f.bundle, &SignerTrust::BundleOnly, None, None).unwrap_err();
+        assert_eq!(err.step, "outer SHA256SUMS", "{what}: {err}");
+    }
+}
+
+#[test]
+fn a_staging_pass_hands_on_only_names_a_bundle_can_hold() {
+    let odd = "records/abababababababababababababababab/extra.txt";
+    let f = bundle_with(inner_with(vec![
+        (STATEMENT, tar::EntryType::Regular, b"hello".to_vec()),
+        (odd, tar::EntryType::Regular, b"x".to_vec()),
+    ]));
+    let mut seen = Vec::new();
+    let mut visit = |rel: &Path, data: &mut dyn Read| {
+        seen.push(rel.to_owned());
+        std::io::copy(data, &mut std::io::sink()).map(|_| ())
+    };
+    let visit: &mut Visitor<'_> = &mut visit;
+    let unlock = unlock(&f);
+    let err = read::VerifiedBundle::check(
+        &f.bundle,
+        &SignerTrust::BundleOnly,
+        Some((&unlock, Some(visit))),
+        &mut Tally::silent(),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(err.step, "MANIFEST.json", "{err}");
+    assert!(seen.contains(&PathBuf::from(STATEMENT)), "{seen:?}");
+    assert!(!seen.contains(&PathBuf::from(odd)), "{seen:?}");
+    for name in [
+        STATEMENT,
+        "MANIFEST.json",
+        "REPORT.html",
+        "approvals/exporter.sig",
+        "records/abababababababababababababababab/attachments/a.pdf",
+        "records/abababababababababababababababab/derived/a.txt",
+        "records/abababababababababababababababab/lineage.json",
+    ] {
+        assert!(payload::stageable(name), "{name}");
+    }
+    for name in [
+        odd,
+        "records/ABABABABABABABABABABABABABABABAB/statement.txt",
+        "records/abab/statement.txt",
+        "records/abababababababababababababababab/attachments/sub/a.pdf",
+        "records/abababababababababababababababab/attachments",
+        "approvals/a/b",
+        "other.txt",
+    ] {
+        assert!(!payload::stageable(name), "{name}");
+    }
+}

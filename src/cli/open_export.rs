@@ -11,10 +11,12 @@ use super::{Context, print, print_json};
 
 /// Verify a bundle completely, then write its records as plain files into a new folder
 ///
-/// Nothing is written until every checksum and signature is good, and only files the signed
-/// listing and the manifest name. Names that could escape the folder or alias another name,
-/// links, devices and duplicates are refused. The bundle must be signed by the key named
-/// with --signer, whose fingerprint the sender gives you out of band.
+/// The files are written into a hidden folder beside the new one as they are checked; it
+/// takes the folder's name only once every checksum and signature is good, holding only files
+/// the signed listing and the manifest name, and on any failure nothing is left. Names that
+/// could escape the folder or alias another name, links, devices and duplicates are refused.
+/// The bundle must be signed by the key named with --signer, whose fingerprint the sender
+/// gives you out of band.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The bundle
