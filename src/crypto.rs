@@ -359,26 +359,44 @@ pub fn open_padded(key: &Key, aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec
     Some(buf)
 }
 
-/// A value opened by [`open_padded_in_place`]: the plaintext, in the buffer it was sealed in.
-pub struct Opened {
-    buf: Zeroizing<Vec<u8>>,
-    start: usize,
-    end: usize,
-}
+/// A buffer for plaintext that is reused from one value to the next (the digest buckets a
+/// scan opens in turn), so that each value costs neither an allocation nor fresh pages.
+/// Wiped on drop, and before it is given up for a larger one, with one bulk write:
+/// `Zeroizing<Vec<u8>>` wipes a byte at a time, which for the ~2 GiB of statement text a
+/// search of 1,000,000 records opens took about 6 % of the search.
+#[derive(Default)]
+pub struct SecretBuf(Vec<u8>);
 
-impl std::ops::Deref for Opened {
-    type Target = [u8];
+impl SecretBuf {
+    /// The first `len` bytes of the buffer, grown (with zeros) if needed. Whatever it held
+    /// before may still be in them: the caller overwrites them.
+    pub fn resize(&mut self, len: usize) -> &mut [u8] {
+        if len > self.0.capacity() {
+            self.wipe();
+            self.0 = Vec::with_capacity(len);
+        }
+        self.0.resize(len, 0);
+        &mut self.0
+    }
 
-    fn deref(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+    fn wipe(&mut self) {
+        use zeroize::Zeroize;
+        self.0.as_mut_slice().zeroize();
+        self.0.spare_capacity_mut().zeroize();
+        self.0.clear();
     }
 }
 
-/// [`open_padded`] in the buffer that holds the sealed value (taken, and zeroized when the
-/// result is dropped, or at once if the value does not open): for large values, which this
-/// neither copies nor moves.
-pub fn open_padded_in_place(key: &Key, aad: &[u8], sealed: Vec<u8>) -> Option<Opened> {
-    let mut buf = Zeroizing::new(sealed);
+impl Drop for SecretBuf {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+/// [`open_padded`] in the buffer that holds the sealed value, for large values: the
+/// plaintext is neither copied nor moved. What is left in `buf` (plaintext, or nothing of
+/// use if the value does not open) is the caller's to wipe.
+pub fn open_padded_in_place<'a>(key: &Key, aad: &[u8], buf: &'a mut [u8]) -> Option<&'a [u8]> {
     if buf.len() < NONCE_LEN + TAG_LEN {
         return None;
     }
@@ -401,11 +419,7 @@ pub fn open_padded_in_place(key: &Key, aad: &[u8], sealed: Vec<u8>) -> Option<Op
     if len > tag_at - start {
         return None;
     }
-    Some(Opened {
-        buf,
-        start,
-        end: start + len,
-    })
+    Some(&buf[start..start + len])
 }
 
 /// Builds an AAD: a context string followed by length-prefixed fields, so no two different

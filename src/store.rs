@@ -633,6 +633,32 @@ pub fn digest(conn: &Connection, bucket: u8, kind: u8) -> Result<Option<Vec<u8>>
         .optional()?)
 }
 
+/// Where a digest blob is stored (its rowid) and its length, if stored: for
+/// [`read_digest`], which reads it into a buffer the caller reuses.
+pub fn digest_place(conn: &Connection, bucket: u8, kind: u8) -> Result<Option<(i64, usize)>> {
+    let place = conn
+        .prepare_cached("SELECT rowid, length(sealed) FROM digest WHERE bucket = ?1 AND kind = ?2")?
+        .query_row(params![bucket, kind], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })
+        .optional()?;
+    match place {
+        None => Ok(None),
+        Some((rowid, len)) => Ok(Some((
+            rowid,
+            usize::try_from(len).map_err(|_| Integrity::Corrupt)?,
+        ))),
+    }
+}
+
+/// Reads the digest blob at `rowid` ([`digest_place`]) into `buf`, which is its length:
+/// straight from SQLite's pages, without a copy of its own.
+pub fn read_digest(conn: &Connection, rowid: i64, buf: &mut [u8]) -> Result<()> {
+    conn.blob_open(rusqlite::MAIN_DB, "digest", "sealed", rowid, true)?
+        .read_at_exact(buf, 0)?;
+    Ok(())
+}
+
 /// Stores a digest blob, or deletes it with `None`.
 pub fn set_digest(conn: &Connection, bucket: u8, kind: u8, sealed: Option<&[u8]>) -> Result<()> {
     match sealed {

@@ -618,3 +618,46 @@ fn a_format_1_vault_gets_a_log_only_through_restart_log_and_says_what_is_lost() 
     );
     tv.cmd().arg("verify").assert().success();
 }
+
+#[test]
+fn the_searched_event_counts_each_record_once_after_amends_and_shreds() {
+    let tv = TestVault::new();
+    let searched = |tv: &TestVault| {
+        tv.cmd().args(["search", "night"]).assert().success();
+        let events = log(tv);
+        let event = events
+            .iter()
+            .rev()
+            .find(|e| e["action"] == "searched")
+            .expect("a searched event")
+            .clone();
+        let out = tv.cmd().args(["status", "--json"]).assert().success();
+        let status = json(&out.get_output().stdout);
+        // The same count `status` gives for the records table.
+        assert_eq!(event["detail"]["records"], status["records"]);
+        event["detail"]["records"].as_u64().unwrap()
+    };
+    assert_eq!(searched(&tv), 0);
+    let first = with_record(&tv);
+    let second = with_record(&tv);
+    tv.add(&["--witness", "no statement"]);
+    assert_eq!(searched(&tv), 3);
+    // Versions are not records.
+    for title in ["second", "third"] {
+        tv.cmd()
+            .args(["amend", &first, "--title", title])
+            .assert()
+            .success();
+    }
+    assert_eq!(searched(&tv), 3);
+    tv.cmd()
+        .args(["shred", &second, "--reason", "consent withdrawn"])
+        .assert()
+        .success();
+    assert_eq!(searched(&tv), 2);
+    tv.cmd()
+        .args(["shred", &first, "--reason", "consent withdrawn"])
+        .assert()
+        .success();
+    assert_eq!(searched(&tv), 1);
+}

@@ -37,12 +37,20 @@ fn sealed_values_bind_their_aad() {
     flipped[30] ^= 1;
     assert!(open_padded(&k, b"a", &flipped).is_none());
     assert_eq!(
-        &*open_padded_in_place(&k, b"a", sealed.clone()).unwrap(),
+        open_padded_in_place(&k, b"a", &mut sealed.clone()).unwrap(),
         b"hello"
     );
-    assert!(open_padded_in_place(&k, b"b", sealed.clone()).is_none());
-    assert!(open_padded_in_place(&k, b"a", flipped.clone()).is_none());
-    assert!(open_padded_in_place(&k, b"a", sealed[..20].to_vec()).is_none());
+    assert!(open_padded_in_place(&k, b"b", &mut sealed.clone()).is_none());
+    assert!(open_padded_in_place(&k, b"a", &mut flipped.clone()).is_none());
+    assert!(open_padded_in_place(&k, b"a", &mut sealed[..20].to_vec()).is_none());
+    // A reused buffer: a smaller value after a larger one, then a larger one again.
+    let mut buf = SecretBuf::default();
+    for value in [&b"a longer value"[..], b"hi", &[7; 300]] {
+        let sealed = seal_padded(&k, b"a", value);
+        let bytes = buf.resize(sealed.len());
+        bytes.copy_from_slice(&sealed);
+        assert_eq!(open_padded_in_place(&k, b"a", bytes).unwrap(), value);
+    }
     assert!(open(&k, b"a", &sealed[..10]).is_none());
 }
 

@@ -25,16 +25,24 @@ impl Session {
         )
     }
 
-    /// Opens a stored digest blob; `None` when there is none or it does not open.
-    pub(super) fn stored_digest(
+    /// Opens a stored digest blob in `buf`; `None` when there is none or it does not open.
+    pub(super) fn stored_digest<'b>(
         &self,
         conn: &Connection,
         bucket: u8,
         kind: digest::Kind,
-    ) -> Result<Option<crypto::Opened>> {
-        Ok(store::digest(conn, bucket, kind as u8)?.and_then(|sealed| {
-            crypto::open_padded_in_place(&self.keys.meta, &self.digest_aad(bucket, kind), sealed)
-        }))
+        buf: &'b mut crypto::SecretBuf,
+    ) -> Result<Option<&'b [u8]>> {
+        let Some((rowid, len)) = store::digest_place(conn, bucket, kind as u8)? else {
+            return Ok(None);
+        };
+        let sealed = buf.resize(len);
+        store::read_digest(conn, rowid, sealed)?;
+        Ok(crypto::open_padded_in_place(
+            &self.keys.meta,
+            &self.digest_aad(bucket, kind),
+            sealed,
+        ))
     }
 
     pub(super) fn stored_summaries(
@@ -43,8 +51,13 @@ impl Session {
         bucket: u8,
     ) -> Result<Option<Vec<SummaryEntry>>> {
         Ok(self
-            .stored_digest(conn, bucket, digest::Kind::Summaries)?
-            .and_then(|bytes| digest::decode_summaries(&bytes)))
+            .stored_digest(
+                conn,
+                bucket,
+                digest::Kind::Summaries,
+                &mut Default::default(),
+            )?
+            .and_then(digest::decode_summaries))
     }
 
     pub(super) fn stored_texts(
@@ -53,8 +66,8 @@ impl Session {
         bucket: u8,
     ) -> Result<Option<Vec<TextEntry>>> {
         Ok(self
-            .stored_digest(conn, bucket, digest::Kind::Texts)?
-            .and_then(|bytes| digest::decode_texts(&bytes)))
+            .stored_digest(conn, bucket, digest::Kind::Texts, &mut Default::default())?
+            .and_then(digest::decode_texts))
     }
 
     /// A digest bucket for the records `expected` (id order), taking what is still current

@@ -44,6 +44,9 @@ mod read;
 mod redaction;
 mod session;
 mod shred;
+mod snippet;
+#[cfg(test)]
+mod snippet_tests;
 #[cfg(test)]
 mod tests;
 mod timestamps;

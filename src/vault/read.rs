@@ -6,11 +6,13 @@ use rusqlite::Connection;
 use zeroize::Zeroizing;
 
 use crate::audit::Action;
+use crate::crypto;
 use crate::digest::{self, Summary, SummaryEntry, SummaryRef, TextEntry, TextRef};
 use crate::error::{Error, Integrity, Result};
 use crate::record::{InterviewDate, RecordId, RecordIdPrefix, SealedMeta, WitnessIdentity};
 use crate::store::{self, Store, VersionRow};
 
+use super::snippet::Matcher;
 use super::{Draft, Session, Vault};
 
 /// A record's current version, as `list` and `search` see it.
@@ -171,24 +173,27 @@ impl Vault {
                 kept: Vec::new(),
                 rebuilt: Vec::new(),
             };
+            // Each bucket is read into these and decoded in place: only what `visit` keeps
+            // is copied.
+            let (mut sums_buf, mut txts_buf) = <(crypto::SecretBuf, crypto::SecretBuf)>::default();
             for bucket in (first..digest::BUCKETS).step_by(threads) {
                 let bucket = bucket as u8;
                 let expected = store::bucket_versions(conn, bucket)?;
                 s.check_bucket(conn, bucket, &expected)?;
-                // Read in place: only what `visit` keeps is copied.
-                let sums_blob = s.stored_digest(conn, bucket, digest::Kind::Summaries)?;
-                let sums = sums_blob.as_ref().and_then(|b| digest::summaries(b));
+                let sums_blob =
+                    s.stored_digest(conn, bucket, digest::Kind::Summaries, &mut sums_buf)?;
+                let sums = sums_blob.and_then(digest::summaries);
                 let sums_current = sums.as_ref().is_some_and(|e| {
                     e.iter()
                         .map(|e| (e.id, e.version))
                         .eq(expected.iter().copied())
                 });
                 let txts_blob = if texts || !sums_current {
-                    s.stored_digest(conn, bucket, digest::Kind::Texts)?
+                    s.stored_digest(conn, bucket, digest::Kind::Texts, &mut txts_buf)?
                 } else {
                     None
                 };
-                let txts = txts_blob.as_ref().and_then(|b| digest::texts(b));
+                let txts = txts_blob.and_then(digest::texts);
                 let txts_current = txts.as_ref().is_some_and(|e| {
                     e.iter()
                         .map(|(id, version, _)| (*id, *version))
@@ -201,10 +206,7 @@ impl Vault {
                     let old_sums = sums
                         .map(|e| e.iter().map(SummaryRef::to_owned).collect())
                         .unwrap_or_default();
-                    let old_txts = txts_blob
-                        .as_ref()
-                        .and_then(|b| digest::decode_texts(b))
-                        .unwrap_or_default();
+                    let old_txts = txts_blob.and_then(digest::decode_texts).unwrap_or_default();
                     let (sums, txts) = s.build_bucket(
                         conn,
                         &expected,
@@ -384,8 +386,11 @@ impl Vault {
     pub fn search(&mut self, query: &str) -> Result<Vec<SearchHit>> {
         self.s.readable()?;
         let needle = Zeroizing::new(query.to_lowercase());
-        let records = store::record_count(self.store.conn())?;
-        let (_, hits) = self.scan_digest(
+        let matcher = Matcher::new(&needle);
+        let snippet = |text: &str| matcher.snippet(text);
+        // `records` counts every digest entry the scan checked against the log: one per
+        // record in the records table, as each bucket's check makes sure.
+        let (records, hits) = self.scan_digest(
             true,
             |s, conn, entry, text| {
                 let fields: [(&'static str, Option<&str>); 6] = [
@@ -400,10 +405,10 @@ impl Vault {
                 let mut found = fields
                     .into_iter()
                     .chain(tags)
-                    .find_map(|(field, text)| Some((field, snippet(text?, &needle)?)));
+                    .find_map(|(field, text)| Some((field, snippet(text?)?)));
                 if found.is_none() {
                     found = match text {
-                        Some(TextRef::Inline(text)) => snippet(text, &needle),
+                        Some(TextRef::Inline(text)) => snippet(text),
                         Some(TextRef::Large) => {
                             let row = store::version(conn, &entry.id, entry.version)?
                                 .ok_or(Integrity::Corrupt)?;
@@ -411,7 +416,7 @@ impl Vault {
                             match &sealed.statement {
                                 Some(info) => {
                                     let text = s.read_statement(conn, &row, info)?;
-                                    snippet(text.expose_secret(), &needle)
+                                    snippet(text.expose_secret())
                                 }
                                 None => None,
                             }
@@ -641,57 +646,4 @@ fn sort_key_of<'a>(
 ) -> (&'a str, &'a str, RecordId) {
     let date = date.unwrap_or_else(|| created.get(..10).unwrap_or(created));
     (date, created, id)
-}
-
-/// The first case-insensitive match of `needle` (already lowercase) in `text`, with about
-/// forty characters on each side, on one line.
-pub(super) fn snippet(text: &str, needle: &str) -> Option<Zeroizing<String>> {
-    if needle.is_empty() {
-        return None;
-    }
-    let first = if text.is_ascii() && needle.is_ascii() {
-        // ASCII lowercases byte for byte: search in place, without a lowercased copy (most
-        // statements searched are not the ones that match). Bytes are characters here.
-        find_ascii_lowercase(text.as_bytes(), needle.as_bytes())?
-    } else {
-        let lower = Zeroizing::new(text.to_lowercase());
-        let at = lower.find(needle)?;
-        // Lowercasing can change lengths; count characters to find the place in the original.
-        lower[..at].chars().count()
-    };
-    let len = needle.chars().count();
-    let total = text.chars().count();
-    let start = first.saturating_sub(40).min(total);
-    let end = (first + len + 40).min(total);
-    let mut out = Zeroizing::new(String::new());
-    if start > 0 {
-        out.push('…');
-    }
-    let excerpt: Zeroizing<String> = Zeroizing::new(
-        text.chars()
-            .skip(start)
-            .take(end - start)
-            .map(|c| if c.is_whitespace() { ' ' } else { c })
-            .collect(),
-    );
-    out.push_str(excerpt.trim());
-    if end < total {
-        out.push('…');
-    }
-    Some(out)
-}
-
-/// Where `needle` (ASCII, lowercase) first occurs in ASCII `haystack`, ignoring case.
-fn find_ascii_lowercase(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    let last = haystack.len().checked_sub(needle.len())?;
-    let (lower, upper) = (needle[0], needle[0].to_ascii_uppercase());
-    let mut at = 0;
-    while at <= last {
-        at += memchr::memchr2(lower, upper, &haystack[at..=last])?;
-        if haystack[at..at + needle.len()].eq_ignore_ascii_case(needle) {
-            return Some(at);
-        }
-        at += 1;
-    }
-    None
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use zeroize::Zeroizing;
 
-use super::read::snippet;
+use super::snippet::Matcher;
 use super::*;
 use crate::digest;
 use crate::record::{Metadata, RecordId, RecordIdPrefix, WitnessIdentity};
@@ -176,6 +176,10 @@ fn the_digest_follows_every_write_and_is_rebuilt_when_stale() {
     assert_eq!(expected_list(&mut vault), before);
     assert_eq!(stored(&vault), live.len());
     assert_eq!(found(&mut vault, "harbour"), vec![(ids[0], 2)]);
+}
+
+fn snippet(text: &str, needle: &str) -> Option<zeroize::Zeroizing<String>> {
+    Matcher::new(needle).snippet(text)
 }
 
 #[test]
