@@ -38,7 +38,7 @@ pub use read::{
 pub use report::{ReportInput, report_html};
 pub use timestamps::{BundleTimestamp, TimestampFiles};
 pub use verify_text::{FINGERPRINT_PLACEHOLDER, KEY_FILE_PLACEHOLDER, SealKind};
-pub use write::{BundleWriter, HashingWriter, InnerWriter, OuterFiles};
+pub use write::{BundleWriter, HashingWriter, InnerWriter, OuterFiles, ThreadedWriter};
 
 use format::{parse_sums, ssh_verify};
 use verify_text::verify_text;

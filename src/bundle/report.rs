@@ -13,6 +13,7 @@
 //! - One self-contained page: no script, no external resource, every value escaped.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 use crate::audit::{self, Action};
 use crate::record::{IdentityLevel, Metadata, Purpose};
@@ -36,6 +37,19 @@ pub struct ReportInput<'a> {
 /// Escapes text for HTML element content and attribute values.
 pub(super) fn html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    push_html(&mut out, text);
+    out
+}
+
+/// [`html`], appended to `out`.
+fn push_html(out: &mut String, text: &str) {
+    // Most values need no escape: copied whole.
+    let plain =
+        |c: char| !matches!(c, '&' | '<' | '>' | '"' | '\'') && (c == '\n' || !c.is_control());
+    if text.chars().all(plain) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -47,7 +61,6 @@ pub(super) fn html(text: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 const STYLE: &str = "\
@@ -140,12 +153,14 @@ pub fn report_html(input: &ReportInput<'_>) -> String {
     for w in &m.withheld {
         withheld.entry(w.record.as_str()).or_default().push(w);
     }
+    // Each record's section is written straight into the page: about 2 KiB a record.
+    page.reserve(m.records.len() * 2048);
     for (n, r) in m.records.iter().enumerate() {
         let shown = RecordContext {
             intent: intent.as_ref().filter(|i| i.names(&r.id)),
             withheld: withheld.get(r.id.as_str()).map_or(&[], Vec::as_slice),
         };
-        page += &record_section(input, &shown, n + 1, r);
+        record_section(&mut page, input, &shown, n + 1, r);
     }
     page += "</body>\n</html>\n";
     page
@@ -178,23 +193,28 @@ struct RecordContext<'a> {
     withheld: &'a [&'a super::Withheld],
 }
 
+/// One record's section, appended to `out` (written in place: a page holds thousands).
 fn record_section(
+    out: &mut String,
     input: &ReportInput<'_>,
     shown: &RecordContext<'_>,
     n: usize,
     r: &super::ManifestRecord,
-) -> String {
+) {
     let meta = input.metadata.get(&r.id);
     let title = meta
         .and_then(|m| m.title.as_deref())
         .unwrap_or("(untitled)");
-    let mut out = format!(
-        "<div class=\"record\">\n<h2>Record {n} of {}: <bdi>{}</bdi></h2>\n<table class=\"facts\">\n",
-        input.manifest.records.len(),
-        html(title)
+    let _ = write!(
+        out,
+        "<div class=\"record\">\n<h2>Record {n} of {}: <bdi>",
+        input.manifest.records.len()
     );
-    out += &fact("Record id", &code(&r.id));
-    out += &fact(
+    push_html(out, title);
+    *out += "</bdi></h2>\n<table class=\"facts\">\n";
+    push_fact(out, "Record id", &code(&r.id));
+    push_fact(
+        out,
         "Version",
         &format!(
             "{}{}",
@@ -206,53 +226,57 @@ fn record_section(
             }
         ),
     );
-    out += &fact("Witness", &witness_words(r, meta));
+    push_fact(out, "Witness", &witness_words(r, meta));
     if let Some(meta) = meta {
         if let Some(date) = &meta.date {
-            out += &fact(
+            push_fact(
+                out,
                 "Date of the interview",
                 &html(&readable_date(date.as_str())),
             );
         }
         if let Some(language) = &meta.language {
-            out += &fact("Language", &html(&language_words(language)));
+            push_fact(out, "Language", &html(&language_words(language)));
         }
         if let Some(location) = &meta.location {
-            out += &fact("Place", &html(location));
+            push_fact(out, "Place", &html(location));
         }
         if let Some(interviewer) = &meta.interviewer {
-            out += &fact("Interviewer", &html(interviewer));
+            push_fact(out, "Interviewer", &html(interviewer));
         }
         if !meta.tags.is_empty() {
-            out += &fact("Tags", &html(&meta.tags.join(", ")));
+            push_fact(out, "Tags", &html(&meta.tags.join(", ")));
         }
     }
-    out += &fact("Consent", &consent_words(r));
-    out += "</table>\n";
+    push_fact(out, "Consent", &consent_words(r));
+    *out += "</table>\n";
 
     // Delivered: every payload file of this record, as delivered.
     let prefix = format!("records/{}/", r.id);
-    out += "<h3>Delivered in this bundle</h3>\n<table>\n\
+    *out += "<h3>Delivered in this bundle</h3>\n<table>\n\
             <tr><th>File</th><th>Size</th><th>SHA-256 of the file as delivered</th></tr>\n";
     for (name, (size, sha)) in input.files.range(prefix.clone()..) {
         let Some(short) = name.strip_prefix(&prefix) else {
             break;
         };
-        out += &format!(
-            "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
-            html(short),
-            html(&readable_size(*size)),
-            code(&hex::encode(sha))
+        *out += "<tr><td>";
+        push_html(out, short);
+        // A size in words and a hex hash need no escape.
+        let _ = writeln!(
+            out,
+            "</td><td class=\"num\">{}</td><td><code>{}</code></td></tr>",
+            readable_size(*size),
+            hex::encode(sha)
         );
     }
-    out += "</table>\n";
+    *out += "</table>\n";
 
     let withheld = shown.withheld;
-    out += "<h3>Withheld from this bundle</h3>\n";
+    *out += "<h3>Withheld from this bundle</h3>\n";
     if withheld.is_empty() {
-        out += "<p>Nothing.</p>\n";
+        *out += "<p>Nothing.</p>\n";
     } else {
-        out += "<p class=\"note\">Listed by kind and reason only: this bundle holds no copy and \
+        *out += "<p class=\"note\">Listed by kind and reason only: this bundle holds no copy and \
                 no hash of anything withheld.</p>\n<table>\n\
                 <tr><th>What</th><th>Why</th></tr>\n";
         for w in withheld {
@@ -262,42 +286,42 @@ fn record_section(
                 (kind, Some(name)) => format!("{} {}", html(kind), html(name)),
                 (kind, None) => html(kind),
             };
-            out += &format!("<tr><td>{what}</td><td>{}</td></tr>\n", html(&w.why));
+            let _ = writeln!(out, "<tr><td>{what}</td><td>{}</td></tr>", html(&w.why));
         }
-        out += "</table>\n";
+        *out += "</table>\n";
     }
 
     let notes = derived_notes(input, r);
     if !notes.is_empty() {
-        out += "<h3>Where the delivered files come from</h3>\n<ul>\n";
+        *out += "<h3>Where the delivered files come from</h3>\n<ul>\n";
         for note in notes {
-            out += &format!("<li>{note}</li>\n");
+            let _ = writeln!(out, "<li>{note}</li>");
         }
-        out += "</ul>\n";
+        *out += "</ul>\n";
     }
 
     if !r.lineage.is_empty() {
-        out += "<h3>Derived items and their lineage</h3>\n<p class=\"note\">Transcripts, \
+        *out += "<h3>Derived items and their lineage</h3>\n<p class=\"note\">Transcripts, \
                 translations, redactions and summaries made from the record, each under what it \
                 was made from. The originals were never changed. Of anything withheld only its \
                 kind, name and how it was made are told.</p>\n";
-        out += &lineage_tree(r);
+        *out += &lineage_tree(r);
     }
 
-    out += "<h3>Custody</h3>\n<p class=\"note\">What the sender's custody log records about \
+    *out += "<h3>Custody</h3>\n<p class=\"note\">What the sender's custody log records about \
             this record, oldest first.</p>\n<table>\n\
             <tr><th>When</th><th>What happened</th><th>Operator</th></tr>\n";
     let events = input.custody.get(&r.id).map(Vec::as_slice).unwrap_or(&[]);
     for e in events.iter().chain(shown.intent.map(|i| &i.event)) {
-        out += &format!(
-            "<tr><td class=\"when\">{}</td><td>{}</td><td>{}</td></tr>\n",
-            html(&readable_time(&e.time)),
-            event_words(e, &input.manifest.export_id),
-            html(&e.operator)
-        );
+        *out += "<tr><td class=\"when\">";
+        push_html(out, &readable_time(&e.time));
+        *out += "</td><td>";
+        *out += &event_words(e, &input.manifest.export_id);
+        *out += "</td><td>";
+        push_html(out, &e.operator);
+        *out += "</td></tr>\n";
     }
-    out += "</table>\n</div>\n";
-    out
+    *out += "</table>\n</div>\n";
 }
 
 /// The record's derived items as nested lists under their originals (escaped HTML).
@@ -399,7 +423,18 @@ impl Intent {
 }
 
 fn fact(name: &str, value: &str) -> String {
-    format!("<tr><th>{}</th><td>{value}</td></tr>\n", html(name))
+    let mut out = String::new();
+    push_fact(&mut out, name, value);
+    out
+}
+
+/// [`fact`], appended to `out`.
+fn push_fact(out: &mut String, name: &str, value: &str) {
+    *out += "<tr><th>";
+    push_html(out, name);
+    *out += "</th><td>";
+    *out += value;
+    *out += "</td></tr>\n";
 }
 
 fn code(text: &str) -> String {

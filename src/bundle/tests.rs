@@ -740,3 +740,38 @@ fn a_staging_pass_hands_on_only_names_a_bundle_can_hold() {
         assert!(!payload::stageable(name), "{name}");
     }
 }
+
+#[test]
+fn threaded_writer_delivers_every_byte_in_order() {
+    let mut writer = ThreadedWriter::new(Vec::new());
+    let mut expected = Vec::new();
+    // Small and large writes, across several batches.
+    for i in 0..2000u32 {
+        let piece = vec![(i % 251) as u8; (i as usize * 37) % 1500 + 1];
+        writer.write_all(&piece).unwrap();
+        expected.extend_from_slice(&piece);
+    }
+    let written = writer.finish().unwrap();
+    assert_eq!(written.len(), expected.len());
+    assert!(written == expected);
+}
+
+#[test]
+fn threaded_writer_reports_its_worker_failing() {
+    struct Full;
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut writer = ThreadedWriter::new(Full);
+    let failed = (0..100)
+        .map(|_| writer.write_all(&[0u8; 64 * 1024]))
+        .find_map(Result::err)
+        .or_else(|| writer.finish().err())
+        .expect("a write into a full disk fails");
+    assert_eq!(failed.kind(), std::io::ErrorKind::StorageFull);
+}

@@ -340,7 +340,8 @@ impl Vault {
             )
             .map_err(|e| Error::InvalidRecipient(e.to_string()))?;
             let stream = encryptor.wrap_output(bundle).map_err(io_at(out))?;
-            let mut inner = InnerWriter::new(stream);
+            // Encrypted and written by a thread of its own while the records are read here.
+            let mut inner = InnerWriter::new(crate::bundle::ThreadedWriter::new(stream));
             let mut manifest_records = Vec::new();
             let overridden_set: HashSet<&str> = overridden.iter().map(String::as_str).collect();
             let mut redacted_records = Vec::new();
@@ -576,7 +577,10 @@ impl Vault {
                     &approval_keys,
                 )
                 .map_err(io_at(out))?;
-            let bundle = stream.finish().map_err(io_at(out))?;
+            let bundle = stream
+                .finish()
+                .and_then(age::stream::StreamWriter::finish)
+                .map_err(io_at(out))?;
             let files = OuterFiles {
                 checkpoint: checkpoint.note.clone(),
                 receipt: receipt.clone(),
