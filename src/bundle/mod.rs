@@ -11,6 +11,7 @@
 mod approvals;
 mod format;
 pub mod kit;
+mod outer;
 mod payload;
 mod read;
 mod report;
@@ -29,8 +30,8 @@ pub use format::{
     DERIVED_DIR, LINEAGE_FILE, LineageNode, Manifest, ManifestRecord, Receipt, Redaction,
     file_names, header, ssh_sign, sums_text,
 };
+pub(crate) use outer::check_end_of_archive;
 pub use payload::Visitor;
-pub(crate) use read::check_end_of_archive;
 pub use read::{
     BundleError, BundleFailure, BundleReport, SignerTrust, Unlock, VerifiedBundle, verify_bundle,
     verify_bundle_counted,
