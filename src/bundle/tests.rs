@@ -751,6 +751,12 @@ fn threaded_writer_delivers_every_byte_in_order() {
         writer.write_all(&piece).unwrap();
         expected.extend_from_slice(&piece);
     }
+    // Writes larger than a batch are taken a batch at a time.
+    for seed in 0..3u8 {
+        let piece: Vec<u8> = (0..600 * 1024).map(|i| (i % 253) as u8 ^ seed).collect();
+        writer.write_all(&piece).unwrap();
+        expected.extend_from_slice(&piece);
+    }
     let written = writer.finish().unwrap();
     assert_eq!(written.len(), expected.len());
     assert!(written == expected);

@@ -181,12 +181,16 @@ impl<W: Write + Send + 'static> ThreadedWriter<W> {
 }
 
 impl<W: Write + Send + 'static> Write for ThreadedWriter<W> {
+    /// Takes what fits in the batch, so that the batch never grows past the capacity it was
+    /// made with: a reallocation would leave a copy of the plaintext in freed memory,
+    /// unwiped.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.batch.extend_from_slice(buf);
+        let n = buf.len().min(Self::BATCH - self.batch.len());
+        self.batch.extend_from_slice(&buf[..n]);
         if self.batch.len() >= Self::BATCH {
             self.send_batch()?;
         }
-        Ok(buf.len())
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
