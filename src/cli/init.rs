@@ -159,12 +159,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         None
     };
 
-    let (kdf, predicted) = match kdf {
-        Some(kdf) => (kdf, None),
+    let kdf = match kdf {
+        Some(kdf) => kdf,
         None => {
             ctx.say("Measuring this machine to choose the key derivation cost…");
-            let (kdf, predicted) = KdfParams::calibrate(available_memory_mib(), cores, KDF_TARGET)?;
-            (kdf, Some(predicted))
+            KdfParams::calibrate(available_memory_mib(), cores, KDF_TARGET)?
         }
     };
     let started = Instant::now();
@@ -206,10 +205,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             })?;
         ctx.say(&format!("Wrote the recovery code to {}. Print it, keep it away from this computer, then delete the file.", path.display()));
     }
-    // What calibration predicted, or else what creating took (the KDF ran once per keyslot:
-    // the recovery code has one too).
-    let unlock_time =
-        predicted.unwrap_or_else(|| started.elapsed() / (1 + u32::from(recovery.is_some())));
+    // What an unlock will take: what creating took, the KDF having run once per keyslot (the
+    // recovery code has one too) with the parameters an unlock uses. Calibration's own
+    // prediction comes from a short probe and carries its noise; this is a full run.
+    let unlock_time = started.elapsed() / (1 + u32::from(recovery.is_some()));
     let (public_key, fingerprint) = vault.signing_key();
 
     if ctx.json {

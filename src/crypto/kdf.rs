@@ -96,9 +96,8 @@ impl KdfParams {
 
     /// Chooses parameters that take about `target` on this machine: 1 GiB of memory when
     /// `available_mib` allows twice that and one pass fits in twice the target, never below
-    /// the floor. Measures a 64 MiB run first; returns the parameters and the time it
-    /// predicts they take.
-    pub fn calibrate(available_mib: u64, cores: u32, target: Duration) -> Result<(Self, Duration)> {
+    /// the floor, from a measured 64 MiB run.
+    pub fn calibrate(available_mib: u64, cores: u32, target: Duration) -> Result<Self> {
         let p = default_lanes(cores);
         let probe = KdfParams {
             m_kib: 64 * 1024,
@@ -123,15 +122,11 @@ impl KdfParams {
         };
         // The floor wins over the time target on a slow machine.
         let t = t.max(FLOOR_M_T_MIB.div_ceil(m)).min(u64::from(MAX_T));
-        let params = KdfParams {
+        Ok(KdfParams {
             m_kib: (m * 1024) as u32,
             t: t as u32,
             p,
-        };
-        Ok((
-            params,
-            Duration::from_secs_f64((m * t) as f64 / mib_per_sec),
-        ))
+        })
     }
 }
 
