@@ -25,11 +25,9 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
 use age::Identity;
-use chacha20poly1305::aead::{AeadInPlace, KeyInit};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce, Tag};
 use zeroize::Zeroizing;
 
-use super::{BATCH_CHUNKS, CHUNK, Capture, chunk_nonce, not_authentic, read_full, truncated};
+use super::{BATCH_CHUNKS, CHUNK, Capture, ChunkCipher, not_authentic, read_full, truncated};
 
 /// A chunk as stored: its plaintext and the 16-byte tag.
 const SEALED: usize = CHUNK + 16;
@@ -49,12 +47,12 @@ impl<R: Read> Read for Recorder<'_, R> {
 }
 
 /// Reads the header and nonce of the age file at the start of `input` (and nothing more),
-/// and returns the payload's cipher: the age crate parses the header, unwraps the file key
-/// with the first of `identities` that matches, and checks the header's MAC.
+/// and returns the payload key: the age crate parses the header, unwraps the file key with
+/// the first of `identities` that matches, and checks the header's MAC.
 fn open_header<R: Read>(
     input: &mut R,
     identities: &[&dyn Identity],
-) -> Result<ChaCha20Poly1305, age::DecryptError> {
+) -> Result<Zeroizing<[u8; 32]>, age::DecryptError> {
     let capture = Capture::new(identities);
     let mut recorder = Recorder {
         inner: input,
@@ -72,8 +70,9 @@ fn open_header<R: Read>(
         .map(|at| &recorder.seen[at..])
         .ok_or(age::DecryptError::InvalidHeader)?;
     let file_key = capture.file_key()?;
-    let key = Zeroizing::new(age_core::primitives::hkdf(nonce, b"payload", &*file_key));
-    Ok(ChaCha20Poly1305::new((&*key).into()))
+    Ok(Zeroizing::new(age_core::primitives::hkdf(
+        nonce, b"payload", &*file_key,
+    )))
 }
 
 /// A run of consecutive sealed chunks, decrypted in place.
@@ -98,7 +97,7 @@ impl Batch {
     }
 
     /// Decrypts every chunk in place; fails at the first that does not authenticate.
-    fn decrypt(&mut self, cipher: &ChaCha20Poly1305) -> io::Result<()> {
+    fn decrypt(&mut self, cipher: &ChunkCipher) -> io::Result<()> {
         let count = self.count();
         for j in 0..count {
             let range = self.chunk(j).expect("j < count");
@@ -114,12 +113,9 @@ impl Batch {
                     "last STREAM chunk is empty",
                 ));
             }
-            let nonce = chunk_nonce(i, last);
-            let (text, tag) = self.buf[range].split_at_mut(text_len);
-            let tag = Tag::clone_from_slice(tag);
-            cipher
-                .decrypt_in_place_detached(Nonce::from_slice(&nonce), &[], text, &tag)
-                .map_err(|_| not_authentic())?;
+            if !cipher.open(i, last, &mut self.buf[range]) {
+                return Err(not_authentic());
+            }
         }
         Ok(())
     }
@@ -290,7 +286,7 @@ pub(crate) fn decrypt_in_batches<R: Read + Send, T>(
     batch_chunks: usize,
     consume: impl FnOnce(&mut dyn Read) -> T,
 ) -> Result<(T, R), age::DecryptError> {
-    let cipher = open_header(&mut input, identities)?;
+    let cipher = ChunkCipher::new(&*open_header(&mut input, identities)?);
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .clamp(1, 8);

@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 
 use age::secrecy::SecretString;
-use chacha20poly1305::aead::AeadInPlace;
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 
 use super::{CHUNK, SEALED, decrypt_in_batches, open_header};
@@ -61,11 +61,15 @@ fn by_stream(
     }
 }
 
-/// The payload's cipher and where the chunks start.
+/// The payload's cipher (RustCrypto's, where the reader uses ring's) and where the chunks
+/// start.
 fn cipher_of(identity: &dyn age::Identity, file: &[u8]) -> (ChaCha20Poly1305, usize) {
     let mut rest = file;
-    let cipher = open_header(&mut rest, &[identity]).unwrap();
-    (cipher, file.len() - rest.len())
+    let key = open_header(&mut rest, &[identity]).unwrap();
+    (
+        ChaCha20Poly1305::new((&*key).into()),
+        file.len() - rest.len(),
+    )
 }
 
 /// Seals `text` as chunk `counter` with the given last flag, as a forger holding the
