@@ -22,6 +22,7 @@ use crate::store::{self, Store};
 
 mod approvals;
 mod backup;
+mod cores;
 mod custodians;
 mod custody;
 mod derive;

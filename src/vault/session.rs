@@ -176,8 +176,11 @@ impl Session {
         }
         let time = now_rfc3339();
         self.apply_heads(conn, &drafts)?;
-        for draft in drafts {
-            let seq = frontier.size;
+        // Each event is signed, hashed and sealed on every core (an import logs one per
+        // record), then stored in order.
+        let first = frontier.size;
+        let drafts: Vec<(u64, Draft)> = (first..).zip(drafts).collect();
+        let events = super::cores::map_in_order(drafts, 64, |(seq, draft)| {
             let mut event = Event {
                 seq,
                 time: time.clone(),
@@ -194,13 +197,11 @@ impl Session {
                 event.sign_operator(&self.vault_id, key);
             }
             let leaf = event.leaf();
-            let hash = audit::leaf_hash(&leaf);
-            store::insert_event(
-                conn,
-                seq,
-                &hash,
-                &crypto::seal_padded(&self.keys.meta, &self.event_aad(seq), &leaf),
-            )?;
+            let sealed = crypto::seal_padded(&self.keys.meta, &self.event_aad(seq), &leaf);
+            (seq, audit::leaf_hash(&leaf), sealed)
+        });
+        for (seq, hash, sealed) in events {
+            store::insert_event(conn, seq, &hash, &sealed)?;
             frontier.append(hash);
         }
         let origin = audit::origin(&self.vault_id);
