@@ -17,6 +17,9 @@ use super::Session;
 /// summary and their text as written (what would otherwise be decrypted again from the store).
 pub(super) type Known = HashMap<(RecordId, u32), (Summary, Text)>;
 
+/// A bucket's sealed summaries and texts.
+type SealedBucket = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 impl Session {
     pub(super) fn digest_aad(&self, bucket: u8, kind: digest::Kind) -> Vec<u8> {
         crypto::aad(
@@ -131,20 +134,32 @@ impl Session {
         sums: &[SummaryEntry],
         texts: &[TextEntry],
     ) -> Result<()> {
-        let (sums, texts) = if sums.is_empty() {
-            (None, None)
-        } else {
-            let seal = |kind, bytes: &[u8]| {
-                crypto::seal_padded(&self.keys.meta, &self.digest_aad(bucket, kind), bytes)
-            };
-            (
-                Some(seal(
-                    digest::Kind::Summaries,
-                    &digest::encode_summaries(sums),
-                )),
-                Some(seal(digest::Kind::Texts, &digest::encode_texts(texts))),
-            )
+        self.store_bucket(conn, bucket, self.seal_bucket(bucket, sums, texts))
+    }
+
+    /// A bucket's two digests, sealed (none for an empty bucket).
+    fn seal_bucket(&self, bucket: u8, sums: &[SummaryEntry], texts: &[TextEntry]) -> SealedBucket {
+        if sums.is_empty() {
+            return (None, None);
+        }
+        let seal = |kind, bytes: &[u8]| {
+            crypto::seal_padded(&self.keys.meta, &self.digest_aad(bucket, kind), bytes)
         };
+        (
+            Some(seal(
+                digest::Kind::Summaries,
+                &digest::encode_summaries(sums),
+            )),
+            Some(seal(digest::Kind::Texts, &digest::encode_texts(texts))),
+        )
+    }
+
+    fn store_bucket(
+        &self,
+        conn: &Connection,
+        bucket: u8,
+        (sums, texts): SealedBucket,
+    ) -> Result<()> {
         store::set_digest(conn, bucket, digest::Kind::Summaries as u8, sums.as_deref())?;
         store::set_digest(conn, bucket, digest::Kind::Texts as u8, texts.as_deref())
     }
@@ -166,13 +181,30 @@ impl Session {
         records: impl IntoIterator<Item = RecordId>,
         known: &mut Known,
     ) -> Result<()> {
-        let buckets: BTreeSet<u8> = records.into_iter().map(|r| digest::bucket(&r)).collect();
-        for bucket in buckets {
-            let expected = store::bucket_versions(conn, bucket)?;
-            let old_sums = self.stored_summaries(conn, bucket)?.unwrap_or_default();
-            let old_texts = self.stored_texts(conn, bucket)?.unwrap_or_default();
-            let (sums, texts) = self.build_bucket(conn, &expected, old_sums, old_texts, known)?;
-            self.write_bucket(conn, bucket, &sums, &texts)?;
+        let buckets: Vec<u8> = records
+            .into_iter()
+            .map(|r| digest::bucket(&r))
+            .collect::<BTreeSet<u8>>()
+            .into_iter()
+            .collect();
+        // A few buckets at a time are built (reading the store), then encoded and sealed on
+        // every core, then stored.
+        for group in buckets.chunks(16) {
+            let mut built = Vec::with_capacity(group.len());
+            for &bucket in group {
+                let expected = store::bucket_versions(conn, bucket)?;
+                let old_sums = self.stored_summaries(conn, bucket)?.unwrap_or_default();
+                let old_texts = self.stored_texts(conn, bucket)?.unwrap_or_default();
+                let (sums, texts) =
+                    self.build_bucket(conn, &expected, old_sums, old_texts, known)?;
+                built.push((bucket, sums, texts));
+            }
+            let sealed = super::cores::map_in_order(built, 2, |(bucket, sums, texts)| {
+                (bucket, self.seal_bucket(bucket, &sums, &texts))
+            });
+            for (bucket, sealed) in sealed {
+                self.store_bucket(conn, bucket, sealed)?;
+            }
         }
         Ok(())
     }
