@@ -138,18 +138,6 @@ impl Vault {
             });
         }
 
-        #[derive(Default)]
-        struct Pending {
-            meta: Option<serde_json::Value>,
-            identity: Option<WitnessIdentity>,
-            statement: Option<PartInfo>,
-            attachments: Vec<PartInfo>,
-            derived: Vec<PartInfo>,
-            lineage: Option<Vec<crate::bundle::LineageNode>>,
-            custody: serde_json::Value,
-            /// The statement as stored, for the listing digest (see `kept`).
-            text: Option<Zeroizing<String>>,
-        }
         // The statements go into the listing digest at the end; up to this many bytes of them
         // are kept rather than decrypted again from the store.
         let mut keep_budget: u64 = 64 * 1024 * 1024;
@@ -157,6 +145,9 @@ impl Vault {
         let s = &self.s;
         let tx = self.store.write()?;
         let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
+        // Statements are read whole (they are bounded) and stored in batches, encrypted on
+        // every core.
+        let mut statements = Statements::default();
         let mut failure: Option<Error> = None;
         let read_small = |data: &mut dyn Read| -> std::io::Result<Zeroizing<Vec<u8>>> {
             let mut buf = Zeroizing::new(Vec::new());
@@ -232,15 +223,20 @@ impl Vault {
                             "a statement is not UTF-8 text within the size limit",
                         ));
                     }
-                    entry.statement = Some(store_part(0, &mut text.as_slice())?);
                     std::io::copy(data, &mut std::io::sink())?;
-                    let len = text.len() as u64;
-                    if len <= crate::digest::TEXT_MAX && len <= keep_budget {
-                        keep_budget -= len;
-                        let text = std::mem::take(&mut *text);
-                        entry.text = Some(Zeroizing::new(
-                            String::from_utf8(text).expect("checked to be UTF-8 above"),
-                        ));
+                    let place = PartPlace {
+                        record,
+                        version: *version,
+                        part: 0,
+                    };
+                    if statements.add(id, place, text) {
+                        statements
+                            .store(s, &tx, &path, &mut pending, &mut keep_budget)
+                            .map_err(|e| {
+                                let msg = e.to_string();
+                                failure = Some(e);
+                                std::io::Error::other(msg)
+                            })?;
                     }
                 }
                 ["attachments", name] => {
@@ -275,6 +271,7 @@ impl Vault {
         if let Err(e) = verified.read_files(unlock, &mut visit, &mut tally) {
             return Err(failure.unwrap_or_else(|| e.into()));
         }
+        statements.store(s, &tx, &path, &mut pending, &mut keep_budget)?;
 
         let now = now_rfc3339();
         let mut drafts = Vec::new();
@@ -284,6 +281,7 @@ impl Vault {
             return Err(bad("a record listed in the manifest has no files"));
         }
         let mut consent_changes = BTreeMap::new();
+        let mut ready = Vec::with_capacity(pending.len());
         for (id, mut p) in pending {
             let (version, rec) = todo[&id];
             let record = RecordId(
@@ -346,12 +344,19 @@ impl Vault {
                 kit: None,
                 derived,
             };
-            store::insert_version(&tx, &s.seal_version(record, version, &sealed, &identity))?;
+            ready.push((record, version, sealed, identity, p.text));
+        }
+        // Sealed on every core, then stored in order.
+        let rows = super::cores::map_in_order(ready.iter().collect(), 64, |r| {
+            s.seal_version(r.0, r.1, &r.2, &r.3)
+        });
+        for ((record, version, sealed, _, text), row) in ready.into_iter().zip(rows) {
+            store::insert_version(&tx, &row)?;
             // The listing digest takes the version as written, without reading it back.
             let text = match &sealed.statement {
                 None => Some(Text::None),
                 Some(info) if info.size > crate::digest::TEXT_MAX => Some(Text::Large),
-                Some(_) => p.text.take().map(Text::Inline),
+                Some(_) => text.map(Text::Inline),
             };
             if let Some(text) = text {
                 known.insert((record, version), (Summary::of(&sealed), text));
@@ -382,6 +387,75 @@ impl Vault {
             signer: report.fingerprint.clone(),
             signer_trusted,
         })
+    }
+}
+
+/// What an import has read of one record so far.
+#[derive(Default)]
+struct Pending {
+    meta: Option<serde_json::Value>,
+    identity: Option<WitnessIdentity>,
+    statement: Option<PartInfo>,
+    attachments: Vec<PartInfo>,
+    derived: Vec<PartInfo>,
+    lineage: Option<Vec<crate::bundle::LineageNode>>,
+    custody: serde_json::Value,
+    /// The statement as stored, for the listing digest (see `keep_budget`).
+    text: Option<Zeroizing<String>>,
+}
+
+/// Statements read from a bundle and not stored yet: each checked UTF-8 text within the
+/// statement limit, with its record's folder name and its place.
+#[derive(Default)]
+struct Statements {
+    held: Vec<(String, PartPlace, Zeroizing<Vec<u8>>)>,
+    bytes: usize,
+}
+
+impl Statements {
+    /// Enough to keep every core busy, and few enough bytes to hold.
+    const BATCH: usize = 512;
+    const BATCH_BYTES: usize = 32 * 1024 * 1024;
+
+    /// Holds one; whether the batch is full and should be stored now.
+    fn add(&mut self, id: String, place: PartPlace, text: Zeroizing<Vec<u8>>) -> bool {
+        self.bytes += text.len();
+        self.held.push((id, place, text));
+        self.held.len() >= Self::BATCH || self.bytes >= Self::BATCH_BYTES
+    }
+
+    /// Stores those held (encrypted on every core) and gives each record its statement's
+    /// part, and the text itself for the listing digest while `keep_budget` lasts.
+    fn store(
+        &mut self,
+        s: &super::Session,
+        tx: &rusqlite::Connection,
+        path: &Path,
+        pending: &mut BTreeMap<String, Pending>,
+        keep_budget: &mut u64,
+    ) -> Result<()> {
+        let held = std::mem::take(&mut self.held);
+        self.bytes = 0;
+        let infos = s.write_parts_in_memory(
+            tx,
+            path,
+            held.iter()
+                .map(|(_, place, text)| (*place, text.as_slice()))
+                .collect(),
+        )?;
+        for ((id, _, mut text), info) in held.into_iter().zip(infos) {
+            let entry = pending.entry(id).or_default();
+            entry.statement = Some(info);
+            let len = text.len() as u64;
+            if len <= crate::digest::TEXT_MAX && len <= *keep_budget {
+                *keep_budget -= len;
+                let text = std::mem::take(&mut *text);
+                entry.text = Some(Zeroizing::new(
+                    String::from_utf8(text).expect("checked to be UTF-8 when read"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -28,6 +28,24 @@ pub(super) const SMALL_PART: u64 = 256 * 1024;
 /// every core (more than one batch); smaller ones by one thread, which starts faster.
 const PARALLEL_PART: u64 = (payload::BATCH_CHUNKS * 64 * 1024) as u64;
 
+/// A part as the sealed metadata lists it, from its encryption and what storing it wrote.
+fn part_info(
+    part: u32,
+    sealed: &part::Sealed,
+    (stored_len, stored_sha256): (u64, [u8; 32]),
+) -> PartInfo {
+    PartInfo {
+        part,
+        name: None,
+        size: sealed.size,
+        sha256: hex::encode(sealed.sha256),
+        padded_size: sealed.padded_size,
+        stored_len,
+        stored_sha256: Some(hex::encode(stored_sha256)),
+        stored_at: None,
+    }
+}
+
 impl Session {
     /// Encrypts one part from `reader` into the store.
     pub(super) fn write_part(
@@ -53,17 +71,39 @@ impl Session {
                 },
                 EncryptFailure::Write(e) => from_store_io(e, path),
             })?;
-        let (stored_len, stored_sha256) = writer.finish()?;
-        Ok(PartInfo {
-            part,
-            name: None,
-            size: sealed.size,
-            sha256: hex::encode(sealed.sha256),
-            padded_size: sealed.padded_size,
-            stored_len,
-            stored_sha256: Some(hex::encode(stored_sha256)),
-            stored_at: None,
-        })
+        Ok(part_info(part, &sealed, writer.finish()?))
+    }
+
+    /// [`Session::write_part`] for parts held in memory (an import's statements): encrypted on
+    /// every core, then stored in order. Returns each one's part, in the order given.
+    pub(super) fn write_parts_in_memory(
+        &self,
+        tx: &Connection,
+        path: &Path,
+        parts: Vec<(PartPlace, &[u8])>,
+    ) -> Result<Vec<PartInfo>> {
+        let sealed = super::cores::map_in_order(parts, 16, |(place, mut text)| {
+            let key = self.part_key(place);
+            let recipient: &dyn age::Recipient = match &self.kit {
+                Some(kit) => &kit.recipient,
+                None => &key,
+            };
+            let (sealed, stored) =
+                part::encrypt(recipient, &mut text, Vec::new()).map_err(|e| match e {
+                    EncryptFailure::Read(e) | EncryptFailure::Write(e) => from_store_io(e, path),
+                })?;
+            Ok::<_, Error>((place, sealed, stored))
+        });
+        let mut infos = Vec::with_capacity(sealed.len());
+        for item in sealed {
+            let (place, sealed, stored) = item?;
+            let mut writer = PartWriter::new(tx, place);
+            writer
+                .write_all(&stored)
+                .map_err(|e| from_store_io(e, path))?;
+            infos.push(part_info(place.part, &sealed, writer.finish()?));
+        }
+        Ok(infos)
     }
 
     /// Stores the statement (part 0) and attachments (parts `first`, `first + 1`…) of one
