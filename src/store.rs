@@ -514,6 +514,15 @@ pub fn current_version(conn: &Connection, id: &RecordId) -> Result<Option<Versio
     raw.map(to_version_row).transpose()
 }
 
+/// Whether this vault holds one version of one record.
+pub fn has_version(conn: &Connection, id: &RecordId, version: u32) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM record_version WHERE record_id = ?1 AND version = ?2)",
+        )?
+        .query_row(params![id.as_bytes(), version], |r| r.get(0))?)
+}
+
 /// One version of one record.
 pub fn version(conn: &Connection, id: &RecordId, version: u32) -> Result<Option<VersionRow>> {
     let raw = conn

@@ -466,6 +466,70 @@ fn aliases_of_listed_names_are_tampering_never_a_database_error() {
     }
 }
 
+/// `import` reads a bundle once, storing each record's files in its transaction as they are
+/// decrypted; a record's metadata.json (which tvault writes first) says where they go. A
+/// bundle whose record files come before it is whole and signed, and opens, but is not
+/// imported; a bundle that fails its checks after files were stored leaves the vault as it
+/// was, byte for byte.
+#[test]
+fn import_needs_each_records_metadata_first_and_keeps_nothing_of_a_failed_pass() {
+    let s = sent();
+    let forger = Forger::new();
+    let fp = forger.fingerprint();
+    let files = inner_files(&s.bundle, &s.identity);
+    let metadata = format!("records/{}/metadata.json", s.id);
+    let at = files.iter().position(|(n, _)| *n == metadata).unwrap();
+    let mut late = files.clone();
+    let moved = late.remove(at);
+    let last_of_record = late
+        .iter()
+        .rposition(|(n, _)| n.starts_with(&format!("records/{}/", s.id)))
+        .unwrap();
+    late.insert(last_of_record + 1, moved);
+    let bundle = s.tv.path("late.tar");
+    forger.bundle(&bundle, &late, &s.identity.to_public());
+    s.tv.bare_cmd()
+        .arg("verify-export")
+        .arg(&bundle)
+        .arg("--identity")
+        .arg(&s.identity_file)
+        .args(["--signer", &fp])
+        .assert()
+        .success();
+    let hq = TestVault::new();
+    let before = hq.vault_bytes();
+    hq.cmd()
+        .arg("import")
+        .arg(&bundle)
+        .arg("--identity")
+        .arg(&s.identity_file)
+        .args(["--signer", &fp])
+        .assert()
+        .code(13)
+        .stderr(predicate::str::contains(
+            "a file comes before the record's metadata.json",
+        ));
+    assert_eq!(hq.vault_bytes(), before, "import changed the vault");
+
+    // Every file of the record stored, then the signed listing found wanting at the end
+    // (one more record in the manifest than the bundle holds): nothing is kept.
+    let mut short = files.clone();
+    for (name, data) in &mut short {
+        if name == "MANIFEST.json" {
+            let mut manifest: serde_json::Value = serde_json::from_slice(data).unwrap();
+            let mut record = manifest["records"][0].clone();
+            record["id"] = "0".repeat(32).into();
+            manifest["records"].as_array_mut().unwrap().push(record);
+            *data = serde_json::to_vec(&manifest).unwrap();
+        }
+    }
+    let bundle = s.tv.path("short.tar");
+    forger.bundle(&bundle, &short, &s.identity.to_public());
+    let [.., import] = all_three(&s, &bundle, &["--signer", &fp], 13);
+    assert!(import.contains("MANIFEST.json"), "{import}");
+    hq.cmd().arg("verify").assert().success();
+}
+
 #[test]
 fn a_wrong_key_or_passphrase_is_exit_12_not_tampering() {
     let s = sent();

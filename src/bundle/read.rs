@@ -15,12 +15,12 @@
 //! is released, and whatever failed on the way (a header that no longer opens reads as
 //! "not for that key"), a payload that is not the signed one is reported as a checksum
 //! mismatch, an integrity failure. `open-export` writes the files during that pass, into a
-//! hidden folder that gets its name only once everything passed and is removed otherwise.
-//! `import` needs the manifest before the files, so it reads the payload a second time
-//! (`read_files`), taking only names the first found in the signed inner `SHA256SUMS` and
-//! the manifest, each compared with its signed hash, and hashing `payload.age` again: a
-//! file rewritten between passes fails, and the import commits only after that pass.
-//! A file renamed over the path cannot matter.
+//! hidden folder that gets its name only once everything passed and is removed otherwise;
+//! `import` stores them during that pass in a transaction it commits only then
+//! ([`VerifiedBundle::open_visiting`]). A later pass ([`VerifiedBundle::read_files`]) takes
+//! only names the first found in the signed inner `SHA256SUMS` and the manifest, each
+//! compared with its signed hash, and hashes `payload.age` again: a file rewritten between
+//! passes fails. A file renamed over the path cannot matter.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -362,6 +362,21 @@ impl VerifiedBundle {
             let _ = std::fs::remove_dir(dir);
         }
         result
+    }
+
+    /// [`VerifiedBundle::open`] with a key, handing `visit` every inner file in the same pass
+    /// that checks it: before its hash, the signatures and the manifest are checked, and
+    /// before the payload is known to be the signed one. Only names of a shape a bundle can
+    /// hold reach it (see `payload::stageable`). Nothing `visit` received may be kept unless
+    /// this returns a bundle (`import` stages into a transaction it commits only then).
+    pub fn open_visiting(
+        path: &Path,
+        trust: &SignerTrust,
+        unlock: &Unlock,
+        visit: &mut Visitor<'_>,
+        tally: &mut Tally<'_>,
+    ) -> Result<Self, BundleError> {
+        Self::check(path, trust, Some((unlock, Some(visit))), tally)
     }
 
     /// Opens and verifies a bundle (see [`VerifiedBundle::open`]); with a key and a visitor,

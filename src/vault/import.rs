@@ -44,10 +44,12 @@ pub struct ImportSummary {
 
 impl Vault {
     /// Takes in the records of an export bundle, keeping their ids, versions and provenance
-    /// (source vault, signer, original intake hashes, custody excerpt). The bundle is verified
-    /// completely first, against the signer `trust` says, and again while it is read; nothing
-    /// is committed unless both passes succeed. Versions already here are skipped (when they
-    /// are the same), so importing the same bundle twice changes nothing.
+    /// (source vault, signer, original intake hashes, custody excerpt). The bundle is read
+    /// once: each record's files are stored in a write transaction as they are decrypted, the
+    /// bundle is verified completely against the signer `trust` says, and only then are the
+    /// rules below applied; nothing is committed unless all of it succeeds. Versions already
+    /// here are only read through, and skipped (when they are the same), so importing the same
+    /// bundle twice changes nothing.
     ///
     /// A bundle never replaces or widens what is held here: a version for a record this vault
     /// holds must be the next one, must come from the source (vault id and signer) first
@@ -55,8 +57,9 @@ impl Vault {
     /// options say so. Every statement and attachment is checked against the manifest's
     /// intake hashes and tvault's intake rules before anything is committed.
     ///
-    /// Long on purpose: verify, decide, then write in one transaction; nothing may be written
-    /// before every check has passed, and one function keeps that order visible.
+    /// Long on purpose: stage and verify, decide, then write the versions, in one transaction
+    /// that nothing commits before every check has passed; one function keeps that order
+    /// visible.
     pub fn import(
         &mut self,
         bundle: &Path,
@@ -69,86 +72,22 @@ impl Vault {
         use crate::bundle::{BundleError, VerifiedBundle};
 
         let mut tally = Tally::new(0, progress);
-        let verified = VerifiedBundle::open(bundle, trust, Some(unlock), &mut tally)?;
-        let report = verified.report();
-        let manifest = verified
-            .manifest()
-            .expect("a payload that was checked has a manifest");
-        // The decisions read the vault through one read transaction: one consistent view,
-        // and one lock taken rather than one per query.
-        let decisions = self.store.read()?;
-        // No signer named: the bundle's source and signer must be pinned here already.
-        let signer_trusted = match trust {
-            crate::bundle::SignerTrust::Pinned => {
-                let source = (manifest.vault_id.clone(), report.fingerprint.clone());
-                let mut pinned = false;
-                for rec in &manifest.records {
-                    let Some(id) = parse_id(&rec.id) else {
-                        continue;
-                    };
-                    if self.pin(&id)?.as_ref() == Some(&source) {
-                        pinned = true;
-                        break;
-                    }
-                }
-                if !pinned {
-                    return Err(Error::SignerNotPinned);
-                }
-                true
-            }
-            _ => report.signer_trusted,
-        };
-        // Each bucket of heads is opened once for all the decisions.
-        let mut heads = BTreeMap::new();
-        let mut todo: BTreeMap<String, (u32, &crate::bundle::ManifestRecord)> = BTreeMap::new();
-        let mut skipped = 0;
-        for rec in &manifest.records {
-            let id: RecordId = RecordId(
-                hex::decode(&rec.id)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| {
-                        Error::Bundle(BundleError::integrity(
-                            "MANIFEST.json",
-                            "a record id is malformed",
-                        ))
-                    })?,
-            );
-            match self.import_decision(
-                &mut heads,
-                &id,
-                rec,
-                (&manifest.vault_id, &report.fingerprint),
-                options,
-            )? {
-                Decision::Held => skipped += 1,
-                Decision::Add => {
-                    todo.insert(rec.id.clone(), (rec.version, rec));
-                }
-            }
-        }
-        drop(decisions);
-        if todo.is_empty() {
-            return Ok(ImportSummary {
-                export_id: manifest.export_id.clone(),
-                imported: 0,
-                skipped,
-                signer: report.fingerprint.clone(),
-                signer_trusted,
-            });
-        }
-
-        // The statements go into the listing digest at the end; up to this many bytes of them
-        // are kept rather than decrypted again from the store.
-        let mut keep_budget: u64 = 64 * 1024 * 1024;
+        // One pass over the bundle: its files are staged in this transaction as they are
+        // decrypted, and the bundle is verified to its end before anything is decided; nothing
+        // is committed unless the pass and every decision succeed.
         let path = self.store.path().to_owned();
         let s = &self.s;
         let tx = self.store.write()?;
+        // The statements go into the listing digest at the end; up to this many bytes of them
+        // are kept rather than decrypted again from the store.
+        let mut keep_budget: u64 = 64 * 1024 * 1024;
         let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
         // Statements are read whole (they are bounded) and stored in batches, encrypted on
         // every core.
         let mut statements = Statements::default();
         let mut failure: Option<Error> = None;
+        // The first record with a file before its metadata.json, if any.
+        let mut early: Option<String> = None;
         let read_small = |data: &mut dyn Read| -> std::io::Result<Zeroizing<Vec<u8>>> {
             let mut buf = Zeroizing::new(Vec::new());
             data.take(16 * 1024 * 1024).read_to_end(&mut buf)?;
@@ -165,16 +104,51 @@ impl Vault {
                 }
                 _ => return Ok(()),
             };
-            let Some((version, _)) = todo.get(&id) else {
-                return Ok(());
-            };
             let record = RecordId(
                 hex::decode(&id)
                     .ok()
                     .and_then(|b| b.try_into().ok())
                     .ok_or_else(|| std::io::Error::other("a record folder is not a record id"))?,
             );
-            let entry = pending.entry(id.clone()).or_default();
+            // A record's metadata.json comes first (tvault writes it so): its version says
+            // where the files go, and whether this vault holds that version already, when
+            // they are only read through.
+            if file == ["metadata.json"] {
+                let doc: serde_json::Value =
+                    serde_json::from_slice(&read_small(data)?).map_err(std::io::Error::other)?;
+                let version = doc["version"]
+                    .as_u64()
+                    .and_then(|v| u32::try_from(v).ok())
+                    .filter(|v| *v > 0)
+                    .ok_or_else(|| std::io::Error::other("a metadata.json has no version"))?;
+                let held = store::has_version(&tx, &record, version).map_err(|e| {
+                    let msg = e.to_string();
+                    failure = Some(e);
+                    std::io::Error::other(msg)
+                })?;
+                let entry = pending.entry(id).or_default();
+                if entry.version.is_some() {
+                    return Err(std::io::Error::other("a record has two metadata.json"));
+                }
+                entry.version = Some(version);
+                entry.staged = !held;
+                if !held {
+                    entry.meta = Some(doc);
+                }
+                return Ok(());
+            }
+            let Some(entry) = pending.get_mut(&id).filter(|e| e.version.is_some()) else {
+                // Refused once the pass is over, unless the pass finds worse (an unsigned
+                // file, say) and says that.
+                early.get_or_insert(id);
+                std::io::copy(data, &mut std::io::sink())?;
+                return Ok(());
+            };
+            if !entry.staged {
+                std::io::copy(data, &mut std::io::sink())?;
+                return Ok(());
+            }
+            let version = &entry.version.expect("checked above");
             let mut store_part = |part: u32, data: &mut dyn Read| {
                 s.write_part(
                     &tx,
@@ -198,12 +172,6 @@ impl Vault {
                 .collect::<Vec<_>>()
                 .as_slice()
             {
-                ["metadata.json"] => {
-                    entry.meta = Some(
-                        serde_json::from_slice(&read_small(data)?)
-                            .map_err(std::io::Error::other)?,
-                    );
-                }
                 ["identity.json"] => {
                     entry.identity = Some(
                         serde_json::from_slice(&read_small(data)?)
@@ -266,20 +234,95 @@ impl Vault {
             }
             Ok(())
         };
-        // The same open file again, each file checked against the signed listing and the
-        // whole payload against its signed hash; until this returns, nothing is committed.
-        if let Err(e) = verified.read_files(unlock, &mut visit, &mut tally) {
-            return Err(failure.unwrap_or_else(|| e.into()));
+        let verified =
+            match VerifiedBundle::open_visiting(bundle, trust, unlock, &mut visit, &mut tally) {
+                Ok(verified) => verified,
+                Err(e) => return Err(failure.unwrap_or_else(|| e.into())),
+            };
+        let bad = |what: &str| Error::Bundle(BundleError::integrity("records", what));
+        if let Some(id) = early {
+            return Err(Error::Bundle(BundleError::integrity(
+                "records",
+                format!("records/{id}: a file comes before the record's metadata.json"),
+            )));
         }
         statements.store(s, &tx, &path, &mut pending, &mut keep_budget)?;
+        let report = verified.report();
+        let manifest = verified
+            .manifest()
+            .expect("a payload that was checked has a manifest");
+        // No signer named: the bundle's source and signer must be pinned here already.
+        let signer_trusted = match trust {
+            crate::bundle::SignerTrust::Pinned => {
+                let source = (manifest.vault_id.clone(), report.fingerprint.clone());
+                let mut pinned = false;
+                for rec in &manifest.records {
+                    let Some(id) = parse_id(&rec.id) else {
+                        continue;
+                    };
+                    if pin(s, &tx, &id)?.as_ref() == Some(&source) {
+                        pinned = true;
+                        break;
+                    }
+                }
+                if !pinned {
+                    return Err(Error::SignerNotPinned);
+                }
+                true
+            }
+            _ => report.signer_trusted,
+        };
+        // Each bucket of heads is opened once for all the decisions.
+        let mut heads = BTreeMap::new();
+        let mut todo: BTreeMap<String, (u32, &crate::bundle::ManifestRecord)> = BTreeMap::new();
+        let mut skipped = 0;
+        for rec in &manifest.records {
+            let id: RecordId = RecordId(
+                hex::decode(&rec.id)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| {
+                        Error::Bundle(BundleError::integrity(
+                            "MANIFEST.json",
+                            "a record id is malformed",
+                        ))
+                    })?,
+            );
+            match import_decision(
+                s,
+                &tx,
+                &mut heads,
+                &id,
+                rec,
+                (&manifest.vault_id, &report.fingerprint),
+                options,
+            )? {
+                Decision::Held => skipped += 1,
+                Decision::Add => {
+                    todo.insert(rec.id.clone(), (rec.version, rec));
+                }
+            }
+        }
+        // What was staged is exactly what is added: a version is staged only when this vault
+        // does not hold it, and a version not held is added or refused.
+        pending.retain(|_, p| p.staged);
+        if !pending.keys().eq(todo.keys()) {
+            return Err(bad("the records staged are not the ones the manifest adds"));
+        }
+        if todo.is_empty() {
+            // Nothing was staged; the transaction ends unused.
+            return Ok(ImportSummary {
+                export_id: manifest.export_id.clone(),
+                imported: 0,
+                skipped,
+                signer: report.fingerprint.clone(),
+                signer_trusted,
+            });
+        }
 
         let now = now_rfc3339();
         let mut drafts = Vec::new();
         let mut known = super::listing::Known::new();
-        let bad = |what: &str| Error::Bundle(BundleError::integrity("records", what));
-        if pending.len() != todo.len() {
-            return Err(bad("a record listed in the manifest has no files"));
-        }
         let mut consent_changes = BTreeMap::new();
         let mut ready = Vec::with_capacity(pending.len());
         for (id, mut p) in pending {
@@ -393,6 +436,10 @@ impl Vault {
 /// What an import has read of one record so far.
 #[derive(Default)]
 struct Pending {
+    /// The version its metadata.json gives.
+    version: Option<u32>,
+    /// Whether its files are stored: this vault does not hold that version.
+    staged: bool,
     meta: Option<serde_json::Value>,
     identity: Option<WitnessIdentity>,
     statement: Option<PartInfo>,
@@ -465,115 +512,108 @@ enum Decision {
     Add,
 }
 
-impl Vault {
-    /// Decides what a bundle's version of a record may do here, from the record's head (the
-    /// log's word) and the provenance of the versions held:
-    ///
-    /// - a version held here already is skipped when it is the same (every intake hash the
-    ///   bundle lists is the held version's), and refused when it differs;
-    /// - a new record is added, and the bundle's source (vault id, signer) is pinned for it,
-    ///   being the origin of its first imported version;
-    /// - a new version of a record held here must be the next one, and must come from the
-    ///   pinned source; a record recorded here has no pinned source, and takes versions only
-    ///   with `trust_source`; a shredded record takes none;
-    /// - its consent may not widen the consent held here unless `accept_consent_change`.
-    fn import_decision(
-        &self,
-        heads: &mut BTreeMap<u8, crate::heads::Bucket>,
-        id: &RecordId,
-        rec: &crate::bundle::ManifestRecord,
-        (source_vault, signer): (&str, &str),
-        options: ImportOptions,
-    ) -> Result<Decision> {
-        let conn = self.store.conn();
-        let refuse = |why| Error::ImportRefused { record: *id, why };
-        if rec.version == 0 {
-            return Err(Error::Bundle(crate::bundle::BundleError::integrity(
-                "MANIFEST.json",
-                "a record has version 0",
-            )));
-        }
-        let bucket = crate::heads::bucket_of(id);
-        let head = match heads.entry(bucket) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(self.s.heads_bucket(conn, bucket)?)
-            }
-        }
-        .get(id)
-        .copied();
-        let Some(head) = head else {
-            if store::current_version(conn, id)?.is_some() {
-                return Err(Integrity::LogDisagrees(*id).into());
-            }
-            return Ok(Decision::Add);
-        };
-        if head.shredded {
-            return Err(refuse(ImportRefusal::Shredded));
-        }
-        // The newest version stored is the one the log says (`Session::check_version`, with
-        // the head already in hand).
-        let current = store::current_version(conn, id)?.ok_or(Integrity::LogDisagrees(*id))?;
-        if current.version != head.version {
+/// Decides what a bundle's version of a record may do here, from the record's head (the
+/// log's word) and the provenance of the versions held:
+///
+/// - a version held here already is skipped when it is the same (every intake hash the
+///   bundle lists is the held version's), and refused when it differs;
+/// - a new record is added, and the bundle's source (vault id, signer) is pinned for it,
+///   being the origin of its first imported version;
+/// - a new version of a record held here must be the next one, and must come from the
+///   pinned source; a record recorded here has no pinned source, and takes versions only
+///   with `trust_source`; a shredded record takes none;
+/// - its consent may not widen the consent held here unless `accept_consent_change`.
+fn import_decision(
+    s: &super::Session,
+    conn: &rusqlite::Connection,
+    heads: &mut BTreeMap<u8, crate::heads::Bucket>,
+    id: &RecordId,
+    rec: &crate::bundle::ManifestRecord,
+    (source_vault, signer): (&str, &str),
+    options: ImportOptions,
+) -> Result<Decision> {
+    let refuse = |why| Error::ImportRefused { record: *id, why };
+    if rec.version == 0 {
+        return Err(Error::Bundle(crate::bundle::BundleError::integrity(
+            "MANIFEST.json",
+            "a record has version 0",
+        )));
+    }
+    let bucket = crate::heads::bucket_of(id);
+    let head = match heads.entry(bucket) {
+        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::btree_map::Entry::Vacant(e) => e.insert(s.heads_bucket(conn, bucket)?),
+    }
+    .get(id)
+    .copied();
+    let Some(head) = head else {
+        if store::current_version(conn, id)?.is_some() {
             return Err(Integrity::LogDisagrees(*id).into());
         }
-        if let Some(row) = store::version(conn, id, rec.version)? {
-            // Only the held version's intake hashes are read (an imported version's custody
-            // excerpt is skipped, not parsed).
-            let held_hashes = self.s.open_intake_hashes(&row)?;
-            // A bundle lists the hashes of the parts it carries as recorded (format v3; v2
-            // listed every part): each must be the held version's. One that carries none
-            // (statement redacted, nothing else) adds nothing either way: skipped.
-            let same = rec
-                .intake_sha256
-                .iter()
-                .all(|(part, sha)| held_hashes.get(part) == Some(sha));
-            return if same {
-                Ok(Decision::Held)
-            } else {
-                Err(refuse(ImportRefusal::DifferentVersion(rec.version)))
-            };
-        }
-        if rec.version != head.version + 1 {
-            return Err(refuse(ImportRefusal::NotContiguous {
-                offered: rec.version,
-                next: head.version + 1,
-            }));
-        }
-        match self.pin(id)? {
-            Some((vault, key)) if vault == source_vault && key == signer => {}
-            Some(_) => return Err(refuse(ImportRefusal::OtherSource)),
-            None if options.trust_source => {}
-            None => return Err(refuse(ImportRefusal::NotTrusted)),
-        }
-        if self
-            .s
-            .open_meta(&current)?
-            .meta
-            .consent
-            .widened_by(&rec.consent)
-            && !options.accept_consent_change
-        {
-            return Err(refuse(ImportRefusal::ConsentWidened));
-        }
-        Ok(Decision::Add)
+        return Ok(Decision::Add);
+    };
+    if head.shredded {
+        return Err(refuse(ImportRefusal::Shredded));
     }
+    // The newest version stored is the one the log says (`Session::check_version`, with
+    // the head already in hand).
+    let current = store::current_version(conn, id)?.ok_or(Integrity::LogDisagrees(*id))?;
+    if current.version != head.version {
+        return Err(Integrity::LogDisagrees(*id).into());
+    }
+    if let Some(row) = store::version(conn, id, rec.version)? {
+        // Only the held version's intake hashes are read (an imported version's custody
+        // excerpt is skipped, not parsed).
+        let held_hashes = s.open_intake_hashes(&row)?;
+        // A bundle lists the hashes of the parts it carries as recorded (format v3; v2
+        // listed every part): each must be the held version's. One that carries none
+        // (statement redacted, nothing else) adds nothing either way: skipped.
+        let same = rec
+            .intake_sha256
+            .iter()
+            .all(|(part, sha)| held_hashes.get(part) == Some(sha));
+        return if same {
+            Ok(Decision::Held)
+        } else {
+            Err(refuse(ImportRefusal::DifferentVersion(rec.version)))
+        };
+    }
+    if rec.version != head.version + 1 {
+        return Err(refuse(ImportRefusal::NotContiguous {
+            offered: rec.version,
+            next: head.version + 1,
+        }));
+    }
+    match pin(s, conn, id)? {
+        Some((vault, key)) if vault == source_vault && key == signer => {}
+        Some(_) => return Err(refuse(ImportRefusal::OtherSource)),
+        None if options.trust_source => {}
+        None => return Err(refuse(ImportRefusal::NotTrusted)),
+    }
+    if s.open_meta(&current)?.meta.consent.widened_by(&rec.consent)
+        && !options.accept_consent_change
+    {
+        return Err(refuse(ImportRefusal::ConsentWidened));
+    }
+    Ok(Decision::Add)
 }
 
-impl Vault {
-    /// The source pinned for a record: the source vault and signer of its first imported
-    /// version, if any was imported.
-    fn pin(&self, id: &RecordId) -> Result<Option<(String, String)>> {
-        for row in store::versions(self.store.conn(), Some(id))? {
-            if let Some(origin) = self.s.open_meta(&row)?.imported.as_ref() {
-                return Ok(Some((
-                    origin.source_vault.clone(),
-                    origin.signer_fingerprint.clone(),
-                )));
-            }
+/// The source pinned for a record: the source vault and signer of its first imported
+/// version, if any was imported.
+fn pin(
+    s: &super::Session,
+    conn: &rusqlite::Connection,
+    id: &RecordId,
+) -> Result<Option<(String, String)>> {
+    for row in store::versions(conn, Some(id))? {
+        if let Some(origin) = s.open_meta(&row)?.imported.as_ref() {
+            return Ok(Some((
+                origin.source_vault.clone(),
+                origin.signer_fingerprint.clone(),
+            )));
         }
-        Ok(None)
     }
+    Ok(None)
 }
 
 fn parse_id(hex_id: &str) -> Option<RecordId> {
