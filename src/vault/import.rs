@@ -114,11 +114,15 @@ impl Vault {
             // where the files go, and whether this vault holds that version already, when
             // they are only read through.
             if file == ["metadata.json"] {
-                let doc: serde_json::Value =
-                    serde_json::from_slice(&read_small(data)?).map_err(std::io::Error::other)?;
-                let version = doc["version"]
-                    .as_u64()
-                    .and_then(|v| u32::try_from(v).ok())
+                /// What is read of a metadata.json before it is known to be needed.
+                #[derive(serde::Deserialize)]
+                struct Versioned {
+                    version: u32,
+                }
+                let bytes = read_small(data)?;
+                let version = serde_json::from_slice::<Versioned>(&bytes)
+                    .ok()
+                    .map(|v| v.version)
                     .filter(|v| *v > 0)
                     .ok_or_else(|| std::io::Error::other("a metadata.json has no version"))?;
                 let held = store::has_version(&tx, &record, version).map_err(|e| {
@@ -133,7 +137,8 @@ impl Vault {
                 entry.version = Some(version);
                 entry.staged = !held;
                 if !held {
-                    entry.meta = Some(doc);
+                    entry.meta =
+                        Some(serde_json::from_slice(&bytes).map_err(std::io::Error::other)?);
                 }
                 return Ok(());
             }
@@ -561,10 +566,19 @@ fn import_decision(
     if current.version != head.version {
         return Err(Integrity::LogDisagrees(*id).into());
     }
-    if let Some(row) = store::version(conn, id, rec.version)? {
+    // The version offered is most often the current one (the same bundle again).
+    let older = if rec.version == current.version {
+        None
+    } else {
+        store::version(conn, id, rec.version)?
+    };
+    if let Some(row) = (rec.version == current.version)
+        .then_some(&current)
+        .or(older.as_ref())
+    {
         // Only the held version's intake hashes are read (an imported version's custody
         // excerpt is skipped, not parsed).
-        let held_hashes = s.open_intake_hashes(&row)?;
+        let held_hashes = s.open_intake_hashes(row)?;
         // A bundle lists the hashes of the parts it carries as recorded (format v3; v2
         // listed every part): each must be the held version's. One that carries none
         // (statement redacted, nothing else) adds nothing either way: skipped.
