@@ -3,16 +3,20 @@
 //! one age file per record.
 //!
 //! Records fall into [`BUCKETS`] buckets by the first byte of their (random) id. Each bucket
-//! has two blobs, both sealed under K_meta with its place in the AAD: the [`Summary`] of every
-//! current record in it ([`Kind::Summaries`]) and the statement text of each
-//! ([`Kind::Texts`]). Writers refresh the buckets they touch in the same transaction; readers
-//! check each bucket's record ids and versions against the `record_version` table and rebuild
-//! any that disagree (or do not decode) from the records themselves, so the digest is a cache:
-//! never the only copy of anything, never trusted over the records, and a change of layout
-//! needs no migration.
+//! has three blobs, all sealed under K_meta with its place in the AAD: the [`Summary`] of every
+//! current record in it ([`Kind::Summaries`]), the statement text of each ([`Kind::Texts`]),
+//! and its front ([`Kind::Front`]): the summaries of its first [`FRONT`] records in listing
+//! order (by interview date, or intake date when there is none, then intake time, then id),
+//! with the [`versions_hash`] of the records it was taken from, so that `list` can print the
+//! earliest records of the whole vault from the fronts alone before it reads every bucket.
+//! Writers refresh the buckets they touch in the same transaction; readers check each
+//! bucket's record ids and versions against the `record_version` table (and a front's hash
+//! against the heads) and rebuild any that disagree (or do not decode) from the records
+//! themselves, so the digest is a cache: never the only copy of anything, never trusted over
+//! the records.
 //!
-//! Both blobs are a format byte (1), then per record in id order the id (16 bytes) and the
-//! version (u32), then:
+//! The summaries and texts are a format byte (1), then per record in id order the id
+//! (16 bytes) and the version (u32), then:
 //!
 //! - summaries: witness, title?, interviewer?, date?, location?, language?, the tags (u32
 //!   count, then each), the consented purposes (u8, bit i for [`Purpose::ALL`]\[i\]), the
@@ -22,11 +26,15 @@
 //! - texts: a tag (0 no statement, 1 inline, 2 stored only in its part because it is larger
 //!   than [`TEXT_MAX`]) and for tag 1 the text.
 //!
+//! A front is the format byte (1), the 32-byte [`versions_hash`], then per record in listing
+//! order the id, the version and the summary as above.
+//!
 //! Integers are big-endian; a string is its length (u32) and UTF-8 bytes; `x?` is a byte 0
 //! (none) or 1 followed by `x`. Decoding accepts nothing else, and nothing after the end.
 
 use std::str::FromStr;
 
+use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::record::{
@@ -41,6 +49,15 @@ pub const BUCKETS: usize = 256;
 /// bucket rewrite it.
 pub const TEXT_MAX: u64 = 256 * 1024;
 
+/// How many records a bucket's front holds: `list` prints at least this many lines (and
+/// usually many more) before it has read every bucket.
+#[cfg(not(test))]
+pub const FRONT: usize = 64;
+/// One in unit tests, so that a vault of a hundred records has fronts that do not hold their
+/// whole bucket.
+#[cfg(test)]
+pub const FRONT: usize = 1;
+
 /// The bucket a record belongs to.
 pub fn bucket(id: &RecordId) -> u8 {
     id.0[0]
@@ -51,6 +68,7 @@ pub fn bucket(id: &RecordId) -> u8 {
 pub enum Kind {
     Summaries = 0,
     Texts = 1,
+    Front = 2,
 }
 
 /// What `list` shows of a record version: its metadata and the shape of its content.
@@ -141,6 +159,37 @@ impl Out {
             }
         }
     }
+
+    fn summary(&mut self, e: &SummaryEntry) {
+        let (s, m) = (&e.summary, &e.summary.meta);
+        self.record(&e.id, e.version);
+        self.str(&m.witness);
+        self.opt(m.title.as_deref());
+        self.opt(m.interviewer.as_deref());
+        self.opt(m.date.as_ref().map(InterviewDate::as_str));
+        self.opt(m.location.as_deref());
+        self.opt(m.language.as_deref());
+        self.u32(m.tags.len() as u32);
+        for t in &m.tags {
+            self.str(t);
+        }
+        let c = &m.consent;
+        self.u8(Purpose::ALL
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| c.purposes.contains(p))
+            .fold(0, |mask, (i, _)| mask | 1 << i));
+        self.u8(LEVELS
+            .iter()
+            .position(|l| *l == c.identity_level)
+            .unwrap_or(1) as u8);
+        self.u8(u8::from(c.media.voice) | u8::from(c.media.face) << 1);
+        self.str(&s.created_at);
+        self.str(&s.operator);
+        self.u8(u8::from(s.has_statement));
+        self.u32(s.attachments);
+        self.put(&s.size.to_be_bytes());
+    }
 }
 
 /// Reads the parts of a blob; every method fails on a short or malformed input.
@@ -187,6 +236,64 @@ impl<'a> In<'a> {
             _ => None,
         }
     }
+
+    fn summary(&mut self) -> Option<SummaryRef<'a>> {
+        let (id, version) = self.record()?;
+        let witness = self.str()?;
+        let title = self.opt()?;
+        let interviewer = self.opt()?;
+        let date = self.opt()?;
+        if let Some(d) = date
+            && !plainly_a_date(d)
+        {
+            InterviewDate::from_str(d).ok()?;
+        }
+        let location = self.opt()?;
+        let language = self.opt()?;
+        let tags = (0..self.u32()?)
+            .map(|_| self.str())
+            .collect::<Option<Vec<_>>>()?;
+        let purposes = self.u8()?;
+        if purposes >> Purpose::ALL.len() != 0 {
+            return None;
+        }
+        let level = *LEVELS.get(self.u8()? as usize)?;
+        let media = match self.u8()? {
+            m @ 0..=3 => MediaConsent {
+                voice: m & 1 != 0,
+                face: m & 2 != 0,
+            },
+            _ => return None,
+        };
+        let created_at = self.str()?;
+        let operator = self.str()?;
+        let has_statement = match self.u8()? {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        let attachments = self.u32()?;
+        let size = self.u64()?;
+        Some(SummaryRef {
+            id,
+            version,
+            witness,
+            title,
+            interviewer,
+            date,
+            location,
+            language,
+            tags,
+            purposes,
+            level,
+            media,
+            created_at,
+            operator,
+            has_statement,
+            attachments,
+            size,
+        })
+    }
 }
 
 const LEVELS: [IdentityLevel; 3] = [
@@ -199,34 +306,33 @@ const LEVELS: [IdentityLevel; 3] = [
 pub fn encode_summaries(entries: &[SummaryEntry]) -> Zeroizing<Vec<u8>> {
     let mut out = Out::new();
     for e in entries {
-        let (s, m) = (&e.summary, &e.summary.meta);
-        out.record(&e.id, e.version);
-        out.str(&m.witness);
-        out.opt(m.title.as_deref());
-        out.opt(m.interviewer.as_deref());
-        out.opt(m.date.as_ref().map(InterviewDate::as_str));
-        out.opt(m.location.as_deref());
-        out.opt(m.language.as_deref());
-        out.u32(m.tags.len() as u32);
-        for t in &m.tags {
-            out.str(t);
-        }
-        let c = &m.consent;
-        out.u8(Purpose::ALL
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| c.purposes.contains(p))
-            .fold(0, |mask, (i, _)| mask | 1 << i));
-        out.u8(LEVELS
-            .iter()
-            .position(|l| *l == c.identity_level)
-            .unwrap_or(1) as u8);
-        out.u8(u8::from(c.media.voice) | u8::from(c.media.face) << 1);
-        out.str(&s.created_at);
-        out.str(&s.operator);
-        out.u8(u8::from(s.has_statement));
-        out.u32(s.attachments);
-        out.0.extend_from_slice(&s.size.to_be_bytes());
+        out.summary(e);
+    }
+    out.0
+}
+
+/// What a front was built from, to compare with the heads: SHA-256 over a label and then each
+/// current record of the bucket, in id order, as its id and version (u32).
+pub fn versions_hash<'a>(versions: impl IntoIterator<Item = (&'a RecordId, u32)>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"tvault digest front v1");
+    for (id, version) in versions {
+        h.update(id.as_bytes());
+        h.update(version.to_be_bytes());
+    }
+    h.finalize().into()
+}
+
+/// Encodes a bucket's front: the [`versions_hash`] of the bucket it was taken from, then its
+/// first records in listing order, each as in the summaries.
+pub fn encode_front<'e>(
+    versions: &[u8; 32],
+    entries: impl IntoIterator<Item = &'e SummaryEntry>,
+) -> Zeroizing<Vec<u8>> {
+    let mut out = Out::new();
+    out.put(versions);
+    for e in entries {
+        out.summary(e);
     }
     out.0
 }
@@ -298,63 +404,21 @@ pub fn summaries(bytes: &[u8]) -> Option<Vec<SummaryRef<'_>>> {
     let mut input = In::start(bytes)?;
     let mut out = Vec::new();
     while !input.0.is_empty() {
-        let (id, version) = input.record()?;
-        let witness = input.str()?;
-        let title = input.opt()?;
-        let interviewer = input.opt()?;
-        let date = input.opt()?;
-        if let Some(d) = date
-            && !plainly_a_date(d)
-        {
-            InterviewDate::from_str(d).ok()?;
-        }
-        let location = input.opt()?;
-        let language = input.opt()?;
-        let tags = (0..input.u32()?)
-            .map(|_| input.str())
-            .collect::<Option<Vec<_>>>()?;
-        let purposes = input.u8()?;
-        if purposes >> Purpose::ALL.len() != 0 {
-            return None;
-        }
-        let level = *LEVELS.get(input.u8()? as usize)?;
-        let media = match input.u8()? {
-            m @ 0..=3 => MediaConsent {
-                voice: m & 1 != 0,
-                face: m & 2 != 0,
-            },
-            _ => return None,
-        };
-        let created_at = input.str()?;
-        let operator = input.str()?;
-        let has_statement = match input.u8()? {
-            0 => false,
-            1 => true,
-            _ => return None,
-        };
-        let attachments = input.u32()?;
-        let size = input.u64()?;
-        out.push(SummaryRef {
-            id,
-            version,
-            witness,
-            title,
-            interviewer,
-            date,
-            location,
-            language,
-            tags,
-            purposes,
-            level,
-            media,
-            created_at,
-            operator,
-            has_statement,
-            attachments,
-            size,
-        });
+        out.push(input.summary()?);
     }
     Some(out)
+}
+
+/// Decodes a bucket's front ([`encode_front`]) without copying it; `None` if it is not well
+/// formed.
+pub fn front(bytes: &[u8]) -> Option<([u8; 32], Vec<SummaryRef<'_>>)> {
+    let mut input = In::start(bytes)?;
+    let versions = input.take(32)?.try_into().ok()?;
+    let mut out = Vec::new();
+    while !input.0.is_empty() {
+        out.push(input.summary()?);
+    }
+    Some((versions, out))
 }
 
 /// Whether `d` is `YYYY-MM-DD` with a day of at most 28: a date in every month of every year,

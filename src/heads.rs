@@ -83,10 +83,15 @@ pub fn encode(heads: &Bucket) -> Vec<u8> {
 /// Decodes a bucket; `None` for anything that is not exactly what [`encode`] writes (ids
 /// strictly ascending, flags 0 or 1, every id in `bucket`).
 pub fn decode(bucket: u8, bytes: &[u8]) -> Option<Bucket> {
+    Some(entries(bucket, bytes)?.into_iter().collect())
+}
+
+/// [`decode`], as a list in id order.
+pub fn entries(bucket: u8, bytes: &[u8]) -> Option<Vec<(RecordId, Head)>> {
     if !bytes.len().is_multiple_of(ENTRY) {
         return None;
     }
-    let mut out = Bucket::new();
+    let mut out = Vec::with_capacity(bytes.len() / ENTRY);
     let mut last: Option<RecordId> = None;
     for entry in bytes.chunks_exact(ENTRY) {
         let id = RecordId(entry[..16].try_into().ok()?);
@@ -100,7 +105,7 @@ pub fn decode(bucket: u8, bytes: &[u8]) -> Option<Bucket> {
             return None;
         }
         last = Some(id);
-        out.insert(id, Head { version, shredded });
+        out.push((id, Head { version, shredded }));
     }
     Some(out)
 }

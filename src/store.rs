@@ -64,6 +64,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_export_policy.sql"),
     include_str!("../migrations/0010_timestamps.sql"),
     include_str!("../migrations/0011_record_tally.sql"),
+    include_str!("../migrations/0012_digest_fronts.sql"),
 ];
 
 /// The vault format this build writes and the newest it reads.
@@ -621,20 +622,37 @@ pub fn bucket_versions(conn: &Connection, bucket: u8) -> Result<Vec<(RecordId, u
     low[0] = bucket;
     let mut high = [0xffu8; 16];
     high[0] = bucket;
+    // Every row in the primary key's order, the newest version of each record last: several
+    // times faster than SQLite's `GROUP BY` with `max(version)`.
     let mut stmt = conn.prepare_cached(
-        "SELECT record_id, max(version) FROM record_version
-         WHERE record_id BETWEEN ?1 AND ?2 GROUP BY record_id ORDER BY record_id",
+        "SELECT record_id, version FROM record_version
+         WHERE record_id BETWEEN ?1 AND ?2 ORDER BY record_id, version",
     )?;
     let mut rows = stmt.query(params![&low[..], &high[..]])?;
-    let mut out = Vec::new();
+    let mut out: Vec<(RecordId, u32)> = Vec::new();
     while let Some(row) = rows.next()? {
+        let id = RecordId(
+            row.get_ref(0)?
+                .as_blob()
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or(Integrity::Corrupt)?,
+        );
         let version = u32::try_from(row.get::<_, i64>(1)?).map_err(|_| Integrity::Corrupt)?;
-        out.push((record_id(row.get(0)?)?, version));
+        match out.last_mut() {
+            Some((last, newest)) if *last == id => *newest = version,
+            _ => out.push((id, version)),
+        }
     }
     Ok(out)
 }
 
-/// A digest blob (`kind` 0 summaries, 1 texts), if stored.
+/// `PRAGMA data_version`: changes whenever another connection commits a write to the file.
+pub fn data_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "data_version", |r| r.get(0))?)
+}
+
+/// A digest blob (`kind` 0 summaries, 1 texts, 2 front), if stored.
 pub fn digest(conn: &Connection, bucket: u8, kind: u8) -> Result<Option<Vec<u8>>> {
     Ok(conn
         .prepare_cached("SELECT sealed FROM digest WHERE bucket = ?1 AND kind = ?2")?

@@ -4,13 +4,31 @@ mod common;
 
 use common::TestVault;
 
+/// A test vault holding a copy of a frozen fixture, with its passphrase.
+fn from_fixture(file: &str, passphrase: &str) -> TestVault {
+    let tv = TestVault::empty();
+    std::fs::create_dir_all(tv.vault.parent().unwrap()).unwrap();
+    std::fs::copy(format!("tests/fixtures/{file}"), &tv.vault).unwrap();
+    std::fs::write(&tv.pass_file, format!("{passphrase}\n")).unwrap();
+    tv
+}
+
+/// `status --json` with no passphrase at hand (which upgrades an older format in place).
+fn bare_status(tv: &TestVault) -> serde_json::Value {
+    let out = tv
+        .bare_cmd()
+        .arg("--vault")
+        .arg(&tv.vault)
+        .args(["status", "--json"])
+        .assert()
+        .success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
 /// The format 1 fixture (made before the custody log), with the one step that upgrades it:
 /// `audit restart-log` (a vault holding records without a log never gets one quietly).
 fn v1_vault() -> TestVault {
-    let tv = TestVault::empty();
-    std::fs::create_dir_all(tv.vault.parent().unwrap()).unwrap();
-    std::fs::copy("tests/fixtures/vault-v1.tvault", &tv.vault).unwrap();
-    std::fs::write(&tv.pass_file, "fixture passphrase for format one\n").unwrap();
+    let tv = from_fixture("vault-v1.tvault", "fixture passphrase for format one");
     tv.cmd().arg("list").assert().code(13);
     tv.cmd()
         .args(["audit", "restart-log", "--reason", "format 1 fixture"])
@@ -74,11 +92,7 @@ fn a_format_1_vault_can_be_rekeyed_both_ways() {
 const V3_ID: &str = "39b6649726073ee56052987606bf26f1";
 
 fn v3_vault() -> TestVault {
-    let tv = TestVault::empty();
-    std::fs::create_dir_all(tv.vault.parent().unwrap()).unwrap();
-    std::fs::copy("tests/fixtures/vault-v3.tvault", &tv.vault).unwrap();
-    std::fs::write(&tv.pass_file, "fixture passphrase for format three\n").unwrap();
-    tv
+    from_fixture("vault-v3.tvault", "fixture passphrase for format three")
 }
 
 #[test]
@@ -90,9 +104,9 @@ fn a_format_3_vault_opens_for_each_way_in_and_reads_back_exactly() {
     // Opening upgrades it in place (format 4 adds the listing digest, format 5 the heads and
     // a header MAC that covers the log, format 6 the field kit columns, format 7 rebuilds the
     // keyslot table for custodians, format 8 adds operators' personal keys, format 9 the export
-    // rule, format 10 the timestamp tables, format 11 the record tally; the first unlock
-    // writes them once the tables agree with the log).
-    assert_eq!(status["format_version"], 11);
+    // rule, format 10 the timestamp tables, format 11 the record tally, format 12 the
+    // listing's fronts; the first unlock writes them once the tables agree with the log).
+    assert_eq!(status["format_version"], 12);
     // The tally format 11 adds counts what the rows hold: one record of two versions (the
     // shredded one is gone).
     assert_eq!(status["records"], 1);
@@ -399,17 +413,14 @@ fn a_version_4_bundle_verifies_opens_and_imports() {
 
 #[test]
 fn a_format_8_vault_opens_and_its_exports_carry_the_operators_signature() {
-    let tv = TestVault::empty();
-    std::fs::create_dir_all(tv.vault.parent().unwrap()).unwrap();
-    std::fs::copy("tests/fixtures/vault-v8.tvault", &tv.vault).unwrap();
-    std::fs::write(&tv.pass_file, "fixture passphrase for bundle four\n").unwrap();
+    let tv = from_fixture("vault-v8.tvault", "fixture passphrase for bundle four");
     tv.cmd()
         .args(["--accept-missing-anchor", "show", V8_ID])
         .assert()
         .success();
     let out = tv.cmd().args(["status", "--json"]).assert().success();
     let status: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    assert_eq!(status["format_version"], 11);
+    assert_eq!(status["format_version"], 12);
     assert_eq!(status["export_approvals"], 1);
     assert_eq!(tv.cat(V8_ID, "letter.txt"), b"a document\n");
     let identity = age::x25519::Identity::generate();
@@ -441,23 +452,11 @@ const V10_SECOND: &str = "c0da169d9cc60bdfadb0490492b680e6";
 
 #[test]
 fn a_format_10_vault_opens_with_its_records_tallied() {
-    let tv = TestVault::empty();
-    std::fs::create_dir_all(tv.vault.parent().unwrap()).unwrap();
-    std::fs::copy("tests/fixtures/vault-v10.tvault", &tv.vault).unwrap();
-    std::fs::write(&tv.pass_file, "fixture passphrase for format ten\n").unwrap();
+    let tv = from_fixture("vault-v10.tvault", "fixture passphrase for format ten");
     // Opening upgrades it without a passphrase: format 11 counts the records once.
-    let status = || {
-        let out = tv
-            .bare_cmd()
-            .arg("--vault")
-            .arg(&tv.vault)
-            .args(["status", "--json"])
-            .assert()
-            .success();
-        serde_json::from_slice::<serde_json::Value>(&out.get_output().stdout).unwrap()
-    };
+    let status = || bare_status(&tv);
     let status_now = status();
-    assert_eq!(status_now["format_version"], 11);
+    assert_eq!(status_now["format_version"], 12);
     assert_eq!(status_now["vault_id"], "15b72b59137b8ffa649ed9cf75688845");
     assert_eq!(status_now["records"], 2);
 
@@ -483,4 +482,66 @@ fn a_format_10_vault_opens_with_its_records_tallied() {
         .assert()
         .success();
     assert_eq!(status()["records"], 1);
+}
+
+const V11_ID: &str = "5f82b779ec9dcb7aa4c653d53af37c92";
+
+#[test]
+fn a_format_11_vault_keeps_its_digest_and_lists_from_fronts_after_one_full_read() {
+    let tv = from_fixture("vault-v11.tvault", "fixture passphrase for format eleven");
+    let kinds = |tv: &TestVault| -> Vec<(i64, i64)> {
+        let conn = tv.conn();
+        let mut stmt = conn
+            .prepare("SELECT kind, count(*) FROM digest GROUP BY kind ORDER BY kind")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let listing = |tv: &TestVault| {
+        let out = tv
+            .cmd()
+            .args(["--accept-missing-anchor", "list"])
+            .assert()
+            .success();
+        String::from_utf8(out.get_output().stdout.clone()).unwrap()
+    };
+    // Opening upgrades it without a passphrase: format 12 keeps the digest's rows as they
+    // were, three buckets of summaries and texts, and adds no front.
+    let status = bare_status(&tv);
+    assert_eq!(status["format_version"], 12);
+    assert_eq!(status["vault_id"], "83f61e635be24f1ba1a3698bfcc5ee5c");
+    assert_eq!(kinds(&tv), [(0, 3), (1, 3)]);
+
+    // The first listing reads every bucket and stores their fronts; the next starts from
+    // them. Both list the same, by date, the undated record by its intake date.
+    let first = listing(&tv);
+    assert_eq!(kinds(&tv), [(0, 3), (1, 3), (2, 3)]);
+    assert_eq!(listing(&tv), first);
+    let lines: Vec<&str> = first.lines().collect();
+    assert_eq!(lines.len(), 4, "{first}");
+    assert!(
+        lines[0].starts_with("0387a3c1e821  2023-01-02  Plover"),
+        "{first}"
+    );
+    assert!(
+        lines[1].starts_with("5f82b779ec9d  2024-07-07  Heron "),
+        "{first}"
+    );
+    assert!(
+        lines[1].contains("Format eleven record, amended"),
+        "{first}"
+    );
+    assert!(
+        lines[2].starts_with("9c9e1d81e8b3  -           Avocet"),
+        "{first}"
+    );
+    assert!(lines[3].starts_with("1a3efb3784bb  shredded"), "{first}");
+    assert_eq!(
+        tv.cat(V11_ID, "letter.txt"),
+        b"a document\n",
+        "the records read back"
+    );
+    tv.cmd().arg("verify").assert().success();
 }

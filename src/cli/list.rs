@@ -150,7 +150,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     };
     // Each record is reduced to its line (or JSON document) on every core while the digest
     // is read, and written as soon as the listing is in order: memory holds one short line
-    // per record, never every record's metadata.
+    // per record, never every record's metadata. The first lines come from the buckets'
+    // fronts and are written at once; reading the rest stops when the reader has gone
+    // (`list | head`).
     let mut out = Output::new();
     let mut first = true;
     let shown = if ctx.json {
@@ -164,11 +166,13 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                 compact(&text.replace('\n', "\n  "))
             },
             |doc| {
+                let Some(doc) = doc else { return out.write() };
                 out.push(if first { b"\n  " } else { b",\n  " });
                 first = false;
                 out.push(doc.as_bytes());
                 out.spill()
             },
+            stdout_gone,
         )?
     } else {
         vault.list_each(
@@ -179,9 +183,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                 compact(&line)
             },
             |line| {
+                let Some(line) = line else { return out.write() };
                 out.push(line.as_bytes());
                 out.spill()
             },
+            stdout_gone,
         )?
     };
     // Shredded records have no metadata left to filter on: shown in the full listing only.
@@ -216,6 +222,19 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     out.finish()?;
     ctx.say(&format!("{shown} record(s), {} shredded", tombstones.len()));
     Ok(())
+}
+
+/// Whether standard output is a pipe whose reader has closed it: the listing has no one left
+/// to show the rest to.
+fn stdout_gone() -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let stdout = rustix::stdio::stdout();
+    let mut fds = [PollFd::new(&stdout, PollFlags::OUT)];
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    poll(&mut fds, Some(&now)).is_ok_and(|_| fds[0].revents().contains(PollFlags::ERR))
 }
 
 /// `text` in a heap block of its own size (a listing holds one per record).

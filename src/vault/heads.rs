@@ -23,13 +23,29 @@ impl Session {
     /// One bucket of heads; empty when none is stored (no record in it yet). The stored rows
     /// were authenticated as a whole by the header MAC when the vault was opened.
     pub(super) fn heads_bucket(&self, conn: &Connection, bucket: u8) -> Result<Bucket> {
+        Ok(self.heads_entries(conn, bucket)?.into_iter().collect())
+    }
+
+    /// [`Session::heads_bucket`] as a list in id order.
+    fn heads_entries(&self, conn: &Connection, bucket: u8) -> Result<Vec<(RecordId, Head)>> {
         let Some(sealed) = store::head(conn, bucket)? else {
-            return Ok(Bucket::new());
+            return Ok(Vec::new());
         };
         let bad = || Integrity::Log(format!("the heads of bucket {bucket} do not authenticate"));
         let bytes =
             crypto::open(&self.keys.meta, &self.heads_aad(bucket), &sealed).ok_or_else(bad)?;
-        Ok(heads::decode(bucket, &bytes).ok_or_else(bad)?)
+        Ok(heads::entries(bucket, &bytes).ok_or_else(bad)?)
+    }
+
+    /// The records of a bucket the heads hold and that are not shredded, with their newest
+    /// version, in id order.
+    pub(super) fn live_heads(&self, conn: &Connection, bucket: u8) -> Result<Vec<(RecordId, u32)>> {
+        Ok(self
+            .heads_entries(conn, bucket)?
+            .into_iter()
+            .filter(|(_, h)| !h.shredded)
+            .map(|(id, h)| (id, h.version))
+            .collect())
     }
 
     pub(super) fn write_heads_bucket(
@@ -153,14 +169,12 @@ impl Session {
         bucket: u8,
         stored: &[(RecordId, u32)],
     ) -> Result<()> {
-        let heads = self.heads_bucket(conn, bucket)?;
-        let live = heads.iter().filter(|(_, h)| !h.shredded);
         let mut stored_iter = stored.iter();
-        for (id, head) in live {
+        for (id, version) in self.live_heads(conn, bucket)? {
             match stored_iter.next() {
-                Some((sid, v)) if sid == id && *v == head.version => {}
-                Some((sid, _)) => return Err(Integrity::LogDisagrees(*sid.min(id)).into()),
-                None => return Err(Integrity::LogDisagrees(*id).into()),
+                Some((sid, v)) if *sid == id && *v == version => {}
+                Some((sid, _)) => return Err(Integrity::LogDisagrees(id.min(*sid)).into()),
+                None => return Err(Integrity::LogDisagrees(id).into()),
             }
         }
         if let Some((extra, _)) = stored_iter.next() {

@@ -8,17 +8,18 @@ use rusqlite::Connection;
 use crate::crypto;
 use crate::digest::{self, Summary, SummaryEntry, Text, TextEntry};
 use crate::error::{Integrity, Result};
-use crate::record::RecordId;
+use crate::record::{InterviewDate, RecordId};
 use crate::store;
 
 use super::Session;
+use super::order::sort_key_of;
 
 /// The digest entries of versions a caller has just written, by record and version: their
 /// summary and their text as written (what would otherwise be decrypted again from the store).
 pub(super) type Known = HashMap<(RecordId, u32), (Summary, Text)>;
 
-/// A bucket's sealed summaries and texts.
-type SealedBucket = (Option<Vec<u8>>, Option<Vec<u8>>);
+/// A bucket's sealed summaries, texts and front.
+type SealedBucket = [Option<Vec<u8>>; 3];
 
 impl Session {
     pub(super) fn digest_aad(&self, bucket: u8, kind: digest::Kind) -> Vec<u8> {
@@ -137,31 +138,81 @@ impl Session {
         self.store_bucket(conn, bucket, self.seal_bucket(bucket, sums, texts))
     }
 
-    /// A bucket's two digests, sealed (none for an empty bucket).
+    /// A bucket's three digests, sealed (none for an empty bucket).
     fn seal_bucket(&self, bucket: u8, sums: &[SummaryEntry], texts: &[TextEntry]) -> SealedBucket {
         if sums.is_empty() {
-            return (None, None);
+            return [None, None, None];
         }
         let seal = |kind, bytes: &[u8]| {
             crypto::seal_padded(&self.keys.meta, &self.digest_aad(bucket, kind), bytes)
         };
-        (
+        [
             Some(seal(
                 digest::Kind::Summaries,
                 &digest::encode_summaries(sums),
             )),
             Some(seal(digest::Kind::Texts, &digest::encode_texts(texts))),
+            Some(self.seal_front(bucket, sums)),
+        ]
+    }
+
+    /// The sealed front of a bucket whose current records are `sums`, in id order: its first
+    /// [`digest::FRONT`] records in listing order.
+    fn seal_front(&self, bucket: u8, sums: &[SummaryEntry]) -> Vec<u8> {
+        let versions = digest::versions_hash(sums.iter().map(|e| (&e.id, e.version)));
+        let first = first_in_order(sums, |e| {
+            let s = &e.summary;
+            sort_key_of(
+                s.meta.date.as_ref().map(InterviewDate::as_str),
+                &s.created_at,
+                e.id,
+            )
+        });
+        self.seal_front_with(bucket, &versions, first)
+    }
+
+    /// A sealed front of `first`, taken from the versions whose hash is `versions`.
+    pub(super) fn seal_front_with<'e>(
+        &self,
+        bucket: u8,
+        versions: &[u8; 32],
+        first: impl IntoIterator<Item = &'e SummaryEntry>,
+    ) -> Vec<u8> {
+        crypto::seal_padded(
+            &self.keys.meta,
+            &self.digest_aad(bucket, digest::Kind::Front),
+            &digest::encode_front(versions, first),
         )
     }
 
-    fn store_bucket(
+    /// Whether the stored front of `bucket` opens and was taken from the versions `current`
+    /// (id order), so holds the bucket's first records in listing order.
+    pub(super) fn front_current(
         &self,
         conn: &Connection,
         bucket: u8,
-        (sums, texts): SealedBucket,
-    ) -> Result<()> {
-        store::set_digest(conn, bucket, digest::Kind::Summaries as u8, sums.as_deref())?;
-        store::set_digest(conn, bucket, digest::Kind::Texts as u8, texts.as_deref())
+        current: &[(RecordId, u32)],
+    ) -> Result<bool> {
+        let mut buf = crypto::SecretBuf::default();
+        let Some(blob) = self.stored_digest(conn, bucket, digest::Kind::Front, &mut buf)? else {
+            return Ok(false);
+        };
+        Ok(digest::front(blob).is_some_and(|(versions, first)| {
+            first.len() == current.len().min(digest::FRONT)
+                && versions == digest::versions_hash(current.iter().map(|(id, v)| (id, *v)))
+        }))
+    }
+
+    fn store_bucket(&self, conn: &Connection, bucket: u8, sealed: SealedBucket) -> Result<()> {
+        let kinds = [
+            digest::Kind::Summaries,
+            digest::Kind::Texts,
+            digest::Kind::Front,
+        ];
+        for (kind, blob) in kinds.into_iter().zip(sealed) {
+            store::set_digest(conn, bucket, kind as u8, blob.as_deref())?;
+        }
+        Ok(())
     }
 
     /// Brings the digest buckets of `records` up to date, in the caller's transaction.
@@ -208,4 +259,20 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// The first [`digest::FRONT`] of `entries` in listing order (`key` gives each one's), in
+/// that order.
+pub(super) fn first_in_order<E>(
+    entries: &[E],
+    key: impl Fn(&E) -> (&str, &str, RecordId),
+) -> Vec<&E> {
+    let mut first: Vec<&E> = entries.iter().collect();
+    let order = |a: &&E, b: &&E| key(a).cmp(&key(b));
+    if first.len() > digest::FRONT {
+        first.select_nth_unstable_by(digest::FRONT - 1, order);
+        first.truncate(digest::FRONT);
+    }
+    first.sort_unstable_by(order);
+    first
 }

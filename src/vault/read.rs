@@ -12,6 +12,8 @@ use crate::error::{Error, Integrity, Result};
 use crate::record::{InterviewDate, RecordId, RecordIdPrefix, SealedMeta, WitnessIdentity};
 use crate::store::{self, Store, VersionRow};
 
+use super::listing::first_in_order;
+use super::order::{MergeSorted, OrderKey, sort_key_of};
 use super::snippet::Matcher;
 use super::{Draft, Session, Vault};
 
@@ -42,6 +44,23 @@ impl RecordSummary {
     }
 }
 
+/// How [`Vault::scan_digest_shares`] reads the buckets: with the statements' texts, checking
+/// the fronts (and storing new ones where they are not current), and stopping with a broken
+/// pipe once `gone` answers true.
+pub(super) struct Scan<'g> {
+    pub(super) texts: bool,
+    pub(super) fronts: bool,
+    pub(super) gone: &'g (dyn Fn() -> bool + Sync),
+    /// The `PRAGMA data_version` at which every bucket's records were just checked against
+    /// the heads ([`Session::check_bucket`]). While it is still the same (no other connection
+    /// has written since), each bucket's current versions are taken from the heads without
+    /// reading and checking the records table again.
+    pub(super) checked: Option<i64>,
+}
+
+/// A thread's share of the buckets ([`Vault::on_every_core`]).
+pub(super) type Buckets = Vec<u8>;
+
 /// A record version with its whole manifest, as `history` sees it.
 pub struct VersionSummary {
     pub id: RecordId,
@@ -68,15 +87,6 @@ pub struct RecordView {
     pub identity: Option<WitnessIdentity>,
 }
 
-/// Which records `list` shows.
-#[derive(Default)]
-pub struct Filter {
-    pub tag: Option<String>,
-    pub witness: Option<String>,
-    pub since: Option<InterviewDate>,
-    pub until: Option<InterviewDate>,
-}
-
 /// A record that matched a search, with where and a short excerpt.
 pub struct SearchHit {
     pub record: RecordSummary,
@@ -85,45 +95,6 @@ pub struct SearchHit {
 }
 
 impl Vault {
-    /// The latest version of every record that passes `filter`, by interview date.
-    pub fn list(&mut self, filter: &Filter) -> Result<Vec<RecordSummary>> {
-        let mut out = Vec::new();
-        self.list_each(filter, RecordSummary::of, |r| {
-            out.push(r);
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
-    /// [`Vault::list`] without holding every record: each record that passes `filter` is
-    /// reduced by `map` (on every core, while the digest is read) to what the caller shows of
-    /// it, and then handed to `emit` in listing order, after the read is logged. Returns how
-    /// many were shown. An error from `emit` (a closed pipe) stops the listing.
-    pub fn list_each<T: Send>(
-        &mut self,
-        filter: &Filter,
-        map: impl Fn(&SummaryRef<'_>) -> T + Sync,
-        mut emit: impl FnMut(T) -> std::io::Result<()>,
-    ) -> Result<u64> {
-        self.s.readable()?;
-        let (records, shares) = self.scan_digest_shares(
-            false,
-            |_, _, entry, _| Ok(filter.matches(entry).then(|| Listed::new(entry, &map))),
-            Listed::cmp,
-        )?;
-        let shown: usize = shares.iter().map(Vec::len).sum();
-        self.record(vec![Draft::new(Action::RecordsListed).detail(
-            serde_json::json!({
-                "records": records,
-                "shown": shown,
-            }),
-        )])?;
-        for listed in MergeSorted::new(shares, Listed::cmp) {
-            emit(listed.item).map_err(Error::Output)?;
-        }
-        Ok(shown as u64)
-    }
-
     /// Visits the current version of every record through the listing digest
     /// ([`crate::digest`]), with its statement text when `texts`, on every core: each thread
     /// takes its share of the buckets through a connection of its own, and the shared lock
@@ -139,35 +110,43 @@ impl Vault {
         + Sync,
         order: impl Fn(&T, &T) -> std::cmp::Ordering + Sync,
     ) -> Result<(u64, Vec<T>)> {
-        let (seen, shares) = self.scan_digest_shares(texts, visit, &order)?;
+        let scan = Scan {
+            texts,
+            fronts: false,
+            gone: &|| false,
+            checked: None,
+        };
+        let (seen, shares) = self.scan_digest_shares(&scan, visit, &order)?;
         Ok((seen, MergeSorted::new(shares, &order).collect()))
     }
 
     /// [`Vault::scan_digest`], with what each thread kept still apart (each share sorted).
-    fn scan_digest_shares<T: Send>(
+    pub(super) fn scan_digest_shares<T: Send>(
         &mut self,
-        texts: bool,
+        &Scan {
+            texts,
+            fronts,
+            gone,
+            checked,
+        }: &Scan<'_>,
         visit: impl Fn(&Session, &Connection, &SummaryRef<'_>, Option<TextRef<'_>>) -> Result<Option<T>>
         + Sync,
         order: impl Fn(&T, &T) -> std::cmp::Ordering + Sync,
     ) -> Result<(u64, Vec<Vec<T>>)> {
+        /// A bucket to store again: all of it, or only its front.
         struct Rebuilt {
             bucket: u8,
             from: Vec<(RecordId, u32)>,
-            sums: Vec<SummaryEntry>,
-            txts: Vec<TextEntry>,
+            whole: Option<(Vec<SummaryEntry>, Vec<TextEntry>)>,
+            front: Option<Vec<u8>>,
         }
         struct Share<T> {
             seen: u64,
             kept: Vec<T>,
             rebuilt: Vec<Rebuilt>,
         }
-        let threads = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZero::get)
-            .min(8);
-        let path = self.store.path().to_owned();
         let s = &self.s;
-        let run = |conn: &Connection, first: usize| {
+        let run = |conn: &Connection, buckets: Buckets, data_version: i64| {
             let mut share = Share {
                 seen: 0,
                 kept: Vec::new(),
@@ -176,10 +155,17 @@ impl Vault {
             // Each bucket is read into these and decoded in place: only what `visit` keeps
             // is copied.
             let (mut sums_buf, mut txts_buf) = <(crypto::SecretBuf, crypto::SecretBuf)>::default();
-            for bucket in (first..digest::BUCKETS).step_by(threads) {
-                let bucket = bucket as u8;
-                let expected = store::bucket_versions(conn, bucket)?;
-                s.check_bucket(conn, bucket, &expected)?;
+            for bucket in buckets {
+                if gone() {
+                    return Err(Error::Output(std::io::ErrorKind::BrokenPipe.into()));
+                }
+                let expected = if checked == Some(data_version) {
+                    s.live_heads(conn, bucket)?
+                } else {
+                    let expected = store::bucket_versions(conn, bucket)?;
+                    s.check_bucket(conn, bucket, &expected)?;
+                    expected
+                };
                 let sums_blob =
                     s.stored_digest(conn, bucket, digest::Kind::Summaries, &mut sums_buf)?;
                 let sums = sums_blob.and_then(digest::summaries);
@@ -218,15 +204,34 @@ impl Vault {
                     rebuilt_blobs = (digest::encode_summaries(&sums), digest::encode_texts(&txts));
                     share.rebuilt.push(Rebuilt {
                         bucket,
-                        from: expected,
-                        sums,
-                        txts,
+                        from: expected.clone(),
+                        whole: Some((sums, txts)),
+                        front: None,
                     });
                     (
                         digest::summaries(&rebuilt_blobs.0).expect("just encoded"),
                         digest::texts(&rebuilt_blobs.1).expect("just encoded"),
                     )
                 };
+                // A bucket whose front is missing or was taken from other versions gets a new
+                // one (a vault from before fronts, or a front replaced in the file).
+                let rebuilding = share.rebuilt.last().is_some_and(|r| r.bucket == bucket);
+                if fronts
+                    && !rebuilding
+                    && !expected.is_empty()
+                    && !s.front_current(conn, bucket, &expected)?
+                {
+                    let first = first_in_order(&sums, |e| sort_key_of(e.date, e.created_at, e.id));
+                    let first: Vec<SummaryEntry> =
+                        first.iter().map(|e| SummaryRef::to_owned(e)).collect();
+                    let versions = digest::versions_hash(expected.iter().map(|(id, v)| (id, *v)));
+                    share.rebuilt.push(Rebuilt {
+                        bucket,
+                        front: Some(s.seal_front_with(bucket, &versions, &first)),
+                        from: expected,
+                        whole: None,
+                    });
+                }
                 let mut txts = txts.into_iter().filter(|_| texts);
                 for entry in &sums {
                     share.seen += 1;
@@ -238,29 +243,7 @@ impl Vault {
             share.kept.sort_unstable_by(&order);
             Ok::<_, Error>(share)
         };
-        let snapshot = self.store.read()?;
-        let shares: Vec<Share<T>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (1..threads)
-                .map(|first| {
-                    let (run, path) = (&run, &path);
-                    scope.spawn(move || {
-                        let store = Store::open(path)?;
-                        let tx = store.read()?;
-                        run(&tx, first)
-                    })
-                })
-                .collect();
-            let mut shares = vec![run(&snapshot, 0)?];
-            for worker in workers {
-                shares.push(
-                    worker
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
-                );
-            }
-            Ok::<_, Error>(shares)
-        })?;
-        drop(snapshot);
+        let (_, shares) = self.on_every_core(run)?;
         let (mut seen, mut kept, mut rebuilt) = (0, Vec::new(), Vec::new());
         for share in shares {
             seen += share.seen;
@@ -271,13 +254,64 @@ impl Vault {
             // Stored only where the records are still as they were read.
             let tx = self.store.write()?;
             for r in rebuilt {
-                if store::bucket_versions(&tx, r.bucket)? == r.from {
-                    self.s.write_bucket(&tx, r.bucket, &r.sums, &r.txts)?;
+                if store::bucket_versions(&tx, r.bucket)? != r.from {
+                    continue;
+                }
+                if let Some((sums, txts)) = &r.whole {
+                    self.s.write_bucket(&tx, r.bucket, sums, txts)?;
+                }
+                if let Some(front) = &r.front {
+                    store::set_digest(&tx, r.bucket, digest::Kind::Front as u8, Some(front))?;
                 }
             }
             tx.commit()?;
         }
         Ok((seen, kept))
+    }
+
+    /// Runs `run` on every core, each thread over its share of the buckets through a
+    /// connection of its own, while this connection's read lock keeps any write from
+    /// committing, so all threads see one state. Returns that state's `PRAGMA data_version`
+    /// (which `run` is given too) and what each thread returned.
+    pub(super) fn on_every_core<R: Send>(
+        &self,
+        run: impl Fn(&Connection, Buckets, i64) -> Result<R> + Sync,
+    ) -> Result<(i64, Vec<R>)> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(8);
+        let share = |first: usize| -> Buckets {
+            (first..digest::BUCKETS)
+                .step_by(threads)
+                .map(|b| b as u8)
+                .collect()
+        };
+        let path = self.store.path().to_owned();
+        let snapshot = self.store.read()?;
+        // Reading it takes the read lock, before any worker starts.
+        let data_version = store::data_version(&snapshot)?;
+        let results = std::thread::scope(|scope| {
+            let workers: Vec<_> = (1..threads)
+                .map(|first| {
+                    let (run, path) = (&run, &path);
+                    scope.spawn(move || {
+                        let store = Store::open(path)?;
+                        let tx = store.read()?;
+                        run(&tx, share(first), data_version)
+                    })
+                })
+                .collect();
+            let mut results = vec![run(&snapshot, share(0), data_version)?];
+            for worker in workers {
+                results.push(
+                    worker
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+                );
+            }
+            Ok::<_, Error>(results)
+        })?;
+        Ok((data_version, results))
     }
 
     /// Resolves an id or unique prefix to a record.
@@ -466,169 +500,10 @@ impl Vault {
     }
 }
 
-impl Filter {
-    fn matches(&self, entry: &SummaryRef<'_>) -> bool {
-        let eq = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
-        if let Some(tag) = &self.tag
-            && !entry.tags.iter().any(|t| eq(t, tag))
-        {
-            return false;
-        }
-        if let Some(w) = &self.witness
-            && !eq(entry.witness, w)
-        {
-            return false;
-        }
-        if self.since.is_some() || self.until.is_some() {
-            // Valid dates (`YYYY-MM-DD`) order as their text does.
-            let Some(date) = entry.date else {
-                return false;
-            };
-            if self.since.as_ref().is_some_and(|s| date < s.as_str())
-                || self.until.as_ref().is_some_and(|u| date > u.as_str())
-            {
-                return false;
-            }
-        }
-        true
-    }
-}
-
 /// Listing order: by interview date (intake date when there is none), then intake time, then
 /// id. The keys end with the record id, so they are unique: an unstable sort is exact.
 pub(super) fn by_date(a: &RecordSummary, b: &RecordSummary) -> std::cmp::Ordering {
     a.order.cmp(&b.order, || sort_key(a).cmp(&sort_key(b)))
-}
-
-/// [`sort_key`] packed into integers, so that sorting 100,000 records compares registers
-/// rather than strings spread over the heap: the date and intake time, cut or padded with zero
-/// bytes to 10 and 22 bytes (which keeps their order wherever the packed bytes differ), and
-/// the id. Where a date or time was cut, records whose packed bytes are equal are compared
-/// in full.
-#[derive(Default, Clone)]
-pub(super) struct OrderKey {
-    when: (u128, u128),
-    id: u128,
-    exact: bool,
-}
-
-impl OrderKey {
-    fn of((date, created, id): (&str, &str, RecordId)) -> Self {
-        let mut packed = [0u8; 32];
-        packed[..date.len().min(10)].copy_from_slice(&date.as_bytes()[..date.len().min(10)]);
-        packed[10..10 + created.len().min(22)]
-            .copy_from_slice(&created.as_bytes()[..created.len().min(22)]);
-        let (hi, lo) = packed.split_at(16);
-        OrderKey {
-            when: (
-                u128::from_be_bytes(hi.try_into().expect("16 bytes")),
-                u128::from_be_bytes(lo.try_into().expect("16 bytes")),
-            ),
-            id: u128::from_be_bytes(id.0),
-            exact: date.len() <= 10 && created.len() <= 22,
-        }
-    }
-
-    /// The packed date (10 bytes) and intake time (22 bytes).
-    fn packed(&self) -> [u8; 32] {
-        let mut packed = [0u8; 32];
-        packed[..16].copy_from_slice(&self.when.0.to_be_bytes());
-        packed[16..].copy_from_slice(&self.when.1.to_be_bytes());
-        packed
-    }
-
-    fn cmp(
-        &self,
-        other: &Self,
-        in_full: impl FnOnce() -> std::cmp::Ordering,
-    ) -> std::cmp::Ordering {
-        self.when.cmp(&other.when).then_with(|| {
-            if self.exact && other.exact {
-                self.id.cmp(&other.id)
-            } else {
-                in_full()
-            }
-        })
-    }
-}
-
-/// The items of vectors each sorted by `order`, in that order (a merge, taking from the first
-/// vector on ties).
-pub(super) struct MergeSorted<T, F> {
-    sources: Vec<std::iter::Peekable<std::vec::IntoIter<T>>>,
-    order: F,
-}
-
-impl<T, F: Fn(&T, &T) -> std::cmp::Ordering> MergeSorted<T, F> {
-    pub(super) fn new(sources: Vec<Vec<T>>, order: F) -> Self {
-        MergeSorted {
-            sources: sources
-                .into_iter()
-                .map(|v| v.into_iter().peekable())
-                .collect(),
-            order,
-        }
-    }
-}
-
-impl<T, F: Fn(&T, &T) -> std::cmp::Ordering> Iterator for MergeSorted<T, F> {
-    type Item = T;
-
-    fn next(&mut self) -> Option<T> {
-        // A few sources (one per thread): a linear look at their heads is enough.
-        let mut best: Option<(usize, &T)> = None;
-        for (i, source) in self.sources.iter_mut().enumerate() {
-            if let Some(head) = source.peek()
-                && best.is_none_or(|(_, b)| (self.order)(head, b).is_lt())
-            {
-                best = Some((i, head));
-            }
-        }
-        let i = best?.0;
-        self.sources[i].next()
-    }
-}
-
-/// A listed record reduced to what the caller shows of it, with its place in the order.
-struct Listed<T> {
-    order: OrderKey,
-    /// The date and intake time in full, kept only where [`OrderKey`] had to cut them.
-    full: Option<Box<(String, String)>>,
-    item: T,
-}
-
-impl<T> Listed<T> {
-    fn new(r: &SummaryRef<'_>, map: impl Fn(&SummaryRef<'_>) -> T) -> Self {
-        let key = sort_key_of(r.date, r.created_at, r.id);
-        let order = OrderKey::of(key);
-        let full = (!order.exact).then(|| Box::new((key.0.to_owned(), key.1.to_owned())));
-        Listed {
-            order,
-            full,
-            item: map(r),
-        }
-    }
-
-    /// [`by_date`] for listed records.
-    fn cmp(a: &Self, b: &Self) -> std::cmp::Ordering {
-        a.order.cmp(&b.order, || {
-            let key = |l: &Self| {
-                let packed = l.order.packed();
-                let (date, created) = match &l.full {
-                    Some(full) => (full.0.as_bytes().to_vec(), full.1.as_bytes().to_vec()),
-                    None => (trimmed(&packed[..10]), trimmed(&packed[10..])),
-                };
-                (date, created, l.order.id)
-            };
-            key(a).cmp(&key(b))
-        })
-    }
-}
-
-/// `bytes` without the zero bytes [`OrderKey`] padded them with.
-fn trimmed(bytes: &[u8]) -> Vec<u8> {
-    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    bytes[..end].to_vec()
 }
 
 pub(super) fn sort_key(r: &RecordSummary) -> (&str, &str, RecordId) {
@@ -637,13 +512,4 @@ pub(super) fn sort_key(r: &RecordSummary) -> (&str, &str, RecordId) {
         &r.summary.created_at,
         r.id,
     )
-}
-
-fn sort_key_of<'a>(
-    date: Option<&'a str>,
-    created: &'a str,
-    id: RecordId,
-) -> (&'a str, &'a str, RecordId) {
-    let date = date.unwrap_or_else(|| created.get(..10).unwrap_or(created));
-    (date, created, id)
 }

@@ -41,6 +41,19 @@ fn intake(witness: &str, statement: &'static [u8]) -> Intake<'static> {
     }
 }
 
+/// An amendment that replaces the statement and nothing else.
+fn new_statement() -> Amendment<'static> {
+    Amendment {
+        meta: MetaEdit::default(),
+        witness_name: None,
+        witness_contact: None,
+        witness_aliases: None,
+        statement: Some(Box::new(&b"the harbour master"[..])),
+        attachments: Vec::new(),
+        remove: Vec::new(),
+    }
+}
+
 #[test]
 fn a_batch_is_stored_whole_or_not_at_all_and_scans_find_every_record() {
     let dir = tempfile::tempdir().unwrap();
@@ -115,16 +128,7 @@ fn the_digest_follows_every_write_and_is_rebuilt_when_stale() {
     // An amendment replaces the entry; the old text is no longer found.
     let older = store::digest(vault.store.conn(), digest::bucket(&ids[0]), 1).unwrap();
     let prefix: RecordIdPrefix = ids[0].to_string().parse().unwrap();
-    let change = Amendment {
-        meta: MetaEdit::default(),
-        witness_name: None,
-        witness_contact: None,
-        witness_aliases: None,
-        statement: Some(Box::new(&b"the harbour master"[..])),
-        attachments: Vec::new(),
-        remove: Vec::new(),
-    };
-    vault.amend(&prefix, change).unwrap();
+    vault.amend(&prefix, new_statement()).unwrap();
     assert_eq!(found(&mut vault, "harbour"), vec![(ids[0], 2)]);
     assert_eq!(found(&mut vault, "lighthouse").len(), 39);
 
@@ -279,4 +283,146 @@ fn a_shredded_records_earlier_copy_opens_with_this_vaults_keys_until_a_rekey() {
             "after the rekey (reencrypt: {reencrypt}) it no longer does"
         );
     }
+}
+
+/// What `list_each` hands over, in order, and how many records came before its flush (the
+/// fronts' part), if there was one.
+fn listing(vault: &mut Vault) -> (Vec<(RecordId, u32)>, Option<usize>) {
+    let (mut all, mut flushed) = (Vec::new(), None);
+    vault
+        .list_each(
+            &Filter::default(),
+            |r| (r.id, r.version),
+            |item| {
+                match item {
+                    Some(record) => all.push(record),
+                    None => flushed = Some(all.len()),
+                }
+                Ok(())
+            },
+            || false,
+        )
+        .unwrap();
+    (all, flushed)
+}
+
+#[test]
+fn list_starts_from_the_fronts_and_rebuilds_any_that_are_missing_or_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = scratch_vault(dir.path());
+    let ids = vault
+        .add_many((0..120).map(|i| {
+            let mut r = intake(&format!("W{i}"), b"the lighthouse keeper");
+            // Every fifth undated: listed by its intake date.
+            if i % 5 != 0 {
+                let date = format!("20{:02}-{:02}-{:02}", 10 + i % 13, 1 + i % 12, 1 + i % 28);
+                r.meta.date = Some(date.parse().unwrap());
+            }
+            r
+        }))
+        .unwrap();
+    let mut per_bucket = std::collections::BTreeMap::<u8, usize>::new();
+    for id in &ids {
+        *per_bucket.entry(digest::bucket(id)).or_default() += 1;
+    }
+    assert!(
+        per_bucket.values().any(|&n| n > digest::FRONT),
+        "some fronts hold only part of their bucket"
+    );
+    // The listing order, worked out here from the summaries.
+    let in_order = |v: &mut Vault| {
+        let mut keyed: Vec<_> = v
+            .list(&Filter::default())
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let s = &r.summary;
+                let date = s
+                    .meta
+                    .date
+                    .as_ref()
+                    .map_or(&s.created_at[..10], |d| d.as_str());
+                ((date.to_owned(), s.created_at.clone(), r.id), r.version)
+            })
+            .collect();
+        keyed.sort();
+        keyed
+            .into_iter()
+            .map(|((_, _, id), v)| (id, v))
+            .collect::<Vec<_>>()
+    };
+    let expected = in_order(&mut vault);
+    assert_eq!(expected.len(), 120);
+
+    let (all, flushed) = listing(&mut vault);
+    assert_eq!(all, expected);
+    let first = flushed.expect("the fronts are current: their records come first");
+    assert!(first >= digest::FRONT && first < all.len(), "{first}");
+
+    let conn = vault.store.conn();
+    let fronts = |conn: &rusqlite::Connection| {
+        (0..=255u8)
+            .filter_map(|b| store::digest(conn, b, digest::Kind::Front as u8).unwrap())
+            .count()
+    };
+    assert_eq!(fronts(conn), per_bucket.len(), "writers store the fronts");
+
+    // Without fronts (a vault from before them) every bucket is read first, and the fronts
+    // are stored for the next listing.
+    for b in 0..=255u8 {
+        store::set_digest(conn, b, digest::Kind::Front as u8, None).unwrap();
+    }
+    assert_eq!(listing(&mut vault), (expected.clone(), None));
+    assert_eq!(fronts(vault.store.conn()), per_bucket.len());
+    assert_eq!(listing(&mut vault), (expected.clone(), Some(first)));
+
+    // A front put back from before an amendment opens, but was taken from other versions;
+    // one moved from another bucket does not open. Neither is used, and both are replaced.
+    // The first record is undated: its new version lists it by a later intake time.
+    let amended = ids[0];
+    let b1 = digest::bucket(&amended);
+    let (b2, b3) = {
+        let mut b = per_bucket.keys().copied().filter(|&b| b != b1);
+        (b.next().unwrap(), b.next().unwrap())
+    };
+    let old = store::digest(vault.store.conn(), b1, digest::Kind::Front as u8).unwrap();
+    let moved = store::digest(vault.store.conn(), b3, digest::Kind::Front as u8).unwrap();
+    let prefix: RecordIdPrefix = amended.to_string().parse().unwrap();
+    vault.amend(&prefix, new_statement()).unwrap();
+    // An undated record moves to its new version's intake time.
+    let expected = in_order(&mut vault);
+    assert!(expected.contains(&(amended, 2)));
+    let conn = vault.store.conn();
+    store::set_digest(conn, b1, digest::Kind::Front as u8, old.as_deref()).unwrap();
+    store::set_digest(conn, b2, digest::Kind::Front as u8, moved.as_deref()).unwrap();
+    assert_eq!(listing(&mut vault), (expected.clone(), None));
+    let conn = vault.store.conn();
+    assert_ne!(
+        store::digest(conn, b1, digest::Kind::Front as u8).unwrap(),
+        old
+    );
+    assert_ne!(
+        store::digest(conn, b2, digest::Kind::Front as u8).unwrap(),
+        moved
+    );
+    let (all, flushed) = listing(&mut vault);
+    assert_eq!(all, expected);
+    let first = flushed.expect("the fronts are current again");
+
+    // A reader that went away stops the listing once the fronts' part is out; the listing
+    // was logged before anything was shown.
+    let events = store::event_count(vault.store.conn()).unwrap();
+    let mut shown = 0;
+    let err = vault.list_each(
+        &Filter::default(),
+        |_| (),
+        |item| {
+            shown += usize::from(item.is_some());
+            Ok(())
+        },
+        || true,
+    );
+    assert!(matches!(err, Err(Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe));
+    assert_eq!(shown, first);
+    assert_eq!(store::event_count(vault.store.conn()).unwrap(), events + 1);
 }
