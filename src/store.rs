@@ -476,6 +476,17 @@ fn record_id(bytes: Vec<u8>) -> Result<RecordId> {
     ))
 }
 
+/// [`record_id`] of a column read in place.
+fn record_id_ref(value: rusqlite::types::ValueRef<'_>) -> Result<RecordId> {
+    Ok(RecordId(
+        value
+            .as_blob()
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(Integrity::Corrupt)?,
+    ))
+}
+
 /// A `record_version` row as SQLite returns it: id, version, meta, identity.
 type RawVersion = (Vec<u8>, i64, Vec<u8>, Vec<u8>);
 
@@ -495,12 +506,24 @@ fn to_version_row(raw: RawVersion) -> Result<VersionRow> {
 
 /// The latest version of every record, in record-id order.
 pub fn current_versions(conn: &Connection) -> Result<Vec<VersionRow>> {
-    let mut stmt = conn.prepare(
-        "SELECT record_id, max(version), meta, identity FROM record_version
-         GROUP BY record_id ORDER BY record_id",
-    )?;
-    let rows = stmt.query_map([], version_row)?;
-    rows.map(|r| to_version_row(r?)).collect()
+    // The table in its stored order, keeping each record's newest row: several times faster
+    // than SQLite's `GROUP BY` with `max(version)`, which reads the rows through the index and
+    // copies each one's sealed columns.
+    let mut stmt = conn.prepare("SELECT record_id, version, meta, identity FROM record_version")?;
+    let mut rows = stmt.query([])?;
+    let mut newest: std::collections::HashMap<RecordId, VersionRow> =
+        std::collections::HashMap::new();
+    while let Some(row) = rows.next()? {
+        let id = record_id_ref(row.get_ref(0)?)?;
+        let version = u32::try_from(row.get::<_, i64>(1)?).map_err(|_| Integrity::Corrupt)?;
+        if newest.get(&id).is_some_and(|held| held.version > version) {
+            continue;
+        }
+        newest.insert(id, to_version_row(version_row(row)?)?);
+    }
+    let mut out: Vec<VersionRow> = newest.into_values().collect();
+    out.sort_unstable_by_key(|r| r.record);
+    Ok(out)
 }
 
 /// The latest version of one record.
@@ -631,13 +654,7 @@ pub fn bucket_versions(conn: &Connection, bucket: u8) -> Result<Vec<(RecordId, u
     let mut rows = stmt.query(params![&low[..], &high[..]])?;
     let mut out: Vec<(RecordId, u32)> = Vec::new();
     while let Some(row) = rows.next()? {
-        let id = RecordId(
-            row.get_ref(0)?
-                .as_blob()
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or(Integrity::Corrupt)?,
-        );
+        let id = record_id_ref(row.get_ref(0)?)?;
         let version = u32::try_from(row.get::<_, i64>(1)?).map_err(|_| Integrity::Corrupt)?;
         match out.last_mut() {
             Some((last, newest)) if *last == id => *newest = version,
