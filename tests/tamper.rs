@@ -380,3 +380,67 @@ fn large_parts_read_back_whole_and_a_chunk_row_from_another_part_is_caught() {
     assert_eq!(out.status.code(), Some(13));
     assert_eq!(tv.cat(&b, "a.bin"), b_data);
 }
+
+/// `export` reads the statements ahead of the records it writes, on another core: a damaged
+/// statement anywhere still stops it with the integrity error and no bundle, and a statement
+/// too large to be read ahead leaves whole.
+#[test]
+fn an_export_stops_at_a_damaged_statement_wherever_it_is_and_large_ones_leave_whole() {
+    let tv = TestVault::new();
+    let records: Vec<(String, Vec<u8>)> = (0..5)
+        .map(|i| {
+            let text = if i == 2 {
+                // Larger than what is read ahead (1 MiB), ASCII so it stays a text.
+                content(1_200_000, 3)
+                    .iter()
+                    .map(|b| b'a' + b % 26)
+                    .collect::<Vec<u8>>()
+            } else {
+                format!("The statement of witness {i}.\n").into_bytes()
+            };
+            let st = tv.write("st.txt", &text);
+            let id = tv.add(&[
+                "--witness",
+                "W",
+                "--consent",
+                "court",
+                "--text-file",
+                st.to_str().unwrap(),
+            ]);
+            (id, text)
+        })
+        .collect();
+    let opened = common::export_and_open(&tv, "whole", &["--all"]);
+    for (id, text) in &records {
+        assert!(opened.read(&format!("records/{id}/statement.txt")) == *text);
+    }
+
+    // Each statement in turn damaged through SQL, and put back after.
+    let pass = tv.write("export-pass", b"an export passphrase for this test\n");
+    for (id, _) in &records {
+        let chunk_of = format!(
+            "FROM chunk WHERE seq = 0 AND part_id = \
+             (SELECT id FROM part WHERE part_no = 0 AND hex(record_id) = upper('{id}'))"
+        );
+        let original = blob(&tv, &format!("SELECT data {chunk_of}"));
+        let mut damaged = original.clone();
+        damaged[40] ^= 0x10;
+        let set = format!("UPDATE chunk SET data = ?1 WHERE rowid = (SELECT rowid {chunk_of})");
+        assert_eq!(tv.conn().execute(&set, [&damaged]).unwrap(), 1);
+        let out_file = tv.path("damaged.tar");
+        let out = tv
+            .cmd()
+            .args(["export", "--all", "--purpose", "court", "-o"])
+            .arg(&out_file)
+            .arg("--export-passphrase-file")
+            .arg(&pass)
+            .output()
+            .unwrap();
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(13), "statement of {id}");
+        assert!(!out_file.exists(), "no bundle is left");
+        tv.conn().execute(&set, [&original]).unwrap();
+    }
+    // Put back, the vault exports again.
+    common::export_and_open(&tv, "again", &["--all"]);
+}

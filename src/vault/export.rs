@@ -287,8 +287,12 @@ impl Vault {
             let timestamps = self.s.export_timestamps(&tx, &checkpoint.note, &receipt)?;
             // Each record's events, in log order, found once rather than per record.
             let mut events_by_record: BTreeMap<String, Vec<Event>> = BTreeMap::new();
-            for r in store::events(&tx)? {
-                let event = self.s.open_event(r.seq, &r.leaf_hash, &r.sealed)?;
+            let s = &self.s;
+            let events = super::cores::map_in_order(store::events(&tx)?, 256, |r| {
+                s.open_event(r.seq, &r.leaf_hash, &r.sealed)
+            });
+            for event in events {
+                let event = event?;
                 if let Some(record) = event.record.clone() {
                     events_by_record.entry(record).or_default().push(event);
                 }
@@ -348,208 +352,220 @@ impl Vault {
             let mut custody_by_record = BTreeMap::new();
             let mut metadata_by_record = BTreeMap::new();
             let tx = self.store.read()?;
-            for (
-                ((((row, sealed), plan), identity), (redactor, (names, restore))),
-                (dnames, drestore),
-            ) in chosen
+            // Every statement that leaves, read and checked on the other core meanwhile.
+            let wanted = chosen
                 .iter()
                 .zip(&plans)
-                .zip(&identities)
-                .zip(
-                    redactors
-                        .iter()
-                        .zip(shown_names.iter().zip(&recorded_names)),
-                )
-                .zip(derived_names.iter().zip(&derived_recorded))
-            {
-                let base = format!("records/{}", row.record);
-                // Anonymous: the label stands in for the pseudonym; interviewer and place stay.
-                let mut shown_meta = sealed.meta.clone();
-                if let Some(label) = &plan.label {
-                    shown_meta.witness = label.clone();
-                    shown_meta.interviewer = None;
-                    shown_meta.location = None;
-                }
-                let mut changed = Vec::new();
-                if let Some(r) = redactor
-                    && redact_metadata(&mut shown_meta, r)
+                .filter_map(|((row, sealed), plan)| {
+                    Some((row, sealed.statement.as_ref().filter(|_| plan.statement)?))
+                })
+                .collect();
+            self.read_ahead(&tx, wanted, |statements| {
+                for (
+                    ((((row, sealed), plan), identity), (redactor, (names, restore))),
+                    (dnames, drestore),
+                ) in chosen
+                    .iter()
+                    .zip(&plans)
+                    .zip(&identities)
+                    .zip(
+                        redactors
+                            .iter()
+                            .zip(shown_names.iter().zip(&recorded_names)),
+                    )
+                    .zip(derived_names.iter().zip(&derived_recorded))
                 {
-                    changed.push("metadata.json".to_owned());
-                }
-                let m = &shown_meta;
-                let metadata = serde_json::json!({
-                    "id": row.record, "version": row.version, "metadata": m,
-                    "created_at": sealed.created_at, "operator": sealed.operator,
-                });
-                let metadata = Zeroizing::new(
-                    serde_json::to_vec_pretty(&metadata).expect("metadata serialises"),
-                );
-                inner
-                    .add_bytes(&format!("{base}/metadata.json"), &metadata)
-                    .map_err(io_at(out))?;
-                // REPORT.html tells what metadata.json holds.
-                metadata_by_record.insert(row.record.to_string(), m.clone());
-                if let Some(identity) = identity.as_ref().filter(|_| plan.identity) {
-                    let json = Zeroizing::new(
-                        serde_json::to_vec_pretty(identity).expect("identity serialises"),
+                    let base = format!("records/{}", row.record);
+                    // Anonymous: the label stands in for the pseudonym; interviewer and place stay.
+                    let mut shown_meta = sealed.meta.clone();
+                    if let Some(label) = &plan.label {
+                        shown_meta.witness = label.clone();
+                        shown_meta.interviewer = None;
+                        shown_meta.location = None;
+                    }
+                    let mut changed = Vec::new();
+                    if let Some(r) = redactor
+                        && redact_metadata(&mut shown_meta, r)
+                    {
+                        changed.push("metadata.json".to_owned());
+                    }
+                    let m = &shown_meta;
+                    let metadata = serde_json::json!({
+                        "id": row.record, "version": row.version, "metadata": m,
+                        "created_at": sealed.created_at, "operator": sealed.operator,
+                    });
+                    let metadata = Zeroizing::new(
+                        serde_json::to_vec_pretty(&metadata).expect("metadata serialises"),
                     );
                     inner
-                        .add_bytes(&format!("{base}/identity.json"), &json)
+                        .add_bytes(&format!("{base}/metadata.json"), &metadata)
                         .map_err(io_at(out))?;
-                }
-                let mut redacted = false;
-                if let Some(info) = sealed.statement.as_ref().filter(|_| plan.statement) {
-                    let text = self.s.read_statement(&tx, row, info)?;
-                    let replaced = redactor
-                        .as_ref()
-                        .and_then(|r| r.redact(text.expose_secret()));
-                    redacted = replaced.is_some();
-                    let delivered = replaced
-                        .as_ref()
-                        .map_or(text.expose_secret(), |t| t.as_str());
-                    inner
-                        .add_bytes(&format!("{base}/statement.txt"), delivered.as_bytes())
-                        .map_err(io_at(out))?;
-                    if redacted {
-                        changed.push("statement.txt".to_owned());
-                    }
-                    tally.add(info.size);
-                }
-                // Text attachments and derived texts are redacted like the statement; the
-                // others stream as recorded.
-                let mut changed_parts = Vec::new();
-                let folders = [
-                    ("attachments", &plan.attachments, names),
-                    (crate::bundle::DERIVED_DIR, &plan.derived, dnames),
-                ];
-                for (folder, leaving, names) in folders
-                    .iter()
-                    .flat_map(|(f, l, n)| l.iter().map(move |l| (f, l, n)))
-                {
-                    let a = &leaving.info;
-                    let name = names.get(&a.part).cloned().unwrap_or_default();
-                    let path = format!("{base}/{folder}/{name}");
-                    if let Some(r) = redactor.as_ref().filter(|_| leaving.redact) {
-                        let text = self.s.read_text_attachment(&tx, row, a)?;
-                        let replaced = r.redact(&text);
-                        let delivered = replaced.as_ref().unwrap_or(&text);
+                    // REPORT.html tells what metadata.json holds.
+                    metadata_by_record.insert(row.record.to_string(), m.clone());
+                    if let Some(identity) = identity.as_ref().filter(|_| plan.identity) {
+                        let json = Zeroizing::new(
+                            serde_json::to_vec_pretty(identity).expect("identity serialises"),
+                        );
                         inner
-                            .add_bytes(&path, delivered.as_bytes())
+                            .add_bytes(&format!("{base}/identity.json"), &json)
                             .map_err(io_at(out))?;
-                        if replaced.is_some() {
-                            changed.push(format!("{folder}/{name}"));
-                            changed_parts.push(a.part);
-                        }
-                        tally.add(a.size);
-                        continue;
                     }
-                    let mut sha = [0u8; 32];
-                    hex::decode_to_slice(&a.sha256, &mut sha)
-                        .map_err(|_| Integrity::Metadata(row.record))?;
-                    let reader = Counted {
-                        inner: self.s.open_part(&tx, row, a)?,
-                        tally: &mut tally,
-                    };
-                    inner
-                        .add_stream(&path, a.size, sha, reader)
-                        .map_err(|e| self.s.part_error(e, row, a, out))?;
-                }
-                // The bundle carries no hash of anything it does not carry: a part hash stays in
-                // the custody excerpt only when it is the hash of a part delivered as recorded
-                // (not a withheld attachment, an earlier version's part, or the statement
-                // before its real name was replaced).
-                let delivered = delivered_hashes(sealed, plan, redacted, &changed_parts);
-                // Each derived item that leaves, and what it was made from, in words.
-                let mut lineage = lineage(sealed, plan, names, dnames);
-                // Methods and languages are free text an operator typed: redacted like the
-                // metadata when the record's texts are.
-                if let Some(r) = redactor.as_ref() {
-                    for node in &mut lineage {
-                        let fields =
-                            std::iter::once(&mut node.method).chain(node.language.as_mut());
-                        for field in fields {
-                            if let Some(mut text) = r.redact(field) {
-                                field.zeroize();
-                                *field = std::mem::take(&mut *text);
+                    let mut redacted = false;
+                    if let Some(info) = sealed.statement.as_ref().filter(|_| plan.statement) {
+                        let text = statements.next(&tx, row, info)?;
+                        let replaced = redactor
+                            .as_ref()
+                            .and_then(|r| r.redact(text.expose_secret()));
+                        redacted = replaced.is_some();
+                        let delivered = replaced
+                            .as_ref()
+                            .map_or(text.expose_secret(), |t| t.as_str());
+                        inner
+                            .add_bytes(&format!("{base}/statement.txt"), delivered.as_bytes())
+                            .map_err(io_at(out))?;
+                        if redacted {
+                            changed.push("statement.txt".to_owned());
+                        }
+                        tally.add(info.size);
+                    }
+                    // Text attachments and derived texts are redacted like the statement; the
+                    // others stream as recorded.
+                    let mut changed_parts = Vec::new();
+                    let folders = [
+                        ("attachments", &plan.attachments, names),
+                        (crate::bundle::DERIVED_DIR, &plan.derived, dnames),
+                    ];
+                    for (folder, leaving, names) in folders
+                        .iter()
+                        .flat_map(|(f, l, n)| l.iter().map(move |l| (f, l, n)))
+                    {
+                        let a = &leaving.info;
+                        let name = names.get(&a.part).cloned().unwrap_or_default();
+                        let path = format!("{base}/{folder}/{name}");
+                        if let Some(r) = redactor.as_ref().filter(|_| leaving.redact) {
+                            let text = self.s.read_text_attachment(&tx, row, a)?;
+                            let replaced = r.redact(&text);
+                            let delivered = replaced.as_ref().unwrap_or(&text);
+                            inner
+                                .add_bytes(&path, delivered.as_bytes())
+                                .map_err(io_at(out))?;
+                            if replaced.is_some() {
+                                changed.push(format!("{folder}/{name}"));
+                                changed_parts.push(a.part);
+                            }
+                            tally.add(a.size);
+                            continue;
+                        }
+                        let mut sha = [0u8; 32];
+                        hex::decode_to_slice(&a.sha256, &mut sha)
+                            .map_err(|_| Integrity::Metadata(row.record))?;
+                        let reader = Counted {
+                            inner: self.s.open_part(&tx, row, a)?,
+                            tally: &mut tally,
+                        };
+                        inner
+                            .add_stream(&path, a.size, sha, reader)
+                            .map_err(|e| self.s.part_error(e, row, a, out))?;
+                    }
+                    // The bundle carries no hash of anything it does not carry: a part hash stays in
+                    // the custody excerpt only when it is the hash of a part delivered as recorded
+                    // (not a withheld attachment, an earlier version's part, or the statement
+                    // before its real name was replaced).
+                    let delivered = delivered_hashes(sealed, plan, redacted, &changed_parts);
+                    // Each derived item that leaves, and what it was made from, in words.
+                    let mut lineage = lineage(sealed, plan, names, dnames);
+                    // Methods and languages are free text an operator typed: redacted like the
+                    // metadata when the record's texts are.
+                    if let Some(r) = redactor.as_ref() {
+                        for node in &mut lineage {
+                            let fields =
+                                std::iter::once(&mut node.method).chain(node.language.as_mut());
+                            for field in fields {
+                                if let Some(mut text) = r.redact(field) {
+                                    field.zeroize();
+                                    *field = std::mem::take(&mut *text);
+                                }
                             }
                         }
                     }
-                }
-                if !lineage.is_empty() {
-                    let json = serde_json::to_vec_pretty(&lineage).expect("lineage serialises");
+                    if !lineage.is_empty() {
+                        let json = serde_json::to_vec_pretty(&lineage).expect("lineage serialises");
+                        inner
+                            .add_bytes(&format!("{base}/{}", crate::bundle::LINEAGE_FILE), &json)
+                            .map_err(io_at(out))?;
+                    }
+                    let events: Vec<Event> = events_by_record
+                        .get(&row.record.to_string())
+                        .into_iter()
+                        .flatten()
+                        .map(|e| {
+                            let mut e = e.clone();
+                            e.parts.retain(|p| delivered.contains(&p.sha256));
+                            e
+                        })
+                        .collect();
+                    let custody = serde_json::to_vec_pretty(&events).expect("events serialise");
+                    custody_by_record.insert(row.record.to_string(), events);
                     inner
-                        .add_bytes(&format!("{base}/{}", crate::bundle::LINEAGE_FILE), &json)
+                        .add_bytes(&format!("{base}/custody.json"), &custody)
                         .map_err(io_at(out))?;
-                }
-                let events: Vec<Event> = events_by_record
-                    .get(&row.record.to_string())
-                    .into_iter()
-                    .flatten()
-                    .map(|e| {
-                        let mut e = e.clone();
-                        e.parts.retain(|p| delivered.contains(&p.sha256));
-                        e
-                    })
-                    .collect();
-                let custody = serde_json::to_vec_pretty(&events).expect("events serialise");
-                custody_by_record.insert(row.record.to_string(), events);
-                inner
-                    .add_bytes(&format!("{base}/custody.json"), &custody)
-                    .map_err(io_at(out))?;
-                let redaction = redactor.is_some().then(|| crate::bundle::Redaction {
-                    method: crate::bundle::Redaction::AUTOMATIC.into(),
-                    reviewed: false,
-                    changed,
-                });
-                if let Some(redaction) = &redaction {
-                    redacted_records.push(RecordRedaction {
-                        record: row.record.to_string(),
-                        redaction: redaction.clone(),
+                    let redaction = redactor.is_some().then(|| crate::bundle::Redaction {
+                        method: crate::bundle::Redaction::AUTOMATIC.into(),
+                        reviewed: false,
+                        changed,
+                    });
+                    if let Some(redaction) = &redaction {
+                        redacted_records.push(RecordRedaction {
+                            record: row.record.to_string(),
+                            redaction: redaction.clone(),
+                        });
+                    }
+                    manifest_records.push(ManifestRecord {
+                        id: row.record.to_string(),
+                        version: row.version,
+                        witness: m.witness.clone(),
+                        consent: m.consent.clone(),
+                        consent_overridden: overridden_set
+                            .contains(row.record.to_string().as_str()),
+                        intake_sha256: sealed
+                            .parts()
+                            .filter(|p| delivered.contains(&p.sha256))
+                            .map(|p| (p.part, p.sha256.clone()))
+                            .collect(),
+                        statement_redacted: redacted,
+                        identity_included: plan.identity,
+                        attachments: plan
+                            .attachments
+                            .iter()
+                            .filter_map(|a| names.get(&a.info.part).cloned())
+                            .collect(),
+                        recorded_names: plan
+                            .attachments
+                            .iter()
+                            .filter_map(|a| {
+                                let recorded = restore.get(&a.info.part)?;
+                                Some((names.get(&a.info.part)?.clone(), recorded.clone()))
+                            })
+                            .collect(),
+                        redaction,
+                        derived: plan
+                            .derived
+                            .iter()
+                            .filter_map(|d| dnames.get(&d.info.part).cloned())
+                            .collect(),
+                        recorded_derived_names: plan
+                            .derived
+                            .iter()
+                            .filter_map(|d| {
+                                let recorded = drestore.get(&d.info.part)?;
+                                Some((dnames.get(&d.info.part)?.clone(), recorded.clone()))
+                            })
+                            .collect(),
+                        lineage,
                     });
                 }
-                manifest_records.push(ManifestRecord {
-                    id: row.record.to_string(),
-                    version: row.version,
-                    witness: m.witness.clone(),
-                    consent: m.consent.clone(),
-                    consent_overridden: overridden_set.contains(row.record.to_string().as_str()),
-                    intake_sha256: sealed
-                        .parts()
-                        .filter(|p| delivered.contains(&p.sha256))
-                        .map(|p| (p.part, p.sha256.clone()))
-                        .collect(),
-                    statement_redacted: redacted,
-                    identity_included: plan.identity,
-                    attachments: plan
-                        .attachments
-                        .iter()
-                        .filter_map(|a| names.get(&a.info.part).cloned())
-                        .collect(),
-                    recorded_names: plan
-                        .attachments
-                        .iter()
-                        .filter_map(|a| {
-                            let recorded = restore.get(&a.info.part)?;
-                            Some((names.get(&a.info.part)?.clone(), recorded.clone()))
-                        })
-                        .collect(),
-                    redaction,
-                    derived: plan
-                        .derived
-                        .iter()
-                        .filter_map(|d| dnames.get(&d.info.part).cloned())
-                        .collect(),
-                    recorded_derived_names: plan
-                        .derived
-                        .iter()
-                        .filter_map(|d| {
-                            let recorded = drestore.get(&d.info.part)?;
-                            Some((dnames.get(&d.info.part)?.clone(), recorded.clone()))
-                        })
-                        .collect(),
-                    lineage,
-                });
-            }
+                Ok(())
+            })?;
             drop(tx);
             let manifest = Manifest {
                 format: crate::bundle::FORMAT.into(),
@@ -641,8 +657,13 @@ impl Vault {
             }
         };
         let mut chosen = Vec::new();
-        for row in rows {
-            let sealed = self.s.open_meta(&row)?;
+        let s = &self.s;
+        let opened = super::cores::map_in_order(rows, 64, |row| {
+            let sealed = s.open_meta(&row);
+            (row, sealed)
+        });
+        for (row, sealed) in opened {
+            let sealed = sealed?;
             let m = &sealed.meta;
             let keep = match selection {
                 Selection::Tag(t) => m.tags.iter().any(|x| x.to_lowercase() == t.to_lowercase()),

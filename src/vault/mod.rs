@@ -20,6 +20,7 @@ use crate::crypto::{self, KdfParams, Key, Keyslot, Passphrase, SlotKeys, SlotKin
 use crate::error::{Error, Integrity, Result};
 use crate::store::{self, Store};
 
+mod ahead;
 mod approvals;
 mod backup;
 mod cores;
