@@ -316,8 +316,11 @@ pub(crate) fn decrypt_in_batches(
     let cipher = ChunkCipher::new(&key);
     drop(key);
 
+    // The hash is the one step that cannot be spread: it gets a core of its own, and the
+    // chunks are decrypted on the others (sharing one core with it when there is only one).
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
+        .saturating_sub(1)
         .clamp(1, 8);
     let (job_tx, job_rx) = channel::<Batch>();
     let job_rx = Arc::new(Mutex::new(job_rx));
