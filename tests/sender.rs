@@ -530,6 +530,73 @@ fn import_needs_each_records_metadata_first_and_keeps_nothing_of_a_failed_pass()
     hq.cmd().arg("verify").assert().success();
 }
 
+/// A signer can put anything in a record's metadata.json and custody.json. `import` parses
+/// them only once the whole bundle has verified (all but a metadata.json's version, which
+/// says where the record's files go), and one that is not what tvault writes (not JSON, or
+/// JSON of another shape) is refused with the file's name: exit 13, the vault unchanged,
+/// never a panic.
+#[test]
+fn a_signed_bundle_with_malformed_record_files_is_refused_and_changes_nothing() {
+    let s = sent();
+    let forger = Forger::new();
+    let fp = forger.fingerprint();
+    let files = inner_files(&s.bundle, &s.identity);
+    let hq = TestVault::new();
+    let before = hq.vault_bytes();
+    for (file, content, says) in [
+        (
+            "metadata.json",
+            &b"{\"version\": 1, \"metadata\": "[..],
+            "a metadata.json has no version",
+        ),
+        (
+            "metadata.json",
+            b"{\"version\": 1, \"metadata\": {\"witness\": 7}}",
+            "metadata.json is malformed",
+        ),
+        (
+            "metadata.json",
+            b"{\"version\": 1}",
+            "metadata.json is malformed",
+        ),
+        ("custody.json", b"[{\"seq\": ", "custody.json is malformed"),
+    ] {
+        let name = format!("records/{}/{file}", s.id);
+        let mut forged = files.clone();
+        let entry = forged.iter_mut().find(|(n, _)| *n == name).unwrap();
+        entry.1 = content.to_vec();
+        let bundle = s.tv.path("malformed.tar");
+        let _ = std::fs::remove_file(&bundle);
+        forger.bundle(&bundle, &forged, &s.identity.to_public());
+        let out = hq
+            .cmd()
+            .arg("import")
+            .arg(&bundle)
+            .arg("--identity")
+            .arg(&s.identity_file)
+            .args(["--signer", &fp])
+            .assert()
+            .code(13)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{file}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{file}: {stderr}");
+        assert_eq!(hq.vault_bytes(), before, "{file}: import changed the vault");
+    }
+    // The same files as sent import.
+    let bundle = s.tv.path("whole.tar");
+    forger.bundle(&bundle, &files, &s.identity.to_public());
+    hq.cmd()
+        .arg("import")
+        .arg(&bundle)
+        .arg("--identity")
+        .arg(&s.identity_file)
+        .args(["--signer", &fp])
+        .assert()
+        .success();
+}
+
 #[test]
 fn a_wrong_key_or_passphrase_is_exit_12_not_tampering() {
     let s = sent();

@@ -21,14 +21,17 @@ use super::{
 };
 
 /// Receives each inner file, in the bundle's order, as it is decrypted: its checked relative
-/// path and a reader of its bytes. What it does not read is drained and hashed anyway.
-pub type Visitor<'a> = dyn FnMut(&Path, &mut dyn Read) -> io::Result<()> + 'a;
+/// path, its size as the archive gives it (the reader yields exactly that many bytes) and a
+/// reader of its bytes. What it does not read is drained and hashed anyway.
+pub type Visitor<'a> = dyn FnMut(&Path, u64, &mut dyn Read) -> io::Result<()> + 'a;
 
 /// Writes each inner file into `dir`, creating folders 0700 and files 0600, never over
 /// anything.
-pub(super) fn write_files(dir: &Path) -> impl FnMut(&Path, &mut dyn Read) -> io::Result<()> + '_ {
+pub(super) fn write_files(
+    dir: &Path,
+) -> impl FnMut(&Path, u64, &mut dyn Read) -> io::Result<()> + '_ {
     let mut created = BTreeSet::new();
-    move |rel: &Path, data: &mut dyn Read| {
+    move |rel: &Path, _: u64, data: &mut dyn Read| {
         let target = dir.join(rel);
         if let Some(parent) = target.parent()
             && created.insert(parent.to_owned())
@@ -332,7 +335,7 @@ fn read_inner(
                 }
             }
             if let Some(visit) = pass.visitor().filter(|_| staged) {
-                visit(rel, &mut data.as_slice())
+                visit(rel, data.len() as u64, &mut data.as_slice())
                     .or_else(|e| fail("use the records", e.to_string()))?;
             }
             if !is_sums {
@@ -340,12 +343,14 @@ fn read_inner(
             }
             small.insert(name, data);
         } else {
+            let size = entry.size();
             let mut hashing = HashingReader {
                 inner: &mut entry,
                 hasher: Sha256::new(),
             };
             if let Some(visit) = pass.visitor().filter(|_| staged) {
-                visit(rel, &mut hashing).or_else(|e| fail("use the records", e.to_string()))?;
+                visit(rel, size, &mut hashing)
+                    .or_else(|e| fail("use the records", e.to_string()))?;
             }
             io::copy(&mut hashing, &mut io::sink()).or_else(|e| fail(step, e.to_string()))?;
             let hash = hashing.hasher.finalize().into();

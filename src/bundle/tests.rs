@@ -449,7 +449,8 @@ fn a_bundle_rewritten_in_place_between_passes_is_refused_and_nothing_is_kept() {
 
         // What a caller such as import got is not to be kept: the pass fails.
         let mut seen = Vec::new();
-        let mut visit = |_: &Path, data: &mut dyn Read| data.read_to_end(&mut seen).map(|_| ());
+        let mut visit =
+            |_: &Path, _: u64, data: &mut dyn Read| data.read_to_end(&mut seen).map(|_| ());
         let err = bundle
             .read_files(&unlock(&f), &mut visit, &mut Tally::silent())
             .unwrap_err();
@@ -700,7 +701,7 @@ fn a_staging_pass_hands_on_only_names_a_bundle_can_hold() {
         (odd, tar::EntryType::Regular, b"x".to_vec()),
     ]));
     let mut seen = Vec::new();
-    let mut visit = |rel: &Path, data: &mut dyn Read| {
+    let mut visit = |rel: &Path, _: u64, data: &mut dyn Read| {
         seen.push(rel.to_owned());
         std::io::copy(data, &mut std::io::sink()).map(|_| ())
     };

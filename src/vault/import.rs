@@ -88,12 +88,15 @@ impl Vault {
         let mut failure: Option<Error> = None;
         // The first record with a file before its metadata.json, if any.
         let mut early: Option<String> = None;
-        let read_small = |data: &mut dyn Read| -> std::io::Result<Zeroizing<Vec<u8>>> {
-            let mut buf = Zeroizing::new(Vec::new());
-            data.take(16 * 1024 * 1024).read_to_end(&mut buf)?;
-            Ok(buf)
+        // Read whole into a buffer of the size the archive gives (so that no copy of the
+        // plaintext is left behind by growing it).
+        let read_whole = |limit: u64, size: u64, data: &mut dyn Read| {
+            let mut buf = Zeroizing::new(Vec::with_capacity(size.min(limit) as usize));
+            data.take(limit).read_to_end(&mut buf)?;
+            Ok::<_, std::io::Error>(buf)
         };
-        let mut visit = |rel: &Path, data: &mut dyn Read| -> std::io::Result<()> {
+        let read_small = |size: u64, data: &mut dyn Read| read_whole(16 * 1024 * 1024, size, data);
+        let mut visit = |rel: &Path, size: u64, data: &mut dyn Read| -> std::io::Result<()> {
             let parts: Vec<String> = rel
                 .iter()
                 .map(|c| c.to_string_lossy().into_owned())
@@ -119,7 +122,7 @@ impl Vault {
                 struct Versioned {
                     version: u32,
                 }
-                let bytes = read_small(data)?;
+                let bytes = read_small(size, data)?;
                 let version = serde_json::from_slice::<Versioned>(&bytes)
                     .ok()
                     .map(|v| v.version)
@@ -137,8 +140,8 @@ impl Vault {
                 entry.version = Some(version);
                 entry.staged = !held;
                 if !held {
-                    entry.meta =
-                        Some(serde_json::from_slice(&bytes).map_err(std::io::Error::other)?);
+                    // Parsed once the bundle has verified, on every core.
+                    entry.meta = Some(bytes);
                 }
                 return Ok(());
             }
@@ -177,20 +180,12 @@ impl Vault {
                 .collect::<Vec<_>>()
                 .as_slice()
             {
-                ["identity.json"] => {
-                    entry.identity = Some(
-                        serde_json::from_slice(&read_small(data)?)
-                            .map_err(std::io::Error::other)?,
-                    );
-                }
-                ["custody.json"] => {
-                    entry.custody = serde_json::from_slice(&read_small(data)?)
-                        .map_err(std::io::Error::other)?;
-                }
+                // Parsed once the bundle has verified, on every core.
+                ["identity.json"] => entry.identity = Some(read_small(size, data)?),
+                ["custody.json"] => entry.custody = Some(read_small(size, data)?),
                 ["statement.txt"] => {
                     // Held to the intake rules: text, at most STATEMENT_LIMIT bytes.
-                    let mut text = Zeroizing::new(Vec::new());
-                    data.take(STATEMENT_LIMIT + 1).read_to_end(&mut text)?;
+                    let text = read_whole(STATEMENT_LIMIT + 1, size, data)?;
                     if text.len() as u64 > STATEMENT_LIMIT || std::str::from_utf8(&text).is_err() {
                         return Err(std::io::Error::other(
                             "a statement is not UTF-8 text within the size limit",
@@ -226,7 +221,7 @@ impl Vault {
                 }
                 [crate::bundle::LINEAGE_FILE] => {
                     entry.lineage = Some(
-                        serde_json::from_slice(&read_small(data)?)
+                        serde_json::from_slice(&read_small(size, data)?)
                             .map_err(std::io::Error::other)?,
                     );
                 }
@@ -326,102 +321,61 @@ impl Vault {
         }
 
         let now = now_rfc3339();
-        let mut drafts = Vec::new();
-        let mut known = super::listing::Known::new();
-        let mut consent_changes = BTreeMap::new();
-        let mut ready = Vec::with_capacity(pending.len());
-        for (id, mut p) in pending {
+        let mut staged = Vec::with_capacity(pending.len());
+        for (id, p) in pending {
             let (version, rec) = todo[&id];
-            let record = RecordId(
-                hex::decode(&id)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| bad("a record id is malformed"))?,
-            );
-            let meta_doc = p.meta.ok_or_else(|| bad("a record has no metadata.json"))?;
-            let meta: Metadata = serde_json::from_value(meta_doc["metadata"].clone())
-                .map_err(|_| bad("metadata.json is malformed"))?;
-            if meta.consent != rec.consent || meta_doc["version"] != rec.version {
-                return Err(bad("metadata.json disagrees with the manifest"));
-            }
-            check_intake_hashes(rec, p.statement.as_ref(), &p.attachments).map_err(bad)?;
-            super::import_lineage::check_derived_hashes(rec, &p.derived, p.lineage.as_deref())
-                .map_err(bad)?;
-            restore_recorded_names(rec, &mut p.attachments).map_err(bad)?;
-            let mut derived = super::import_lineage::derived_items(
-                rec,
-                p.statement.as_ref(),
-                &p.attachments,
-                p.derived,
-                version,
-            )
-            .map_err(bad)?;
-            super::import_lineage::restore_derived_names(rec, &p.attachments, &mut derived)
-                .map_err(bad)?;
-            if let Some(old) = self_consent(s, &tx, &record)?
-                && old.widened_by(&meta.consent)
-            {
-                consent_changes.insert(
-                    record,
-                    serde_json::json!({ "old": old, "new": meta.consent }),
-                );
-            }
-            let identity = p.identity.unwrap_or_default();
-            let sealed = SealedMeta {
-                v: SealedMeta::VERSION,
-                meta,
-                created_at: meta_doc["created_at"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                operator: meta_doc["operator"].as_str().unwrap_or_default().to_owned(),
-                statement: p.statement,
-                attachments: p.attachments,
-                has_identity: !identity.is_empty(),
-                imported: Some(crate::record::ImportOrigin {
-                    export_id: manifest.export_id.clone(),
-                    source_vault: manifest.vault_id.clone(),
-                    signer_fingerprint: report.fingerprint.clone(),
-                    purpose: manifest.purpose.clone(),
-                    intake_sha256: rec.intake_sha256.clone(),
-                    statement_redacted: rec.statement_redacted,
-                    custody: p.custody,
-                    imported_at: now.clone(),
-                    imported_by: s.operator.clone(),
-                }),
-                kit: None,
-                derived,
-            };
-            ready.push((record, version, sealed, identity, p.text));
+            let record = parse_id(&id).ok_or_else(|| bad("a record id is malformed"))?;
+            staged.push((record, version, rec, p, self_consent(s, &tx, &record)?));
         }
-        // Sealed on every core, then stored in order.
-        let rows = super::cores::map_in_order(ready.iter().collect(), 64, |r| {
-            s.seal_version(r.0, r.1, &r.2, &r.3)
-        });
-        for ((record, version, sealed, _, text), row) in ready.into_iter().zip(rows) {
-            store::insert_version(&tx, &row)?;
+        // Each staged record is checked against the manifest, given its provenance, sealed
+        // and logged on every core (in order: the first refusal is the one a serial pass
+        // would meet), then stored in order.
+        let import_detail = |consent_change: Option<serde_json::Value>| {
+            serde_json::json!({
+                "export_id": manifest.export_id,
+                "source_vault": manifest.vault_id,
+                "signer": report.fingerprint,
+                "signer_trust": trust.as_str(),
+                "trust_source": options.trust_source,
+                "consent_change": consent_change,
+            })
+        };
+        let built = super::cores::map_in_order(staged, 64, |(record, version, rec, p, held)| {
+            let origin = crate::record::ImportOrigin {
+                export_id: manifest.export_id.clone(),
+                source_vault: manifest.vault_id.clone(),
+                signer_fingerprint: report.fingerprint.clone(),
+                purpose: manifest.purpose.clone(),
+                intake_sha256: rec.intake_sha256.clone(),
+                statement_redacted: rec.statement_redacted,
+                custody: serde_json::Value::Null,
+                imported_at: now.clone(),
+                imported_by: s.operator.clone(),
+            };
+            let staged = stage_version(version, rec, p, held, origin).map_err(bad)?;
+            let row = s.seal_version(record, version, &staged.sealed, &staged.identity);
+            let sealed = &staged.sealed;
             // The listing digest takes the version as written, without reading it back.
             let text = match &sealed.statement {
                 None => Some(Text::None),
                 Some(info) if info.size > crate::digest::TEXT_MAX => Some(Text::Large),
-                Some(_) => text.map(Text::Inline),
+                Some(_) => staged.text.map(Text::Inline),
             };
+            let draft = Draft::new(Action::RecordImported)
+                .on(record, version)
+                .parts(sealed.parts())
+                .detail(import_detail(staged.consent_change));
+            Ok::<_, Error>((row, Summary::of(sealed), text, draft))
+        });
+        let mut drafts = Vec::with_capacity(built.len());
+        let mut known = super::listing::Known::new();
+        for built in built {
+            let (row, summary, text, draft) = built?;
+            store::insert_version(&tx, &row)?;
             if let Some(text) = text {
-                known.insert((record, version), (Summary::of(&sealed), text));
+                known.insert((row.record, row.version), (summary, text));
             }
-            drafts.push(
-                Draft::new(Action::RecordImported)
-                    .on(record, version)
-                    .parts(sealed.parts())
-                    .detail(serde_json::json!({
-                        "export_id": manifest.export_id,
-                        "source_vault": manifest.vault_id,
-                        "signer": report.fingerprint,
-                        "signer_trust": trust.as_str(),
-                        "trust_source": options.trust_source,
-                        "consent_change": consent_changes.get(&record),
-                    })),
-            );
+            drafts.push(draft);
         }
         let imported = drafts.len();
         s.refresh_digest_known(&tx, drafts.iter().filter_map(|d| d.record), &mut known)?;
@@ -445,15 +399,104 @@ struct Pending {
     version: Option<u32>,
     /// Whether its files are stored: this vault does not hold that version.
     staged: bool,
-    meta: Option<serde_json::Value>,
-    identity: Option<WitnessIdentity>,
+    /// Its metadata.json, parsed once the bundle has verified ([`MetadataDoc`]).
+    meta: Option<Zeroizing<Vec<u8>>>,
+    /// Its identity.json and custody.json, parsed as `meta` is.
+    identity: Option<Zeroizing<Vec<u8>>>,
+    custody: Option<Zeroizing<Vec<u8>>>,
     statement: Option<PartInfo>,
     attachments: Vec<PartInfo>,
     derived: Vec<PartInfo>,
     lineage: Option<Vec<crate::bundle::LineageNode>>,
-    custody: serde_json::Value,
     /// The statement as stored, for the listing digest (see `keep_budget`).
     text: Option<Zeroizing<String>>,
+}
+
+/// A record's metadata.json, as an export writes it. `created_at` and `operator` are taken
+/// as given, empty when they are not text.
+#[derive(serde::Deserialize)]
+struct MetadataDoc {
+    version: u32,
+    metadata: Metadata,
+    #[serde(default, deserialize_with = "text_or_empty")]
+    created_at: String,
+    #[serde(default, deserialize_with = "text_or_empty")]
+    operator: String,
+}
+
+fn text_or_empty<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    use serde::Deserialize;
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(text) => text,
+        _ => String::new(),
+    })
+}
+
+/// A staged record made ready to store: its sealed metadata and identity, the statement kept
+/// for the listing digest, and how its consent widened the consent held here, if it did.
+struct Staged {
+    sealed: SealedMeta,
+    identity: WitnessIdentity,
+    text: Option<Zeroizing<String>>,
+    consent_change: Option<serde_json::Value>,
+}
+
+/// Checks a staged record against its manifest entry (metadata, intake hashes, derived
+/// items, recorded names) and gives it its provenance: `origin`, with the record's own
+/// custody excerpt. `held` is the consent of the record's current version here, if any.
+fn stage_version(
+    version: u32,
+    rec: &crate::bundle::ManifestRecord,
+    mut p: Pending,
+    held: Option<crate::record::Consent>,
+    mut origin: crate::record::ImportOrigin,
+) -> std::result::Result<Staged, &'static str> {
+    let doc: MetadataDoc =
+        serde_json::from_slice(p.meta.as_deref().ok_or("a record has no metadata.json")?)
+            .map_err(|_| "metadata.json is malformed")?;
+    let meta = doc.metadata;
+    if meta.consent != rec.consent || doc.version != rec.version {
+        return Err("metadata.json disagrees with the manifest");
+    }
+    check_intake_hashes(rec, p.statement.as_ref(), &p.attachments)?;
+    super::import_lineage::check_derived_hashes(rec, &p.derived, p.lineage.as_deref())?;
+    restore_recorded_names(rec, &mut p.attachments)?;
+    let mut derived = super::import_lineage::derived_items(
+        rec,
+        p.statement.as_ref(),
+        &p.attachments,
+        std::mem::take(&mut p.derived),
+        version,
+    )?;
+    super::import_lineage::restore_derived_names(rec, &p.attachments, &mut derived)?;
+    let consent_change = held
+        .filter(|old| old.widened_by(&meta.consent))
+        .map(|old| serde_json::json!({ "old": old, "new": meta.consent }));
+    let identity = match &p.identity {
+        Some(json) => serde_json::from_slice(json).map_err(|_| "identity.json is malformed")?,
+        None => WitnessIdentity::default(),
+    };
+    if let Some(json) = &p.custody {
+        origin.custody = serde_json::from_slice(json).map_err(|_| "custody.json is malformed")?;
+    }
+    let sealed = SealedMeta {
+        v: SealedMeta::VERSION,
+        meta,
+        created_at: doc.created_at,
+        operator: doc.operator,
+        statement: p.statement.take(),
+        attachments: std::mem::take(&mut p.attachments),
+        has_identity: !identity.is_empty(),
+        imported: Some(origin),
+        kit: None,
+        derived,
+    };
+    Ok(Staged {
+        sealed,
+        identity,
+        text: p.text.take(),
+        consent_change,
+    })
 }
 
 /// Statements read from a bundle and not stored yet: each checked UTF-8 text within the
