@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::mpsc::{Receiver, Sender, channel};
 
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -13,6 +14,8 @@ use crate::error::{Error, ImportRefusal, Integrity, Result};
 use crate::progress::Tally;
 use crate::record::{Metadata, PartInfo, RecordId, SealedMeta, WitnessIdentity};
 use crate::store::{self, PartPlace};
+
+use super::parts::SealedPart;
 
 use super::{Draft, STATEMENT_LIMIT, Vault, now_rfc3339};
 
@@ -78,175 +81,188 @@ impl Vault {
         let path = self.store.path().to_owned();
         let s = &self.s;
         let tx = self.store.write()?;
-        // The statements go into the listing digest at the end; up to this many bytes of them
-        // are kept rather than decrypted again from the store.
-        let mut keep_budget: u64 = 64 * 1024 * 1024;
         let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
-        // Statements are read whole (they are bounded) and stored in batches, encrypted on
-        // every core.
-        let mut statements = Statements::default();
-        let mut failure: Option<Error> = None;
-        // The first record with a file before its metadata.json, if any.
-        let mut early: Option<String> = None;
-        // Read whole into a buffer of the size the archive gives (so that no copy of the
-        // plaintext is left behind by growing it).
-        let read_whole = |limit: u64, size: u64, data: &mut dyn Read| {
-            let mut buf = Zeroizing::new(Vec::with_capacity(size.min(limit) as usize));
-            data.take(limit).read_to_end(&mut buf)?;
-            Ok::<_, std::io::Error>(buf)
-        };
-        let read_small = |size: u64, data: &mut dyn Read| read_whole(16 * 1024 * 1024, size, data);
-        let mut visit = |rel: &Path, size: u64, data: &mut dyn Read| -> std::io::Result<()> {
-            let parts: Vec<String> = rel
-                .iter()
-                .map(|c| c.to_string_lossy().into_owned())
-                .collect();
-            let (id, file) = match parts.as_slice() {
-                [r, id, rest @ ..] if r == "records" && !rest.is_empty() => {
-                    (id.clone(), rest.to_vec())
-                }
-                _ => return Ok(()),
+        // Statements are read whole (they are bounded), encrypted in batches on a thread of
+        // their own while the pass goes on, and stored in this transaction.
+        let verified = std::thread::scope(|scope| -> Result<VerifiedBundle> {
+            // The statements go into the listing digest at the end; up to this many bytes of them
+            // are kept rather than decrypted again from the store.
+            let mut keep_budget: u64 = 64 * 1024 * 1024;
+            let (jobs, to_seal) = channel();
+            let (sealed, done) = channel();
+            let path_ref = path.as_path();
+            scope.spawn(move || seal_statements(s, path_ref, &to_seal, &sealed));
+            let mut statements = Statements::new(jobs, done);
+            let mut failure: Option<Error> = None;
+            // The first record with a file before its metadata.json, if any.
+            let mut early: Option<String> = None;
+            // Read whole into a buffer of the size the archive gives (so that no copy of the
+            // plaintext is left behind by growing it).
+            let read_whole = |limit: u64, size: u64, data: &mut dyn Read| {
+                let mut buf = Zeroizing::new(Vec::with_capacity(size.min(limit) as usize));
+                data.take(limit).read_to_end(&mut buf)?;
+                Ok::<_, std::io::Error>(buf)
             };
-            let record = RecordId(
-                hex::decode(&id)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| std::io::Error::other("a record folder is not a record id"))?,
-            );
-            // A record's metadata.json comes first (tvault writes it so): its version says
-            // where the files go, and whether this vault holds that version already, when
-            // they are only read through.
-            if file == ["metadata.json"] {
-                /// What is read of a metadata.json before it is known to be needed.
-                #[derive(serde::Deserialize)]
-                struct Versioned {
-                    version: u32,
-                }
-                let bytes = read_small(size, data)?;
-                let version = serde_json::from_slice::<Versioned>(&bytes)
-                    .ok()
-                    .map(|v| v.version)
-                    .filter(|v| *v > 0)
-                    .ok_or_else(|| std::io::Error::other("a metadata.json has no version"))?;
-                let held = store::has_version(&tx, &record, version).map_err(|e| {
-                    let msg = e.to_string();
-                    failure = Some(e);
-                    std::io::Error::other(msg)
-                })?;
-                let entry = pending.entry(id).or_default();
-                if entry.version.is_some() {
-                    return Err(std::io::Error::other("a record has two metadata.json"));
-                }
-                entry.version = Some(version);
-                entry.staged = !held;
-                if !held {
-                    // Parsed once the bundle has verified, on every core.
-                    entry.meta = Some(bytes);
-                }
-                return Ok(());
-            }
-            let Some(entry) = pending.get_mut(&id).filter(|e| e.version.is_some()) else {
-                // Refused once the pass is over, unless the pass finds worse (an unsigned
-                // file, say) and says that.
-                early.get_or_insert(id);
-                std::io::copy(data, &mut std::io::sink())?;
-                return Ok(());
-            };
-            if !entry.staged {
-                std::io::copy(data, &mut std::io::sink())?;
-                return Ok(());
-            }
-            let version = &entry.version.expect("checked above");
-            let mut store_part = |part: u32, data: &mut dyn Read| {
-                s.write_part(
-                    &tx,
-                    &path,
-                    PartPlace {
-                        record,
-                        version: *version,
-                        part,
-                    },
-                    data,
-                )
-                .map_err(|e| {
-                    let msg = e.to_string();
-                    failure = Some(e);
-                    std::io::Error::other(msg)
-                })
-            };
-            match file
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .as_slice()
-            {
-                // Parsed once the bundle has verified, on every core.
-                ["identity.json"] => entry.identity = Some(read_small(size, data)?),
-                ["custody.json"] => entry.custody = Some(read_small(size, data)?),
-                ["statement.txt"] => {
-                    // Held to the intake rules: text, at most STATEMENT_LIMIT bytes.
-                    let text = read_whole(STATEMENT_LIMIT + 1, size, data)?;
-                    if text.len() as u64 > STATEMENT_LIMIT || std::str::from_utf8(&text).is_err() {
-                        return Err(std::io::Error::other(
-                            "a statement is not UTF-8 text within the size limit",
-                        ));
+            let read_small =
+                |size: u64, data: &mut dyn Read| read_whole(16 * 1024 * 1024, size, data);
+            let mut visit = |rel: &Path, size: u64, data: &mut dyn Read| -> std::io::Result<()> {
+                let parts: Vec<String> = rel
+                    .iter()
+                    .map(|c| c.to_string_lossy().into_owned())
+                    .collect();
+                let (id, file) = match parts.as_slice() {
+                    [r, id, rest @ ..] if r == "records" && !rest.is_empty() => {
+                        (id.clone(), rest.to_vec())
                     }
+                    _ => return Ok(()),
+                };
+                let record = RecordId(
+                    hex::decode(&id)
+                        .ok()
+                        .and_then(|b| b.try_into().ok())
+                        .ok_or_else(|| {
+                            std::io::Error::other("a record folder is not a record id")
+                        })?,
+                );
+                // A record's metadata.json comes first (tvault writes it so): its version says
+                // where the files go, and whether this vault holds that version already, when
+                // they are only read through.
+                if file == ["metadata.json"] {
+                    /// What is read of a metadata.json before it is known to be needed.
+                    #[derive(serde::Deserialize)]
+                    struct Versioned {
+                        version: u32,
+                    }
+                    let bytes = read_small(size, data)?;
+                    let version = serde_json::from_slice::<Versioned>(&bytes)
+                        .ok()
+                        .map(|v| v.version)
+                        .filter(|v| *v > 0)
+                        .ok_or_else(|| std::io::Error::other("a metadata.json has no version"))?;
+                    let held = store::has_version(&tx, &record, version).map_err(|e| {
+                        let msg = e.to_string();
+                        failure = Some(e);
+                        std::io::Error::other(msg)
+                    })?;
+                    let entry = pending.entry(id).or_default();
+                    if entry.version.is_some() {
+                        return Err(std::io::Error::other("a record has two metadata.json"));
+                    }
+                    entry.version = Some(version);
+                    entry.staged = !held;
+                    if !held {
+                        // Parsed once the bundle has verified, on every core.
+                        entry.meta = Some(bytes);
+                    }
+                    return Ok(());
+                }
+                let Some(entry) = pending.get_mut(&id).filter(|e| e.version.is_some()) else {
+                    // Refused once the pass is over, unless the pass finds worse (an unsigned
+                    // file, say) and says that.
+                    early.get_or_insert(id);
                     std::io::copy(data, &mut std::io::sink())?;
-                    let place = PartPlace {
-                        record,
-                        version: *version,
-                        part: 0,
-                    };
-                    if statements.add(id, place, text) {
-                        statements
-                            .store(s, &tx, &path, &mut pending, &mut keep_budget)
-                            .map_err(|e| {
-                                let msg = e.to_string();
-                                failure = Some(e);
-                                std::io::Error::other(msg)
-                            })?;
+                    return Ok(());
+                };
+                if !entry.staged {
+                    std::io::copy(data, &mut std::io::sink())?;
+                    return Ok(());
+                }
+                let version = &entry.version.expect("checked above");
+                let mut store_part = |part: u32, data: &mut dyn Read| {
+                    s.write_part(
+                        &tx,
+                        &path,
+                        PartPlace {
+                            record,
+                            version: *version,
+                            part,
+                        },
+                        data,
+                    )
+                    .map_err(|e| {
+                        let msg = e.to_string();
+                        failure = Some(e);
+                        std::io::Error::other(msg)
+                    })
+                };
+                match file
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .as_slice()
+                {
+                    // Parsed once the bundle has verified, on every core.
+                    ["identity.json"] => entry.identity = Some(read_small(size, data)?),
+                    ["custody.json"] => entry.custody = Some(read_small(size, data)?),
+                    ["statement.txt"] => {
+                        // Held to the intake rules: text, at most STATEMENT_LIMIT bytes.
+                        let text = read_whole(STATEMENT_LIMIT + 1, size, data)?;
+                        if text.len() as u64 > STATEMENT_LIMIT
+                            || std::str::from_utf8(&text).is_err()
+                        {
+                            return Err(std::io::Error::other(
+                                "a statement is not UTF-8 text within the size limit",
+                            ));
+                        }
+                        std::io::copy(data, &mut std::io::sink())?;
+                        let place = PartPlace {
+                            record,
+                            version: *version,
+                            part: 0,
+                        };
+                        if statements.add(id, place, text) {
+                            statements
+                                .send(s, &tx, &path, &mut pending, &mut keep_budget)
+                                .map_err(|e| {
+                                    let msg = e.to_string();
+                                    failure = Some(e);
+                                    std::io::Error::other(msg)
+                                })?;
+                        }
+                    }
+                    ["attachments", name] => {
+                        let part = (entry.attachments.len() + entry.derived.len()) as u32 + 1;
+                        let mut info = store_part(part, data)?;
+                        info.name = Some((*name).to_owned());
+                        entry.attachments.push(info);
+                    }
+                    [crate::bundle::DERIVED_DIR, name] => {
+                        let part = (entry.attachments.len() + entry.derived.len()) as u32 + 1;
+                        let mut info = store_part(part, data)?;
+                        info.name = Some((*name).to_owned());
+                        entry.derived.push(info);
+                    }
+                    [crate::bundle::LINEAGE_FILE] => {
+                        entry.lineage = Some(
+                            serde_json::from_slice(&read_small(size, data)?)
+                                .map_err(std::io::Error::other)?,
+                        );
+                    }
+                    _ => {
+                        return Err(std::io::Error::other(format!(
+                            "unexpected file {}",
+                            rel.display()
+                        )));
                     }
                 }
-                ["attachments", name] => {
-                    let part = (entry.attachments.len() + entry.derived.len()) as u32 + 1;
-                    let mut info = store_part(part, data)?;
-                    info.name = Some((*name).to_owned());
-                    entry.attachments.push(info);
-                }
-                [crate::bundle::DERIVED_DIR, name] => {
-                    let part = (entry.attachments.len() + entry.derived.len()) as u32 + 1;
-                    let mut info = store_part(part, data)?;
-                    info.name = Some((*name).to_owned());
-                    entry.derived.push(info);
-                }
-                [crate::bundle::LINEAGE_FILE] => {
-                    entry.lineage = Some(
-                        serde_json::from_slice(&read_small(size, data)?)
-                            .map_err(std::io::Error::other)?,
-                    );
-                }
-                _ => {
-                    return Err(std::io::Error::other(format!(
-                        "unexpected file {}",
-                        rel.display()
-                    )));
-                }
-            }
-            Ok(())
-        };
-        let verified =
-            match VerifiedBundle::open_visiting(bundle, trust, unlock, &mut visit, &mut tally) {
+                Ok(())
+            };
+            let verified = match VerifiedBundle::open_visiting(
+                bundle, trust, unlock, &mut visit, &mut tally,
+            ) {
                 Ok(verified) => verified,
                 Err(e) => return Err(failure.unwrap_or_else(|| e.into())),
             };
+            if let Some(id) = early {
+                return Err(Error::Bundle(BundleError::integrity(
+                    "records",
+                    format!("records/{id}: a file comes before the record's metadata.json"),
+                )));
+            }
+            statements.finish(s, &tx, &path, &mut pending, &mut keep_budget)?;
+            Ok(verified)
+        })?;
         let bad = |what: &str| Error::Bundle(BundleError::integrity("records", what));
-        if let Some(id) = early {
-            return Err(Error::Bundle(BundleError::integrity(
-                "records",
-                format!("records/{id}: a file comes before the record's metadata.json"),
-            )));
-        }
-        statements.store(s, &tx, &path, &mut pending, &mut keep_budget)?;
         let report = verified.report();
         let manifest = verified
             .manifest()
@@ -499,29 +515,51 @@ fn stage_version(
     })
 }
 
-/// Statements read from a bundle and not stored yet: each checked UTF-8 text within the
-/// statement limit, with its record's folder name and its place.
-#[derive(Default)]
+/// Statements read from a bundle: each checked UTF-8 text within the statement limit, with
+/// its record's folder name and its place.
+type Held = Vec<(String, PartPlace, Zeroizing<Vec<u8>>)>;
+
+/// A batch of statements back from [`seal_statements`], each encrypted.
+type Sealed = (Held, Result<Vec<SealedPart>>);
+
+/// Statements read from a bundle and not stored yet. A full batch is encrypted on a thread of
+/// its own ([`seal_statements`]) while the pass goes on, and stored once the next batch is
+/// full or the pass is over: at most one batch is being encrypted at a time.
 struct Statements {
-    held: Vec<(String, PartPlace, Zeroizing<Vec<u8>>)>,
+    held: Held,
     bytes: usize,
+    jobs: Sender<Held>,
+    done: Receiver<Sealed>,
+    /// Whether a batch is being encrypted.
+    sealing: bool,
 }
 
 impl Statements {
-    /// Enough to keep every core busy, and few enough bytes to hold.
-    const BATCH: usize = 512;
+    /// Enough to amortise handing a batch over, and few enough bytes to hold. Debug builds
+    /// (the tests) use batches of three, so that an import of a few records crosses batches.
+    const BATCH: usize = if cfg!(debug_assertions) { 3 } else { 512 };
     const BATCH_BYTES: usize = 32 * 1024 * 1024;
 
-    /// Holds one; whether the batch is full and should be stored now.
+    fn new(jobs: Sender<Held>, done: Receiver<Sealed>) -> Self {
+        Statements {
+            held: Vec::new(),
+            bytes: 0,
+            jobs,
+            done,
+            sealing: false,
+        }
+    }
+
+    /// Holds one; whether the batch is full and should be sent now.
     fn add(&mut self, id: String, place: PartPlace, text: Zeroizing<Vec<u8>>) -> bool {
         self.bytes += text.len();
         self.held.push((id, place, text));
         self.held.len() >= Self::BATCH || self.bytes >= Self::BATCH_BYTES
     }
 
-    /// Stores those held (encrypted on every core) and gives each record its statement's
-    /// part, and the text itself for the listing digest while `keep_budget` lasts.
-    fn store(
+    /// Stores the batch being encrypted, if any ([`Statements::collect`]), and sends those
+    /// held to be encrypted.
+    fn send(
         &mut self,
         s: &super::Session,
         tx: &rusqlite::Connection,
@@ -529,18 +567,47 @@ impl Statements {
         pending: &mut BTreeMap<String, Pending>,
         keep_budget: &mut u64,
     ) -> Result<()> {
-        let held = std::mem::take(&mut self.held);
-        self.bytes = 0;
-        let infos = s.write_parts_in_memory(
-            tx,
-            path,
-            held.iter()
-                .map(|(_, place, text)| (*place, text.as_slice()))
-                .collect(),
-        )?;
-        for ((id, _, mut text), info) in held.into_iter().zip(infos) {
+        self.collect(s, tx, path, pending, keep_budget)?;
+        if !self.held.is_empty() {
+            self.bytes = 0;
+            self.jobs
+                .send(std::mem::take(&mut self.held))
+                .map_err(|_| stopped(path))?;
+            self.sealing = true;
+        }
+        Ok(())
+    }
+
+    /// Stores every statement still held or being encrypted: once the pass is over.
+    fn finish(
+        &mut self,
+        s: &super::Session,
+        tx: &rusqlite::Connection,
+        path: &Path,
+        pending: &mut BTreeMap<String, Pending>,
+        keep_budget: &mut u64,
+    ) -> Result<()> {
+        self.send(s, tx, path, pending, keep_budget)?;
+        self.collect(s, tx, path, pending, keep_budget)
+    }
+
+    /// Waits for the batch being encrypted, if any, stores it and gives each record its
+    /// statement's part, and the text itself for the listing digest while `keep_budget` lasts.
+    fn collect(
+        &mut self,
+        s: &super::Session,
+        tx: &rusqlite::Connection,
+        path: &Path,
+        pending: &mut BTreeMap<String, Pending>,
+        keep_budget: &mut u64,
+    ) -> Result<()> {
+        if !std::mem::take(&mut self.sealing) {
+            return Ok(());
+        }
+        let (held, sealed) = self.done.recv().map_err(|_| stopped(path))?;
+        for ((id, _, mut text), part) in held.into_iter().zip(sealed?) {
             let entry = pending.entry(id).or_default();
-            entry.statement = Some(info);
+            entry.statement = Some(s.store_sealed_part(tx, path, part)?);
             let len = text.len() as u64;
             if len <= crate::digest::TEXT_MAX && len <= *keep_budget {
                 *keep_budget -= len;
@@ -552,6 +619,33 @@ impl Statements {
         }
         Ok(())
     }
+}
+
+/// The thread that encrypts an import's statements: each batch it is sent, in order, goes
+/// back encrypted. Ends when the import's [`Statements`] is dropped.
+fn seal_statements(
+    s: &super::Session,
+    path: &Path,
+    jobs: &Receiver<Held>,
+    sealed: &Sender<Sealed>,
+) {
+    for held in jobs {
+        let parts = held
+            .iter()
+            .map(|(_, place, text)| s.seal_part_in_memory(path, *place, text))
+            .collect();
+        if sealed.send((held, parts)).is_err() {
+            return;
+        }
+    }
+}
+
+/// The statements' thread stopped: it panicked, and the panic follows.
+fn stopped(path: &Path) -> Error {
+    super::from_store_io(
+        std::io::Error::other("the thread encrypting statements stopped"),
+        path,
+    )
 }
 
 /// Whether a bundle's version of a record is already held, or may be added.

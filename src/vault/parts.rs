@@ -21,6 +21,14 @@ use super::{Attachment, Session, Statement, from_store_io, read_statement_input}
 /// the statement's text.
 pub(super) type StoredContent = (Option<PartInfo>, Vec<PartInfo>, Option<Zeroizing<String>>);
 
+/// A part encrypted in memory and not stored yet: its place, what its encryption learned, and
+/// the age file.
+pub(super) struct SealedPart {
+    place: PartPlace,
+    sealed: part::Sealed,
+    stored: Vec<u8>,
+}
+
 /// Parts stored in at most this many bytes are read with one query, not one per chunk.
 pub(super) const SMALL_PART: u64 = 256 * 1024;
 
@@ -74,36 +82,43 @@ impl Session {
         Ok(part_info(part, &sealed, writer.finish()?))
     }
 
-    /// [`Session::write_part`] for parts held in memory (an import's statements): encrypted on
-    /// every core, then stored in order. Returns each one's part, in the order given.
-    pub(super) fn write_parts_in_memory(
+    /// Encrypts a part held in memory (an import's statement), to be stored by
+    /// [`Session::store_sealed_part`]: the encryption can run on another thread than the
+    /// store's transaction.
+    pub(super) fn seal_part_in_memory(
+        &self,
+        path: &Path,
+        place: PartPlace,
+        mut text: &[u8],
+    ) -> Result<SealedPart> {
+        let key = self.part_key(place);
+        let recipient: &dyn age::Recipient = match &self.kit {
+            Some(kit) => &kit.recipient,
+            None => &key,
+        };
+        let (sealed, stored) =
+            part::encrypt(recipient, &mut text, Vec::new()).map_err(|e| match e {
+                EncryptFailure::Read(e) | EncryptFailure::Write(e) => from_store_io(e, path),
+            })?;
+        Ok(SealedPart {
+            place,
+            sealed,
+            stored,
+        })
+    }
+
+    /// Stores a part [`Session::seal_part_in_memory`] encrypted; returns its part.
+    pub(super) fn store_sealed_part(
         &self,
         tx: &Connection,
         path: &Path,
-        parts: Vec<(PartPlace, &[u8])>,
-    ) -> Result<Vec<PartInfo>> {
-        let sealed = super::cores::map_in_order(parts, 16, |(place, mut text)| {
-            let key = self.part_key(place);
-            let recipient: &dyn age::Recipient = match &self.kit {
-                Some(kit) => &kit.recipient,
-                None => &key,
-            };
-            let (sealed, stored) =
-                part::encrypt(recipient, &mut text, Vec::new()).map_err(|e| match e {
-                    EncryptFailure::Read(e) | EncryptFailure::Write(e) => from_store_io(e, path),
-                })?;
-            Ok::<_, Error>((place, sealed, stored))
-        });
-        let mut infos = Vec::with_capacity(sealed.len());
-        for item in sealed {
-            let (place, sealed, stored) = item?;
-            let mut writer = PartWriter::new(tx, place);
-            writer
-                .write_all(&stored)
-                .map_err(|e| from_store_io(e, path))?;
-            infos.push(part_info(place.part, &sealed, writer.finish()?));
-        }
-        Ok(infos)
+        part: SealedPart,
+    ) -> Result<PartInfo> {
+        let mut writer = PartWriter::new(tx, part.place);
+        writer
+            .write_all(&part.stored)
+            .map_err(|e| from_store_io(e, path))?;
+        Ok(part_info(part.place.part, &part.sealed, writer.finish()?))
     }
 
     /// Stores the statement (part 0) and attachments (parts `first`, `first + 1`…) of one
