@@ -627,6 +627,34 @@ pub fn insert_version(conn: &Connection, row: &VersionRow) -> Result<()> {
     Ok(())
 }
 
+/// Inserts many versions, up to [`VERSIONS_PER_STATEMENT`] in each statement (an import):
+/// SQLite then opens one statement journal for each run of rows, not one for each row.
+pub fn insert_versions(conn: &Connection, rows: &[VersionRow]) -> Result<()> {
+    for run in rows.chunks(VERSIONS_PER_STATEMENT) {
+        let values = vec!["(?, ?, ?, ?)"; run.len()].join(", ");
+        let mut statement = conn.prepare_cached(&format!(
+            "INSERT INTO record_version (record_id, version, meta, identity) VALUES {values}"
+        ))?;
+        let params: Vec<&dyn rusqlite::ToSql> = run
+            .iter()
+            .flat_map(|row| {
+                [
+                    &row.record.0 as &dyn rusqlite::ToSql,
+                    &row.version,
+                    &row.meta,
+                    &row.identity,
+                ]
+            })
+            .collect();
+        statement.execute(params.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Rows in each statement of [`insert_versions`]; three in debug builds (the tests), so
+/// that an import of a few records crosses statements.
+const VERSIONS_PER_STATEMENT: usize = if cfg!(debug_assertions) { 3 } else { 64 };
+
 /// Replaces a version's sealed columns (rekey).
 pub fn update_version(conn: &Connection, row: &VersionRow) -> Result<()> {
     conn.execute(

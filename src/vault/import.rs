@@ -384,15 +384,18 @@ impl Vault {
             Ok::<_, Error>((row, Summary::of(sealed), text, draft))
         });
         let mut drafts = Vec::with_capacity(built.len());
+        let mut rows = Vec::with_capacity(built.len());
         let mut known = super::listing::Known::new();
         for built in built {
             let (row, summary, text, draft) = built?;
-            store::insert_version(&tx, &row)?;
             if let Some(text) = text {
                 known.insert((row.record, row.version), (summary, text));
             }
+            rows.push(row);
             drafts.push(draft);
         }
+        store::insert_versions(&tx, &rows)?;
+        drop(rows);
         let imported = drafts.len();
         s.refresh_digest_known(&tx, drafts.iter().filter_map(|d| d.record), &mut known)?;
         let cp = s.append(&tx, drafts)?;
