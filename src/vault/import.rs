@@ -394,11 +394,20 @@ impl Vault {
             rows.push(row);
             drafts.push(draft);
         }
-        store::insert_versions(&tx, &rows)?;
-        drop(rows);
+        // The log's events are signed and sealed on the other cores while the versions and
+        // the listing digest are stored.
+        let first = store::event_count(&tx)?;
+        let cp = std::thread::scope(|scope| {
+            let events = scope.spawn(|| s.seal_events(first, &drafts));
+            store::insert_versions(&tx, &rows)?;
+            drop(rows);
+            s.refresh_digest_known(&tx, drafts.iter().filter_map(|d| d.record), &mut known)?;
+            let events = events
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            s.append_sealed(&tx, &drafts, events)
+        })?;
         let imported = drafts.len();
-        s.refresh_digest_known(&tx, drafts.iter().filter_map(|d| d.record), &mut known)?;
-        let cp = s.append(&tx, drafts)?;
         tx.commit()?;
         s.write_anchor(&cp)?;
         Ok(ImportSummary {

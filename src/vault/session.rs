@@ -34,6 +34,13 @@ pub(super) struct Session {
     pub(super) kit: Option<Box<super::field::FieldKit>>,
 }
 
+/// Events signed, hashed and sealed ([`Session::seal_events`]), numbered from `first`, not
+/// stored yet.
+pub(super) struct SealedEvents {
+    first: u64,
+    events: Vec<(u64, audit::Hash, Vec<u8>)>,
+}
+
 /// An event about to be appended.
 pub(super) struct Draft {
     pub(super) action: Action,
@@ -150,6 +157,56 @@ impl Session {
         drafts: Vec<Draft>,
         prior: &ed25519_dalek::VerifyingKey,
     ) -> Result<Checkpoint> {
+        let events = self.seal_events(store::event_count(conn)?, &drafts);
+        self.append_sealed_after(conn, &drafts, events, prior)
+    }
+
+    /// The events of `drafts`, numbered from `first` and stamped now: each signed, hashed and
+    /// sealed, on every core (an import logs one per record). For
+    /// [`Session::append_sealed`], which checks that they are numbered where the log ends.
+    pub(super) fn seal_events(&self, first: u64, drafts: &[Draft]) -> SealedEvents {
+        let time = now_rfc3339();
+        let drafts: Vec<(u64, &Draft)> = (first..).zip(drafts).collect();
+        let events = super::cores::map_in_order(drafts, 64, |(seq, draft)| {
+            let mut event = Event {
+                seq,
+                time: time.clone(),
+                operator: self.operator.clone(),
+                action: draft.action,
+                record: draft.record.map(|r| r.to_string()),
+                version: draft.version,
+                parts: draft.parts.clone(),
+                detail: draft.detail.clone(),
+                salt: hex::encode(crypto::random_array::<16>()),
+                operator_sig: None,
+            };
+            if let Some(key) = &self.operator_signing {
+                event.sign_operator(&self.vault_id, key);
+            }
+            let leaf = event.leaf();
+            let sealed = crypto::seal_padded(&self.keys.meta, &self.event_aad(seq), &leaf);
+            (seq, audit::leaf_hash(&leaf), sealed)
+        });
+        SealedEvents { first, events }
+    }
+
+    /// [`Session::append`] of events [`Session::seal_events`] made of `drafts`.
+    pub(super) fn append_sealed(
+        &self,
+        conn: &Connection,
+        drafts: &[Draft],
+        events: SealedEvents,
+    ) -> Result<Checkpoint> {
+        self.append_sealed_after(conn, drafts, events, &self.signing.verifying_key())
+    }
+
+    fn append_sealed_after(
+        &self,
+        conn: &Connection,
+        drafts: &[Draft],
+        events: SealedEvents,
+        prior: &ed25519_dalek::VerifyingKey,
+    ) -> Result<Checkpoint> {
         let count = store::event_count(conn)?;
         let mut frontier = match store::checkpoint(conn)? {
             Some(cp) => {
@@ -174,33 +231,15 @@ impl Session {
             ))
             .into());
         }
-        let time = now_rfc3339();
-        self.apply_heads(conn, &drafts)?;
-        // Each event is signed, hashed and sealed on every core (an import logs one per
-        // record), then stored in order.
-        let first = frontier.size;
-        let drafts: Vec<(u64, Draft)> = (first..).zip(drafts).collect();
-        let events = super::cores::map_in_order(drafts, 64, |(seq, draft)| {
-            let mut event = Event {
-                seq,
-                time: time.clone(),
-                operator: self.operator.clone(),
-                action: draft.action,
-                record: draft.record.map(|r| r.to_string()),
-                version: draft.version,
-                parts: draft.parts,
-                detail: draft.detail,
-                salt: hex::encode(crypto::random_array::<16>()),
-                operator_sig: None,
-            };
-            if let Some(key) = &self.operator_signing {
-                event.sign_operator(&self.vault_id, key);
-            }
-            let leaf = event.leaf();
-            let sealed = crypto::seal_padded(&self.keys.meta, &self.event_aad(seq), &leaf);
-            (seq, audit::leaf_hash(&leaf), sealed)
-        });
-        for (seq, hash, sealed) in events {
+        // Numbered where the log ends (nothing was logged since they were sealed in this
+        // transaction), one for each draft.
+        if events.first != count || events.events.len() != drafts.len() {
+            return Err(
+                Integrity::Log("events were sealed for another place in the log".into()).into(),
+            );
+        }
+        self.apply_heads(conn, drafts)?;
+        for (seq, hash, sealed) in events.events {
             store::insert_event(conn, seq, &hash, &sealed)?;
             frontier.append(hash);
         }
