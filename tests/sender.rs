@@ -77,6 +77,17 @@ fn json(out: &[u8]) -> serde_json::Value {
     serde_json::from_slice(out).unwrap()
 }
 
+/// `tvault import` of `bundle` into `hq`, with the key it was sealed to and `--signer fp`.
+fn import_signed(hq: &TestVault, s: &Sent, bundle: &Path, fp: &str) -> assert_cmd::assert::Assert {
+    hq.cmd()
+        .arg("import")
+        .arg(bundle)
+        .arg("--identity")
+        .arg(&s.identity_file)
+        .args(["--signer", fp])
+        .assert()
+}
+
 /// Runs `verify-export`, `open-export` (into a new folder) and `import` (into a new vault) on
 /// `bundle` with `args`, and checks that each exits `code`. On failure, checks that nothing
 /// was written or imported; returns each command's stderr.
@@ -498,13 +509,7 @@ fn import_needs_each_records_metadata_first_and_keeps_nothing_of_a_failed_pass()
         .success();
     let hq = TestVault::new();
     let before = hq.vault_bytes();
-    hq.cmd()
-        .arg("import")
-        .arg(&bundle)
-        .arg("--identity")
-        .arg(&s.identity_file)
-        .args(["--signer", &fp])
-        .assert()
+    import_signed(&hq, &s, &bundle, &fp)
         .code(13)
         .stderr(predicate::str::contains(
             "a file comes before the record's metadata.json",
@@ -568,14 +573,7 @@ fn a_signed_bundle_with_malformed_record_files_is_refused_and_changes_nothing() 
         let bundle = s.tv.path("malformed.tar");
         let _ = std::fs::remove_file(&bundle);
         forger.bundle(&bundle, &forged, &s.identity.to_public());
-        let out = hq
-            .cmd()
-            .arg("import")
-            .arg(&bundle)
-            .arg("--identity")
-            .arg(&s.identity_file)
-            .args(["--signer", &fp])
-            .assert()
+        let out = import_signed(&hq, &s, &bundle, &fp)
             .code(13)
             .get_output()
             .clone();
@@ -587,14 +585,7 @@ fn a_signed_bundle_with_malformed_record_files_is_refused_and_changes_nothing() 
     // The same files as sent import.
     let bundle = s.tv.path("whole.tar");
     forger.bundle(&bundle, &files, &s.identity.to_public());
-    hq.cmd()
-        .arg("import")
-        .arg(&bundle)
-        .arg("--identity")
-        .arg(&s.identity_file)
-        .args(["--signer", &fp])
-        .assert()
-        .success();
+    import_signed(&hq, &s, &bundle, &fp).success();
 }
 
 #[test]

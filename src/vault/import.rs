@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
-use std::sync::mpsc::{Receiver, Sender, channel};
 
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -15,7 +14,7 @@ use crate::progress::Tally;
 use crate::record::{Metadata, PartInfo, RecordId, SealedMeta, WitnessIdentity};
 use crate::store::{self, PartPlace};
 
-use super::parts::SealedPart;
+use super::import_statements::{Statements, StoredStatement};
 
 use super::{Draft, STATEMENT_LIMIT, Vault, now_rfc3339};
 
@@ -85,14 +84,7 @@ impl Vault {
         // Statements are read whole (they are bounded), encrypted in batches on a thread of
         // their own while the pass goes on, and stored in this transaction.
         let verified = std::thread::scope(|scope| -> Result<VerifiedBundle> {
-            // The statements go into the listing digest at the end; up to this many bytes of them
-            // are kept rather than decrypted again from the store.
-            let mut keep_budget: u64 = 64 * 1024 * 1024;
-            let (jobs, to_seal) = channel();
-            let (sealed, done) = channel();
-            let path_ref = path.as_path();
-            scope.spawn(move || seal_statements(s, path_ref, &to_seal, &sealed));
-            let mut statements = Statements::new(jobs, done);
+            let mut statements = Statements::start(scope, s, &tx, &path);
             let mut failure: Option<Error> = None;
             // The first record with a file before its metadata.json, if any.
             let mut early: Option<String> = None;
@@ -211,13 +203,12 @@ impl Vault {
                             part: 0,
                         };
                         if statements.add(id, place, text) {
-                            statements
-                                .send(s, &tx, &path, &mut pending, &mut keep_budget)
-                                .map_err(|e| {
-                                    let msg = e.to_string();
-                                    failure = Some(e);
-                                    std::io::Error::other(msg)
-                                })?;
+                            let stored = statements.send().map_err(|e| {
+                                let msg = e.to_string();
+                                failure = Some(e);
+                                std::io::Error::other(msg)
+                            })?;
+                            give_statements(&mut pending, stored);
                         }
                     }
                     ["attachments", name] => {
@@ -259,7 +250,7 @@ impl Vault {
                     format!("records/{id}: a file comes before the record's metadata.json"),
                 )));
             }
-            statements.finish(s, &tx, &path, &mut pending, &mut keep_budget)?;
+            give_statements(&mut pending, statements.finish()?);
             Ok(verified)
         })?;
         let bad = |what: &str| Error::Bundle(BundleError::integrity("records", what));
@@ -436,7 +427,7 @@ struct Pending {
     attachments: Vec<PartInfo>,
     derived: Vec<PartInfo>,
     lineage: Option<Vec<crate::bundle::LineageNode>>,
-    /// The statement as stored, for the listing digest (see `keep_budget`).
+    /// The statement as stored, for the listing digest (see [`Statements`]).
     text: Option<Zeroizing<String>>,
 }
 
@@ -527,137 +518,13 @@ fn stage_version(
     })
 }
 
-/// Statements read from a bundle: each checked UTF-8 text within the statement limit, with
-/// its record's folder name and its place.
-type Held = Vec<(String, PartPlace, Zeroizing<Vec<u8>>)>;
-
-/// A batch of statements back from [`seal_statements`], each encrypted.
-type Sealed = (Held, Result<Vec<SealedPart>>);
-
-/// Statements read from a bundle and not stored yet. A full batch is encrypted on a thread of
-/// its own ([`seal_statements`]) while the pass goes on, and stored once the next batch is
-/// full or the pass is over: at most one batch is being encrypted at a time.
-struct Statements {
-    held: Held,
-    bytes: usize,
-    jobs: Sender<Held>,
-    done: Receiver<Sealed>,
-    /// Whether a batch is being encrypted.
-    sealing: bool,
-}
-
-impl Statements {
-    /// Enough to amortise handing a batch over, and few enough bytes to hold. Debug builds
-    /// (the tests) use batches of three, so that an import of a few records crosses batches.
-    const BATCH: usize = if cfg!(debug_assertions) { 3 } else { 512 };
-    const BATCH_BYTES: usize = 32 * 1024 * 1024;
-
-    fn new(jobs: Sender<Held>, done: Receiver<Sealed>) -> Self {
-        Statements {
-            held: Vec::new(),
-            bytes: 0,
-            jobs,
-            done,
-            sealing: false,
-        }
+/// Gives each record its statement's part as stored, and the text kept for the digest.
+fn give_statements(pending: &mut BTreeMap<String, Pending>, stored: Vec<StoredStatement>) {
+    for (id, part, text) in stored {
+        let entry = pending.entry(id).or_default();
+        entry.statement = Some(part);
+        entry.text = text;
     }
-
-    /// Holds one; whether the batch is full and should be sent now.
-    fn add(&mut self, id: String, place: PartPlace, text: Zeroizing<Vec<u8>>) -> bool {
-        self.bytes += text.len();
-        self.held.push((id, place, text));
-        self.held.len() >= Self::BATCH || self.bytes >= Self::BATCH_BYTES
-    }
-
-    /// Stores the batch being encrypted, if any ([`Statements::collect`]), and sends those
-    /// held to be encrypted.
-    fn send(
-        &mut self,
-        s: &super::Session,
-        tx: &rusqlite::Connection,
-        path: &Path,
-        pending: &mut BTreeMap<String, Pending>,
-        keep_budget: &mut u64,
-    ) -> Result<()> {
-        self.collect(s, tx, path, pending, keep_budget)?;
-        if !self.held.is_empty() {
-            self.bytes = 0;
-            self.jobs
-                .send(std::mem::take(&mut self.held))
-                .map_err(|_| stopped(path))?;
-            self.sealing = true;
-        }
-        Ok(())
-    }
-
-    /// Stores every statement still held or being encrypted: once the pass is over.
-    fn finish(
-        &mut self,
-        s: &super::Session,
-        tx: &rusqlite::Connection,
-        path: &Path,
-        pending: &mut BTreeMap<String, Pending>,
-        keep_budget: &mut u64,
-    ) -> Result<()> {
-        self.send(s, tx, path, pending, keep_budget)?;
-        self.collect(s, tx, path, pending, keep_budget)
-    }
-
-    /// Waits for the batch being encrypted, if any, stores it and gives each record its
-    /// statement's part, and the text itself for the listing digest while `keep_budget` lasts.
-    fn collect(
-        &mut self,
-        s: &super::Session,
-        tx: &rusqlite::Connection,
-        path: &Path,
-        pending: &mut BTreeMap<String, Pending>,
-        keep_budget: &mut u64,
-    ) -> Result<()> {
-        if !std::mem::take(&mut self.sealing) {
-            return Ok(());
-        }
-        let (held, sealed) = self.done.recv().map_err(|_| stopped(path))?;
-        for ((id, _, mut text), part) in held.into_iter().zip(sealed?) {
-            let entry = pending.entry(id).or_default();
-            entry.statement = Some(s.store_sealed_part(tx, path, part)?);
-            let len = text.len() as u64;
-            if len <= crate::digest::TEXT_MAX && len <= *keep_budget {
-                *keep_budget -= len;
-                let text = std::mem::take(&mut *text);
-                entry.text = Some(Zeroizing::new(
-                    String::from_utf8(text).expect("checked to be UTF-8 when read"),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The thread that encrypts an import's statements: each batch it is sent, in order, goes
-/// back encrypted. Ends when the import's [`Statements`] is dropped.
-fn seal_statements(
-    s: &super::Session,
-    path: &Path,
-    jobs: &Receiver<Held>,
-    sealed: &Sender<Sealed>,
-) {
-    for held in jobs {
-        let parts = held
-            .iter()
-            .map(|(_, place, text)| s.seal_part_in_memory(path, *place, text))
-            .collect();
-        if sealed.send((held, parts)).is_err() {
-            return;
-        }
-    }
-}
-
-/// The statements' thread stopped: it panicked, and the panic follows.
-fn stopped(path: &Path) -> Error {
-    super::from_store_io(
-        std::io::Error::other("the thread encrypting statements stopped"),
-        path,
-    )
 }
 
 /// Whether a bundle's version of a record is already held, or may be added.

@@ -34,6 +34,7 @@ mod field;
 mod heads;
 mod import;
 mod import_lineage;
+mod import_statements;
 mod intake;
 mod keys;
 mod kit;
