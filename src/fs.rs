@@ -200,3 +200,122 @@ pub fn replace_private(path: &Path, data: &[u8]) -> Result<()> {
     }
     written.at(path)
 }
+
+/// Writes a large file while the disk catches up: once `SYNC_EVERY` bytes have been written
+/// since the last request, a thread of its own asks the kernel to write out what the file holds
+/// so far (`fdatasync`), unless the previous request is still running. The disk then works
+/// while more is decrypted, where otherwise the whole file would wait in memory for the final
+/// sync. [`SyncingWriter::finish`] syncs the rest, and returns the first failure of any.
+pub struct SyncingWriter {
+    file: File,
+    since: u64,
+    syncing: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+/// How much a [`SyncingWriter`] writes between requests to write out.
+const SYNC_EVERY: u64 = 8 << 20;
+
+impl SyncingWriter {
+    pub fn new(file: File) -> Self {
+        SyncingWriter {
+            file,
+            since: 0,
+            syncing: None,
+        }
+    }
+
+    /// Waits for the request in flight, if any; its failure is the writer's.
+    fn wait(&mut self) -> io::Result<()> {
+        match self.syncing.take() {
+            Some(syncing) => syncing
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None => Ok(()),
+        }
+    }
+
+    /// Syncs everything written, data and metadata.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.wait()?;
+        self.file.sync_all()
+    }
+}
+
+impl io::Write for SyncingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = io::Write::write(&mut self.file, buf)?;
+        self.since += n as u64;
+        if self.since >= SYNC_EVERY && self.syncing.as_ref().is_none_or(|s| s.is_finished()) {
+            self.wait()?;
+            let file = self.file.try_clone()?;
+            self.syncing = Some(std::thread::spawn(move || file.sync_data()));
+            self.since = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for SyncingWriter {
+    /// A writer given up on (the caller failed, and removes the file) still waits for its
+    /// request, so that no thread outlives it.
+    fn drop(&mut self) {
+        let _ = self.wait();
+    }
+}
+
+/// Copies `data` to `out` through `buf`, writing only whole buffers (but the last): a file is
+/// written in a few large calls, where `io::copy` makes one every 8 KiB.
+pub fn copy_in_pieces(
+    data: &mut dyn io::Read,
+    out: &mut dyn io::Write,
+    buf: &mut [u8],
+) -> io::Result<u64> {
+    let mut copied = 0u64;
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match data.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if filled == 0 {
+            return Ok(copied);
+        }
+        out.write_all(&buf[..filled])?;
+        copied += filled as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A file larger than several write-out requests, written in pieces of odd sizes, reads
+    /// back byte for byte; and a piece that fills the buffer exactly ends nothing early.
+    #[test]
+    fn a_syncing_writer_keeps_every_byte_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..(3 * SYNC_EVERY + 12_345))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        for piece in [4096, 1 << 20, 12_345] {
+            let path = dir.path().join(format!("out-{piece}"));
+            let mut out = SyncingWriter::new(create_new_file(&path).unwrap());
+            let mut buf = vec![0u8; piece];
+            let copied = copy_in_pieces(&mut data.as_slice(), &mut out, &mut buf).unwrap();
+            out.flush().unwrap();
+            out.finish().unwrap();
+            assert_eq!(copied, data.len() as u64);
+            assert!(std::fs::read(&path).unwrap() == data, "piece {piece}");
+        }
+    }
+}

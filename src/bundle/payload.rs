@@ -31,6 +31,8 @@ pub(super) fn write_files(
     dir: &Path,
 ) -> impl FnMut(&Path, u64, &mut dyn Read) -> io::Result<()> + '_ {
     let mut created = BTreeSet::new();
+    // Plaintext passes through it: wiped when the pass is over.
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; 1 << 20]);
     move |rel: &Path, _: u64, data: &mut dyn Read| {
         let target = dir.join(rel);
         if let Some(parent) = target.parent()
@@ -39,9 +41,9 @@ pub(super) fn write_files(
             crate::fs::create_private_dir_all(parent)
                 .map_err(|e| io::Error::other(e.to_string()))?;
         }
-        let mut file = crate::fs::create_new_file(&target)?;
-        io::copy(data, &mut file)?;
-        file.sync_all()
+        let mut file = crate::fs::SyncingWriter::new(crate::fs::create_new_file(&target)?);
+        crate::fs::copy_in_pieces(data, &mut file, &mut buf)?;
+        file.finish()
     }
 }
 

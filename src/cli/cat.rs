@@ -42,7 +42,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     };
 
     let mut vault = ctx.unlock()?;
-    let mut file = tvault::fs::create_new_file(path).map_err(|e| {
+    let file = tvault::fs::create_new_file(path).map_err(|e| {
         let err =
             CliError::new(Exit::Io, format!("cannot create {}", path.display())).with_source(&e);
         if e.kind() == io::ErrorKind::AlreadyExists {
@@ -51,16 +51,18 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             err
         }
     })?;
-    let written = vault
-        .cat(&args.id, args.version, &args.attachment, &mut file)
-        .map_err(CliError::from)
-        .and_then(|_| {
-            file.sync_all().map_err(|e| {
-                CliError::new(Exit::Io, format!("cannot write {}", path.display())).with_source(&e)
-            })
-        });
+    // Written out while it is decrypted; the last of it is synced before success is said.
+    let mut file = tvault::fs::SyncingWriter::new(file);
+    let written = match vault.cat(&args.id, args.version, &args.attachment, &mut file) {
+        Ok(_) => file.finish().map_err(|e| {
+            CliError::new(Exit::Io, format!("cannot write {}", path.display())).with_source(&e)
+        }),
+        Err(e) => {
+            drop(file);
+            Err(e.into())
+        }
+    };
     if let Err(e) = written {
-        drop(file);
         let _ = std::fs::remove_file(path);
         return Err(e);
     }
