@@ -94,15 +94,25 @@ pub fn sums_text(sums: &BTreeMap<String, [u8; 32]>) -> String {
 /// Parses `sha256sum` output into name → hash; refuses anything else.
 pub(super) fn parse_sums(text: &[u8]) -> Option<BTreeMap<String, [u8; 32]>> {
     let text = std::str::from_utf8(text).ok()?;
-    let mut out = BTreeMap::new();
+    let mut lines = Vec::new();
     for line in text.lines() {
-        let (hash, name) = line.split_once("  ")?;
-        let hash: [u8; 32] = hex::decode(hash).ok()?.try_into().ok()?;
-        if out.insert(name.to_owned(), hash).is_some() {
-            return None;
-        }
+        let (hex, name) = line.split_once("  ")?;
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(hex, &mut hash).ok()?;
+        lines.push((name, hash));
     }
-    Some(out)
+    // Sorted (tvault writes them so, which makes this cheap), a name twice is refused, and
+    // the map is built from the sorted list in one go.
+    lines.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    if lines.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+        return None;
+    }
+    Some(
+        lines
+            .into_iter()
+            .map(|(name, hash)| (name.to_owned(), hash))
+            .collect(),
+    )
 }
 
 /// An SSHSIG (as `ssh-keygen -Y sign` makes) over `msg`.

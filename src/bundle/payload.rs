@@ -1,7 +1,7 @@
 //! The payload of a bundle: decrypting `payload.age` as a stream, checking every inner name,
 //! hash and signature as it passes, and handing each file to a visitor (or writing it).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{self, Read, Seek};
 use std::path::Path;
@@ -17,7 +17,7 @@ use super::read::{
 };
 use super::{
     APPROVALS_DIR, DERIVED_DIR, FORMAT, INNER_NAMESPACE, LINEAGE_FILE, LIST_FILE_LIMIT, Manifest,
-    SMALL_FILE_LIMIT, approvals, parse_sums,
+    ManifestRecord, SMALL_FILE_LIMIT, approvals, parse_sums,
 };
 
 /// Receives each inner file, in the bundle's order, as it is decrypted: its checked relative
@@ -265,9 +265,10 @@ fn read_inner(
     for entry in inner.entries().or_else(|e| fail(step, e.to_string()))? {
         let mut entry = entry.or_else(|e| fail(step, e.to_string()))?;
         let raw = entry.path_bytes().into_owned();
-        let shown = shown_name(&String::from_utf8_lossy(&raw));
+        // The name as shown in a message, made only for one.
+        let shown = || shown_name(&String::from_utf8_lossy(&raw));
         if entry.header().entry_type() != tar::EntryType::Regular {
-            return fail(step, format!("{shown} is not a regular file"));
+            return fail(step, format!("{} is not a regular file", shown()));
         }
         let name = canonical_name(&raw)
             .map_or_else(
@@ -275,8 +276,7 @@ fn read_inner(
                     fail(
                         step,
                         format!(
-                            "{shown} is not a plain relative name (an alias of another name, or one that could leave the folder)"
-                        ),
+                            "{} is not a plain relative name (an alias of another name, or one that could leave the folder)", shown()),
                     )
                 },
                 Ok,
@@ -284,18 +284,20 @@ fn read_inner(
             .to_owned();
         // The top-level files and the operators' signatures are small and kept whole.
         let top_level = INNER_TOP_LEVEL.contains(&name.as_str())
-            || name.starts_with(&format!("{APPROVALS_DIR}/"));
+            || name
+                .strip_prefix(APPROVALS_DIR)
+                .is_some_and(|rest| rest.starts_with('/'));
         if !top_level && name != INNER_REPORT && !name.starts_with("records/") {
-            return fail(step, format!("unexpected entry {shown}"));
+            return fail(step, format!("unexpected entry {}", shown()));
         }
         if hashes.contains_key(&name) || small.contains_key(&name) {
-            return fail(step, format!("{shown} appears twice"));
+            return fail(step, format!("{} appears twice", shown()));
         }
         // A name that nothing signed yet is handed on only if a bundle can hold it; any other
         // is still read and hashed, and the checks at the end refuse it.
         let staged = !matches!(pass, Pass::Stage { .. }) || stageable(&name);
         if !staged && unstaged.is_none() {
-            unstaged = Some(shown.clone());
+            unstaged = Some(shown());
         }
         let is_sums = name.starts_with("SHA256SUMS");
         if let Pass::Use { listing, .. } = &pass
@@ -304,7 +306,7 @@ fn read_inner(
         {
             return fail(
                 step,
-                format!("{shown} is not listed in the signed SHA256SUMS"),
+                format!("{} is not listed in the signed SHA256SUMS", shown()),
             );
         }
         let rel = Path::new(&name);
@@ -317,7 +319,7 @@ fn read_inner(
                 SMALL_FILE_LIMIT
             };
             if entry.size() > limit {
-                return fail(step, format!("{shown} is too large"));
+                return fail(step, format!("{} is too large", shown()));
             }
             let mut data = Vec::new();
             entry
@@ -330,7 +332,7 @@ fn read_inner(
                     _ => None,
                 };
                 if signed.is_some_and(|s| *s != data) {
-                    return fail(step, format!("{shown} changed since it was checked"));
+                    return fail(step, format!("{} changed since it was checked", shown()));
                 }
                 if !is_sums {
                     expect_listed(listing, &name, &Sha256::digest(&data).into())?;
@@ -377,40 +379,44 @@ fn read_inner(
             "MANIFEST.json, SHA256SUMS or SHA256SUMS.sig is missing",
         );
     };
-    check_sig(
-        "inner SHA256SUMS.sig",
-        key,
-        INNER_NAMESPACE,
-        &sums_text,
-        &sig,
-    )?;
-    let sums = parse_sums(&sums_text).map_or_else(|| fail(step, "not in sha256sum format"), Ok)?;
-    if sums != hashes {
-        let bad: String = hashes
-            .iter()
-            .find(|(n, h)| sums.get(*n) != Some(*h))
-            .map(|(n, _)| n.clone())
-            .or_else(|| sums.keys().find(|n| !hashes.contains_key(*n)).cloned())
-            .unwrap_or_default();
-        return fail(
-            step,
-            format!(
-                "{} does not match its checksum, or is missing",
-                shown_name(&bad)
-            ),
-        );
-    }
-    let manifest_bytes = manifest;
-    let manifest: Manifest =
-        serde_json::from_slice(manifest_bytes).or_else(|e| fail("MANIFEST.json", e.to_string()))?;
-    check_listed(&manifest, hashes.keys())?;
-    if !manifest.approvals.is_empty() && manifest.format != FORMAT {
-        return fail(
-            "MANIFEST.json",
-            "operators' signatures in a bundle of a format that has none",
-        );
-    }
-    let approvals = approvals::check(&manifest.approvals, manifest_bytes, &small)?;
+    // The signed sums and the manifest are checked side by side; a failure of the sums is
+    // reported first, as when they are checked one after the other.
+    let (sums, manifest) = std::thread::scope(|scope| {
+        let sums = scope.spawn(|| {
+            check_sig(
+                "inner SHA256SUMS.sig",
+                key,
+                INNER_NAMESPACE,
+                &sums_text,
+                &sig,
+            )?;
+            let sums =
+                parse_sums(&sums_text).map_or_else(|| fail(step, "not in sha256sum format"), Ok)?;
+            if sums != hashes {
+                let bad: String = hashes
+                    .iter()
+                    .find(|(n, h)| sums.get(*n) != Some(*h))
+                    .map(|(n, _)| n.clone())
+                    .or_else(|| sums.keys().find(|n| !hashes.contains_key(*n)).cloned())
+                    .unwrap_or_default();
+                return fail(
+                    step,
+                    format!(
+                        "{} does not match its checksum, or is missing",
+                        shown_name(&bad)
+                    ),
+                );
+            }
+            Ok(sums)
+        });
+        let manifest = check_manifest(manifest, &hashes, &small);
+        let sums = sums
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (sums, manifest)
+    });
+    let sums = sums?;
+    let (manifest, approvals) = manifest?;
     // The checks above refuse every name `stageable` does not accept; should one ever pass
     // them, the files handed on would be incomplete.
     if let Some(shown) = unstaged {
@@ -430,6 +436,26 @@ fn read_inner(
         },
         files,
     ))
+}
+
+/// Parses the inner manifest (`manifest`) and checks it: the files it accounts for are the
+/// ones the payload holds (`hashes`), and the operators' signatures in `small` verify.
+fn check_manifest(
+    manifest: &[u8],
+    hashes: &BTreeMap<String, [u8; 32]>,
+    small: &BTreeMap<String, Vec<u8>>,
+) -> Result<(Manifest, Vec<super::ApprovalReport>), BundleError> {
+    let parsed: Manifest =
+        serde_json::from_slice(manifest).or_else(|e| fail("MANIFEST.json", e.to_string()))?;
+    check_listed(&parsed, hashes.keys())?;
+    if !parsed.approvals.is_empty() && parsed.format != FORMAT {
+        return fail(
+            "MANIFEST.json",
+            "operators' signatures in a bundle of a format that has none",
+        );
+    }
+    let approvals = approvals::check(&parsed.approvals, manifest, small)?;
+    Ok((parsed, approvals))
 }
 
 /// Whether `name` (already plain, see `canonical_name`) has a shape a bundle can hold,
@@ -488,25 +514,22 @@ pub(super) fn check_listed<'n>(
     names: impl Iterator<Item = &'n String>,
 ) -> Result<(), BundleError> {
     let step = "MANIFEST.json";
-    let mut allowed = BTreeSet::new();
+    // Each record's attachments and derived items, by its id.
+    let mut records: HashMap<&str, (&ManifestRecord, BTreeSet<&str>, BTreeSet<&str>)> =
+        HashMap::with_capacity(manifest.records.len());
     for rec in &manifest.records {
         if !plain_record_id(&rec.id) {
             return fail(step, "a record id is not 32 lowercase hex digits");
         }
-        let base = format!("records/{}", rec.id);
-        if !allowed.insert(format!("{base}/metadata.json")) {
+        if records.contains_key(rec.id.as_str()) {
             return fail(step, format!("record {} is listed twice", rec.id));
         }
-        allowed.insert(format!("{base}/custody.json"));
-        allowed.insert(format!("{base}/statement.txt"));
-        if rec.identity_included {
-            allowed.insert(format!("{base}/identity.json"));
-        }
+        let (mut attachments, mut derived) = (BTreeSet::new(), BTreeSet::new());
         for name in &rec.attachments {
             if canonical_name(name.as_bytes()).is_none() || name.contains('/') {
                 return fail(step, "an attachment name is not a plain file name");
             }
-            if !allowed.insert(format!("{base}/attachments/{name}")) {
+            if !attachments.insert(name.as_str()) {
                 return fail(step, "an attachment is listed twice");
             }
         }
@@ -514,17 +537,41 @@ pub(super) fn check_listed<'n>(
             if canonical_name(name.as_bytes()).is_none() || name.contains('/') {
                 return fail(step, "a derived item's name is not a plain file name");
             }
-            if !allowed.insert(format!("{base}/{DERIVED_DIR}/{name}")) {
+            if !derived.insert(name.as_str()) {
                 return fail(step, "a derived item is listed twice");
             }
         }
-        if !rec.lineage.is_empty() {
-            allowed.insert(format!("{base}/{LINEAGE_FILE}"));
-        }
+        records.insert(rec.id.as_str(), (rec, attachments, derived));
     }
+    // Whether `file`, under a record's folder, is one the manifest accounts for.
+    let accounted = |id: &str, file: &str| {
+        let Some((rec, attachments, derived)) = records.get(id) else {
+            return false;
+        };
+        match file {
+            "metadata.json" | "custody.json" | "statement.txt" => true,
+            "identity.json" => rec.identity_included,
+            LINEAGE_FILE => !rec.lineage.is_empty(),
+            _ => {
+                if let Some(name) = file.strip_prefix("attachments/") {
+                    attachments.contains(name)
+                } else if let Some(name) = file
+                    .strip_prefix(DERIVED_DIR)
+                    .and_then(|rest| rest.strip_prefix('/'))
+                {
+                    derived.contains(name)
+                } else {
+                    false
+                }
+            }
+        }
+    };
     let signatures = approvals::expected_names(&manifest.approvals);
     for name in names {
-        if name.starts_with(&format!("{APPROVALS_DIR}/")) {
+        if name
+            .strip_prefix(APPROVALS_DIR)
+            .is_some_and(|rest| rest.starts_with('/'))
+        {
             if !signatures.contains(name) {
                 return fail(
                     step,
@@ -536,10 +583,13 @@ pub(super) fn check_listed<'n>(
             }
             continue;
         }
-        if !name.starts_with("records/") {
+        let Some(path) = name.strip_prefix("records/") else {
             continue;
-        }
-        if !allowed.contains(name) {
+        };
+        if !path
+            .split_once('/')
+            .is_some_and(|(id, file)| accounted(id, file))
+        {
             return fail(
                 step,
                 format!(

@@ -279,36 +279,65 @@ impl Vault {
             }
             _ => report.signer_trusted,
         };
-        // Each bucket of heads is opened once for all the decisions.
+        // Each bucket of heads is opened once for all the decisions. The versions held
+        // already are compared on a thread of their own as they are found, in order: the
+        // refusal reported is still the first a serial pass would meet.
         let mut heads = BTreeMap::new();
         let mut todo: BTreeMap<String, (u32, &crate::bundle::ManifestRecord)> = BTreeMap::new();
-        let mut skipped = 0;
-        for rec in &manifest.records {
-            let id: RecordId = RecordId(
-                hex::decode(&rec.id)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
+        let (compared, refused, skipped) = std::thread::scope(|scope| {
+            let (held_tx, held_rx) = std::sync::mpsc::channel::<(store::VersionRow, &_)>();
+            let comparing = scope.spawn(move || {
+                held_rx
+                    .into_iter()
+                    .try_for_each(|(row, rec)| same_as_held(s, &row, rec))
+            });
+            let mut skipped = 0;
+            let mut refused = None;
+            for rec in &manifest.records {
+                let decided = parse_id(&rec.id)
                     .ok_or_else(|| {
                         Error::Bundle(BundleError::integrity(
                             "MANIFEST.json",
                             "a record id is malformed",
                         ))
-                    })?,
-            );
-            match import_decision(
-                s,
-                &tx,
-                &mut heads,
-                &id,
-                rec,
-                (&manifest.vault_id, &report.fingerprint),
-                options,
-            )? {
-                Decision::Held => skipped += 1,
-                Decision::Add => {
-                    todo.insert(rec.id.clone(), (rec.version, rec));
+                    })
+                    .and_then(|id| {
+                        import_decision(
+                            s,
+                            &tx,
+                            &mut heads,
+                            &id,
+                            rec,
+                            (&manifest.vault_id, &report.fingerprint),
+                            options,
+                        )
+                    });
+                match decided {
+                    Ok(Decision::Compare(row)) => {
+                        skipped += 1;
+                        // The comparing thread stops at its first refusal, reported below.
+                        if held_tx.send((row, rec)).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(Decision::Add) => {
+                        todo.insert(rec.id.clone(), (rec.version, rec));
+                    }
+                    Err(e) => {
+                        refused = Some(e);
+                        break;
+                    }
                 }
             }
+            drop(held_tx);
+            let compared = comparing
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (compared, refused, skipped)
+        });
+        compared?;
+        if let Some(refused) = refused {
+            return Err(refused);
         }
         // What was staged is exactly what is added: a version is staged only when this vault
         // does not hold it, and a version not held is added or refused.
@@ -529,7 +558,9 @@ fn give_statements(pending: &mut BTreeMap<String, Pending>, stored: Vec<StoredSt
 
 /// Whether a bundle's version of a record is already held, or may be added.
 enum Decision {
-    Held,
+    /// This vault holds that version: held if its intake hashes are the bundle's (see
+    /// [`same_as_held`]), which the caller checks on every core.
+    Compare(store::VersionRow),
     Add,
 }
 
@@ -588,25 +619,11 @@ fn import_decision(
     } else {
         store::version(conn, id, rec.version)?
     };
-    if let Some(row) = (rec.version == current.version)
-        .then_some(&current)
-        .or(older.as_ref())
-    {
-        // Only the held version's intake hashes are read (an imported version's custody
-        // excerpt is skipped, not parsed).
-        let held_hashes = s.open_intake_hashes(row)?;
-        // A bundle lists the hashes of the parts it carries as recorded (format v3; v2
-        // listed every part): each must be the held version's. One that carries none
-        // (statement redacted, nothing else) adds nothing either way: skipped.
-        let same = rec
-            .intake_sha256
-            .iter()
-            .all(|(part, sha)| held_hashes.get(part) == Some(sha));
-        return if same {
-            Ok(Decision::Held)
-        } else {
-            Err(refuse(ImportRefusal::DifferentVersion(rec.version)))
-        };
+    if rec.version == current.version {
+        return Ok(Decision::Compare(current));
+    }
+    if let Some(row) = older {
+        return Ok(Decision::Compare(row));
     }
     if rec.version != head.version + 1 {
         return Err(refuse(ImportRefusal::NotContiguous {
@@ -626,6 +643,32 @@ fn import_decision(
         return Err(refuse(ImportRefusal::ConsentWidened));
     }
     Ok(Decision::Add)
+}
+
+/// Whether the bundle's version `rec` is the version `row` this vault holds: skipped when it
+/// is, refused when it differs. Only the held version's intake hashes are read (an imported
+/// version's custody excerpt is skipped, not parsed).
+fn same_as_held(
+    s: &super::Session,
+    row: &store::VersionRow,
+    rec: &crate::bundle::ManifestRecord,
+) -> Result<()> {
+    let held_hashes = s.open_intake_hashes(row)?;
+    // A bundle lists the hashes of the parts it carries as recorded (format v3; v2 listed
+    // every part): each must be the held version's. One that carries none (statement
+    // redacted, nothing else) adds nothing either way: skipped.
+    let same = rec
+        .intake_sha256
+        .iter()
+        .all(|(part, sha)| held_hashes.get(part) == Some(sha));
+    if same {
+        Ok(())
+    } else {
+        Err(Error::ImportRefused {
+            record: row.record,
+            why: ImportRefusal::DifferentVersion(rec.version),
+        })
+    }
 }
 
 /// The source pinned for a record: the source vault and signer of its first imported
