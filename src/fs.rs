@@ -201,31 +201,37 @@ pub fn replace_private(path: &Path, data: &[u8]) -> Result<()> {
     written.at(path)
 }
 
-/// Writes a large file while the disk catches up: once `SYNC_EVERY` bytes have been written
-/// since the last request, a thread of its own asks the kernel to write out what the file holds
-/// so far (`fdatasync`), unless the previous request is still running. The disk then works
-/// while more is decrypted, where otherwise the whole file would wait in memory for the final
-/// sync. [`SyncingWriter::finish`] syncs the rest, and returns the first failure of any.
-pub struct SyncingWriter {
-    file: File,
+/// Has the disk write out a large file while it is still being written: once `SYNC_EVERY`
+/// bytes have been written since the last request, a thread of its own asks the kernel to
+/// write out what the file holds so far (`fdatasync`), unless the previous request is still
+/// running. The disk then works while more is decrypted or encrypted, where otherwise the
+/// whole file would wait in memory for the final sync. It changes when the bytes reach the
+/// disk, never which bytes.
+#[derive(Default)]
+pub struct WriteOut {
     since: u64,
     syncing: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
-/// How much a [`SyncingWriter`] writes between requests to write out.
+/// How much is written between requests to write out.
 const SYNC_EVERY: u64 = 8 << 20;
 
-impl SyncingWriter {
-    pub fn new(file: File) -> Self {
-        SyncingWriter {
-            file,
-            since: 0,
-            syncing: None,
+impl WriteOut {
+    /// Notes that `n` more bytes were written to `file`, asking for them to be written out
+    /// when it is time.
+    pub fn wrote(&mut self, file: &File, n: usize) -> io::Result<()> {
+        self.since += n as u64;
+        if self.since >= SYNC_EVERY && self.syncing.as_ref().is_none_or(|s| s.is_finished()) {
+            self.wait()?;
+            let file = file.try_clone()?;
+            self.syncing = Some(std::thread::spawn(move || file.sync_data()));
+            self.since = 0;
         }
+        Ok(())
     }
 
     /// Waits for the request in flight, if any; its failure is the writer's.
-    fn wait(&mut self) -> io::Result<()> {
+    pub fn wait(&mut self) -> io::Result<()> {
         match self.syncing.take() {
             Some(syncing) => syncing
                 .join()
@@ -233,10 +239,33 @@ impl SyncingWriter {
             None => Ok(()),
         }
     }
+}
+
+impl Drop for WriteOut {
+    /// Given up on (the writer failed, and removes the file), it still waits for its request,
+    /// so that no thread outlives it.
+    fn drop(&mut self) {
+        let _ = self.wait();
+    }
+}
+
+/// A new file written through [`WriteOut`]; [`SyncingWriter::finish`] syncs the rest.
+pub struct SyncingWriter {
+    file: File,
+    out: WriteOut,
+}
+
+impl SyncingWriter {
+    pub fn new(file: File) -> Self {
+        SyncingWriter {
+            file,
+            out: WriteOut::default(),
+        }
+    }
 
     /// Syncs everything written, data and metadata.
     pub fn finish(mut self) -> io::Result<()> {
-        self.wait()?;
+        self.out.wait()?;
         self.file.sync_all()
     }
 }
@@ -244,26 +273,12 @@ impl SyncingWriter {
 impl io::Write for SyncingWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = io::Write::write(&mut self.file, buf)?;
-        self.since += n as u64;
-        if self.since >= SYNC_EVERY && self.syncing.as_ref().is_none_or(|s| s.is_finished()) {
-            self.wait()?;
-            let file = self.file.try_clone()?;
-            self.syncing = Some(std::thread::spawn(move || file.sync_data()));
-            self.since = 0;
-        }
+        self.out.wrote(&self.file, n)?;
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-impl Drop for SyncingWriter {
-    /// A writer given up on (the caller failed, and removes the file) still waits for its
-    /// request, so that no thread outlives it.
-    fn drop(&mut self) {
-        let _ = self.wait();
     }
 }
 

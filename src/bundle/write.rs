@@ -229,6 +229,8 @@ pub struct OuterFiles {
 /// never to a temporary file.
 pub struct BundleWriter {
     file: File,
+    /// The payload goes to the disk while it is written.
+    write_out: crate::fs::WriteOut,
     payload_len: u64,
     hasher: crate::crypto::ParallelSha256,
     /// Where the bundle is written ([`crate::fs::partial_path`]), and its final name.
@@ -259,6 +261,7 @@ impl BundleWriter {
         file.write_all(&[0u8; 512])?;
         Ok(BundleWriter {
             file,
+            write_out: crate::fs::WriteOut::default(),
             payload_len: 0,
             hasher: crate::crypto::ParallelSha256::new(),
             partial,
@@ -272,11 +275,13 @@ impl BundleWriter {
     pub fn finish(self, files: &OuterFiles, key: &SigningKey) -> io::Result<[u8; 32]> {
         let BundleWriter {
             file,
+            mut write_out,
             payload_len,
             hasher,
             partial,
             path,
         } = self;
+        write_out.wait()?;
         let sha256 = Self::complete(file, payload_len, hasher, files, key)?;
         crate::fs::publish(&partial.0, &path)?;
         Ok(sha256)
@@ -321,6 +326,7 @@ impl BundleWriter {
 impl Write for BundleWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
+        self.write_out.wrote(&self.file, n)?;
         self.hasher.update(&buf[..n]);
         self.payload_len += n as u64;
         Ok(n)
