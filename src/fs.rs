@@ -282,6 +282,20 @@ impl io::Write for SyncingWriter {
     }
 }
 
+/// Reads exactly `buf.len()` bytes, or fewer at the end of `input`.
+pub fn read_full(input: &mut dyn io::Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
 /// Copies `data` to `out` through `buf`, writing only whole buffers (but the last): a file is
 /// written in a few large calls, where `io::copy` makes one every 8 KiB.
 pub fn copy_in_pieces(
@@ -291,15 +305,7 @@ pub fn copy_in_pieces(
 ) -> io::Result<u64> {
     let mut copied = 0u64;
     loop {
-        let mut filled = 0;
-        while filled < buf.len() {
-            match data.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let filled = read_full(data, buf)?;
         if filled == 0 {
             return Ok(copied);
         }

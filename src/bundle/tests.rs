@@ -782,27 +782,3 @@ fn threaded_writer_reports_its_worker_failing() {
         .expect("a write into a full disk fails");
     assert_eq!(failed.kind(), std::io::ErrorKind::StorageFull);
 }
-
-/// The sums are read in any order; a name twice, a hash of the wrong length or not hex, or a
-/// line without the two spaces makes the whole listing unreadable.
-#[test]
-fn sums_are_read_in_any_order_and_refused_when_malformed() {
-    let (a, b) = ("a".repeat(64), "b".repeat(64));
-    let sums = parse_sums(format!("{b}  z/2\n{a}  a/1\n").as_bytes()).expect("readable");
-    assert_eq!(
-        sums.into_iter().collect::<Vec<_>>(),
-        vec![
-            ("a/1".to_owned(), [0xaa; 32]),
-            ("z/2".to_owned(), [0xbb; 32])
-        ]
-    );
-    for bad in [
-        format!("{a}  x\n{b}  y\n{a}  x\n"),
-        format!("{}  x\n", &a[..62]),
-        format!("{a}00  x\n"),
-        format!("{}g  x\n", &a[..63]),
-        format!("{a} x\n"),
-    ] {
-        assert!(parse_sums(bad.as_bytes()).is_none(), "{bad}");
-    }
-}

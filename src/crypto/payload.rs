@@ -33,6 +33,8 @@ use age::Identity;
 use age::secrecy::ExposeSecret;
 use age_core::format::{FileKey, Stanza};
 use sha2::{Digest, Sha256};
+
+use crate::fs::read_full;
 use zeroize::Zeroizing;
 
 use super::part::MismatchError;
@@ -217,20 +219,6 @@ fn decrypt_batch(cipher: &ChunkCipher, expected: &Expected, batch: &mut Batch) {
         }
         at += len + 16;
     }
-}
-
-/// Reads exactly `buf.len()` bytes, or fewer at the end of `input`.
-fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match input.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// The payload key of a STREAM, opening its chunks: ChaCha20-Poly1305 from `ring`, whose
