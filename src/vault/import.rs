@@ -559,7 +559,7 @@ fn give_statements(pending: &mut BTreeMap<String, Pending>, stored: Vec<StoredSt
 /// Whether a bundle's version of a record is already held, or may be added.
 enum Decision {
     /// This vault holds that version: held if its intake hashes are the bundle's (see
-    /// [`same_as_held`]), which the caller checks on every core.
+    /// [`same_as_held`]), which the caller checks on a thread of its own.
     Compare(store::VersionRow),
     Add,
 }
