@@ -276,7 +276,9 @@ fn read_inner(
                     fail(
                         step,
                         format!(
-                            "{} is not a plain relative name (an alias of another name, or one that could leave the folder)", shown()),
+                            "{} is not a plain relative name (an alias of another name, or one that could leave the folder)",
+                            shown()
+                        ),
                     )
                 },
                 Ok,
