@@ -267,6 +267,8 @@ pub struct VaultKeys {
     pub wrap: Key,
     pub meta: Key,
     pub hdr: Key,
+    /// Keys the tags under which import memos are found (`vault::import_memo`).
+    pub memo: Key,
 }
 
 impl VaultKeys {
@@ -282,6 +284,7 @@ impl VaultKeys {
             wrap: sub(b"tvault v1 K_wrap"),
             meta: sub(b"tvault v1 K_meta"),
             hdr: sub(b"tvault v1 K_hdr"),
+            memo: sub(b"tvault v1 K_memo"),
             vmk,
         }
     }
@@ -433,6 +436,15 @@ pub fn aad(context: &str, fields: &[&[u8]]) -> Vec<u8> {
         out.extend_from_slice(f);
     }
     out
+}
+
+/// HMAC-SHA256 under `key` of [`aad`]`(context, fields)`.
+pub fn mac(key: &Key, context: &str, fields: &[&[u8]]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose_secret())
+        .expect("HMAC takes any key length");
+    mac.update(&aad(context, fields));
+    mac.finalize().into_bytes().into()
 }
 
 /// AAD for a record version's sealed metadata or identity.

@@ -39,12 +39,14 @@ use crate::record::{RecordId, RecordIdPrefix};
 mod header;
 mod kit;
 mod log;
+mod memo;
 mod parts;
 mod timestamps;
 
 pub use header::*;
 pub use kit::*;
 pub use log::*;
+pub use memo::*;
 pub use parts::*;
 pub use timestamps::*;
 
@@ -65,6 +67,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_timestamps.sql"),
     include_str!("../migrations/0011_record_tally.sql"),
     include_str!("../migrations/0012_digest_fronts.sql"),
+    include_str!("../migrations/0013_import_memo.sql"),
 ];
 
 /// The vault format this build writes and the newest it reads.

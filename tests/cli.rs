@@ -84,7 +84,7 @@ fn status_needs_no_passphrase_and_warns_about_weak_kdf() {
         .stderr(predicate::str::contains("warning"));
     let doc = json(&out.get_output().stdout);
     assert_eq!(doc["records"], 1);
-    assert_eq!(doc["format_version"], 12);
+    assert_eq!(doc["format_version"], 13);
     assert!(
         doc["signing_key"]
             .as_str()

@@ -106,7 +106,7 @@ fn a_format_3_vault_opens_for_each_way_in_and_reads_back_exactly() {
     // keyslot table for custodians, format 8 adds operators' personal keys, format 9 the export
     // rule, format 10 the timestamp tables, format 11 the record tally, format 12 the
     // listing's fronts; the first unlock writes them once the tables agree with the log).
-    assert_eq!(status["format_version"], 12);
+    assert_eq!(status["format_version"], 13);
     // The tally format 11 adds counts what the rows hold: one record of two versions (the
     // shredded one is gone).
     assert_eq!(status["records"], 1);
@@ -420,7 +420,7 @@ fn a_format_8_vault_opens_and_its_exports_carry_the_operators_signature() {
         .success();
     let out = tv.cmd().args(["status", "--json"]).assert().success();
     let status: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    assert_eq!(status["format_version"], 12);
+    assert_eq!(status["format_version"], 13);
     assert_eq!(status["export_approvals"], 1);
     assert_eq!(tv.cat(V8_ID, "letter.txt"), b"a document\n");
     let identity = age::x25519::Identity::generate();
@@ -456,7 +456,7 @@ fn a_format_10_vault_opens_with_its_records_tallied() {
     // Opening upgrades it without a passphrase: format 11 counts the records once.
     let status = || bare_status(&tv);
     let status_now = status();
-    assert_eq!(status_now["format_version"], 12);
+    assert_eq!(status_now["format_version"], 13);
     assert_eq!(status_now["vault_id"], "15b72b59137b8ffa649ed9cf75688845");
     assert_eq!(status_now["records"], 2);
 
@@ -510,7 +510,7 @@ fn a_format_11_vault_keeps_its_digest_and_lists_from_fronts_after_one_full_read(
     // Opening upgrades it without a passphrase: format 12 keeps the digest's rows as they
     // were, three buckets of summaries and texts, and adds no front.
     let status = bare_status(&tv);
-    assert_eq!(status["format_version"], 12);
+    assert_eq!(status["format_version"], 13);
     assert_eq!(status["vault_id"], "83f61e635be24f1ba1a3698bfcc5ee5c");
     assert_eq!(kinds(&tv), [(0, 3), (1, 3)]);
 

@@ -280,6 +280,149 @@ fn a_bundle_whose_versions_are_all_held_is_still_verified_in_full() {
     assert_eq!(show(&hq, &id)["version"], 1);
 }
 
+/// The import memos stored in `tv`'s file: tag and sealed memo, by tag.
+fn memos(tv: &TestVault) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let conn = tv.conn();
+    let mut stmt = conn
+        .prepare("SELECT tag, sealed FROM import_memo ORDER BY tag")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Imports `bundle` into `tv` with `signer` named; returns (imported, skipped).
+fn imported(tv: &TestVault, bundle: &PathBuf, signer: &str) -> (u64, u64) {
+    let out = import(tv, bundle, signer, &["--json"]).success();
+    let summary: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    (
+        summary["imported"].as_u64().unwrap(),
+        summary["skipped"].as_u64().unwrap(),
+    )
+}
+
+/// A bundle imported in full leaves a sealed memo of what it held; importing the same bundle
+/// again with nothing new checks its outer files, its payload's hash and that its header opens
+/// for the key given, from the memo, without decrypting it (the memo is then left as it was:
+/// a full import writes it anew). A memo that does not open counts for nothing, and a shred
+/// leaves none.
+#[test]
+fn a_bundle_imported_again_is_checked_against_its_memo() {
+    let (field, hq, id) = field_and_hq();
+    let bundle = field.path("to-hq.tar");
+    let signer = fingerprint(&field);
+    let first = memos(&hq);
+    assert_eq!(first.len(), 1, "the first import leaves one memo");
+    let raw_id = hex::decode(&id).unwrap();
+    assert!(
+        !common::contains(&first[0].1, &raw_id),
+        "sealed, not in the clear"
+    );
+
+    assert_eq!(imported(&hq, &bundle, &signer), (0, 1));
+    assert_eq!(memos(&hq), first, "taken from the memo: not written again");
+
+    // Another key: the payload must still open for the key given.
+    let stranger = age::x25519::Identity::generate();
+    let stranger = hq.write(
+        "stranger.key",
+        format!(
+            "{}\n",
+            secrecy::ExposeSecret::expose_secret(&stranger.to_string())
+        )
+        .as_bytes(),
+    );
+    hq.cmd()
+        .arg("import")
+        .arg(&bundle)
+        .arg("--identity")
+        .arg(&stranger)
+        .args(["--signer", &signer])
+        .assert()
+        .code(12)
+        .stderr(predicate::str::contains("not for that key"));
+
+    // A damaged memo is as good as none: the full import runs, and writes it anew.
+    hq.conn()
+        .execute(
+            "UPDATE import_memo SET sealed = zeroblob(length(sealed))",
+            [],
+        )
+        .unwrap();
+    assert_eq!(imported(&hq, &bundle, &signer), (0, 1));
+    let rewritten = memos(&hq);
+    assert_eq!(rewritten.len(), 1);
+    assert_eq!(rewritten[0].0, first[0].0, "the same bundle, the same tag");
+    assert_ne!(rewritten[0].1, first[0].1);
+    assert_eq!(imported(&hq, &bundle, &signer), (0, 1));
+    assert_eq!(memos(&hq), rewritten);
+
+    // A shred leaves no memo naming the record, and the bundle is refused as a shredded
+    // record's, memo or not.
+    hq.cmd()
+        .args(["shred", &id, "--reason", "consent withdrawn"])
+        .assert()
+        .success();
+    assert!(memos(&hq).is_empty());
+    import(&hq, &bundle, &signer, &[])
+        .code(13)
+        .stderr(predicate::str::contains("shredded"));
+    assert!(memos(&hq).is_empty(), "a refused import leaves no memo");
+}
+
+/// Someone who edits the file with sqlite3 gains nothing from a memo: a memo moved under
+/// another tag does not open, and a version removed behind the log's back is found as it is
+/// without one. A rekey leaves no memo (they were keyed by the old master key).
+#[test]
+fn a_memo_hides_no_edit_of_the_vault_and_a_rekey_leaves_none() {
+    let (field, hq, id) = field_and_hq();
+    let bundle = field.path("to-hq.tar");
+    let signer = fingerprint(&field);
+    // A second bundle of the same record (another export): a memo of its own.
+    let again = export(&field, Some(&id), "court", "again.tar");
+    assert_eq!(imported(&hq, &again, &signer), (0, 1));
+    let two = memos(&hq);
+    assert_eq!(two.len(), 2);
+    // Each memo moved under the other's tag: neither opens, both imports run in full.
+    let conn = hq.conn();
+    for ((tag, _), (_, sealed)) in two.iter().zip(two.iter().rev()) {
+        conn.execute(
+            "UPDATE import_memo SET sealed = ?2 WHERE tag = ?1",
+            rusqlite::params![tag, sealed],
+        )
+        .unwrap();
+    }
+    drop(conn);
+    assert_eq!(imported(&hq, &bundle, &signer), (0, 1));
+    assert_eq!(imported(&hq, &again, &signer), (0, 1));
+    let rewritten = memos(&hq);
+    assert!(
+        rewritten.iter().all(|m| !two.contains(m)),
+        "both written anew"
+    );
+
+    hq.cmd().args(["rekey", "--yes"]).assert().success();
+    assert!(memos(&hq).is_empty());
+    assert_eq!(imported(&hq, &bundle, &signer), (0, 1));
+    assert_eq!(memos(&hq).len(), 1);
+
+    // The record removed with sqlite3: the memo still names its version, and the import finds
+    // the vault disagreeing with its log, as it would without one.
+    let conn = hq.conn();
+    for sql in [
+        "DELETE FROM chunk WHERE part_id IN (SELECT id FROM part WHERE record_id = ?1)",
+        "DELETE FROM part WHERE record_id = ?1",
+        "DELETE FROM record_version WHERE record_id = ?1",
+    ] {
+        conn.execute(sql, [hex::decode(&id).unwrap()]).unwrap();
+    }
+    drop(conn);
+    import(&hq, &bundle, &signer, &[])
+        .code(13)
+        .stderr(predicate::str::contains("log"));
+}
+
 #[test]
 fn a_signer_pinned_here_needs_no_flag_and_any_other_still_does() {
     let (field, hq, id) = field_and_hq();
@@ -313,6 +456,13 @@ fn a_signer_pinned_here_needs_no_flag_and_any_other_still_does() {
         .find(|e| e["action"] == "record-imported")
         .unwrap();
     assert_eq!(last_import["detail"]["signer_trust"], "pinned");
+    // Again, from its memo: still pinned, still no flag needed.
+    let memo = memos(&hq);
+    import_unnamed(&v2)
+        .success()
+        .stderr(predicate::str::contains("WARNING").not())
+        .stdout(predicate::str::contains("(1 already here)"));
+    assert_eq!(memos(&hq), memo);
 
     // A vault HQ never imported from needs a named signer.
     let stranger = TestVault::new();

@@ -15,6 +15,7 @@ mod outer;
 mod payload;
 mod read;
 mod report;
+mod signer;
 #[cfg(test)]
 mod tests;
 pub mod timestamps;
@@ -33,8 +34,8 @@ pub use format::{
 pub(crate) use outer::check_end_of_archive;
 pub use payload::Visitor;
 pub use read::{
-    BundleError, BundleFailure, BundleReport, SignerTrust, Unlock, VerifiedBundle, verify_bundle,
-    verify_bundle_counted,
+    BundleError, BundleFailure, BundleReport, OuterChecked, SignerTrust, Unlock, VerifiedBundle,
+    verify_bundle, verify_bundle_counted,
 };
 pub use report::{ReportInput, report_html};
 pub use timestamps::{BundleTimestamp, TimestampFiles};

@@ -102,29 +102,7 @@ pub(super) fn inner_pass(
     tally: &mut Tally<'_>,
 ) -> Result<(Manifest, Listing, usize), BundleError> {
     let step = "decrypt payload.age";
-    let mut start = file;
-    start
-        .seek(io::SeekFrom::Start(0))
-        .or_else(|e| fail(step, e.to_string()))?;
-    let (at, size) = {
-        let mut outer = tar::Archive::new(Counted {
-            inner: file,
-            tally: &mut *tally,
-        });
-        let mut entries = outer.entries().or_else(|e| fail(step, e.to_string()))?;
-        loop {
-            let entry = match entries.next() {
-                Some(e) => e.or_else(|e| fail(step, e.to_string()))?,
-                None => return fail(step, "payload.age is missing"),
-            };
-            if entry.path_bytes().as_ref() == b"payload.age" {
-                if entry.header().entry_type() != tar::EntryType::Regular {
-                    return fail(step, "payload.age is not a regular file");
-                }
-                break (entry.raw_file_position(), entry.size());
-            }
-        }
-    };
+    let (at, size) = payload_place(file, tally)?;
     let region = || Region {
         file,
         at,
@@ -173,6 +151,76 @@ pub(super) fn inner_pass(
         };
     }
     found
+}
+
+/// Where `payload.age` is in the open bundle: its offset and size, found by reading the outer
+/// tar's headers from the start.
+fn payload_place(file: &File, tally: &mut Tally<'_>) -> Result<(u64, u64), BundleError> {
+    let step = "decrypt payload.age";
+    let mut start = file;
+    start
+        .seek(io::SeekFrom::Start(0))
+        .or_else(|e| fail(step, e.to_string()))?;
+    let mut outer = tar::Archive::new(Counted { inner: file, tally });
+    let mut entries = outer.entries().or_else(|e| fail(step, e.to_string()))?;
+    loop {
+        let entry = match entries.next() {
+            Some(e) => e.or_else(|e| fail(step, e.to_string()))?,
+            None => return fail(step, "payload.age is missing"),
+        };
+        if entry.path_bytes().as_ref() == b"payload.age" {
+            if entry.header().entry_type() != tar::EntryType::Regular {
+                return fail(step, "payload.age is not a regular file");
+            }
+            return Ok((entry.raw_file_position(), entry.size()));
+        }
+    }
+}
+
+/// Hashes `payload.age` where the open bundle holds it, and opens its header with `unlock`,
+/// decrypting nothing past the header. Fails unless the hash is `payload_sha256` (reported
+/// before a header that does not open, as [`inner_pass`] does), then if the header does not
+/// open.
+pub(super) fn confirm_payload(
+    file: &File,
+    unlock: &Unlock,
+    payload_sha256: &[u8; 32],
+    tally: &mut Tally<'_>,
+) -> Result<(), BundleError> {
+    let (at, size) = payload_place(file, tally)?;
+    let region = || Region {
+        file,
+        at,
+        end: at.saturating_add(size),
+    };
+    let opened = with_identities(unlock, |identities| {
+        crate::crypto::payload::stream::check_header(&mut region(), identities)
+    })
+    .map_err(decrypt_error);
+    let mut hashing = ParallelHashingReader {
+        inner: Counted {
+            inner: region(),
+            tally,
+        },
+        hasher: crate::crypto::ParallelSha256::new(),
+    };
+    io::copy(&mut hashing, &mut io::sink())
+        .or_else(|e| fail("decrypt payload.age", e.to_string()))?;
+    if hashing.hasher.finish() != *payload_sha256 {
+        return fail(
+            "outer SHA256SUMS",
+            "payload.age does not match its checksum",
+        );
+    }
+    opened
+}
+
+/// Calls `f` with the age identities `unlock` gives.
+fn with_identities<T>(unlock: &Unlock, f: impl FnOnce(&[&dyn age::Identity]) -> T) -> T {
+    match unlock {
+        Unlock::Identities(ids) => f(&ids.iter().map(AsRef::as_ref).collect::<Vec<_>>()),
+        Unlock::Passphrase(p) => f(&[&age::scrypt::Identity::new(p.clone())]),
+    }
 }
 
 /// The bytes of `file` from `at` to `end`, read without moving the file's offset.
@@ -226,23 +274,17 @@ pub(super) fn read_payload<R: Read + Send>(
     pass: Pass<'_, '_>,
     tally: &mut Tally<'_>,
 ) -> Result<(Result<Found, BundleError>, R), BundleError> {
-    let scrypt;
-    let identities: Vec<&dyn age::Identity> = match unlock {
-        Unlock::Identities(ids) => ids.iter().map(AsRef::as_ref).collect(),
-        Unlock::Passphrase(p) => {
-            scrypt = age::scrypt::Identity::new(p.clone());
-            vec![&scrypt]
-        }
-    };
-    let (found, payload) = crate::crypto::payload::stream::decrypt(payload, &identities, |plain| {
-        read_inner(
-            Counted {
-                inner: plain,
-                tally,
-            },
-            key,
-            pass,
-        )
+    let (found, payload) = with_identities(unlock, |identities| {
+        crate::crypto::payload::stream::decrypt(payload, identities, |plain| {
+            read_inner(
+                Counted {
+                    inner: plain,
+                    tally,
+                },
+                key,
+                pass,
+            )
+        })
     })
     .map_err(decrypt_error)?;
     Ok((found, payload))

@@ -17,7 +17,7 @@
 //! mismatch, an integrity failure. `open-export` writes the files during that pass, into a
 //! hidden folder that gets its name only once everything passed and is removed otherwise;
 //! `import` stores them during that pass in a transaction it commits only then
-//! ([`VerifiedBundle::open_visiting`]). A later pass ([`VerifiedBundle::read_files`]) takes
+//! ([`OuterChecked::check_payload`]). A later pass ([`VerifiedBundle::read_files`]) takes
 //! only names the first found in the signed inner `SHA256SUMS` and the manifest, each
 //! compared with its signed hash, and hashes `payload.age` again: a file rewritten between
 //! passes fails. A file renamed over the path cannot matter.
@@ -29,17 +29,16 @@ use std::path::Path;
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use ssh_key::HashAlg;
 
 use crate::audit::{self, Checkpoint};
 use crate::progress::Tally;
 
-use super::format::SigCheck;
 use super::outer::read_outer;
 use super::payload::{Pass, PayloadHash, Visitor, inner_pass, write_files};
+pub(super) use super::signer::{check_sig, signer};
 use super::{
-    ApprovalReport, FORMAT, FORMAT_V1, FORMAT_V2, FORMAT_V3, FORMAT_V4, INNER_NAMESPACE, Manifest,
-    OUTER_FILES, OUTER_NAMESPACE, PRINCIPAL, Receipt, parse_sums, ssh_verify,
+    ApprovalReport, FORMAT, FORMAT_V1, FORMAT_V2, FORMAT_V3, FORMAT_V4, Manifest, OUTER_FILES,
+    OUTER_NAMESPACE, Receipt, parse_sums,
 };
 
 /// Who vouches for a bundle.
@@ -175,118 +174,6 @@ pub(super) fn canonical_name(raw: &[u8]) -> Option<&str> {
     plain.then_some(name)
 }
 
-/// Reads the signer's key from `allowed_signers`, and checks it against the signer named, if
-/// any. Returns the key, its OpenSSH line and its fingerprint.
-///
-/// The file must be exactly what tvault writes: one line, naming the principal once, limited
-/// to the bundle's two namespaces, with one `ssh-ed25519` key. Anything more would let
-/// `ssh-keygen -l -f allowed_signers` show a fingerprint the receiver expects while
-/// `ssh-keygen -Y verify` accepts signatures by another key listed beside it.
-/// Whether `expected` (an OpenSSH key line or a `SHA256:` fingerprint) names `key`.
-fn names(expected: &str, key: &VerifyingKey) -> bool {
-    let public = ssh_key::PublicKey::new(
-        ssh_key::public::KeyData::Ed25519(ssh_key::public::Ed25519PublicKey(key.to_bytes())),
-        "",
-    );
-    if expected.starts_with("SHA256:") {
-        expected == public.fingerprint(HashAlg::Sha256).to_string()
-    } else {
-        ssh_key::PublicKey::from_openssh(expected)
-            .ok()
-            .is_some_and(|k| k.key_data() == public.key_data())
-    }
-}
-
-/// Reads the signer's key from `allowed_signers`; with a named signer, checks that it is that
-/// key, or a key it leads to through signed rotations (the last flag says which).
-pub(super) fn signer(
-    allowed: &[u8],
-    trust: &SignerTrust,
-    rotations: &[audit::Rotation],
-) -> Result<(VerifyingKey, String, String, bool), BundleError> {
-    let step = "identify the signer";
-    let text =
-        std::str::from_utf8(allowed).or_else(|_| fail(step, "allowed_signers is not text"))?;
-    let line = text
-        .strip_suffix('\n')
-        .filter(|l| !l.contains(['\n', '\r']))
-        .map_or_else(
-            || {
-                fail(
-                    step,
-                    "allowed_signers must hold exactly one line: one principal and one key",
-                )
-            },
-            Ok,
-        )?;
-    let (principals, rest) = line.split_once(' ').unwrap_or((line, ""));
-    if principals != PRINCIPAL {
-        return fail(
-            step,
-            format!("allowed_signers must name the principal {PRINCIPAL} once, and no other"),
-        );
-    }
-    let (options, key_part) = rest.split_once(' ').unwrap_or((rest, ""));
-    if options != format!("namespaces=\"{OUTER_NAMESPACE},{INNER_NAMESPACE}\"") {
-        return fail(
-            step,
-            format!(
-                "allowed_signers must limit the key to the namespaces {OUTER_NAMESPACE} and {INNER_NAMESPACE}, with no other option"
-            ),
-        );
-    }
-    if !key_part.starts_with("ssh-ed25519 ") {
-        return fail(step, "allowed_signers holds no ssh-ed25519 key");
-    }
-    let public =
-        ssh_key::PublicKey::from_openssh(key_part).or_else(|e| fail(step, e.to_string()))?;
-    let ed = public
-        .key_data()
-        .ed25519()
-        .map_or_else(|| fail(step, "not an Ed25519 key"), Ok)?;
-    let key = VerifyingKey::from_bytes(&ed.0).or_else(|e| fail(step, e.to_string()))?;
-    let fingerprint = public.fingerprint(HashAlg::Sha256).to_string();
-    let mut rotated = false;
-    if let SignerTrust::Named(expected) = trust {
-        let expected = expected.trim();
-        if !names(expected, &key) {
-            // An earlier key of the same vault, followed through its rotations to this one.
-            let earlier = rotations
-                .iter()
-                .filter_map(|r| r.verify())
-                .map(|(old, _)| old);
-            rotated = earlier
-                .filter(|old| names(expected, old))
-                .any(|old| audit::keys_from(&old, rotations).last() == Some(&key));
-            if !rotated {
-                return fail(
-                    step,
-                    format!("the bundle is signed by {fingerprint}, not by the signer given"),
-                );
-            }
-        }
-    }
-    Ok((key, key_part.to_owned(), fingerprint, rotated))
-}
-
-/// Checks an SSHSIG over `msg` by `key`, naming `step` on failure.
-pub(super) fn check_sig(
-    step: &'static str,
-    key: &VerifyingKey,
-    namespace: &str,
-    msg: &[u8],
-    pem: &[u8],
-) -> Result<(), BundleError> {
-    match ssh_verify(key, namespace, msg, pem) {
-        SigCheck::Good => Ok(()),
-        SigCheck::OtherKey => fail(
-            step,
-            "the signature was made by another key than the one allowed_signers names",
-        ),
-        SigCheck::Bad => fail(step, "the signature does not verify with the signer's key"),
-    }
-}
-
 /// What the checking pass found signed inside the payload: each inner file's name and hash,
 /// and the signed `SHA256SUMS` and its signature as read.
 pub(super) struct Listing {
@@ -364,39 +251,146 @@ impl VerifiedBundle {
         result
     }
 
-    /// [`VerifiedBundle::open`] with a key, handing `visit` every inner file in the same pass
-    /// that checks it: before its hash, the signatures and the manifest are checked, and
-    /// before the payload is known to be the signed one. Only names of a shape a bundle can
-    /// hold reach it (see `payload::stageable`). Nothing `visit` received may be kept unless
-    /// this returns a bundle (`import` stages into a transaction it commits only then).
-    pub fn open_visiting(
+    /// Verifies the outer files, signatures, checkpoint and receipt and the signer against
+    /// `trust` (see [`VerifiedBundle::open`]), leaving the payload unread for
+    /// [`OuterChecked::check_payload`] or [`OuterChecked::confirm_payload`].
+    pub fn open_outer(
         path: &Path,
         trust: &SignerTrust,
-        unlock: &Unlock,
-        visit: &mut Visitor<'_>,
         tally: &mut Tally<'_>,
-    ) -> Result<Self, BundleError> {
-        Self::check(path, trust, Some((unlock, Some(visit))), tally)
+    ) -> Result<OuterChecked, BundleError> {
+        OuterChecked::check(path, trust, false, tally)
     }
 
     /// Opens and verifies a bundle (see [`VerifiedBundle::open`]); with a key and a visitor,
     /// the checking pass hands the visitor every inner file as it passes, before any check
     /// of the payload is complete (for a writer that keeps nothing unless this succeeds).
-    ///
-    /// Long on purpose: one linear sequence of checks in the order VERIFY.txt gives them, each
-    /// naming its step on failure; split, the order would no longer be readable in one place.
     pub(super) fn check(
         path: &Path,
         trust: &SignerTrust,
         unlock: Option<(&Unlock, Option<&mut Visitor<'_>>)>,
         tally: &mut Tally<'_>,
     ) -> Result<Self, BundleError> {
-        let file = File::open(path).or_else(|e| fail("open the bundle", e.to_string()))?;
-        let len = file.metadata().map_or(0, |m| m.len());
         // One pass over the bundle's bytes: without a key the first reading hashes the
         // payload; with one it skips the payload, which the decrypting pass reads and hashes.
+        let outer = OuterChecked::check(path, trust, unlock.is_none(), tally)?;
+        match unlock {
+            None => Ok(outer.bundle),
+            Some((unlock, visit)) => outer.check_payload(unlock, visit, tally),
+        }
+    }
+
+    /// What the bundle says.
+    pub fn report(&self) -> &BundleReport {
+        &self.report
+    }
+
+    /// The manifest, when the payload was checked.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.checked.as_ref().map(|(m, _)| m)
+    }
+
+    pub fn into_parts(self) -> (BundleReport, Option<Manifest>) {
+        (self.report, self.checked.map(|(m, _)| m))
+    }
+
+    /// Decrypts the payload again, from the open file, and hands `visit` each inner file that
+    /// the checking pass found in the signed `SHA256SUMS` and the manifest, checking it
+    /// against its signed hash once read. Returns the number of files once the whole payload
+    /// proved to be the signed one; until then, nothing `visit` received may be kept.
+    pub fn read_files(
+        &self,
+        unlock: &Unlock,
+        visit: &mut Visitor<'_>,
+        tally: &mut Tally<'_>,
+    ) -> Result<usize, BundleError> {
+        let Some((_, listing)) = &self.checked else {
+            return fail(
+                "read the records",
+                "the payload must be checked before its files are used",
+            );
+        };
+        tally.grow(self.len);
+        let (_, _, files) = inner_pass(
+            &self.file,
+            unlock,
+            &self.key,
+            &self.payload_sha256,
+            PayloadHash::Proven,
+            Pass::Use { listing, visit },
+            tally,
+        )?;
+        Ok(files)
+    }
+
+    /// Writes the inner files into the new folder `dir` (0700; files 0600), never into or
+    /// over anything already there. They are written into a hidden folder beside it, which
+    /// takes `dir`'s place only once [`VerifiedBundle::read_files`] succeeded; on failure both
+    /// are removed. A second pass over the payload: [`VerifiedBundle::open_into`] writes in
+    /// the checking pass itself.
+    pub fn write_into(
+        &self,
+        unlock: &Unlock,
+        dir: &Path,
+        tally: &mut Tally<'_>,
+    ) -> Result<(), BundleError> {
+        let step = "create the folder";
+        // Claim the name first, so that nothing already there is written into or replaced.
+        crate::fs::create_private_dir(dir).or_else(|e| fail(step, e.to_string()))?;
+        let staging = crate::fs::partial_path(dir);
+        let result = crate::fs::create_private_dir(&staging)
+            .or_else(|e| fail(step, e.to_string()))
+            .and_then(|()| self.read_files(unlock, &mut write_files(&staging), tally))
+            .and_then(|_| {
+                // Everything checked: the files take the name (the empty folder claimed above
+                // is replaced).
+                std::fs::rename(&staging, dir).or_else(|e| fail(step, e.to_string()))
+            });
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+            let _ = std::fs::remove_dir(dir);
+        }
+        result
+    }
+}
+
+/// What the payload's manifest must agree with: the receipt's export event.
+struct ReceiptFacts {
+    /// The hash of the export's event in the signed log.
+    leaf: audit::Hash,
+    export_id: Option<String>,
+    /// A v1 receipt: the event is shown in it, not sealed in the manifest.
+    clear_event: bool,
+}
+
+/// A bundle whose outer files, signatures, checkpoint and receipt verified and whose signer
+/// `trust` accepted, its payload not read yet: nothing in it is known to be the payload the
+/// signature covers until [`OuterChecked::check_payload`] or [`OuterChecked::confirm_payload`]
+/// succeeds.
+pub struct OuterChecked {
+    /// Its `report` says `payload_checked: false`.
+    bundle: VerifiedBundle,
+    receipt: ReceiptFacts,
+    /// The SHA-256 of the signed outer `SHA256SUMS`.
+    sums_sha256: [u8; 32],
+}
+
+impl OuterChecked {
+    /// Verifies the outer files (see [`VerifiedBundle::open`]); with `hash_payload`, also
+    /// hashes `payload.age` and compares it with its signed hash.
+    ///
+    /// Long on purpose: one linear sequence of checks in the order VERIFY.txt gives them, each
+    /// naming its step on failure; split, the order would no longer be readable in one place.
+    fn check(
+        path: &Path,
+        trust: &SignerTrust,
+        hash_payload: bool,
+        tally: &mut Tally<'_>,
+    ) -> Result<Self, BundleError> {
+        let file = File::open(path).or_else(|e| fail("open the bundle", e.to_string()))?;
+        let len = file.metadata().map_or(0, |m| m.len());
         tally.grow(len);
-        let outer = read_outer(&file, unlock.is_none(), tally)?;
+        let outer = read_outer(&file, hash_payload, tally)?;
         let small = &outer.small;
         // Rotations are signed by each old key themselves; the receipt they travel in is
         // checked against the signed sums below.
@@ -506,7 +500,7 @@ impl VerifiedBundle {
 
         let timestamps = super::timestamps::check(small, &checkpoint, &key, &receipt)?;
 
-        let mut bundle = VerifiedBundle {
+        let bundle = VerifiedBundle {
             report: BundleReport {
                 export_id: export_id.clone(),
                 vault_id: checkpoint.origin.trim_start_matches("tvault/").to_owned(),
@@ -530,17 +524,56 @@ impl VerifiedBundle {
             payload_sha256: sums["payload.age"],
             checked: None,
         };
-        let Some((unlock, visit)) = unlock else {
-            return Ok(bundle);
-        };
+        Ok(OuterChecked {
+            bundle,
+            receipt: ReceiptFacts {
+                leaf,
+                export_id,
+                clear_event,
+            },
+            sums_sha256: Sha256::digest(&small["SHA256SUMS"]).into(),
+        })
+    }
+
+    /// What the outer files say (`payload_checked` is false).
+    pub fn report(&self) -> &BundleReport {
+        &self.bundle.report
+    }
+
+    /// The SHA-256 of the signed outer `SHA256SUMS`, which lists the hash of every other file
+    /// of the bundle (the payload, the signer's key, the checkpoint, the receipt, the
+    /// timestamps): the same for two bundles only when everything
+    /// [`OuterChecked::check_payload`] checks is the same, and the result with it.
+    pub fn contents_sha256(&self) -> [u8; 32] {
+        self.sums_sha256
+    }
+
+    /// Decrypts the payload and checks every inner file and signature and the manifest. With
+    /// `visit`, hands it every inner file in the same pass that checks it: before its hash,
+    /// the signatures and the manifest are checked, and before the payload is known to be the
+    /// signed one. Only names of a shape a bundle can hold reach it (see
+    /// `payload::stageable`). Nothing `visit` received may be kept unless this returns a
+    /// bundle (`import` stages into a transaction it commits only then).
+    pub fn check_payload(
+        self,
+        unlock: &Unlock,
+        visit: Option<&mut Visitor<'_>>,
+        tally: &mut Tally<'_>,
+    ) -> Result<VerifiedBundle, BundleError> {
         let pass = match visit {
             Some(visit) => Pass::Stage { visit },
             None => Pass::Check,
         };
+        let ReceiptFacts {
+            leaf,
+            export_id,
+            clear_event,
+        } = self.receipt;
+        let mut bundle = self.bundle;
         let (manifest, listing, files) = inner_pass(
             &bundle.file,
             unlock,
-            &key,
+            &bundle.key,
             &bundle.payload_sha256,
             PayloadHash::Pending,
             pass,
@@ -567,7 +600,7 @@ impl VerifiedBundle {
                 .as_deref()
                 .map_or_else(|| fail("MANIFEST.json", "no intent event"), Ok)?;
             if audit::leaf_hash(event.as_bytes()) != leaf
-                || intent_event(event, receipt.index, "MANIFEST.json")? != export_id
+                || intent_event(event, bundle.report.event_index, "MANIFEST.json")? != export_id
             {
                 return fail(
                     "MANIFEST.json",
@@ -591,77 +624,22 @@ impl VerifiedBundle {
         Ok(bundle)
     }
 
-    /// What the bundle says.
-    pub fn report(&self) -> &BundleReport {
-        &self.report
-    }
-
-    /// The manifest, when the payload was checked.
-    pub fn manifest(&self) -> Option<&Manifest> {
-        self.checked.as_ref().map(|(m, _)| m)
-    }
-
-    pub fn into_parts(self) -> (BundleReport, Option<Manifest>) {
-        (self.report, self.checked.map(|(m, _)| m))
-    }
-
-    /// Decrypts the payload again, from the open file, and hands `visit` each inner file that
-    /// the checking pass found in the signed `SHA256SUMS` and the manifest, checking it
-    /// against its signed hash once read. Returns the number of files once the whole payload
-    /// proved to be the signed one; until then, nothing `visit` received may be kept.
-    pub fn read_files(
+    /// Hashes `payload.age` and compares it with its signed hash, and opens its header with
+    /// `unlock`, without decrypting the rest: for a caller that knows from an earlier
+    /// [`OuterChecked::check_payload`] what a bundle with these contents holds
+    /// ([`OuterChecked::contents_sha256`]). A payload that is not the signed one is an
+    /// integrity failure, whether or not its header opens.
+    pub fn confirm_payload(
         &self,
         unlock: &Unlock,
-        visit: &mut Visitor<'_>,
-        tally: &mut Tally<'_>,
-    ) -> Result<usize, BundleError> {
-        let Some((_, listing)) = &self.checked else {
-            return fail(
-                "read the records",
-                "the payload must be checked before its files are used",
-            );
-        };
-        tally.grow(self.len);
-        let (_, _, files) = inner_pass(
-            &self.file,
-            unlock,
-            &self.key,
-            &self.payload_sha256,
-            PayloadHash::Proven,
-            Pass::Use { listing, visit },
-            tally,
-        )?;
-        Ok(files)
-    }
-
-    /// Writes the inner files into the new folder `dir` (0700; files 0600), never into or
-    /// over anything already there. They are written into a hidden folder beside it, which
-    /// takes `dir`'s place only once [`VerifiedBundle::read_files`] succeeded; on failure both
-    /// are removed. A second pass over the payload: [`VerifiedBundle::open_into`] writes in
-    /// the checking pass itself.
-    pub fn write_into(
-        &self,
-        unlock: &Unlock,
-        dir: &Path,
         tally: &mut Tally<'_>,
     ) -> Result<(), BundleError> {
-        let step = "create the folder";
-        // Claim the name first, so that nothing already there is written into or replaced.
-        crate::fs::create_private_dir(dir).or_else(|e| fail(step, e.to_string()))?;
-        let staging = crate::fs::partial_path(dir);
-        let result = crate::fs::create_private_dir(&staging)
-            .or_else(|e| fail(step, e.to_string()))
-            .and_then(|()| self.read_files(unlock, &mut write_files(&staging), tally))
-            .and_then(|_| {
-                // Everything checked: the files take the name (the empty folder claimed above
-                // is replaced).
-                std::fs::rename(&staging, dir).or_else(|e| fail(step, e.to_string()))
-            });
-        if result.is_err() {
-            let _ = std::fs::remove_dir_all(&staging);
-            let _ = std::fs::remove_dir(dir);
-        }
-        result
+        super::payload::confirm_payload(
+            &self.bundle.file,
+            unlock,
+            &self.bundle.payload_sha256,
+            tally,
+        )
     }
 }
 

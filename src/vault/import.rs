@@ -9,11 +9,14 @@ use zeroize::Zeroizing;
 
 use crate::audit::Action;
 use crate::digest::{Summary, Text};
-use crate::error::{Error, ImportRefusal, Integrity, Result};
+use crate::error::{Error, Result};
 use crate::progress::Tally;
 use crate::record::{Metadata, PartInfo, RecordId, SealedMeta, WitnessIdentity};
 use crate::store::{self, PartPlace};
 
+use super::import_decision::{
+    Decision, held_already, import_decision, pinned_for_one, same_as_held,
+};
 use super::import_statements::{Statements, StoredStatement};
 
 use super::{Draft, STATEMENT_LIMIT, Vault, now_rfc3339};
@@ -51,7 +54,9 @@ impl Vault {
     /// bundle is verified completely against the signer `trust` says, and only then are the
     /// rules below applied; nothing is committed unless all of it succeeds. Versions already
     /// here are only read through, and skipped (when they are the same), so importing the same
-    /// bundle twice changes nothing.
+    /// bundle twice changes nothing. An import that commits leaves a memo of what the bundle
+    /// held (`import_memo`): importing the same bundle again, all of it still held here, then
+    /// checks the outer files and the payload's hash and header without decrypting it.
     ///
     /// A bundle never replaces or widens what is held here: a version for a record this vault
     /// holds must be the next one, must come from the source (vault id and signer) first
@@ -74,12 +79,24 @@ impl Vault {
         use crate::bundle::{BundleError, VerifiedBundle};
 
         let mut tally = Tally::new(0, progress);
-        // One pass over the bundle: its files are staged in this transaction as they are
-        // decrypted, and the bundle is verified to its end before anything is decided; nothing
-        // is committed unless the pass and every decision succeed.
+        let outer = VerifiedBundle::open_outer(bundle, trust, &mut tally)?;
+        let contents = outer.contents_sha256();
         let path = self.store.path().to_owned();
         let s = &self.s;
         let tx = self.store.write()?;
+        // A bundle with these contents was imported in full before: when it is still all
+        // held here, the payload need only be the signed one, for this key.
+        if let Some(memo) = s.import_memo(&tx, &contents)? {
+            outer.confirm_payload(unlock, &mut tally)?;
+            // Anything else (a version no longer held, a source not pinned, an error) is
+            // left to the full import, which says what it finds.
+            if let Ok(Some(summary)) = held_already(s, &tx, &memo, outer.report(), trust) {
+                return Ok(summary);
+            }
+        }
+        // One pass over the bundle: its files are staged in this transaction as they are
+        // decrypted, and the bundle is verified to its end before anything is decided; nothing
+        // is committed unless the pass and every decision succeed.
         let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
         // Statements are read whole (they are bounded), encrypted in batches on a thread of
         // their own while the pass goes on, and stored in this transaction.
@@ -238,9 +255,7 @@ impl Vault {
                 }
                 Ok(())
             };
-            let verified = match VerifiedBundle::open_visiting(
-                bundle, trust, unlock, &mut visit, &mut tally,
-            ) {
+            let verified = match outer.check_payload(unlock, Some(&mut visit), &mut tally) {
                 Ok(verified) => verified,
                 Err(e) => return Err(failure.unwrap_or_else(|| e.into())),
             };
@@ -261,18 +276,8 @@ impl Vault {
         // No signer named: the bundle's source and signer must be pinned here already.
         let signer_trusted = match trust {
             crate::bundle::SignerTrust::Pinned => {
-                let source = (manifest.vault_id.clone(), report.fingerprint.clone());
-                let mut pinned = false;
-                for rec in &manifest.records {
-                    let Some(id) = parse_id(&rec.id) else {
-                        continue;
-                    };
-                    if pin(s, &tx, &id)?.as_ref() == Some(&source) {
-                        pinned = true;
-                        break;
-                    }
-                }
-                if !pinned {
+                let ids = manifest.records.iter().filter_map(|r| parse_id(&r.id));
+                if !pinned_for_one(s, &tx, ids, (&manifest.vault_id, &report.fingerprint))? {
                     return Err(Error::SignerNotPinned);
                 }
                 true
@@ -345,8 +350,18 @@ impl Vault {
         if !pending.keys().eq(todo.keys()) {
             return Err(bad("the records staged are not the ones the manifest adds"));
         }
+        let memo = super::import_memo::Memo {
+            source_vault: manifest.vault_id.clone(),
+            records: manifest
+                .records
+                .iter()
+                .filter_map(|r| Some((parse_id(&r.id)?, r.version)))
+                .collect(),
+        };
         if todo.is_empty() {
-            // Nothing was staged; the transaction ends unused.
+            // Nothing was staged: only the memo is written.
+            s.write_import_memo(&tx, &contents, &memo)?;
+            tx.commit()?;
             return Ok(ImportSummary {
                 export_id: manifest.export_id.clone(),
                 imported: 0,
@@ -428,6 +443,7 @@ impl Vault {
             s.append_sealed(&tx, &drafts, events)
         })?;
         let imported = drafts.len();
+        s.write_import_memo(&tx, &contents, &memo)?;
         tx.commit()?;
         s.write_anchor(&cp)?;
         Ok(ImportSummary {
@@ -556,140 +572,7 @@ fn give_statements(pending: &mut BTreeMap<String, Pending>, stored: Vec<StoredSt
     }
 }
 
-/// Whether a bundle's version of a record is already held, or may be added.
-enum Decision {
-    /// This vault holds that version: held if its intake hashes are the bundle's (see
-    /// [`same_as_held`]), which the caller checks on a thread of its own.
-    Compare(store::VersionRow),
-    Add,
-}
-
-/// Decides what a bundle's version of a record may do here, from the record's head (the
-/// log's word) and the provenance of the versions held:
-///
-/// - a version held here already is skipped when it is the same (every intake hash the
-///   bundle lists is the held version's), and refused when it differs;
-/// - a new record is added, and the bundle's source (vault id, signer) is pinned for it,
-///   being the origin of its first imported version;
-/// - a new version of a record held here must be the next one, and must come from the
-///   pinned source; a record recorded here has no pinned source, and takes versions only
-///   with `trust_source`; a shredded record takes none;
-/// - its consent may not widen the consent held here unless `accept_consent_change`.
-fn import_decision(
-    s: &super::Session,
-    conn: &rusqlite::Connection,
-    heads: &mut BTreeMap<u8, crate::heads::Bucket>,
-    id: &RecordId,
-    rec: &crate::bundle::ManifestRecord,
-    (source_vault, signer): (&str, &str),
-    options: ImportOptions,
-) -> Result<Decision> {
-    let refuse = |why| Error::ImportRefused { record: *id, why };
-    if rec.version == 0 {
-        return Err(Error::Bundle(crate::bundle::BundleError::integrity(
-            "MANIFEST.json",
-            "a record has version 0",
-        )));
-    }
-    let bucket = crate::heads::bucket_of(id);
-    let head = match heads.entry(bucket) {
-        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::btree_map::Entry::Vacant(e) => e.insert(s.heads_bucket(conn, bucket)?),
-    }
-    .get(id)
-    .copied();
-    let Some(head) = head else {
-        if store::current_version(conn, id)?.is_some() {
-            return Err(Integrity::LogDisagrees(*id).into());
-        }
-        return Ok(Decision::Add);
-    };
-    if head.shredded {
-        return Err(refuse(ImportRefusal::Shredded));
-    }
-    // The newest version stored is the one the log says (`Session::check_version`, with
-    // the head already in hand).
-    let current = store::current_version(conn, id)?.ok_or(Integrity::LogDisagrees(*id))?;
-    if current.version != head.version {
-        return Err(Integrity::LogDisagrees(*id).into());
-    }
-    // The version offered is most often the current one (the same bundle again).
-    let older = if rec.version == current.version {
-        None
-    } else {
-        store::version(conn, id, rec.version)?
-    };
-    if rec.version == current.version {
-        return Ok(Decision::Compare(current));
-    }
-    if let Some(row) = older {
-        return Ok(Decision::Compare(row));
-    }
-    if rec.version != head.version + 1 {
-        return Err(refuse(ImportRefusal::NotContiguous {
-            offered: rec.version,
-            next: head.version + 1,
-        }));
-    }
-    match pin(s, conn, id)? {
-        Some((vault, key)) if vault == source_vault && key == signer => {}
-        Some(_) => return Err(refuse(ImportRefusal::OtherSource)),
-        None if options.trust_source => {}
-        None => return Err(refuse(ImportRefusal::NotTrusted)),
-    }
-    if s.open_meta(&current)?.meta.consent.widened_by(&rec.consent)
-        && !options.accept_consent_change
-    {
-        return Err(refuse(ImportRefusal::ConsentWidened));
-    }
-    Ok(Decision::Add)
-}
-
-/// Whether the bundle's version `rec` is the version `row` this vault holds: skipped when it
-/// is, refused when it differs. Only the held version's intake hashes are read (an imported
-/// version's custody excerpt is skipped, not parsed).
-fn same_as_held(
-    s: &super::Session,
-    row: &store::VersionRow,
-    rec: &crate::bundle::ManifestRecord,
-) -> Result<()> {
-    let held_hashes = s.open_intake_hashes(row)?;
-    // A bundle lists the hashes of the parts it carries as recorded (format v3; v2 listed
-    // every part): each must be the held version's. One that carries none (statement
-    // redacted, nothing else) adds nothing either way: skipped.
-    let same = rec
-        .intake_sha256
-        .iter()
-        .all(|(part, sha)| held_hashes.get(part) == Some(sha));
-    if same {
-        Ok(())
-    } else {
-        Err(Error::ImportRefused {
-            record: row.record,
-            why: ImportRefusal::DifferentVersion(rec.version),
-        })
-    }
-}
-
-/// The source pinned for a record: the source vault and signer of its first imported
-/// version, if any was imported.
-fn pin(
-    s: &super::Session,
-    conn: &rusqlite::Connection,
-    id: &RecordId,
-) -> Result<Option<(String, String)>> {
-    for row in store::versions(conn, Some(id))? {
-        if let Some(origin) = s.open_meta(&row)?.imported.as_ref() {
-            return Ok(Some((
-                origin.source_vault.clone(),
-                origin.signer_fingerprint.clone(),
-            )));
-        }
-    }
-    Ok(None)
-}
-
-fn parse_id(hex_id: &str) -> Option<RecordId> {
+pub(super) fn parse_id(hex_id: &str) -> Option<RecordId> {
     Some(RecordId(hex::decode(hex_id).ok()?.try_into().ok()?))
 }
 

@@ -427,8 +427,11 @@ impl Vault {
         let mut rotations = store::signing_rotations(&tx)?;
         rotations.extend_from_slice(&rotation.to_bytes().expect("a rotation just made encodes"));
         store::set_signing_rotations(&tx, &rotations)?;
-        // Sealed under the old K_meta: rebuilt by the next `list` or `search`.
+        // Sealed under the old K_meta: rebuilt by the next `list` or `search`. The import
+        // memos too (and tagged under the old K_memo): the next import of each bundle is a
+        // full one, and writes its memo again.
         store::clear_digest(&tx)?;
+        store::clear_import_memos(&tx)?;
 
         let rows = store::versions(&tx, None)?;
         let mut drafts = Vec::with_capacity(rows.len() + 1);

@@ -61,6 +61,8 @@ impl Vault {
         store::delete_record(&tx, &id)?;
         store::insert_tombstone(&tx, &id, &sealed)?;
         self.s.refresh_digest(&tx, [id])?;
+        // Memos name the records of the bundles imported: none keeps this one's id.
+        store::clear_import_memos(&tx)?;
         let mut event = Draft::new(Action::RecordShredded).detail(serde_json::json!({
             "reason": reason,
             "versions": tombstone.versions,

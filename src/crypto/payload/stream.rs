@@ -75,6 +75,15 @@ fn open_header<R: Read>(
     )))
 }
 
+/// Opens the header of the age file at the start of `input` with the first of `identities`
+/// that matches, checking its MAC, and reads nothing past the header and nonce.
+pub fn check_header<R: Read>(
+    input: &mut R,
+    identities: &[&dyn Identity],
+) -> Result<(), age::DecryptError> {
+    open_header(input, identities).map(drop)
+}
+
 /// A run of consecutive sealed chunks, decrypted in place.
 struct Batch {
     first_chunk: u64,
