@@ -105,7 +105,8 @@ fn a_format_3_vault_opens_for_each_way_in_and_reads_back_exactly() {
     // a header MAC that covers the log, format 6 the field kit columns, format 7 rebuilds the
     // keyslot table for custodians, format 8 adds operators' personal keys, format 9 the export
     // rule, format 10 the timestamp tables, format 11 the record tally, format 12 the
-    // listing's fronts; the first unlock writes them once the tables agree with the log).
+    // listing's fronts, format 13 the import memos; the first unlock writes them once the
+    // tables agree with the log).
     assert_eq!(status["format_version"], 13);
     // The tally format 11 adds counts what the rows hold: one record of two versions (the
     // shredded one is gone).
@@ -543,5 +544,52 @@ fn a_format_11_vault_keeps_its_digest_and_lists_from_fronts_after_one_full_read(
         b"a document\n",
         "the records read back"
     );
+    tv.cmd().arg("verify").assert().success();
+}
+
+/// Imports the version 4 bundle into `tv` again; returns (imported, skipped).
+fn import_v4_again(tv: &TestVault) -> (u64, u64) {
+    let out = tv
+        .cmd()
+        .args(["--accept-missing-anchor", "--json", "import"])
+        .args(["tests/fixtures/export-v4.tar", "--identity"])
+        .args(["tests/fixtures/export-v4.key", "--signer", V4_SIGNER])
+        .assert()
+        .success();
+    let summary: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    (
+        summary["imported"].as_u64().unwrap(),
+        summary["skipped"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn a_format_12_vault_imports_a_bundle_again_in_full_once_then_from_its_memo() {
+    let tv = from_fixture("vault-v12.tvault", "fixture passphrase for format twelve");
+    let memos = |tv: &TestVault| -> Vec<Vec<u8>> {
+        let conn = tv.conn();
+        let mut stmt = conn.prepare("SELECT sealed FROM import_memo").unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    // Opening upgrades it without a passphrase: format 13 adds the memo table, empty.
+    let status = bare_status(&tv);
+    assert_eq!(status["format_version"], 13);
+    assert_eq!(status["vault_id"], "3d870d86b67013089c132d714a78f5f5");
+    assert!(memos(&tv).is_empty());
+    // The bundle it imported under format 12, again: verified in full (no memo yet), which
+    // leaves a memo; then from that memo, which stays as it was.
+    assert_eq!(import_v4_again(&tv), (0, 1));
+    let memo = memos(&tv);
+    assert_eq!(memo.len(), 1);
+    assert_eq!(import_v4_again(&tv), (0, 1));
+    assert_eq!(memos(&tv), memo);
+    tv.cmd()
+        .args(["show", V8_ID])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("Bundle four record"));
     tv.cmd().arg("verify").assert().success();
 }
